@@ -1,0 +1,12 @@
+"""Named exit codes shared by every ``hongbao`` command."""
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Exit(IntEnum):
+    OK = 0
+    REGRESSION = 1      # compare: a significant regression; fairness: an algorithm failed its claim
+    UNUSABLE = 2        # missing file, wrong format, bad arguments, setup that cannot run
+    SLO_BREACH = 3      # storm: a latency/error SLO was missed
+    AUDIT_FAILED = 4    # storm/fairness: money not conserved, double grab, broken allocator

@@ -1,0 +1,142 @@
+"""Envelope-splitting kernels: exact integer cents, reproducible from (seed, envelope_id).
+
+Public API::
+
+    split(total, count, *, algorithm, min_cents=1, max_cents=None, seed=0, envelope_id=0, impl="numba")
+    split_batch(totals, counts, *, algorithm, ..., envelope_ids=None, impl="numba", parallel=True)
+    next_share(remaining_cents, remaining_count, *, algorithm, step, ..., seed=0, envelope_id=0)
+    ALGORITHMS   # name -> Algorithm(name, code, online, position_fair, integer_only, summary)
+
+A split is a pure function of (algorithm, total, count, min, max, seed, envelope_id).
+Bad input raises ValueError naming the field and the constraint.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from kernels import batch as _batch
+from kernels import reference as _reference
+from kernels import rng as _rng
+from kernels.registry import ALGORITHMS, LINE_CUT, Algorithm, algorithm
+from kernels.validate import INT64_MAX, NO_CAP, as_cents, check_split
+
+__all__ = ["ALGORITHMS", "Algorithm", "split", "split_batch", "next_share", "check", "IMPLS"]
+
+IMPLS = ("numba", "python")
+
+
+def _impl(impl: str) -> str:
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {', '.join(IMPLS)} (got {impl!r})")
+    return impl
+
+
+def _seed(value, field: str) -> int:
+    value = as_cents(value, field)  # same integer rules: int, >= 0, fits int64
+    return value
+
+
+def check(total, count, *, algorithm: str, min_cents=1, max_cents=None) -> tuple[Algorithm, int, int, int, int]:
+    """Validate one envelope for ``algorithm``; returns (Algorithm, total, count, min, max|-1)."""
+    algo = globals()["algorithm"](algorithm)
+    total, count, m, M = check_split(total, count, min_cents, max_cents)
+    if algo.code == LINE_CUT and total - count * (m - 1) > INT64_MAX:
+        raise ValueError("total_cents + count must fit in int64 for line_cut with min_cents=0")
+    return algo, total, count, m, M
+
+
+def split(total, count, *, algorithm: str, min_cents=1, max_cents=None, seed=0, envelope_id=0,
+          impl: str = "numba") -> np.ndarray:
+    """Split ``total`` cents among ``count`` people; returns an int64 array of shares in grab order."""
+    algo, total, count, m, M = check(total, count, algorithm=algorithm, min_cents=min_cents, max_cents=max_cents)
+    seed, envelope_id = _seed(seed, "seed"), _seed(envelope_id, "envelope_id")
+    if _impl(impl) == "python":
+        return np.array(_reference.split(algo.code, total, count, m, M, seed, envelope_id), dtype=np.int64)
+    return _batch.split_one(algo.code, total, count, m, M, seed, envelope_id)
+
+
+def _as_int64_array(values, field: str, n: int | None = None) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim == 0 and n is not None:
+        arr = np.full(n, arr)
+    if arr.ndim != 1:
+        raise ValueError(f"{field} must be a 1-D sequence of integers (got shape {arr.shape})")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{field} must hold integers (got dtype {arr.dtype})")
+    return arr.astype(np.int64, copy=False)
+
+
+def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, seed=0, envelope_ids=None,
+                impl: str = "numba", parallel: bool = True):
+    """Split many envelopes at once.
+
+    ``counts`` an int: returns a 2-D array (envelopes x count). ``counts`` a sequence: returns
+    ``(shares, offsets)``, envelope ``e`` owning ``shares[offsets[e]:offsets[e+1]]``.
+    Envelope ``e`` uses ``envelope_ids[e]`` (default ``e``), so its split equals ``split(...)``.
+    """
+    totals = _as_int64_array(totals, "totals")
+    n = totals.shape[0]
+    fixed = np.ndim(counts) == 0
+    counts_arr = _as_int64_array(counts, "counts", n)
+    ids = np.arange(n, dtype=np.int64) if envelope_ids is None else _as_int64_array(envelope_ids, "envelope_ids")
+    if counts_arr.shape[0] != n or ids.shape[0] != n:
+        raise ValueError(f"totals, counts and envelope_ids must have the same length (got {n}, "
+                         f"{counts_arr.shape[0]}, {ids.shape[0]})")
+    algo = globals()["algorithm"](algorithm)
+    seed = _seed(seed, "seed")
+    m, M = _min_max(min_cents, max_cents)
+    if n:
+        bad = (counts_arr < 1) | (ids < 0) | (totals < counts_arr * m)
+        if M != NO_CAP:
+            bad |= totals > counts_arr * M
+        if bad.any():
+            e = int(np.argmax(bad))
+            as_cents(int(ids[e]), "envelope_id")
+            check(int(totals[e]), int(counts_arr[e]), algorithm=algorithm, min_cents=m,
+                  max_cents=None if M == NO_CAP else M)
+    if _impl(impl) == "python":
+        rows = [_reference.split(algo.code, int(t), int(c), m, M, seed, int(i))
+                for t, c, i in zip(totals, counts_arr, ids)]
+        if fixed:
+            return np.array(rows, dtype=np.int64).reshape(n, int(counts))
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts_arr, out=offsets[1:])
+        return np.array([s for row in rows for s in row], dtype=np.int64), offsets
+    useed = np.uint64(seed)
+    uids = ids.astype(np.uint64)
+    if fixed:
+        out = np.empty((n, int(counts)), dtype=np.int64)
+        kernel = _batch.split_fixed_parallel if parallel else _batch.split_fixed_serial
+        kernel(out, algo.code, totals, np.int64(m), np.int64(M), useed, uids)
+        return out
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts_arr, out=offsets[1:])
+    out = np.empty(int(offsets[-1]), dtype=np.int64)
+    kernel = _batch.split_ragged_parallel if parallel else _batch.split_ragged_serial
+    kernel(out, offsets, algo.code, totals, np.int64(m), np.int64(M), useed, uids)
+    return out, offsets
+
+
+def _min_max(min_cents, max_cents) -> tuple[int, int]:
+    m = as_cents(min_cents, "min_cents")
+    if max_cents is None:
+        return m, NO_CAP
+    M = as_cents(max_cents, "max_cents", minimum=1)
+    if M < m:
+        raise ValueError(f"max_cents must be >= min_cents = {m} (got {M})")
+    return m, M
+
+
+def next_share(remaining_cents, remaining_count, *, algorithm: str, step, min_cents=1, max_cents=None,
+               seed=0, envelope_id=0) -> int:
+    """Online (grab-time) form: the share of grab number ``step`` (0-based) when ``remaining_cents``
+    are left for ``remaining_count`` people. Equal, grab after grab, to ``split(...)[step]``.
+    Only for algorithms with ``online=True``."""
+    algo, R, k, m, M = check(remaining_cents, remaining_count, algorithm=algorithm,
+                             min_cents=min_cents, max_cents=max_cents)
+    if not algo.online:
+        raise ValueError(f"algorithm {algo.name} has no online form (online-capable: "
+                         f"{', '.join(a.name for a in ALGORITHMS.values() if a.online)})")
+    step = as_cents(step, "step")
+    key = _rng.py_envelope_key(_seed(seed, "seed"), _seed(envelope_id, "envelope_id"))
+    return _reference.step_share(algo.code, R, k, m, M, key, step)

@@ -1,0 +1,150 @@
+"""Readable pure-Python twins of the Numba kernels (steps.py, linecut.py), draw for draw.
+
+They use the same counter-based RNG (kernels.rng ``py_*``), so for the integer algorithms they
+return exactly the Numba kernel's shares, and for beta/line_cut the same up to libm rounding.
+They are the reference the kernels are tested against, not the speed baseline (see baseline.py).
+"""
+from __future__ import annotations
+
+import math
+
+from kernels import rng
+from kernels.linecut import ALPHA_INV, ATTEMPT_SHIFT, CAP_ATTEMPTS
+from kernels.registry import BETA, BETA_CONCENTRATION, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
+
+
+def feasible_range(R: int, k: int, m: int, M: int) -> tuple[int, int]:
+    """[lo, hi] for one share so the k-1 others can still each get between m and M (M=-1: no cap)."""
+    hi = R - (k - 1) * m
+    lo = m
+    if M >= 0:
+        hi = min(hi, M)
+        lo = max(lo, R - (k - 1) * M)
+    return lo, hi
+
+
+def step_share(alg: int, R: int, k: int, m: int, M: int, key: int, step: int) -> int:
+    if k == 1:
+        return R
+    counter = rng.py_counter(step, 0)
+    lo, hi = feasible_range(R, k, m, M)
+    if alg == DOUBLE_MEAN:
+        q, r = divmod(R, k)
+        top = 2 * q - 1 if r == 0 else 2 * q + (2 * r - 1) // k  # largest integer < 2R/k
+        hi = max(lo, min(hi, top))
+        return lo + rng.py_below(key, counter, hi - lo + 1)[0]
+    if alg == NAIVE:
+        return lo + rng.py_below(key, counter, hi - lo + 1)[0]
+    if alg == EQUAL:
+        q, r = divmod(R, k)
+        if r == 0:
+            return q
+        return q + 1 if rng.py_below(key, counter, k)[0] < r else q
+    if alg == BETA:
+        g1, counter = rng.py_gamma(key, counter, BETA_CONCENTRATION)
+        g2, counter = rng.py_gamma(key, counter, BETA_CONCENTRATION * (k - 1))
+        want = float(R - k * m) * (g1 / (g1 + g2)) + 0.5
+        if want >= float(hi - m):
+            return hi
+        return m + max(lo - m, math.floor(want))
+    raise ValueError(f"no step form for algorithm code {alg}")
+
+
+def _compose(P: int, count: int, offset: int, key: int, counter: int) -> list[int]:
+    """Uniform composition of P into ``count`` positive parts (Vitter's method D, then A)."""
+    cuts: list[int] = []
+    n, N = count - 1, P - 1
+    pos = -1
+
+    def u() -> float:
+        nonlocal counter
+        counter += 1
+        return rng.py_uniform(key, counter - 1)
+
+    if n > 0:
+        ninv = 1.0 / n
+        vprime = math.exp(math.log(u()) * ninv)
+        qu1 = N - n + 1
+        threshold = -ALPHA_INV * n
+        while n > 1 and threshold < N:
+            nmin1inv = 1.0 / (n - 1.0)
+            while True:
+                while True:
+                    X = N * (1.0 - vprime)
+                    S = int(X)
+                    if S < qu1:
+                        break
+                    vprime = math.exp(math.log(u()) * ninv)
+                U = u()
+                y1 = math.exp(math.log(U * N / qu1) * nmin1inv)
+                vprime = y1 * (1.0 - X / N) * (qu1 / (qu1 - S))
+                if vprime <= 1.0:
+                    break
+                y2, top = 1.0, N - 1.0
+                if n - 1 > S:
+                    bottom, limit = float(N - n), N - S
+                else:
+                    bottom, limit = N - S - 1.0, qu1
+                for _ in range(N - 1, limit - 1, -1):
+                    y2 = (y2 * top) / bottom
+                    top -= 1.0
+                    bottom -= 1.0
+                if N / (N - X) >= y1 * math.exp(math.log(y2) * nmin1inv):
+                    vprime = math.exp(math.log(u()) * nmin1inv)
+                    break
+                vprime = math.exp(math.log(u()) * ninv)
+            pos += S + 1
+            cuts.append(pos + 1)
+            N, n, ninv, qu1 = N - S - 1, n - 1, nmin1inv, qu1 - S
+            threshold += ALPHA_INV
+        if n > 1:  # method A over the dense tail
+            top, Nreal = float(N - n), float(N)
+            while n >= 2:
+                V, S = u(), 0
+                quot = top / Nreal
+                while quot > V:
+                    S += 1
+                    top -= 1.0
+                    Nreal -= 1.0
+                    quot = (quot * top) / Nreal
+                pos += S + 1
+                cuts.append(pos + 1)
+                Nreal -= 1.0
+                n -= 1
+            S = int(Nreal * u())
+        else:
+            S = int(float(N) * vprime)
+        pos += S + 1
+        cuts.append(pos + 1)
+    edges = [0, *cuts, P]
+    return [b - a + offset for a, b in zip(edges, edges[1:])]
+
+
+def line_cut(total: int, count: int, m: int, M: int, key: int) -> list[int]:
+    P = total - count * (m - 1)
+    for attempt in range(CAP_ATTEMPTS):
+        shares = _compose(P, count, m - 1, key, attempt << ATTEMPT_SHIFT)
+        if M < 0 or max(shares) <= M:
+            return shares
+    overflow = sum(max(0, s - M) for s in shares)
+    shares = [min(s, M) for s in shares]
+    i = rng.py_below(key, CAP_ATTEMPTS << ATTEMPT_SHIFT, count)[0]
+    while overflow > 0:
+        give = min(M - shares[i], overflow)
+        shares[i] += give
+        overflow -= give
+        i = (i + 1) % count
+    return shares
+
+
+def split(alg: int, total: int, count: int, m: int, M: int, seed: int, envelope_id: int) -> list[int]:
+    """One envelope, as a list of int cents."""
+    key = rng.py_envelope_key(seed, envelope_id)
+    if alg == LINE_CUT:
+        return line_cut(total, count, m, M, key)
+    shares, remaining = [], total
+    for i in range(count):
+        s = step_share(alg, remaining, count - i, m, M, key, i)
+        shares.append(s)
+        remaining -= s
+    return shares
