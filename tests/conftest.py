@@ -1,0 +1,1 @@
+"""Shared pytest configuration. Fixtures that start real servers live in tests/support/."""
