@@ -1,0 +1,124 @@
+"""Store-side measurements for the projection, on real stores with real envelopes.
+
+- memory store: bytes per envelope with tracemalloc (fresh, and after every share was grabbed);
+- Redis: bytes per envelope from ``MEMORY USAGE`` of the envelopes' own keys, and the grab script's
+  rate per Redis core = grabs / CPU seconds the redis-server process spent running them (read
+  with psutil from the server's pid in ``INFO server``; one Redis shard = one core).
+
+Every measurement is bounded (``envelopes`` x ``count`` grabs) and seeded.
+"""
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+import tracemalloc
+
+from loadtests.service.stores import open_store
+from loadtests.service.validation import EnvelopeSpec
+
+
+def _spec(count: int, i: int) -> EnvelopeSpec:
+    return EnvelopeSpec(sender=f"capacity-sender-{i}", total_cents=count * 888, count=count,
+                        algorithm="double_mean", mode="pre_split", min_cents=1, max_cents=None,
+                        expires_in_s=3600.0)
+
+
+async def _grab_all(store, ids: list[int], count: int, concurrency: int) -> int:
+    """Grab every share of every envelope, ``concurrency`` requests in flight; returns grabs made."""
+    jobs = [(eid, k) for k in range(count) for eid in ids]
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(eid: int, k: int) -> None:
+        async with sem:
+            await store.grab(eid, f"capacity-user-{k}", f"capacity-{eid}-{k}")
+
+    await asyncio.gather(*(one(e, k) for e, k in jobs))
+    return len(jobs)
+
+
+def memory_store_bytes(envelopes: int = 2000, count: int = 10, seed: int = 0) -> dict:
+    """tracemalloc bytes per envelope of the memory store: fresh, and with every share grabbed."""
+    async def measure() -> dict:
+        store = open_store("memory", seed=seed)
+        await store.open()
+        await store.create(_spec(count, 0))          # warm-up: kernels compiled, caches filled
+        gc.collect()
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            ids = [(await store.create(_spec(count, i)))["id"] for i in range(envelopes)]
+            gc.collect()
+            fresh = tracemalloc.get_traced_memory()[0] - base
+            await _grab_all(store, ids, count, concurrency=64)
+            gc.collect()
+            grabbed = tracemalloc.get_traced_memory()[0] - base
+        finally:
+            tracemalloc.stop()
+            await store.close()
+        return {"store": "memory", "envelopes": envelopes, "shares_per_envelope": count,
+                "bytes_per_envelope_fresh": fresh / envelopes,
+                "bytes_per_envelope_grabbed": grabbed / envelopes, "method": "tracemalloc"}
+    return asyncio.run(measure())
+
+
+def _redis_client(url: str):
+    import redis
+    return redis.Redis.from_url(url)
+
+
+def _redis_cpu_seconds(client) -> tuple[float | None, int | None]:
+    """CPU seconds used so far by the redis-server process (None when it is not on this machine)."""
+    import psutil
+    pid = int(client.info("server").get("process_id", 0))
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except (psutil.Error, ValueError):
+        info = client.info("cpu")   # fall back to Redis's own accounting (main thread + children)
+        return float(info["used_cpu_sys"]) + float(info["used_cpu_user"]), None
+    return times.user + times.system, pid
+
+
+def _envelope_bytes(client, ids: list[int]) -> float:
+    """Sum of MEMORY USAGE over every key of the given envelopes (keys carry the {env:ID} tag)."""
+    total = 0
+    for eid in ids:
+        for key in client.scan_iter(match=f"{{env:{eid}}}*", count=100):
+            total += int(client.memory_usage(key, samples=0) or 0)
+    return total
+
+
+def redis_figures(url: str, envelopes: int = 500, count: int = 10, seed: int = 0,
+                  concurrency: int = 128) -> dict:
+    """Bytes per envelope (MEMORY USAGE) and grab-script rate per Redis core, on a real Redis."""
+    client = _redis_client(url)
+
+    async def measure() -> dict:
+        store = open_store(url, seed=seed)
+        await store.open()
+        try:
+            ids = [(await store.create(_spec(count, i)))["id"] for i in range(envelopes)]
+            fresh = _envelope_bytes(client, ids) / envelopes
+            cpu0, pid = _redis_cpu_seconds(client)
+            t0 = time.perf_counter()
+            grabs = await _grab_all(store, ids, count, concurrency)
+            wall = time.perf_counter() - t0
+            cpu1, _ = _redis_cpu_seconds(client)
+            grabbed = _envelope_bytes(client, ids) / envelopes
+            for eid in ids:   # our own measurement envelopes only: leave the server as we found it
+                keys = list(client.scan_iter(match=f"{{env:{eid}}}*", count=100))
+                if keys:
+                    client.delete(*keys)
+        finally:
+            await store.close()
+        cpu = max(cpu1 - cpu0, 1e-9)
+        return {"store": "redis", "url": url, "envelopes": envelopes, "shares_per_envelope": count,
+                "bytes_per_envelope_fresh": fresh, "bytes_per_envelope_grabbed": grabbed,
+                "grabs": grabs, "wall_seconds": wall, "grabs_per_second_wall": grabs / wall,
+                "redis_cpu_seconds": cpu, "grabs_per_redis_core": grabs / cpu,
+                "redis_pid": pid, "method": "MEMORY USAGE per envelope key; grabs / redis-server CPU seconds",
+                "client_concurrency": concurrency}
+    try:
+        return asyncio.run(measure())
+    finally:
+        client.close()

@@ -1,0 +1,131 @@
+"""Knee finding: from the steps of one step ramp to the highest sustainable grabs/s.
+
+A step is sustainable when its p99 is within the SLO and its error ratio within the budget. The
+ramp stops at the first step that is not; the knee is the best sustainable step before it. The
+component that limited the knee is the one whose CPU was closest to its cores (load generator,
+service or store). A knee set by a saturated load generator -- or by nothing at all, when the ramp
+ended before anything saturated -- is only a lower bound on what the service can take.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+COMPONENTS = ("load_generator", "service", "store")
+SATURATED = 0.85           # a component busy on >= 85% of its cores is called saturated
+PLATEAU_GAIN = 1.05        # more users but < 5% more grabs/s: throughput has plateaued
+
+
+@dataclass
+class RampStep:
+    """One step of a ramp: the offered load and what was measured while it held."""
+
+    users: int
+    duration_s: float
+    requests: int
+    failures: int
+    grabs_per_second: float
+    p50_ms: float
+    p99_ms: float
+    cpu_cores: dict[str, float] = field(default_factory=dict)    # component -> cores busy (1.0 = one core)
+    cores: dict[str, float] = field(default_factory=dict)        # component -> cores it may use
+
+    @property
+    def error_ratio(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+    def utilisation(self, component: str) -> float | None:
+        busy, have = self.cpu_cores.get(component), self.cores.get(component)
+        if busy is None or not have:
+            return None
+        return busy / have
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["error_ratio"] = self.error_ratio
+        data["utilisation"] = {c: self.utilisation(c) for c in COMPONENTS}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RampStep":
+        names = ("users", "duration_s", "requests", "failures", "grabs_per_second", "p50_ms", "p99_ms",
+                 "cpu_cores", "cores")
+        return cls(**{k: data[k] for k in names if k in data})
+
+
+@dataclass
+class Knee:
+    """The result of one ramp's saturation search."""
+
+    grabs_per_second: float | None      # None: not even the first step was sustainable
+    step_index: int | None
+    p99_ms: float | None
+    stop_reason: str
+    limiting: str                       # a COMPONENTS name, or "none" when nothing saturated
+    lower_bound: bool
+    advice: str
+    utilisation: dict[str, float | None] = field(default_factory=dict)
+    plateaued: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def breach(step: RampStep, p99_slo_ms: float, error_budget: float) -> str | None:
+    """Why ``step`` is not sustainable, or None when it is."""
+    if step.error_ratio > error_budget:
+        return f"errors {step.error_ratio:.2%} > budget {error_budget:.2%} at {step.users} users"
+    if step.p99_ms > p99_slo_ms:
+        return f"p99 {step.p99_ms:.1f} ms > SLO {p99_slo_ms:g} ms at {step.users} users"
+    return None
+
+
+def _limiting(steps: list[RampStep]) -> tuple[str, dict[str, float | None]]:
+    """The most utilised component over ``steps`` (the knee and the step that broke it)."""
+    worst: dict[str, float | None] = {}
+    for c in COMPONENTS:
+        values = [u for s in steps if (u := s.utilisation(c)) is not None]
+        worst[c] = max(values) if values else None
+    known = {c: u for c, u in worst.items() if u is not None}
+    if not known:
+        return "none", worst
+    name = max(known, key=known.get)
+    return (name if known[name] >= SATURATED else "none"), worst
+
+
+def find_knee(steps: list[RampStep], p99_slo_ms: float, error_budget: float) -> Knee:
+    """Walk the ramp until the first unsustainable step; the knee is the best step before it."""
+    if not steps:
+        raise ValueError("steps: a ramp needs at least one step")
+    stop_reason, sustainable = "ramp ended within the SLO", []
+    broken: RampStep | None = None
+    for step in steps:
+        why = breach(step, p99_slo_ms, error_budget)
+        if why:
+            stop_reason, broken = why, step
+            break
+        sustainable.append(step)
+    if not sustainable:
+        return Knee(None, None, None, stop_reason, "none", True,
+                    "The first step already broke the SLO: start the ramp lower or relax --p99.")
+    best = max(range(len(sustainable)), key=lambda i: sustainable[i].grabs_per_second)
+    knee = sustainable[best]
+    later = sustainable[best + 1:]
+    last_two = sustainable[-2:]
+    plateaued = len(last_two) == 2 and last_two[1].users > last_two[0].users \
+        and last_two[1].grabs_per_second < last_two[0].grabs_per_second * PLATEAU_GAIN
+    window = [knee] + later + ([broken] if broken else [])
+    limiting, util = _limiting(window)
+    if limiting == "load_generator":
+        lower, advice = True, ("The load generator saturated first, so this knee is a LOWER BOUND on the "
+                               "service. Add Locust workers: `hongbao storm --processes N` (one per core), "
+                               "or run workers on more machines (locust --master / --worker).")
+    elif limiting == "none" and broken is None:
+        lower, advice = True, ("Nothing saturated before the ramp ended, so this knee is a LOWER BOUND: "
+                               "ramp to more users or add Locust workers.")
+    elif limiting == "none":
+        lower, advice = False, ("The SLO broke before any component's CPU saturated: look for queueing, "
+                                "locks or the network rather than CPU.")
+    else:
+        lower, advice = False, f"The {limiting.replace('_', ' ')} saturated first: it sets this knee."
+    return Knee(knee.grabs_per_second, steps.index(knee), knee.p99_ms, stop_reason, limiting, lower,
+                advice, util, plateaued)
