@@ -1,0 +1,158 @@
+"""The grab service as a raw ASGI app: a dict router, orjson bodies, no framework on the hot path.
+
+``create_app(store)`` wraps any store of loadtests.service.stores; ``app_from_env()`` is the
+uvicorn factory used by ``hongbao serve`` (it reads HONGBAO_STORE and HONGBAO_SEED, so each worker
+process builds its own store connection).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from urllib.parse import parse_qs
+
+import orjson
+
+from loadtests.service import validation as v
+from loadtests.service.errors import ApiError
+from loadtests.service.openapi import spec as openapi_spec
+from loadtests.service.stores import Store, open_store
+
+log = logging.getLogger("hongbao.serve")
+_JSON = b"application/json"
+
+
+class GrabService:
+    """ASGI callable: routes, reads bounded bodies, maps ApiError to 4xx/503 JSON answers."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._openapi = orjson.dumps(openapi_spec())
+
+    async def __call__(self, scope, receive, send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.store.open()
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                    await send({"type": "lifespan.startup.failed",
+                                "message": f"cannot open the {self.store.kind} store: {exc}"})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.store.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope, receive, send) -> None:
+        try:
+            status, body = await self._route(scope, receive)
+        except ApiError as exc:
+            status, body = exc.status, orjson.dumps(exc.body())
+        except Exception:  # a bug, not bad input: logged, answered 500 without internals
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            status, body = 500, b'{"error":"internal","detail":"unexpected server error (logged)"}'
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", _JSON), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _route(self, scope, receive) -> tuple[int, bytes]:
+        method, parts = scope["method"], scope["path"].strip("/").split("/")
+        store = self.store
+        if parts[0] == "envelopes":
+            if len(parts) == 3 and parts[2] == "grab":
+                _allow(method, "POST")
+                envelope_id = v.envelope_id(parts[1])
+                user, request_id = v.parse_grab(await _body(scope, receive))
+                return 200, orjson.dumps(await store.grab(envelope_id, user, request_id))
+            if len(parts) == 1:
+                _allow(method, "POST")
+                spec = v.parse_create(await _body(scope, receive))
+                return 201, orjson.dumps(await store.create(spec))
+            if len(parts) == 2:
+                _allow(method, "GET")
+                return 200, orjson.dumps(await store.get(v.envelope_id(parts[1])))
+            if len(parts) == 3 and parts[2] == "refund":
+                _allow(method, "POST")
+                envelope_id = v.envelope_id(parts[1])
+                request_id = v.parse_refund(await _body(scope, receive))
+                return 200, orjson.dumps(await store.refund(envelope_id, request_id))
+        elif len(parts) == 1:
+            if parts[0] == "healthz":
+                _allow(method, "GET")
+                return 200, orjson.dumps(await store.health())
+            if parts[0] == "ledger":
+                _allow(method, "GET")
+                after_id, limit = _ledger_query(scope["query_string"])
+                return 200, orjson.dumps(await store.ledger(after_id, limit))
+            if parts[0] == "openapi.json":
+                _allow(method, "GET")
+                return 200, self._openapi
+        raise ApiError(404, "not_found", f"no route {method} {scope['path'][:100]} (see GET /openapi.json)", "path")
+
+
+def _allow(method: str, allowed: str) -> None:
+    if method != allowed:
+        raise ApiError(405, "method_not_allowed", f"method {method} not allowed here (use {allowed})", "method")
+
+
+async def _body(scope, receive) -> bytes:
+    """The request body, at most MAX_BODY_BYTES (413 body_too_large beyond, before reading it all)."""
+    limit = v.MAX_BODY_BYTES
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise ApiError(413, "body_too_large", f"request body must be <= {limit} bytes "
+                                                  f"(content-length {int(value)})", "body")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "disconnected", "client went away before sending the body", "body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "body_too_large", f"request body must be <= {limit} bytes", "body")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _ledger_query(raw: bytes) -> tuple[int, int | None]:
+    try:
+        query = parse_qs(raw.decode("latin-1"), strict_parsing=False, max_num_fields=10)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_query", f"query string: {exc}", "query") from None
+    for name in query:
+        if name not in ("after_id", "limit"):
+            raise ApiError(422, "unknown_field", f"{name[:64]} is not a ledger parameter (after_id, limit)", name[:64])
+    after_id = _query_int(query, "after_id", 0, v.MAX_ENVELOPE_ID)
+    limit = _query_int(query, "limit", 1, 100_000) if "limit" in query else None
+    return after_id or 0, limit
+
+
+def _query_int(query: dict, field: str, lo: int, hi: int) -> int | None:
+    if field not in query:
+        return None
+    text = query[field][-1]
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or not lo <= int(text) <= hi:
+        raise ApiError(422, "invalid_field", f"{field} must be an integer between {lo} and {hi} (got {text[:40]!r})",
+                       field)
+    return int(text)
+
+
+def create_app(store: Store) -> GrabService:
+    """The ASGI app over ``store`` (opened and closed by the server's lifespan events)."""
+    return GrabService(store)
+
+
+def app_from_env() -> GrabService:
+    """uvicorn factory: the store from HONGBAO_STORE (default memory), seed from HONGBAO_SEED."""
+    return create_app(open_store(os.environ.get("HONGBAO_STORE", "memory"),
+                                 seed=int(os.environ.get("HONGBAO_SEED", "0"))))

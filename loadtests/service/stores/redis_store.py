@@ -1,0 +1,261 @@
+"""Redis store: one Lua script per grab (dedupe + take share + ledger append) and per refund.
+
+Keys of envelope ID share the hash tag ``{env:ID}`` (one Cluster slot)::
+
+    hb:{env:ID}:meta    hash: sender, totals, algorithm, mode, limits, remaining_*, seq, refunded...
+    hb:{env:ID}:users   hash: user -> "amount|seq|remaining_count_after|request_id|ts"
+    hb:{env:ID}:shares  list: the pre-split shares still to grab (pre_split only)
+    hb:{env:ID}:ledger  list: "g|user|amount|seq|left|request_id|ts" and "r|sender|amount|request_id|ts"
+    hb:envelope_id      INCR counter for new ids
+    hb:envelopes        sorted set of ids (the ledger's index), written BEFORE the envelope's keys:
+                        an id there without a meta hash is skipped, so no money is ever unlisted.
+
+on_grab is compare-and-set: Python computes the candidate share with ``kernels.next_share`` from
+the state (remaining_cents, remaining_count, seq) it last saw; the script applies it only if
+``seq`` is unchanged, else returns the current state to recompute from. Each process caches the
+state after its own grabs, so one worker grabs in one round trip; rivals cost a retry. Amounts stay
+exact integers (HINCRBY, decimal strings); totals are limited to 10**12 < 2**53 anyway.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import NoScriptError, RedisError
+
+from loadtests.service.errors import (ALREADY_REFUNDED, EXPIRED, NOT_EXPIRED, SOLD_OUT, ApiError,
+                                      not_found, rejection)
+from loadtests.service.stores import envelope_view, ledger_row, shares
+from loadtests.service.validation import EnvelopeSpec
+
+LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
+ID_KEY = "hb:envelope_id"
+INDEX_KEY = "hb:envelopes"
+PUSH_CHUNK = 10_000        # shares per RPUSH at creation
+SNAPSHOT_BATCH = 256       # envelopes per pipeline when reading the ledger
+MAX_CAS_ATTEMPTS = 1_000   # on_grab retries before giving up with 503 (never seen in practice)
+_REJECT = {"expired": EXPIRED, "sold_out": SOLD_OUT, "already_refunded": ALREADY_REFUNDED,
+           "not_expired": NOT_EXPIRED}
+_INT_FIELDS = ("total_cents", "count", "min_cents", "remaining_cents", "remaining_count",
+               "refunded_cents", "seq")
+
+
+def keys(envelope_id: int) -> dict[str, str]:
+    """The Redis keys of one envelope (all in the slot of ``{env:ID}``)."""
+    tag = f"hb:{{env:{envelope_id}}}"
+    return {k: f"{tag}:{k}" for k in ("meta", "users", "shares", "ledger")}
+
+
+def _script(name: str) -> tuple[str, str]:
+    source = (LUA_DIR / f"{name}.lua").read_text()
+    return source, hashlib.sha1(source.encode()).hexdigest()
+
+
+def _unavailable(method):
+    """Turn a Redis failure (down, timeout, refused) into 503 store_unavailable."""
+    @functools.wraps(method)
+    async def wrapper(self, *args, **kwargs):
+        try:
+            return await method(self, *args, **kwargs)
+        except RedisError as exc:
+            raise ApiError(503, "store_unavailable", f"redis store failed: {type(exc).__name__}: {exc}") from exc
+    return wrapper
+
+
+class RedisStore:
+    """The production-like store; ``url`` is ``redis://HOST:PORT/DB`` or ``redis+cluster://HOST:PORT``."""
+
+    kind = "redis"
+
+    def __init__(self, url: str, *, seed: int = 0, max_connections: int = 128):
+        self.url = url
+        self.seed = seed
+        self.cluster = url.startswith("redis+cluster://")
+        self.max_connections = max_connections
+        self._client = None
+        self._scripts = {n: _script(n) for n in ("grab", "refund", "snapshot")}
+        self._config: dict[int, dict] = {}                  # on_grab envelope -> immutable params
+        self._seen: dict[int, tuple[int, int, int]] = {}    # on_grab envelope -> (seq, cents, count)
+
+    async def open(self) -> None:
+        if self.cluster:
+            self._client = RedisCluster.from_url("redis://" + self.url.split("://", 1)[1],
+                                                 decode_responses=True, max_connections=self.max_connections)
+            await self._client.initialize()
+        else:
+            pool = aioredis.BlockingConnectionPool.from_url(self.url, decode_responses=True,
+                                                            max_connections=self.max_connections, timeout=10)
+            self._client = aioredis.Redis(connection_pool=pool)
+        await self._client.ping()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _run(self, name: str, keys_: list[str], args: list) -> list:
+        source, sha = self._scripts[name]
+        try:
+            return await self._client.evalsha(sha, len(keys_), *keys_, *args)
+        except NoScriptError:  # first use on this server (or after a restart): send the source
+            return await self._client.eval(source, len(keys_), *keys_, *args)
+
+    @_unavailable
+    async def health(self) -> dict:
+        await self._client.ping()
+        return {"ok": True, "store": self.kind}
+
+    @_unavailable
+    async def create(self, spec: EnvelopeSpec) -> dict:
+        c = self._client
+        envelope_id = int(await c.incr(ID_KEY))
+        k = keys(envelope_id)
+        await c.zadd(INDEX_KEY, {str(envelope_id): envelope_id})
+        if spec.mode == "pre_split":
+            split = shares.pre_split(spec, self.seed, envelope_id)
+            for start in range(0, len(split), PUSH_CHUNK):
+                await c.rpush(k["shares"], *split[start:start + PUSH_CHUNK])
+        now = float(await _server_time(c))
+        meta = {"sender": spec.sender, "total_cents": spec.total_cents, "count": spec.count,
+                "algorithm": spec.algorithm, "mode": spec.mode, "min_cents": spec.min_cents,
+                "max_cents": "" if spec.max_cents is None else spec.max_cents, "created_at": repr(now),
+                "expires_at": repr(now + spec.expires_in_s), "remaining_cents": spec.total_cents,
+                "remaining_count": spec.count, "refunded_cents": 0, "refunded": 0, "seq": 0}
+        await c.hset(k["meta"], mapping=meta)  # written last: the envelope exists once complete
+        return envelope_view(_decode_meta(envelope_id, {n: str(v) for n, v in meta.items()}))
+
+    @_unavailable
+    async def grab(self, envelope_id: int, user: str, request_id: str) -> dict:
+        k = keys(envelope_id)
+        args = [user, request_id, "", ""]
+        seen = self._seen.get(envelope_id)
+        if seen is not None:
+            args[2], args[3] = str(seen[0]), str(self._share(envelope_id, *seen))
+        for _ in range(MAX_CAS_ATTEMPTS):
+            res = await self._run("grab", [k["meta"], k["users"], k["shares"], k["ledger"]], args)
+            tag = res[0]
+            if tag == "ok" or tag == "repeat":
+                grab = _decode_record(envelope_id, user, res[1])
+                if tag == "ok" and args[2]:
+                    self._remember(envelope_id, grab["seq"] + 1, int(res[2]), grab["remaining_count"])
+                grab["repeat"] = tag == "repeat"
+                return grab
+            if tag == "retry":
+                cents, count, seq = int(res[1]), int(res[2]), int(res[3])
+                if envelope_id not in self._config:
+                    self._config[envelope_id] = await self._load_config(envelope_id)
+                args[2], args[3] = str(seq), str(self._share(envelope_id, seq, cents, count))
+                continue
+            if tag == "not_found":
+                raise not_found(envelope_id)
+            self._seen.pop(envelope_id, None)
+            raise rejection(_REJECT[tag], envelope_id)
+        raise ApiError(503, "store_busy", f"envelope {envelope_id}: on_grab compare-and-set kept losing")
+
+    def _share(self, envelope_id: int, seq: int, cents: int, count: int) -> int:
+        return shares.on_grab(self._config[envelope_id], self.seed, cents, count, seq)
+
+    def _remember(self, envelope_id: int, seq: int, cents: int, count: int) -> None:
+        if count == 0:
+            self._seen.pop(envelope_id, None)
+            return
+        if len(self._seen) > 100_000:  # bound the caches; a miss only costs one retry
+            self._seen.clear()
+            self._config.clear()
+        self._seen[envelope_id] = (seq, cents, count)
+
+    async def _load_config(self, envelope_id: int) -> dict:
+        algorithm, m, M = await self._client.hmget(keys(envelope_id)["meta"], "algorithm", "min_cents",
+                                                   "max_cents")
+        if len(self._config) > 100_000:
+            self._config.clear()
+            self._seen.clear()
+        return {"id": envelope_id, "algorithm": algorithm, "min_cents": int(m),
+                "max_cents": int(M) if M else None}
+
+    @_unavailable
+    async def refund(self, envelope_id: int, request_id: str | None) -> dict:
+        k = keys(envelope_id)
+        request_id = request_id or f"refund-{envelope_id}"
+        res = await self._run("refund", [k["meta"], k["shares"], k["ledger"]], [request_id])
+        if res[0] == "not_found":
+            raise not_found(envelope_id)
+        if res[0] != "ok":
+            raise rejection(_REJECT[res[0]], envelope_id)
+        self._seen.pop(envelope_id, None)
+        return {"envelope_id": envelope_id, "sender": res[2], "request_id": request_id,
+                "refunded_cents": int(res[1])}
+
+    @_unavailable
+    async def get(self, envelope_id: int) -> dict:
+        k = keys(envelope_id)
+        flat, entries, (seconds, micros) = await self._run("snapshot", [k["meta"], k["ledger"]], [])
+        if not flat:
+            raise not_found(envelope_id)
+        meta = _decode_meta(envelope_id, dict(zip(flat[::2], flat[1::2])))
+        out = envelope_view(meta)
+        now = int(seconds) + int(micros) / 1e6
+        out["expired"] = meta["refunded"] or now >= meta["expires_at"]
+        out["grabs"] = [{n: e[n] for n in ("user", "amount_cents", "seq", "request_id", "ts")}
+                        for e in (_decode_entry(envelope_id, x) for x in entries) if e["kind"] == "grab"]
+        return out
+
+    @_unavailable
+    async def ledger(self, after_id: int = 0, limit: int | None = None) -> dict:
+        c = self._client
+        ids = [int(i) for i in await c.zrangebyscore(INDEX_KEY, f"({after_id}", "+inf", start=0,
+                                                     num=-1 if limit is None else limit + 1)]
+        more = limit is not None and len(ids) > limit
+        ids = ids[:limit] if limit is not None else ids
+        source = self._scripts["snapshot"][0]
+        envelopes, entries = [], []
+        for start in range(0, len(ids), SNAPSHOT_BATCH):
+            batch = ids[start:start + SNAPSHOT_BATCH]
+            pipe = c.pipeline(transaction=False)
+            for i in batch:
+                k = keys(i)
+                pipe.eval(source, 2, k["meta"], k["ledger"])
+            for i, (flat, raw, _now) in zip(batch, await pipe.execute()):
+                if not flat:
+                    continue  # indexed but never completed: holds no money
+                envelopes.append(ledger_row(_decode_meta(i, dict(zip(flat[::2], flat[1::2])))))
+                entries.extend(_decode_entry(i, x) for x in raw)
+        return {"envelopes": envelopes, "entries": entries, "next_after_id": ids[-1] if more else None}
+
+
+async def _server_time(client) -> str:
+    """Redis's own clock (the one grab.lua and refund.lua judge expiry by), as 'seconds.micros'."""
+    if isinstance(client, RedisCluster):
+        seconds, micros = await client.time(target_nodes=RedisCluster.RANDOM)
+    else:
+        seconds, micros = await client.time()
+    return f"{seconds}.{micros:06d}"
+
+
+def _decode_meta(envelope_id: int, h: dict) -> dict:
+    meta = {"id": envelope_id, "sender": h["sender"], "algorithm": h["algorithm"], "mode": h["mode"],
+            "max_cents": int(h["max_cents"]) if h["max_cents"] else None,
+            "created_at": float(h["created_at"]), "expires_at": float(h["expires_at"]),
+            "refunded": h["refunded"] == "1"}
+    meta.update({n: int(h[n]) for n in _INT_FIELDS})
+    return meta
+
+
+def _decode_record(envelope_id: int, user: str, record: str) -> dict:
+    amount, seq, left, request_id, _ts = record.split("|")
+    return {"envelope_id": envelope_id, "user": user, "request_id": request_id,
+            "amount_cents": int(amount), "seq": int(seq), "remaining_count": int(left)}
+
+
+def _decode_entry(envelope_id: int, raw: str) -> dict:
+    parts = raw.split("|")
+    if parts[0] == "g":
+        _, user, amount, seq, _left, request_id, ts = parts
+        return {"kind": "grab", "envelope_id": envelope_id, "user": user, "request_id": request_id,
+                "amount_cents": int(amount), "seq": int(seq), "ts": float(ts)}
+    _, sender, amount, request_id, ts = parts
+    return {"kind": "refund", "envelope_id": envelope_id, "user": sender, "request_id": request_id,
+            "amount_cents": int(amount), "seq": None, "ts": float(ts)}
