@@ -1,0 +1,87 @@
+"""``hongbao storm``: a bounded Locust grab storm against the reference service (or --host),
+post-storm ledger audit, SLO gate. Exit codes: 0 OK, 2 UNUSABLE, 3 SLO_BREACH, 4 AUDIT_FAILED."""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.exitcodes import Exit
+
+HELP = "run a bounded Locust grab storm, audit the ledger, gate on SLOs"
+
+
+def duration_s(text: str) -> float:
+    """'30s', '2m', '90', '1m30s' -> seconds."""
+    m = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text)
+    if not m or not (m.group(1) or m.group(2)):
+        raise argparse.ArgumentTypeError(f"--duration must look like 30s, 2m or 1m30s (got {text!r})")
+    value = float(m.group(1) or 0) * 60 + float(m.group(2) or 0)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"--duration must be > 0 (got {text!r})")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("examples:\n"
+                     "  hongbao storm --scenario seeds/storms/countdown.toml\n"
+                     "  hongbao storm --scenario seeds/storms/countdown.toml --store redis://127.0.0.1:6379/0 "
+                     "--processes 2 --slo 'p99<50ms' --slo 'errors<0.1%'\n"
+                     "  hongbao storm --scenario seeds/storms/smoke.toml --host http://127.0.0.1:8000\n"
+                     "exit codes: 0 OK, 2 UNUSABLE setup, 3 SLO_BREACH, 4 AUDIT_FAILED")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--scenario", required=True, type=Path,
+                        help="storm scenario TOML (seeds/storms/*.toml: seed, envelopes, users, shape)")
+    parser.add_argument("--store", default="memory",
+                        help="store of the service this command starts: memory (default) or "
+                             "redis://HOST:PORT/DB (a running Redis)")
+    parser.add_argument("--host", help="storm a running service at this URL instead of starting one "
+                                       "(only 127.0.0.1/localhost)")
+    parser.add_argument("--duration", type=duration_s, help="override the scenario's duration_s (e.g. 30s)")
+    parser.add_argument("--processes", type=int, help="Locust --processes N (forked workers on this machine)")
+    parser.add_argument("--workers", type=int,
+                        help="explicit Locust master + N worker processes (as across machines)")
+    parser.add_argument("--slo", action="append", default=[], metavar="EXPR",
+                        help="gate, repeatable: p99<50ms, p99.9<=20ms, mean<5ms, errors<0.1%%, "
+                             "grabs_per_s>=1000, rps>2000")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--out", type=Path,
+                        help="run folder (default results/<UTC timestamp>/); storm.json goes there")
+    parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
+
+
+def _fail(msg: str) -> int:
+    print(f"hongbao storm: {msg}", file=sys.stderr)
+    return int(Exit.UNUSABLE)
+
+
+def run(args: argparse.Namespace) -> int:
+    from loadtests import slo
+    from loadtests.storm import scenario as scen
+    from loadtests.storm.run import StormConfig, run_storm
+    from loadtests.storm.summary import print_summary
+
+    try:
+        sc = scen.load(args.scenario).with_overrides(duration_s=args.duration, seed=args.seed)
+        slos = [slo.parse_slo(s) for s in args.slo]
+    except ValueError as e:
+        return _fail(str(e))
+    if args.host and not re.match(r"^https?://(127\.0\.0\.1|localhost)(:\d+)?/?$", args.host):
+        return _fail(f"--host must be a loopback URL like http://127.0.0.1:8000 (got {args.host!r})")
+    if not (args.store == "memory" or args.store.startswith(("redis://", "redis+cluster://", "python:"))):
+        return _fail(f"--store must be memory or redis://HOST:PORT/DB (got {args.store!r})")
+    for name in ("processes", "workers"):
+        n = getattr(args, name)
+        if n is not None and n < 1:
+            return _fail(f"--{name} must be >= 1 (got {n})")
+    if args.processes and args.workers:
+        return _fail("use --processes or --workers, not both")
+    out = args.out or Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    cfg = StormConfig(scenario=sc, out_dir=out, store=args.store, host=args.host,
+                      processes=args.processes, workers=args.workers, slos=slos,
+                      progress=not args.no_progress and sys.stderr.isatty())
+    outcome = run_storm(cfg)
+    print_summary(outcome)
+    return int(outcome.exit)

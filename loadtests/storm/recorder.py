@@ -1,0 +1,187 @@
+"""Locust event plumbing of a storm: exact latency histograms, per-second timeline, hot envelopes.
+
+- every ``request`` event goes into a per-name microsecond Histogram, a per-second count and a
+  per-second grab-latency histogram (for step-ramp percentiles), and per-user grab counts;
+- workers ship their data to the master with each stats report and the master merges it, so a
+  distributed run aggregates exactly what the workers saw;
+- the master (or the single local runner) creates the hot envelopes at test start and broadcasts
+  their ids and release time to every worker;
+- the master writes ``locust_extra.json`` at exit and ``progress.json`` every second into
+  $HONGBAO_STORM_OUT, when set.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from pathlib import Path
+
+import gevent
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadtests.storm.histogram import Histogram
+from loadtests.users import POOL, SCENARIO
+
+OUT_ENV = "HONGBAO_STORM_OUT"
+GRAB_NAMES = ("grab", "grab sold_out", "grab expired", "grab repeat")
+
+
+class Recording:
+    """What one process has seen since its last report (workers) or in total (master/local)."""
+
+    def __init__(self) -> None:
+        self.hist: dict[str, Histogram] = {}
+        self.timeline: dict[int, dict[str, list[int]]] = {}   # epoch second -> name -> [n, failures]
+        self.grab_hist: dict[int, Histogram] = {}             # epoch second -> grab latencies
+        self.attempts: dict[str, int] = {}                    # user -> grab requests sent
+        self.grabbed: dict[str, int] = {}                     # user -> new grabs acknowledged
+
+    def add(self, name: str, response_time_ms: float, failed: bool, user_id: str | None) -> None:
+        self.hist.setdefault(name, Histogram()).record(response_time_ms)
+        sec = int(time.time())
+        row = self.timeline.setdefault(sec, {}).setdefault(name, [0, 0])
+        row[0] += 1
+        row[1] += int(failed)
+        if name in GRAB_NAMES:
+            self.grab_hist.setdefault(sec, Histogram()).record(response_time_ms)
+            if user_id:
+                self.attempts[user_id] = self.attempts.get(user_id, 0) + 1
+                if name == "grab" and not failed:
+                    self.grabbed[user_id] = self.grabbed.get(user_id, 0) + 1
+
+    def to_json(self) -> dict:
+        return {
+            "hist": {k: h.to_json() for k, h in self.hist.items()},
+            "timeline": {str(s): v for s, v in self.timeline.items()},
+            "grab_hist": {str(s): h.to_json() for s, h in self.grab_hist.items()},
+            "attempts": self.attempts,
+            "grabbed": self.grabbed,
+        }
+
+    def merge_json(self, data: dict) -> None:
+        for k, h in data.get("hist", {}).items():
+            self.hist.setdefault(k, Histogram()).merge({int(b): c for b, c in h.items()})
+        for s, names in data.get("timeline", {}).items():
+            dst = self.timeline.setdefault(int(s), {})
+            for name, (n, f) in names.items():
+                row = dst.setdefault(name, [0, 0])
+                row[0] += n
+                row[1] += f
+        for s, h in data.get("grab_hist", {}).items():
+            self.grab_hist.setdefault(int(s), Histogram()).merge({int(b): c for b, c in h.items()})
+        for key in ("attempts", "grabbed"):
+            dst = getattr(self, key)
+            for u, n in data.get(key, {}).items():
+                dst[u] = dst.get(u, 0) + n
+
+
+RECORDING = Recording()
+STATE: dict = {"hot_ids": [], "release_at": None, "started_at": None, "run_tag": None}
+RUN_TAG_ENV = "HONGBAO_RUN_TAG"
+
+
+@events.request.add_listener
+def _on_request(request_type, name, response_time, response_length, exception=None, context=None,
+                **kwargs):
+    RECORDING.add(name, float(response_time or 0.0), exception is not None,
+                  (context or {}).get("user_id"))
+
+
+@events.report_to_master.add_listener
+def _on_report_to_master(client_id, data):
+    global RECORDING
+    data["hongbao"] = RECORDING.to_json()
+    RECORDING = Recording()
+
+
+@events.worker_report.add_listener
+def _on_worker_report(client_id, data):
+    if "hongbao" in data:
+        RECORDING.merge_json(data["hongbao"])
+
+
+def _create_hot(host: str) -> list[int]:
+    ids = []
+    for i in range(SCENARIO.hot_envelopes):
+        body = {"sender": f"hot-sender-{i}", "total_cents": SCENARIO.hot_total_cents,
+                "count": SCENARIO.hot_count, "algorithm": SCENARIO.algorithm,
+                "mode": SCENARIO.mode, "expires_in_s": SCENARIO.expires_in_s}
+        req = urllib.request.Request(host.rstrip("/") + "/envelopes", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            ids.append(int(json.loads(resp.read())["id"]))
+    return ids
+
+
+@events.test_start.add_listener
+def _on_test_start(environment, **kwargs):
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    STATE["started_at"] = time.time()
+    STATE["run_tag"] = os.environ.get(RUN_TAG_ENV) or f"r{int(STATE['started_at'] * 1000):x}"
+    POOL.set_run(STATE["run_tag"])
+    STATE["hot_ids"] = _create_hot(environment.host) if SCENARIO.hot_envelopes else []
+    STATE["release_at"] = STATE["started_at"] + SCENARIO.hot_release_s
+    POOL.set_hot(STATE["hot_ids"], STATE["release_at"])
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.send_message("hongbao_hot", {"ids": STATE["hot_ids"],
+                                                        "release_at": STATE["release_at"],
+                                                        "run_tag": STATE["run_tag"]})
+
+
+def _on_hot_message(environment, msg, **kwargs):
+    POOL.set_run(msg.data["run_tag"])
+    POOL.set_hot(msg.data["ids"], msg.data["release_at"])
+
+
+def _write(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def _progress_loop(environment, out: Path) -> None:
+    while True:
+        ok = RECORDING.hist.get("grab")
+        runner = environment.runner
+        _write(out / "progress.json", {
+            "time": time.time(), "started_at": STATE["started_at"],
+            "users": getattr(runner, "user_count", 0),
+            "grab_requests": sum(h.total for n, h in RECORDING.hist.items() if n in GRAB_NAMES),
+            "grabs_ok": ok.total if ok else 0,
+            "timeline_tail": {str(s): v for s, v in sorted(RECORDING.timeline.items())[-8:]},
+        })
+        gevent.sleep(1.0)
+
+
+@events.init.add_listener
+def _on_init(environment, **kwargs):
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message("hongbao_hot", _on_hot_message)
+        return
+    out = os.environ.get(OUT_ENV)
+    if out and runner is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        gevent.spawn(_progress_loop, environment, Path(out))
+
+
+@events.quitting.add_listener
+def _on_quitting(environment, **kwargs):
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner) or not os.environ.get(OUT_ENV):
+        return
+    extra = RECORDING.to_json()
+    extra.update({
+        "scenario": SCENARIO.name, "seed": SCENARIO.seed, "model": SCENARIO.model,
+        "run_tag": STATE["run_tag"],
+        "hot_envelope_ids": STATE["hot_ids"], "hot_release_at": STATE["release_at"],
+        "started_at": STATE["started_at"], "ended_at": time.time(),
+        "runner": type(runner).__name__,
+        "workers": len(runner.clients.all) if isinstance(runner, MasterRunner) else 0,
+        "cpu_warning": bool(getattr(runner, "cpu_warning_emitted", False)
+                            or getattr(runner, "worker_cpu_warning_emitted", False)),
+    })
+    _write(Path(os.environ[OUT_ENV]) / "locust_extra.json", extra)

@@ -1,0 +1,160 @@
+"""One bounded storm, end to end: service, Locust, CPU monitor, ledger audit, SLO gate, storm.json.
+
+``run_storm(StormConfig(...))`` is what ``hongbao storm`` calls; tests and the capacity search
+call it too. It never leaves a process behind: everything it starts is ended by PID.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from harness.exitcodes import Exit
+from loadtests import audit as audit_mod
+from loadtests import monitor, slo as slo_mod
+from loadtests.storm import procs, results
+from loadtests.storm.progress import watch
+from loadtests.storm.scenario import Scenario
+
+SCHEMA = "hongbao-storm/1"
+
+
+@dataclass
+class StormConfig:
+    scenario: Scenario
+    out_dir: Path
+    store: str = "memory"
+    host: str | None = None           # target a running service instead of starting one
+    processes: int | None = None      # Locust --processes N
+    workers: int | None = None        # explicit Locust master + N workers
+    slos: list = field(default_factory=list)
+    progress: bool = True
+    grace_s: float = 45.0             # hard timeout = duration + grace
+    store_pid: int | None = None      # CPU of the store, when known (e.g. a redis-server we started)
+
+
+@dataclass
+class StormOutcome:
+    exit: Exit
+    reasons: list[str]
+    data: dict
+    path: Path
+
+
+def _store_pid(cfg: StormConfig) -> int | None:
+    if cfg.store_pid:
+        return cfg.store_pid
+    if cfg.store.startswith("redis"):
+        u = urlparse(cfg.store)
+        if u.hostname in ("127.0.0.1", "localhost"):
+            return monitor.pid_listening_on(u.port or 6379)
+    return None
+
+
+def run_storm(cfg: StormConfig) -> StormOutcome:
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sc = cfg.scenario
+    service = None
+    started = []
+    try:
+        if cfg.host:
+            host = cfg.host.rstrip("/")
+            procs.wait_healthy(host, timeout_s=10)
+        else:
+            service, host = procs.start_service(cfg.store, sc.seed, out / "service.log")
+        run_tag = f"s{int(time.time() * 1000):x}"
+        env = procs.locust_env(sc.path, sc.duration_s, sc.seed, out, run_tag)
+        cpu = monitor.CpuMonitor({"load_generator": [], "service": [service.pid] if service else [],
+                                  "store": [p for p in [_store_pid(cfg)] if p]})
+        started = procs.start_locust(host=host, env=env, out_dir=out, duration_s=sc.duration_s,
+                                     processes=cfg.processes, workers=cfg.workers)
+        for p in started:
+            cpu.add("load_generator", p.pid)
+        cpu.start()
+        timed_out = watch(started[0], out / "progress.json", sc.duration_s,
+                          sc.duration_s + cfg.grace_s, show=cfg.progress)
+        for p in started[1:]:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        cpu_summary = cpu.stop()
+        if timed_out:
+            return _unusable(out, f"Locust did not finish within {sc.duration_s + cfg.grace_s:.0f}s "
+                                  "(hard timeout): stopped it; see locust.log")
+        extra_path = out / "locust_extra.json"
+        if not extra_path.is_file():
+            return _unusable(out, f"Locust exited with code {started[0].returncode} without results; "
+                                  f"see {out / 'locust.log'}")
+        extra = json.loads(extra_path.read_text())
+        ledger = procs.fetch_ledger(host)
+    except (RuntimeError, OSError, ValueError) as e:
+        return _unusable(out, str(e))
+    finally:
+        for p in started:
+            procs.stop(p)
+        if service is not None:
+            procs.stop(service)
+    return _finish(cfg, out, host, extra, ledger, cpu_summary)
+
+
+def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, cpu: dict) -> StormOutcome:
+    sc = cfg.scenario
+    (out / "ledger.json").write_text(json.dumps(ledger))
+    active = results.active_seconds(extra)
+    tot = results.totals(extra, active)
+    hist = results.grab_histogram(extra)
+    rows = results.locust_stats(out)
+    audit = audit_mod.audit_ledger(ledger, attempts=extra.get("attempts"),
+                                   acknowledged=extra.get("grabbed"),
+                                   user_prefix=f"{extra.get('run_tag')}-")
+    lg_req, lg_fail = results.locust_counts(rows, "grab")
+    audit.reconciliation["locust_grab_requests_ok"] = lg_req - lg_fail
+    saturated, why = monitor.load_generator_saturated(cpu, bool(extra.get("cpu_warning")))
+    metrics = {"grab_histogram": hist, "grab_mean_ms": (hist.mean_us() or 0) / 1000 if hist.total else None,
+               "error_ratio": tot["error_ratio"], "grabs_per_s": tot["grabs_per_s"],
+               "requests_per_s": tot["requests_per_s"]}
+    gate = slo_mod.gate(cfg.slos, metrics)
+    reasons: list[str] = []
+    code = Exit.OK
+    if tot["requests"] == 0:
+        code, reasons = Exit.UNUSABLE, ["Locust sent no requests (see locust.log)"]
+    elif not audit.ok:
+        code, reasons = Exit.AUDIT_FAILED, audit.messages()
+    elif not all(r["ok"] for r in gate):
+        code = Exit.SLO_BREACH
+        reasons = [f"SLO {r['slo']} breached: observed {r['observed']}" for r in gate if not r["ok"]]
+    data = {
+        "schema": SCHEMA, "scenario": asdict(sc), "host": host,
+        "store": None if cfg.host else cfg.store,
+        "locust": {"processes": cfg.processes, "workers": cfg.workers, "runner": extra.get("runner"),
+                   "connected_workers": extra.get("workers"), "run_tag": extra.get("run_tag")},
+        "load_model": {"model": sc.model, "open": sc.model == "open",
+                       "grabs_per_user_per_s": sc.grabs_per_user_per_s if sc.model == "open" else None,
+                       "think_time_s": list(sc.think_time_s) if sc.model == "closed" else None},
+        "started_at": extra.get("started_at"), "ended_at": extra.get("ended_at"),
+        "hot_envelope_ids": extra.get("hot_envelope_ids"),
+        "totals": tot, "latency_ms": results.latency(extra),
+        "grab_p50_ms": (hist.percentile_us(50) or 0) / 1000 if hist.total else None,
+        "grab_p99_ms": (hist.percentile_us(99) or 0) / 1000 if hist.total else None,
+        "timeline": results.timeline(extra), "locust_stats": rows,
+        "cpu": cpu, "load_generator_saturated": saturated, "saturation_note": why,
+        "audit": audit.to_json(), "slo": gate,
+        "exit": {"code": int(code), "name": code.name, "reasons": reasons},
+        "note": "figures from a shared machine; a saturated load generator means the throughput "
+                "is Locust's ceiling, not the service's capacity",
+    }
+    path = out / "storm.json"
+    path.write_text(json.dumps(data, indent=1))
+    return StormOutcome(code, reasons, data, path)
+
+
+def _unusable(out: Path, reason: str) -> StormOutcome:
+    data = {"schema": SCHEMA, "exit": {"code": int(Exit.UNUSABLE), "name": "UNUSABLE", "reasons": [reason]}}
+    path = out / "storm.json"
+    path.write_text(json.dumps(data, indent=1))
+    return StormOutcome(Exit.UNUSABLE, [reason], data, path)

@@ -1,0 +1,177 @@
+"""Storm scenarios: TOML files in seeds/storms/ naming the seed, envelopes, users, load model and
+shape. Every random choice of a storm flows from ``seed``. Bad files fail with the field named.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SHAPES = ("countdown", "herd", "ramp", "steady")
+MODELS = ("closed", "open")
+#: environment variable the locustfile reads to find its scenario (works under `locust -f` too)
+SCENARIO_ENV = "HONGBAO_SCENARIO"
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "seeds" / "storms" / "smoke.toml"
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be run; the message names the file and field."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    seed: int
+    duration_s: float
+    description: str = ""
+    # envelopes
+    algorithm: str = "double_mean"
+    mode: str = "on_grab"
+    hot_envelopes: int = 1            # created once at test start, shared by every worker
+    hot_total_cents: int = 100_000
+    hot_count: int = 100
+    hot_release_s: float = 0.0        # grabbers hold off hot envelopes until this second (T0)
+    cold_total_cents: tuple[int, int] = (500, 5_000)
+    cold_count: tuple[int, int] = (5, 20)
+    expires_in_s: int = 3600
+    # users
+    senders: int = 1                  # fixed number of sender users (they create cold envelopes)
+    sender_interval_s: float = 0.05   # each sender creates one envelope per interval
+    hot_share: float = 0.8            # share of grabs aimed at a hot envelope once released
+    pool_size: int = 200              # recent cold envelopes a worker keeps to grab from
+    # load model
+    model: str = "closed"
+    think_time_s: tuple[float, float] = (0.0, 0.0)   # closed model: wait between grabs
+    grabs_per_user_per_s: float = 10.0                # open model: arrival-rate pacing per user
+    # shape
+    shape: str = "steady"
+    shape_params: dict = field(default_factory=dict)
+    path: str = ""
+
+    def with_overrides(self, *, duration_s: float | None = None, seed: int | None = None) -> "Scenario":
+        from dataclasses import replace
+        changes: dict = {}
+        if duration_s is not None:
+            changes["duration_s"] = float(duration_s)
+        if seed is not None:
+            changes["seed"] = int(seed)
+        return replace(self, **changes)
+
+
+def _get(table: dict, key: str, kind, default, where: str):
+    if key not in table:
+        return default
+    value = table[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ScenarioError(f"{where}.{key} must be {kind.__name__} (got {value!r})")
+    return value
+
+
+def _pair(table: dict, key: str, kind, default, where: str) -> tuple:
+    if key not in table:
+        return default
+    v = table[key]
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        v = [v, v]
+    if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)):
+        raise ScenarioError(f"{where}.{key} must be a number or [low, high] (got {v!r})")
+    lo, hi = kind(v[0]), kind(v[1])
+    if lo > hi or lo < 0:
+        raise ScenarioError(f"{where}.{key} must satisfy 0 <= low <= high (got {v!r})")
+    return (lo, hi)
+
+
+def parse(data: dict, path: str = "<scenario>") -> Scenario:
+    """Build a Scenario from a parsed TOML table, checking every field."""
+    env = data.get("envelopes", {})
+    users = data.get("users", {})
+    load = data.get("load", {})
+    shape = dict(data.get("shape", {}))
+    w = path
+    kind = shape.pop("kind", "steady")
+    if kind not in SHAPES:
+        raise ScenarioError(f"{w}: shape.kind must be one of {', '.join(SHAPES)} (got {kind!r})")
+    model = _get(load, "model", str, "closed", f"{w}: load")
+    if model not in MODELS:
+        raise ScenarioError(f"{w}: load.model must be one of {', '.join(MODELS)} (got {model!r})")
+    sc = Scenario(
+        name=_get(data, "name", str, Path(path).stem, w),
+        description=_get(data, "description", str, "", w),
+        seed=_get(data, "seed", int, None, w) if "seed" in data else _missing(w, "seed"),
+        duration_s=_get(data, "duration_s", float, None, w) if "duration_s" in data
+        else _missing(w, "duration_s"),
+        algorithm=_get(env, "algorithm", str, "double_mean", f"{w}: envelopes"),
+        mode=_get(env, "mode", str, "on_grab", f"{w}: envelopes"),
+        hot_envelopes=_get(env, "hot_envelopes", int, 1, f"{w}: envelopes"),
+        hot_total_cents=_get(env, "hot_total_cents", int, 100_000, f"{w}: envelopes"),
+        hot_count=_get(env, "hot_count", int, 100, f"{w}: envelopes"),
+        hot_release_s=_get(env, "hot_release_s", float, 0.0, f"{w}: envelopes"),
+        cold_total_cents=_pair(env, "cold_total_cents", int, (500, 5_000), f"{w}: envelopes"),
+        cold_count=_pair(env, "cold_count", int, (5, 20), f"{w}: envelopes"),
+        expires_in_s=_get(env, "expires_in_s", int, 3600, f"{w}: envelopes"),
+        senders=_get(users, "senders", int, 1, f"{w}: users"),
+        sender_interval_s=_get(users, "sender_interval_s", float, 0.05, f"{w}: users"),
+        hot_share=_get(users, "hot_share", float, 0.8, f"{w}: users"),
+        pool_size=_get(users, "pool_size", int, 200, f"{w}: users"),
+        model=model,
+        think_time_s=_pair(load, "think_time_s", float, (0.0, 0.0), f"{w}: load"),
+        grabs_per_user_per_s=_get(load, "grabs_per_user_per_s", float, 10.0, f"{w}: load"),
+        shape=kind,
+        shape_params=shape,
+        path=str(path),
+    )
+    _check(sc)
+    return sc
+
+
+def _missing(where: str, key: str):
+    raise ScenarioError(f"{where}: {key} is required")
+
+
+def _check(sc: Scenario) -> None:
+    w = sc.path
+    rules = [
+        (sc.duration_s > 0, f"duration_s must be > 0 (got {sc.duration_s})"),
+        (sc.mode in ("pre_split", "on_grab"), f"envelopes.mode must be pre_split or on_grab (got {sc.mode!r})"),
+        (sc.hot_envelopes >= 0, f"envelopes.hot_envelopes must be >= 0 (got {sc.hot_envelopes})"),
+        (sc.hot_count >= 1, f"envelopes.hot_count must be >= 1 (got {sc.hot_count})"),
+        (sc.hot_total_cents >= sc.hot_count,
+         f"envelopes.hot_total_cents must be >= hot_count (one cent each; got {sc.hot_total_cents})"),
+        (sc.cold_count[0] >= 1, f"envelopes.cold_count must be >= 1 (got {sc.cold_count})"),
+        (sc.cold_total_cents[0] >= sc.cold_count[1],
+         f"envelopes.cold_total_cents low must be >= cold_count high (got {sc.cold_total_cents})"),
+        (sc.senders >= 0, f"users.senders must be >= 0 (got {sc.senders})"),
+        (sc.sender_interval_s > 0, f"users.sender_interval_s must be > 0 (got {sc.sender_interval_s})"),
+        (0.0 <= sc.hot_share <= 1.0, f"users.hot_share must be within 0..1 (got {sc.hot_share})"),
+        (sc.pool_size >= 1, f"users.pool_size must be >= 1 (got {sc.pool_size})"),
+        (sc.grabs_per_user_per_s > 0, f"load.grabs_per_user_per_s must be > 0 (got {sc.grabs_per_user_per_s})"),
+        (sc.hot_envelopes > 0 or sc.senders > 0,
+         "nothing to grab: set envelopes.hot_envelopes or users.senders above 0"),
+    ]
+    for ok, msg in rules:
+        if not ok:
+            raise ScenarioError(f"{w}: {msg}")
+
+
+def load(path: str | os.PathLike) -> Scenario:
+    """Read and check a scenario TOML file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(f"scenario file not found: {p}")
+    try:
+        data = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{p}: not valid TOML: {e}") from None
+    return parse(data, str(p))
+
+
+def from_env() -> Scenario:
+    """The scenario named by $HONGBAO_SCENARIO (default seeds/storms/smoke.toml), with the
+    duration and seed overrides ``hongbao storm`` passes through the environment."""
+    sc = load(os.environ.get(SCENARIO_ENV) or DEFAULT_SCENARIO)
+    dur = os.environ.get("HONGBAO_DURATION_S")
+    seed = os.environ.get("HONGBAO_SEED")
+    return sc.with_overrides(duration_s=float(dur) if dur else None, seed=int(seed) if seed else None)

@@ -1,0 +1,27 @@
+"""The few lines ``hongbao storm`` prints when a storm ends."""
+from __future__ import annotations
+
+from rich.console import Console
+
+
+def print_summary(outcome) -> None:
+    con = Console(stderr=False, highlight=False)
+    d = outcome.data
+    if "totals" in d:
+        t = d["totals"]
+        a = d["audit"]
+        con.print(f"[bold]storm {d['scenario']['name']}[/] ({d['load_model']['model']} model, "
+                  f"store {d['store'] or d['host']}): {t['grabs_ok']:,} grabs, "
+                  f"{t['grabs_per_s']:,.0f} grabs/s, {t['requests_per_s']:,.0f} req/s, "
+                  f"grab p50 {d['grab_p50_ms']} ms, p99 {d['grab_p99_ms']} ms, "
+                  f"errors {t['failures']}/{t['requests']}")
+        con.print(f"audit: {'clean' if a['ok'] else 'FAILED'} ({a['envelopes']} envelopes, "
+                  f"{a['grabs']} grabs; Jain {a['access_fairness']['jain_index']})")
+        if d["load_generator_saturated"]:
+            con.print(f"[yellow]load generator saturated[/]: {d['saturation_note']} - "
+                      "this throughput is Locust's ceiling, not the service's capacity")
+        for row in d["slo"]:
+            con.print(f"SLO {row['slo']}: {'ok' if row['ok'] else 'BREACH'} (observed {row['observed']})")
+    for reason in outcome.reasons:
+        con.print(f"[red]{d['exit']['name']}[/]: {reason}")
+    con.print(f"wrote {outcome.path}")

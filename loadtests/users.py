@@ -1,0 +1,174 @@
+"""Locust users of a grab storm: senders create envelopes, grabbers grab them.
+
+User ids are derived in ``on_start`` from the worker index and a per-process counter, never at
+import: the locustfile is imported once and then forked by ``--processes``, so an id made at
+import time is the same in every worker (that collision once produced 238 repeat grabs).
+
+Grab outcomes get their own Locust names so that the expected "no" of a storm is not a failure:
+``grab`` (a new grab, 200), ``grab sold_out`` (409), ``grab expired`` (410), ``grab repeat``
+(200 with repeat=true: the same user grabbed twice, which a correct storm never sends). Anything
+else (5xx, 404, malformed body) is a failure of ``grab``.
+"""
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections import deque
+
+import gevent
+from locust import between, constant, constant_throughput
+from locust.contrib.fasthttp import FastHttpUser
+
+from loadtests.storm.scenario import Scenario, from_env
+
+SCENARIO: Scenario = from_env()
+_user_numbers = itertools.count(1)
+
+
+class EnvelopePool:
+    """The envelopes this worker process knows: hot ones (shared by every worker, opened at
+    ``release_at``) and recent cold ones created by this process's senders."""
+
+    def __init__(self, pool_size: int) -> None:
+        self.hot: list[int] = []
+        self.release_at = 0.0
+        self.cold: deque[int] = deque(maxlen=pool_size)
+        self.closed: set[int] = set()            # sold out or expired
+        self.run_tag = "r0"                      # set by the master at test start
+
+    def set_run(self, run_tag: str) -> None:
+        self.run_tag = run_tag
+
+    def set_hot(self, ids: list[int], release_at: float) -> None:
+        self.hot = [int(i) for i in ids]
+        self.release_at = float(release_at)
+
+    def add_cold(self, envelope_id: int) -> None:
+        self.cold.append(int(envelope_id))
+
+    def close(self, envelope_id: int) -> None:
+        self.closed.add(envelope_id)
+
+    def pick(self, rng: random.Random, tried: set[int], hot_share: float, now: float) -> int | None:
+        """An envelope this user has not tried yet, hot first with probability ``hot_share``."""
+        hot_open = now >= self.release_at
+        hot = [i for i in self.hot if i not in tried and i not in self.closed] if hot_open else []
+        if hot and (rng.random() < hot_share or not self.cold):
+            return rng.choice(hot)
+        cold = self.cold
+        for _ in range(8):
+            if not cold:
+                break
+            i = cold[rng.randrange(len(cold))]
+            if i not in tried and i not in self.closed:
+                return i
+        for i in reversed(cold):
+            if i not in tried and i not in self.closed:
+                return i
+        return rng.choice(hot) if hot else None
+
+    def idle_s(self, now: float) -> float:
+        """How long a grabber with nothing to grab waits before looking again."""
+        if self.hot and now < self.release_at:
+            return max(0.0, min(self.release_at - now, 0.05))
+        return 0.01
+
+
+POOL = EnvelopePool(SCENARIO.pool_size)
+
+
+def _identity(user, role: str) -> tuple[str, random.Random]:
+    runner = user.environment.runner
+    index = getattr(runner, "worker_index", 0)
+    name = f"w{index}-{role}{next(_user_numbers)}"
+    # the run tag keeps ids unique across storms against one long-lived store; the RNG stream
+    # depends only on the seed and the per-run name, so reruns make the same choices
+    return f"{POOL.run_tag}-{name}", random.Random(f"{SCENARIO.seed}:{name}")
+
+
+def grabber_wait_time():
+    """Closed model: think time between grabs; open model: each user paced to a fixed rate."""
+    if SCENARIO.model == "open":
+        return constant_throughput(SCENARIO.grabs_per_user_per_s)
+    lo, hi = SCENARIO.think_time_s
+    return constant(lo) if lo == hi else between(lo, hi)
+
+
+class SenderUser(FastHttpUser):
+    """Creates cold envelopes at a steady pace for this worker's grabbers."""
+
+    abstract = True          # the locustfile makes it concrete only when the scenario has senders
+    fixed_count = max(SCENARIO.senders, 1)
+
+    def wait_time(self):
+        return SCENARIO.sender_interval_s
+
+    def on_start(self) -> None:
+        self.user_id, self.rng = _identity(self, "s")
+
+    def envelope_body(self) -> dict:
+        count = self.rng.randint(*SCENARIO.cold_count)
+        lo, hi = SCENARIO.cold_total_cents
+        return {"sender": self.user_id, "total_cents": self.rng.randint(max(lo, count), hi),
+                "count": count, "algorithm": SCENARIO.algorithm, "mode": SCENARIO.mode,
+                "expires_in_s": SCENARIO.expires_in_s}
+
+    def create(self) -> None:
+        with self.client.post("/envelopes", json=self.envelope_body(), name="create envelope",
+                              catch_response=True) as r:
+            if r.status_code == 201:
+                POOL.add_cold(r.json()["id"])
+                r.success()
+            else:
+                r.failure(f"create envelope: HTTP {r.status_code} {str(r.text)[:200]}")
+
+    tasks = [create]
+
+
+class GrabberUser(FastHttpUser):
+    """Grabs envelopes it has not tried yet: hot ones after T0, else recent cold ones."""
+
+    weight = 1
+    wait_time = grabber_wait_time()
+
+    def on_start(self) -> None:
+        self.user_id, self.rng = _identity(self, "g")
+        self.tried: set[int] = set()
+
+    def context(self) -> dict:
+        return {"user_id": getattr(self, "user_id", None)}
+
+    def grab(self) -> None:
+        now = time.time()
+        envelope_id = POOL.pick(self.rng, self.tried, SCENARIO.hot_share, now)
+        if envelope_id is None:
+            gevent.sleep(POOL.idle_s(now))
+            return
+        self.tried.add(envelope_id)
+        body = {"user": self.user_id, "request_id": f"{self.user_id}:{envelope_id}"}
+        with self.client.post(f"/envelopes/{envelope_id}/grab", json=body, name="grab",
+                              catch_response=True) as r:
+            record_outcome(r, envelope_id)
+
+    tasks = [grab]
+
+
+def record_outcome(r, envelope_id: int) -> None:
+    """Name the outcome of one grab response (see the module docstring)."""
+    status = r.status_code
+    if status == 200:
+        try:
+            repeat = bool(r.json().get("repeat"))
+        except Exception:  # noqa: BLE001 - any unreadable body is a failure of the service
+            r.failure(f"grab: HTTP 200 with a body that is not the grab JSON: {str(r.text)[:200]}")
+            return
+        if repeat:
+            r.request_meta["name"] = "grab repeat"
+        r.success()
+    elif status in (409, 410):
+        POOL.close(envelope_id)
+        r.request_meta["name"] = "grab sold_out" if status == 409 else "grab expired"
+        r.success()
+    else:
+        r.failure(f"grab: HTTP {status} {str(r.text)[:200]}")
