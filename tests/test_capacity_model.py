@@ -160,3 +160,11 @@ def test_service_rate_from_cpu_cost_and_from_workers():
     assert rate == 2000 and "worker" in how
     with pytest.raises(ValueError, match="grabs_per_second"):
         model.service_rate_per_core(0, 1.0, 1)
+
+
+def test_a_busy_machine_with_no_saturated_component_is_named_and_a_lower_bound():
+    steps = [_step(10, 1000, 5), _step(20, 1100, 300)]
+    for s in steps:
+        s.cpu_cores["machine"], s.cores["machine"] = 1.95, 2
+    knee = find_knee(steps, 100, 0.01)
+    assert knee.limiting == "machine" and knee.lower_bound and "other machines" in knee.advice

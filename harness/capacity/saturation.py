@@ -42,7 +42,7 @@ class RampStep:
     def to_json(self) -> dict:
         data = asdict(self)
         data["error_ratio"] = self.error_ratio
-        data["utilisation"] = {c: self.utilisation(c) for c in COMPONENTS}
+        data["utilisation"] = {c: self.utilisation(c) for c in (*COMPONENTS, "machine")}
         return data
 
     @classmethod
@@ -60,7 +60,7 @@ class Knee:
     step_index: int | None
     p99_ms: float | None
     stop_reason: str
-    limiting: str                       # a COMPONENTS name, or "none" when nothing saturated
+    limiting: str                       # a COMPONENTS name, "machine" (all cores busy), or "none"
     lower_bound: bool
     advice: str
     utilisation: dict[str, float | None] = field(default_factory=dict)
@@ -85,11 +85,15 @@ def _limiting(steps: list[RampStep]) -> tuple[str, dict[str, float | None]]:
     for c in COMPONENTS:
         values = [u for s in steps if (u := s.utilisation(c)) is not None]
         worst[c] = max(values) if values else None
-    known = {c: u for c, u in worst.items() if u is not None}
-    if not known:
-        return "none", worst
-    name = max(known, key=known.get)
-    return (name if known[name] >= SATURATED else "none"), worst
+    machine = [u for s in steps if (u := s.utilisation("machine")) is not None]
+    worst["machine"] = max(machine) if machine else None
+    known = {c: worst[c] for c in COMPONENTS if worst[c] is not None}
+    name = max(known, key=known.get) if known else "none"
+    if name != "none" and known[name] >= SATURATED:
+        return name, worst
+    if machine and max(machine) >= SATURATED:
+        return "machine", worst       # every core busy, but no one component owned them
+    return "none", worst
 
 
 def find_knee(steps: list[RampStep], p99_slo_ms: float, error_budget: float) -> Knee:
@@ -119,6 +123,11 @@ def find_knee(steps: list[RampStep], p99_slo_ms: float, error_budget: float) -> 
         lower, advice = True, ("The load generator saturated first, so this knee is a LOWER BOUND on the "
                                "service. Add Locust workers: `hongbao storm --processes N` (one per core), "
                                "or run workers on more machines (locust --master / --worker).")
+    elif limiting == "machine":
+        lower, advice = True, ("Every core of this machine was busy (load generator, service and any "
+                               "other work share them) while no single component saturated its own "
+                               "cores, so this knee is a LOWER BOUND: run the Locust workers on other "
+                               "machines (locust --master / --worker) or on an idle machine.")
     elif limiting == "none" and broken is None:
         lower, advice = True, ("Nothing saturated before the ramp ended, so this knee is a LOWER BOUND: "
                                "ramp to more users or add Locust workers.")

@@ -1,0 +1,167 @@
+"""From measurements to capacity.json: knees, per-core rates, the projection, every assumption."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from harness.capacity import model
+from harness.capacity.presets import Target
+from harness.capacity.saturation import RampStep, find_knee
+from harness.capacity.sources import kernel_rate, load_capacity
+
+SCHEMA = "hongbao-capacity/1"
+
+
+@dataclass
+class Options:
+    """What ``hongbao capacity`` was asked (already parsed and checked)."""
+
+    target: Target
+    p99_ms: float = 200.0
+    error_budget: float = 0.001
+    headroom: float = 0.30
+    cores_per_instance: int = 16
+    store: str = "memory"
+    workers: list[int] = field(default_factory=lambda: [1])
+    processes: int = 1
+    steps: int = 6
+    step_s: float = 5.0
+    start_users: int = 10
+    step_users: int = 20
+    seed: int = 3
+    from_dir: Path | None = None
+    memory_envelopes: int = 2000
+
+
+Progress = Callable[[str, float, float], None]     # (stage, done, total)
+
+
+def _quiet(stage: str, done: float, total: float) -> None:
+    return None
+
+
+def measure_ramps(opts: Options, work: Path, progress: Progress = _quiet) -> list[dict]:
+    """Run one ramp per service worker count (the memory store allows one worker only)."""
+    from harness.capacity.ramp import run_ramp
+    counts = [1] if opts.store == "memory" else opts.workers
+    ramps = []
+    for w in counts:
+        stage = f"ramp: {opts.store.split('://')[0]} store, {w} worker(s)"
+        ramps.append(run_ramp(store=opts.store, workers=w, processes=opts.processes, steps=opts.steps,
+                              step_s=opts.step_s, start_users=opts.start_users, step_users=opts.step_users,
+                              seed=opts.seed, work_dir=work / f"ramp-{opts.store.split('://')[0]}-w{w}",
+                              on_progress=lambda d, t, s=stage: progress(s, d, t)))
+    return ramps
+
+
+def kernel_figures(run_dirs: list[Path]) -> dict:
+    """Numba serial double_mean shares/s: from a benchmark.json when one exists, else measured now."""
+    for d in run_dirs:
+        if d and (d / "benchmark.json").is_file():
+            found = kernel_rate(d / "benchmark.json")
+            if found:
+                return found
+    import numpy as np
+
+    import kernels
+    envelopes, count = 100_000, 10
+    totals = np.full(envelopes, 10_000, dtype=np.int64)
+    kernels.split_batch(totals[:10], count, algorithm="double_mean", parallel=False)    # compile first
+    best = min(_timed(lambda: kernels.split_batch(totals, count, algorithm="double_mean", parallel=False))
+               for _ in range(5))
+    return {"algorithm": "double_mean", "count": count, "envelopes": envelopes,
+            "shares_per_second": envelopes * count / best, "python_shares_per_second": None,
+            "source": "measured by hongbao capacity (no benchmark.json): best of 5 serial batches"}
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _pick(ramps: list[dict]) -> dict | None:
+    """The ramp the service projection uses: a Redis one when measured (production-like), most workers."""
+    usable = [r for r in ramps if (r.get("knee") or {}).get("grabs_per_second")]
+    if not usable:
+        return None
+    return max(usable, key=lambda r: (r["store"] == "redis", r["service_workers"]))
+
+
+def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
+    """Measure what is missing, project, write ``out/capacity.json`` and return it."""
+    out.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    earlier = load_capacity(opts.from_dir) if opts.from_dir else None
+    if earlier and earlier.get("ramps"):
+        ramps = earlier["ramps"]
+        notes.append(f"Ramps read from {opts.from_dir / 'capacity.json'} (not re-measured).")
+    else:
+        ramps = measure_ramps(opts, out / "capacity-work", progress)
+    for ramp in ramps:
+        steps = [RampStep.from_json(s) for s in ramp["steps"]]
+        ramp["knee"] = find_knee(steps, opts.p99_ms, opts.error_budget).to_json()
+    chosen = _pick(ramps)
+    if chosen is None:
+        raise RuntimeError("no ramp found a sustainable step: nothing to project from "
+                           "(see the ramps' stop reasons; start lower or relax --p99)")
+    knee = chosen["knee"]
+    step = chosen["steps"][knee["step_index"]]
+    rate, basis = model.service_rate_per_core(knee["grabs_per_second"], step["cpu_cores"].get("service"),
+                                              chosen["service_workers"])
+    basis = f"{chosen['label']}: {basis}"
+    if knee["lower_bound"]:
+        notes.append(f"The knee used ({chosen['label']}) is a lower bound: {knee['advice']}")
+
+    if earlier and "measurements" in earlier:
+        measurements = earlier["measurements"]
+    else:
+        from harness.capacity.measure import memory_store_bytes, redis_figures
+        progress("kernel cost", 0, 1)
+        measurements = {"kernel": kernel_figures([d for d in (opts.from_dir, out) if d])}
+        progress("store memory", 0, 1)
+        measurements["memory_store"] = memory_store_bytes(opts.memory_envelopes, seed=opts.seed)
+        if opts.store.startswith("redis://"):
+            progress("Redis grab script", 0, 1)
+            measurements["redis"] = redis_figures(opts.store, seed=opts.seed)
+    kernel = measurements["kernel"]
+    per_envelope = {"memory": measurements["memory_store"]["bytes_per_envelope_grabbed"]}
+    redis = measurements.get("redis")
+    if redis:
+        per_envelope["redis"] = redis["bytes_per_envelope_grabbed"]
+    else:
+        notes.append("Redis not measured (the embedded default runs without it): give "
+                     "--store redis://HOST:PORT/DB to project Redis shards and Redis memory.")
+    lg_busy = step["cpu_cores"].get("load_generator")
+    inputs = model.Inputs(
+        target_grabs_per_second=opts.target.grabs_per_second, headroom=opts.headroom,
+        service_grabs_per_core=rate, service_basis=basis, cores_per_instance=opts.cores_per_instance,
+        kernel_shares_per_second=kernel["shares_per_second"],
+        kernel_basis=f"Numba serial {kernel['algorithm']}, count {kernel['count']} ({kernel['source']})",
+        redis_grabs_per_core=redis["grabs_per_redis_core"] if redis else None,
+        redis_basis=(f"{redis['grabs']:,} grabs / {redis['redis_cpu_seconds']:.2f} redis-server CPU seconds "
+                     f"(grab script via the Redis store)") if redis else "",
+        loadgen_grabs_per_core=knee["grabs_per_second"] / lg_busy if lg_busy and lg_busy >= 0.05 else None,
+        bytes_per_envelope=per_envelope,
+        memory_basis=(f"measured on envelopes of {measurements['memory_store']['shares_per_envelope']} shares "
+                      "with every share grabbed (ledger kept): the most an open envelope holds"),
+        shares_per_envelope=measurements["memory_store"]["shares_per_envelope"],
+        open_envelopes=opts.target.open_envelopes)
+    doc = {
+        "schema": SCHEMA, "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "target": opts.target.to_json(),
+        "slo": {"p99_ms": opts.p99_ms, "error_budget": opts.error_budget}, "headroom": opts.headroom,
+        "ramps": ramps, "projection_ramp": chosen["label"], "measurements": measurements,
+        "inputs": inputs.to_json(), "projection": model.project(inputs),
+        "assumptions": list(model.ASSUMPTIONS) + [
+            f"Open envelopes at the peak: {opts.target.grabs_per_second:,.0f} grabs/s / "
+            f"{opts.target.grabs_per_envelope} grabs per envelope x {opts.target.open_window_seconds:g} s "
+            f"= {opts.target.open_envelopes:,.0f}."],
+        "notes": notes,
+    }
+    (out / "capacity.json").write_text(json.dumps(doc, indent=2))
+    return doc

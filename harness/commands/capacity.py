@@ -1,0 +1,124 @@
+"""``hongbao capacity``: saturation search (knees) and the hardware a target peak needs."""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.exitcodes import Exit
+
+HELP = "saturation search and capacity projection for a target peak"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from harness.capacity.presets import preset_names
+    parser.description = (
+        "Find the knee (highest sustainable grabs/s within the p99 SLO and error budget) with a short "
+        "step ramp against the reference grab service, name what limited it (load generator, service, "
+        "store), and project service cores/instances, Redis shards and memory per million open "
+        "envelopes for a target peak. Writes capacity.json, capacity_latency.png, report.md and "
+        "report.html into the run folder. Every assumption is listed in the report.")
+    parser.epilog = (
+        "examples:\n"
+        "  hongbao capacity --preset wechat-2017\n"
+        "  hongbao capacity --target 760k/s --p99 200ms --headroom 30%\n"
+        "  hongbao capacity --store redis://127.0.0.1:6379/0 --workers 1,2 --preset alipay-2017\n"
+        "  hongbao capacity --from results/20261125T120000Z --preset wechat-2016   # re-project, no load\n"
+        f"presets (seeds/capacity/): {', '.join(preset_names())}\n"
+        "exit codes: 0 OK, 2 bad input or nothing measurable")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--target", metavar="RATE", help="peak grabs per second, e.g. 760000/s or 760k/s")
+    target.add_argument("--preset", metavar="NAME",
+                        help="a published peak from seeds/capacity/ (default wechat-2017: 760,000/s)")
+    parser.add_argument("--p99", default="200ms", metavar="DURATION",
+                        help="p99 latency SLO a sustainable step must meet (default 200ms)")
+    parser.add_argument("--errors", default="0.1%", metavar="PERCENT",
+                        help="error budget: failed requests / requests per step (default 0.1%%)")
+    parser.add_argument("--headroom", default="30%", metavar="PERCENT",
+                        help="spare capacity at the peak: components run at most (1 - headroom) of their "
+                             "measured rate (default 30%%)")
+    parser.add_argument("--cores-per-instance", type=int, default=16, metavar="N",
+                        help="cores of one service machine (default 16)")
+    parser.add_argument("--store", default="memory", metavar="URL",
+                        help="store of the stormed service: memory (default) or redis://HOST:PORT/DB "
+                             "(also measures the grab script's rate per Redis core and MEMORY USAGE)")
+    parser.add_argument("--workers", default="1", metavar="N[,N...]",
+                        help="service worker counts to ramp, e.g. 1,2 (more than 1 needs Redis; default 1)")
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
+                        help="Locust processes generating load (default 1; add more when the load "
+                             "generator is what saturates)")
+    parser.add_argument("--steps", type=int, default=6, help="ramp steps (default 6)")
+    parser.add_argument("--step-seconds", type=float, default=5.0, help="seconds per step (default 5)")
+    parser.add_argument("--start-users", type=int, default=10, help="users in the first step (default 10)")
+    parser.add_argument("--step-users", type=int, default=20, help="users added per step (default 20)")
+    parser.add_argument("--seed", type=int, default=3, help="seed of the ramp's storm and stores (default 3)")
+    parser.add_argument("--from", dest="from_dir", type=Path, metavar="RUN_DIR",
+                        help="reuse the knees and measurements of an earlier run folder (its capacity.json; "
+                             "its benchmark.json for the kernel cost) instead of measuring again")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="run folder (default results/<UTC timestamp>/)")
+    parser.add_argument("--no-report", action="store_true", help="write capacity.json only")
+
+
+def _fail(msg: str) -> int:
+    print(f"hongbao capacity: error: {msg}", file=sys.stderr)
+    return int(Exit.UNUSABLE)
+
+
+def parse_options(args: argparse.Namespace):
+    """Options from the parsed flags; ValueError naming the flag on bad input."""
+    from harness.capacity import presets
+    from harness.capacity.plan import Options
+
+    target = presets.resolve_target(args.target, args.preset)
+    p99 = presets.parse_duration_ms(args.p99, "--p99")
+    errors = presets.parse_fraction(args.errors, "--errors", upper=0.5)
+    headroom = presets.parse_fraction(args.headroom, "--headroom")
+    try:
+        workers = sorted({int(w) for w in str(args.workers).split(",") if w.strip()})
+    except ValueError:
+        raise ValueError(f"--workers: expected counts such as 1 or 1,2 (got {args.workers!r})") from None
+    if not workers or workers[0] < 1:
+        raise ValueError(f"--workers: every count must be >= 1 (got {args.workers!r})")
+    if args.store != "memory" and not args.store.startswith("redis://"):
+        raise ValueError(f"--store: memory or redis://HOST:PORT/DB (got {args.store!r})")
+    if args.store == "memory" and workers != [1]:
+        raise ValueError("--workers: the memory store lives in one process; more workers need --store redis://...")
+    for flag, value, low in (("--cores-per-instance", args.cores_per_instance, 1), ("--processes", args.processes, 1),
+                             ("--steps", args.steps, 1), ("--start-users", args.start_users, 1),
+                             ("--step-users", args.step_users, 0), ("--seed", args.seed, 0)):
+        if value < low:
+            raise ValueError(f"{flag}: must be >= {low} (got {value})")
+    if args.step_seconds < 2:
+        raise ValueError(f"--step-seconds: must be >= 2 (got {args.step_seconds:g})")
+    if args.from_dir is not None and not args.from_dir.is_dir():
+        raise ValueError(f"--from: {args.from_dir} is not a run folder")
+    return Options(target=target, p99_ms=p99, error_budget=errors, headroom=headroom,
+                   cores_per_instance=args.cores_per_instance, store=args.store, workers=workers,
+                   processes=args.processes, steps=args.steps, step_s=args.step_seconds,
+                   start_users=args.start_users, step_users=args.step_users, seed=args.seed,
+                   from_dir=args.from_dir)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        opts = parse_options(args)
+    except ValueError as exc:
+        return _fail(str(exc))
+    from rich.console import Console
+
+    from harness.capacity import plan, view
+
+    console = Console(stderr=True)
+    out = args.out or Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        with view.progress(console) as progress:
+            doc = plan.build(opts, out, progress)
+    except (RuntimeError, OSError, ValueError) as exc:
+        return _fail(str(exc))
+    view.print_capacity(console, doc)
+    if not args.no_report:
+        view.write_report(out, console)
+    console.print(f"wrote {out / 'capacity.json'}")
+    return int(Exit.OK)
