@@ -2,8 +2,10 @@
 -- KEYS[1] {env:ID}:meta (hash)   KEYS[2] {env:ID}:users (hash user -> grab record)
 -- KEYS[3] {env:ID}:shares (list, pre_split)   KEYS[4] {env:ID}:ledger (list)
 -- ARGV[1] user   ARGV[2] request_id
--- ARGV[3] on_grab only: the seq the candidate share was computed for ('' = none yet)
--- ARGV[4] on_grab only: the candidate share (integer cents, decimal string)
+-- ARGV[3] on_grab only: seq of the first candidate ('' = none yet), then ARGV[4], ARGV[5], ...
+--         pairs (remaining_cents before grab i, share of grab i) for i = ARGV[3], ARGV[3]+1, ...
+--         computed by kernels.next_share (see stores/online_plan.py); applied only when both the
+--         seq and remaining_cents match the current state (compare-and-set)
 -- Returns {'repeat', record} | {'ok', record, remaining_cents}
 --       | {'retry', remaining_cents, remaining_count, seq}  (on_grab: state changed, recompute)
 --       | {'not_found'} | {'expired'} | {'sold_out'}
@@ -24,8 +26,11 @@ if st[1] == 'pre_split' then
   amount = redis.call('LPOP', KEYS[3])
   if not amount then return redis.error_reply('shares list shorter than remaining_count') end
 else
-  if ARGV[3] ~= st[4] then return {'retry', st[3], st[2], st[4]} end
-  amount = ARGV[4]
+  local i = tonumber(st[4]) - (tonumber(ARGV[3]) or 1e18)
+  if i < 0 or 5 + 2 * i > #ARGV or ARGV[4 + 2 * i] ~= st[3] then
+    return {'retry', st[3], st[2], st[4]}
+  end
+  amount = ARGV[5 + 2 * i]
 end
 local remaining_cents = st[3]
 if amount ~= '0' then remaining_cents = redis.call('HINCRBY', KEYS[1], 'remaining_cents', '-' .. amount) end

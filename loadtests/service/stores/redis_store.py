@@ -10,11 +10,11 @@ Keys of envelope ID share the hash tag ``{env:ID}`` (one Cluster slot)::
     hb:envelopes        sorted set of ids (the ledger's index), written BEFORE the envelope's keys:
                         an id there without a meta hash is skipped, so no money is ever unlisted.
 
-on_grab is compare-and-set: Python computes the candidate share with ``kernels.next_share`` from
-the state (remaining_cents, remaining_count, seq) it last saw; the script applies it only if
-``seq`` is unchanged, else returns the current state to recompute from. Each process caches the
-state after its own grabs, so one worker grabs in one round trip; rivals cost a retry. Amounts stay
-exact integers (HINCRBY, decimal strings); totals are limited to 10**12 < 2**53 anyway.
+on_grab is compare-and-set (stores/online_plan.py): Python chains ``kernels.next_share`` forward
+from the last state it saw and offers a window of (remaining_cents, share) pairs; the script
+applies the pair matching the current seq and remaining_cents, else returns the state to
+recompute from. Amounts stay exact integers (HINCRBY, decimal strings); totals are limited to
+10**12 < 2**53 anyway.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from redis.exceptions import NoScriptError, RedisError
 from loadtests.service.errors import (ALREADY_REFUNDED, EXPIRED, NOT_EXPIRED, SOLD_OUT, ApiError,
                                       not_found, rejection)
 from loadtests.service.stores import envelope_view, ledger_row, shares
+from loadtests.service.stores.online_plan import OnlinePlan
 from loadtests.service.validation import EnvelopeSpec
 
 LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
@@ -37,6 +38,7 @@ INDEX_KEY = "hb:envelopes"
 PUSH_CHUNK = 10_000        # shares per RPUSH at creation
 SNAPSHOT_BATCH = 256       # envelopes per pipeline when reading the ledger
 MAX_CAS_ATTEMPTS = 1_000   # on_grab retries before giving up with 503 (never seen in practice)
+MAX_WINDOW = 256           # on_grab candidate pairs per script call
 _REJECT = {"expired": EXPIRED, "sold_out": SOLD_OUT, "already_refunded": ALREADY_REFUNDED,
            "not_expired": NOT_EXPIRED}
 _INT_FIELDS = ("total_cents", "count", "min_cents", "remaining_cents", "remaining_count",
@@ -77,8 +79,8 @@ class RedisStore:
         self.max_connections = max_connections
         self._client = None
         self._scripts = {n: _script(n) for n in ("grab", "refund", "snapshot")}
-        self._config: dict[int, dict] = {}                  # on_grab envelope -> immutable params
-        self._seen: dict[int, tuple[int, int, int]] = {}    # on_grab envelope -> (seq, cents, count)
+        self._plans: dict[int, OnlinePlan] = {}   # on_grab envelope -> predicted shares
+        self._inflight: dict[int, int] = {}       # envelope -> grabs in flight in this process
 
     async def open(self) -> None:
         if self.cluster:
@@ -130,51 +132,47 @@ class RedisStore:
     @_unavailable
     async def grab(self, envelope_id: int, user: str, request_id: str) -> dict:
         k = keys(envelope_id)
-        args = [user, request_id, "", ""]
-        seen = self._seen.get(envelope_id)
-        if seen is not None:
-            args[2], args[3] = str(seen[0]), str(self._share(envelope_id, *seen))
-        for _ in range(MAX_CAS_ATTEMPTS):
-            res = await self._run("grab", [k["meta"], k["users"], k["shares"], k["ledger"]], args)
-            tag = res[0]
-            if tag == "ok" or tag == "repeat":
-                grab = _decode_record(envelope_id, user, res[1])
-                if tag == "ok" and args[2]:
-                    self._remember(envelope_id, grab["seq"] + 1, int(res[2]), grab["remaining_count"])
-                grab["repeat"] = tag == "repeat"
-                return grab
-            if tag == "retry":
-                cents, count, seq = int(res[1]), int(res[2]), int(res[3])
-                if envelope_id not in self._config:
-                    self._config[envelope_id] = await self._load_config(envelope_id)
-                args[2], args[3] = str(seq), str(self._share(envelope_id, seq, cents, count))
-                continue
-            if tag == "not_found":
-                raise not_found(envelope_id)
-            self._seen.pop(envelope_id, None)
-            raise rejection(_REJECT[tag], envelope_id)
-        raise ApiError(503, "store_busy", f"envelope {envelope_id}: on_grab compare-and-set kept losing")
+        script_keys = [k["meta"], k["users"], k["shares"], k["ledger"]]
+        plan = self._plans.get(envelope_id)
+        inflight = self._inflight[envelope_id] = self._inflight.get(envelope_id, 0) + 1
+        try:
+            args = [user, request_id, *(plan.window(_window(inflight)) if plan else ("",))]
+            for _ in range(MAX_CAS_ATTEMPTS):
+                res = await self._run("grab", script_keys, args)
+                tag = res[0]
+                if tag == "ok" or tag == "repeat":
+                    grab = _decode_record(envelope_id, user, res[1])
+                    if tag == "ok" and plan is not None:
+                        plan.observe(grab["seq"] + 1, int(res[2]))
+                    grab["repeat"] = tag == "repeat"
+                    return grab
+                if tag == "retry":  # on_grab: the state moved on (or first sight): recompute from it
+                    cents, seq = int(res[1]), int(res[3])
+                    plan = self._plans.get(envelope_id) or await self._new_plan(envelope_id)
+                    plan.observe(seq, cents)
+                    args = [user, request_id, *plan.window(_window(self._inflight[envelope_id]))]
+                    continue
+                if tag == "not_found":
+                    raise not_found(envelope_id)
+                self._plans.pop(envelope_id, None)
+                raise rejection(_REJECT[tag], envelope_id)
+            raise ApiError(503, "store_busy", f"envelope {envelope_id}: on_grab compare-and-set kept losing")
+        finally:
+            left = self._inflight[envelope_id] - 1
+            if left:
+                self._inflight[envelope_id] = left
+            else:
+                del self._inflight[envelope_id]
 
-    def _share(self, envelope_id: int, seq: int, cents: int, count: int) -> int:
-        return shares.on_grab(self._config[envelope_id], self.seed, cents, count, seq)
-
-    def _remember(self, envelope_id: int, seq: int, cents: int, count: int) -> None:
-        if count == 0:
-            self._seen.pop(envelope_id, None)
-            return
-        if len(self._seen) > 100_000:  # bound the caches; a miss only costs one retry
-            self._seen.clear()
-            self._config.clear()
-        self._seen[envelope_id] = (seq, cents, count)
-
-    async def _load_config(self, envelope_id: int) -> dict:
-        algorithm, m, M = await self._client.hmget(keys(envelope_id)["meta"], "algorithm", "min_cents",
-                                                   "max_cents")
-        if len(self._config) > 100_000:
-            self._config.clear()
-            self._seen.clear()
-        return {"id": envelope_id, "algorithm": algorithm, "min_cents": int(m),
-                "max_cents": int(M) if M else None}
+    async def _new_plan(self, envelope_id: int) -> OnlinePlan:
+        fields = ("algorithm", "min_cents", "max_cents", "count")
+        algorithm, m, M, count = await self._client.hmget(keys(envelope_id)["meta"], *fields)
+        if len(self._plans) > 10_000:  # bound the cache; a miss costs one round trip
+            self._plans.clear()
+        config = {"id": envelope_id, "algorithm": algorithm, "min_cents": int(m),
+                  "max_cents": int(M) if M else None, "count": int(count)}
+        plan = self._plans[envelope_id] = OnlinePlan(config, self.seed)
+        return plan
 
     @_unavailable
     async def refund(self, envelope_id: int, request_id: str | None) -> dict:
@@ -185,7 +183,7 @@ class RedisStore:
             raise not_found(envelope_id)
         if res[0] != "ok":
             raise rejection(_REJECT[res[0]], envelope_id)
-        self._seen.pop(envelope_id, None)
+        self._plans.pop(envelope_id, None)
         return {"envelope_id": envelope_id, "sender": res[2], "request_id": request_id,
                 "refunded_cents": int(res[1])}
 
@@ -224,6 +222,11 @@ class RedisStore:
                 envelopes.append(ledger_row(_decode_meta(i, dict(zip(flat[::2], flat[1::2])))))
                 entries.extend(_decode_entry(i, x) for x in raw)
         return {"envelopes": envelopes, "entries": entries, "next_after_id": ids[-1] if more else None}
+
+
+def _window(inflight: int) -> int:
+    """Candidates to offer: enough for every grab this process has in flight on the envelope."""
+    return min(MAX_WINDOW, max(4, 2 * inflight))
 
 
 async def _server_time(client) -> str:

@@ -1,0 +1,54 @@
+"""Predicted on_grab shares for the Redis store's compare-and-set grab.
+
+Grab number ``seq`` of an on_grab envelope gets ``kernels.next_share(remaining_cents,
+count - seq, step=seq)``. A worker that last saw the state (seq, remaining_cents) can chain the
+online step forward and offer the script a window of pairs (remaining_cents before grab i,
+share i) for i = seq, seq+1, ...; grab.lua applies the pair whose seq AND remaining_cents match
+the envelope's current state, else answers with the state to recompute from. Every share applied
+was computed by the online form from exactly the state it is applied to, and hundreds of
+concurrent grabs on one hot envelope need a few round trips, not one each per rival.
+"""
+from __future__ import annotations
+
+from loadtests.service.stores import shares
+
+
+class OnlinePlan:
+    """One envelope's chain of (remaining_cents, share) from the newest state this worker saw."""
+
+    __slots__ = ("config", "seed", "head", "pairs")
+
+    def __init__(self, config: dict, seed: int):
+        self.config = config          # id, count, algorithm, min_cents, max_cents
+        self.seed = seed
+        self.head = -1                # seq of pairs[0]
+        self.pairs: list[list[int]] = []   # [remaining_cents_before, share | -1 not computed yet]
+
+    def observe(self, seq: int, remaining_cents: int) -> None:
+        """The envelope was at ``seq`` with ``remaining_cents`` left (a stale sighting is ignored)."""
+        if seq < self.head:
+            return
+        offset = seq - self.head
+        if offset < len(self.pairs) and self.pairs[offset][0] == remaining_cents:
+            del self.pairs[:offset]
+        else:
+            self.pairs = [[remaining_cents, -1]]
+        self.head = seq
+
+    def window(self, size: int) -> list:
+        """Script arguments: head seq, then ``size`` pairs (fewer at the end of the envelope)."""
+        count = self.config["count"]
+        size = min(size, count - self.head)
+        pairs = self.pairs
+        while True:
+            rem, share = pairs[-1]
+            seq = self.head + len(pairs) - 1
+            if share < 0:
+                share = pairs[-1][1] = shares.on_grab(self.config, self.seed, rem, count - seq, seq)
+            if len(pairs) >= size or seq + 1 >= count:
+                break
+            pairs.append([rem - share, -1])
+        out = [self.head]
+        for rem, share in pairs[:size]:
+            out += (rem, share)
+        return out

@@ -1,0 +1,201 @@
+"""Real redis-server processes for tests, benchmarks and fault runs (never a fake).
+
+    with redis_server() as srv:            # free loopback port, temp dir, --save "" --appendonly no
+        srv.url                            # "redis://127.0.0.1:PORT/0"
+        srv.kill(); srv.start()            # SIGKILL by PID, then restart on the same port and dir
+    with redis_server(appendonly="yes", appendfsync="always") as srv: ...   # durable variant
+    with redis_cluster(masters=3) as cluster:
+        cluster.url                        # "redis+cluster://127.0.0.1:PORT" (any node)
+
+Options are passed as ``--name value`` to redis-server (underscores become dashes). Pytest
+fixtures at the bottom: import them into a test module (``from tests.support.redis_server import
+redis_url``) to use them. Only processes started here are ever signalled, by their PID.
+"""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import redis
+
+REDIS_SERVER = "redis-server"
+REDIS_CLI = "redis-cli"
+DEFAULT_OPTIONS = {"save": "", "appendonly": "no"}
+
+
+def free_port(*, cluster_bus: bool = False) -> int:
+    """A currently free TCP port on 127.0.0.1 (and port+10000, for a Cluster node's bus)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not cluster_bus:
+            return port
+        if port + 10000 < 65536:
+            with socket.socket() as s, contextlib.suppress(OSError):
+                s.bind(("127.0.0.1", port + 10000))
+                return port
+    raise RuntimeError("no free loopback port found")
+
+
+@dataclass
+class RedisServer:
+    """One redis-server process on 127.0.0.1; ``start`` again after ``kill``/``stop`` reuses port and dir."""
+    port: int
+    dir: Path
+    options: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def command(self) -> list[str]:
+        cmd = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+               "--daemonize", "no", "--logfile", "redis.log"]
+        for name, value in {**DEFAULT_OPTIONS, **self.options}.items():
+            cmd += [f"--{name.replace('_', '-')}", str(value)]
+        return cmd
+
+    def start(self, timeout_s: float = 10.0) -> "RedisServer":
+        if shutil.which(REDIS_SERVER) is None:
+            raise RuntimeError("redis-server is not on PATH: install it (Debian: apt-get install redis-server)")
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                if self.client().ping():
+                    return self
+            except redis.exceptions.BusyLoadingError:
+                pass
+            except redis.exceptions.ConnectionError:
+                pass
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"redis-server on port {self.port} not ready after {timeout_s} s: {self.log_tail()}")
+
+    def client(self, **kwargs) -> redis.Redis:
+        """A synchronous client (decode_responses=True unless overridden)."""
+        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=kwargs.pop("decode_responses", True),
+                           socket_timeout=5, **kwargs)
+
+    def log_tail(self, lines: int = 15) -> str:
+        path = self.dir / "redis.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        if self.proc and self.proc.stderr and self.proc.poll() is not None:
+            text += self.proc.stderr.read().decode(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _signal(self, sig: int, wait_s: float) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def stop(self) -> None:
+        """SIGTERM (redis saves per its options), SIGKILL after 10 s."""
+        self._signal(signal.SIGTERM, 10)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing flushed beyond what the fsync policy already wrote."""
+        self._signal(signal.SIGKILL, 10)
+
+
+@contextlib.contextmanager
+def redis_server(port: int | None = None, **options: str) -> Iterator[RedisServer]:
+    """A started redis-server in a fresh temp dir; stopped and removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="hb-redis-") as tmp:
+        server = None
+        for attempt in range(3):  # a free port can be taken between the probe and the bind
+            server = RedisServer(port or free_port(), Path(tmp), dict(options))
+            try:
+                server.start()
+                break
+            except RuntimeError:
+                if port is not None or attempt == 2:
+                    raise
+        try:
+            yield server
+        finally:
+            server.kill()
+
+
+@dataclass
+class RedisClusterProcs:
+    """A local Redis Cluster of ``masters`` master nodes (no replicas)."""
+    nodes: list[RedisServer]
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    @property
+    def pids(self) -> list[int]:
+        return [n.pid for n in self.nodes if n.pid]
+
+
+@contextlib.contextmanager
+def redis_cluster(masters: int = 3, timeout_s: float = 20.0) -> Iterator[RedisClusterProcs]:
+    """Start ``masters`` cluster-enabled redis-servers and join them with redis-cli --cluster create."""
+    with contextlib.ExitStack() as stack:
+        nodes = []
+        for _ in range(masters):
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hb-rcluster-")))
+            node = RedisServer(free_port(cluster_bus=True), tmp,
+                               {"cluster-enabled": "yes", "cluster-config-file": "nodes.conf",
+                                "cluster-node-timeout": "5000"})
+            stack.callback(node.kill)
+            nodes.append(node.start())
+        addresses = [f"127.0.0.1:{n.port}" for n in nodes]
+        done = subprocess.run([REDIS_CLI, "--cluster", "create", *addresses, "--cluster-replicas", "0",
+                               "--cluster-yes"], capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout[-800:]} {done.stderr[-800:]}")
+        deadline = time.monotonic() + timeout_s
+        while any("cluster_state:ok" not in n.client().execute_command("CLUSTER", "INFO") for n in nodes):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"cluster not ok after {timeout_s} s")
+            time.sleep(0.1)
+        yield RedisClusterProcs(nodes)
+
+
+# ---- pytest fixtures (import into the test module that uses them) ----
+
+@pytest.fixture(scope="module")
+def redis_proc() -> Iterator[RedisServer]:
+    """One redis-server for the module."""
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_proc: RedisServer) -> str:
+    """The module's redis-server, flushed for this test."""
+    redis_proc.client().flushall()
+    return redis_proc.url
+
+
+@pytest.fixture(scope="module")
+def redis_cluster_procs() -> Iterator[RedisClusterProcs]:
+    """A 3-master Redis Cluster for the module."""
+    with redis_cluster(3) as cluster:
+        yield cluster
