@@ -6,8 +6,9 @@ import time is the same in every worker (that collision once produced 238 repeat
 
 Grab outcomes get their own Locust names so that the expected "no" of a storm is not a failure:
 ``grab`` (a new grab, 200), ``grab sold_out`` (409), ``grab expired`` (410), ``grab repeat``
-(200 with repeat=true: the same user grabbed twice, which a correct storm never sends). Anything
-else (5xx, 404, malformed body) is a failure of ``grab``.
+(200 with repeat=true: the answer to a client retry, which users.retry_share sends on purpose: a
+correct service returns the first grab again, never a second one). Anything else (5xx, 404,
+malformed body) is a failure of ``grab``.
 """
 from __future__ import annotations
 
@@ -150,6 +151,12 @@ class GrabberUser(FastHttpUser):
         with self.client.post(f"/envelopes/{envelope_id}/grab", json=body, name="grab",
                               catch_response=True) as r:
             record_outcome(r, envelope_id)
+            granted = r.status_code == 200
+        if granted and SCENARIO.retry_share and self.rng.random() < SCENARIO.retry_share:
+            # a client retry (lost answer, impatient tap): same user, same request_id
+            with self.client.post(f"/envelopes/{envelope_id}/grab", json=body, name="grab",
+                                  catch_response=True) as r:
+                record_outcome(r, envelope_id)
 
     tasks = [grab]
 

@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default="memory",
                         help="store of the service this command starts: memory (default) or "
                              "redis://HOST:PORT/DB (a running Redis)")
+    parser.add_argument("--service-workers", type=int, default=1,
+                        help="uvicorn workers of the started service (default 1; more needs Redis)")
     parser.add_argument("--host", help="storm a running service at this URL instead of starting one "
                                        "(only 127.0.0.1/localhost)")
     parser.add_argument("--duration", type=duration_s, help="override the scenario's duration_s (e.g. 30s)")
@@ -72,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"--host must be a loopback URL like http://127.0.0.1:8000 (got {args.host!r})")
     if not (args.store == "memory" or args.store.startswith(("redis://", "redis+cluster://", "python:"))):
         return _fail(f"--store must be memory or redis://HOST:PORT/DB (got {args.store!r})")
+    if args.service_workers < 1 or (args.service_workers > 1 and args.store == "memory"):
+        return _fail(f"--service-workers must be 1 with --store memory and >= 1 otherwise "
+                     f"(got {args.service_workers})")
     for name in ("processes", "workers"):
         n = getattr(args, name)
         if n is not None and n < 1:
@@ -81,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     cfg = StormConfig(scenario=sc, out_dir=out, store=args.store, host=args.host,
                       processes=args.processes, workers=args.workers, slos=slos,
+                      service_workers=args.service_workers,
                       progress=not args.no_progress and sys.stderr.isatty())
     outcome = run_storm(cfg)
     print_summary(outcome)

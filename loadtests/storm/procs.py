@@ -39,7 +39,8 @@ def wait_healthy(host: str, timeout_s: float = 20.0, proc: subprocess.Popen | No
     deadline, last = time.monotonic() + timeout_s, "no answer"
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"service exited with code {proc.returncode} before becoming healthy")
+            raise RuntimeError(f"service exited with code {proc.returncode} before becoming healthy "
+                               f"(see service.log in the run folder)")
         try:
             answer = http_json(host.rstrip("/") + "/healthz", timeout_s=2)
             if answer.get("ok"):
@@ -51,14 +52,14 @@ def wait_healthy(host: str, timeout_s: float = 20.0, proc: subprocess.Popen | No
     raise RuntimeError(f"{host}/healthz not ok after {timeout_s:.0f}s ({last})")
 
 
-def start_service(store: str, seed: int, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """Start the reference grab service on a free loopback port; returns (process, base URL)."""
+def start_service(store: str, seed: int, log_path: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
+    """Start the reference grab service (``hongbao serve``) on a free loopback port;
+    returns (process, base URL)."""
     port = free_port()
-    env = {**os.environ, "HONGBAO_STORE": store, "HONGBAO_SEED": str(seed)}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "loadtests.service.app:app_from_env",
-           "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "harness.cli", "serve", "--store", store, "--port", str(port),
+           "--seed", str(seed), "--workers", str(workers)]
     log = open(log_path, "ab")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     log.close()
     host = f"http://127.0.0.1:{port}"
     try:

@@ -22,10 +22,10 @@ from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtests.storm.histogram import Histogram
+from loadtests.storm.outcomes import GRAB_NAMES
 from loadtests.users import POOL, SCENARIO
 
 OUT_ENV = "HONGBAO_STORM_OUT"
-GRAB_NAMES = ("grab", "grab sold_out", "grab expired", "grab repeat")
 
 
 class Recording:
@@ -78,7 +78,8 @@ class Recording:
 
 
 RECORDING = Recording()
-STATE: dict = {"hot_ids": [], "release_at": None, "started_at": None, "run_tag": None}
+STATE: dict = {"hot_ids": [], "release_at": None, "started_at": None, "run_tag": None,
+               "workers": set()}
 RUN_TAG_ENV = "HONGBAO_RUN_TAG"
 
 
@@ -98,6 +99,7 @@ def _on_report_to_master(client_id, data):
 
 @events.worker_report.add_listener
 def _on_worker_report(client_id, data):
+    STATE["workers"].add(client_id)
     if "hongbao" in data:
         RECORDING.merge_json(data["hongbao"])
 
@@ -180,7 +182,7 @@ def _on_quitting(environment, **kwargs):
         "hot_envelope_ids": STATE["hot_ids"], "hot_release_at": STATE["release_at"],
         "started_at": STATE["started_at"], "ended_at": time.time(),
         "runner": type(runner).__name__,
-        "workers": len(runner.clients.all) if isinstance(runner, MasterRunner) else 0,
+        "workers": len(STATE["workers"]),   # workers that reported during the run
         "cpu_warning": bool(getattr(runner, "cpu_warning_emitted", False)
                             or getattr(runner, "worker_cpu_warning_emitted", False)),
     })

@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 
 from loadtests.storm.histogram import Histogram
-from loadtests.storm.recorder import GRAB_NAMES
+from loadtests.storm.outcomes import GRAB_NAMES
 
 
 def locust_stats(out_dir: Path) -> list[dict]:

@@ -34,6 +34,7 @@ class StormConfig:
     progress: bool = True
     grace_s: float = 45.0             # hard timeout = duration + grace
     store_pid: int | None = None      # CPU of the store, when known (e.g. a redis-server we started)
+    service_workers: int = 1          # hongbao serve --workers (more than 1 needs Redis)
 
 
 @dataclass
@@ -65,7 +66,8 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
             host = cfg.host.rstrip("/")
             procs.wait_healthy(host, timeout_s=10)
         else:
-            service, host = procs.start_service(cfg.store, sc.seed, out / "service.log")
+            service, host = procs.start_service(cfg.store, sc.seed, out / "service.log",
+                                                 cfg.service_workers)
         run_tag = f"s{int(time.time() * 1000):x}"
         env = procs.locust_env(sc.path, sc.duration_s, sc.seed, out, run_tag)
         cpu = monitor.CpuMonitor({"load_generator": [], "service": [service.pid] if service else [],
@@ -131,6 +133,7 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, c
     data = {
         "schema": SCHEMA, "scenario": asdict(sc), "host": host,
         "store": None if cfg.host else cfg.store,
+        "service_workers": None if cfg.host else cfg.service_workers,
         "locust": {"processes": cfg.processes, "workers": cfg.workers, "runner": extra.get("runner"),
                    "connected_workers": extra.get("workers"), "run_tag": extra.get("run_tag")},
         "load_model": {"model": sc.model, "open": sc.model == "open",

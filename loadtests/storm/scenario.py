@@ -40,6 +40,7 @@ class Scenario:
     sender_interval_s: float = 0.05   # each sender creates one envelope per interval
     hot_share: float = 0.8            # share of grabs aimed at a hot envelope once released
     pool_size: int = 200              # recent cold envelopes a worker keeps to grab from
+    retry_share: float = 0.0          # share of grabs resent at once with the same request_id
     # load model
     model: str = "closed"
     think_time_s: tuple[float, float] = (0.0, 0.0)   # closed model: wait between grabs
@@ -116,6 +117,7 @@ def parse(data: dict, path: str = "<scenario>") -> Scenario:
         sender_interval_s=_get(users, "sender_interval_s", float, 0.05, f"{w}: users"),
         hot_share=_get(users, "hot_share", float, 0.8, f"{w}: users"),
         pool_size=_get(users, "pool_size", int, 200, f"{w}: users"),
+        retry_share=_get(users, "retry_share", float, 0.0, f"{w}: users"),
         model=model,
         think_time_s=_pair(load, "think_time_s", float, (0.0, 0.0), f"{w}: load"),
         grabs_per_user_per_s=_get(load, "grabs_per_user_per_s", float, 10.0, f"{w}: load"),
@@ -146,6 +148,7 @@ def _check(sc: Scenario) -> None:
         (sc.senders >= 0, f"users.senders must be >= 0 (got {sc.senders})"),
         (sc.sender_interval_s > 0, f"users.sender_interval_s must be > 0 (got {sc.sender_interval_s})"),
         (0.0 <= sc.hot_share <= 1.0, f"users.hot_share must be within 0..1 (got {sc.hot_share})"),
+        (0.0 <= sc.retry_share <= 1.0, f"users.retry_share must be within 0..1 (got {sc.retry_share})"),
         (sc.pool_size >= 1, f"users.pool_size must be >= 1 (got {sc.pool_size})"),
         (sc.grabs_per_user_per_s > 0, f"load.grabs_per_user_per_s must be > 0 (got {sc.grabs_per_user_per_s})"),
         (sc.hot_envelopes > 0 or sc.senders > 0,

@@ -1,0 +1,91 @@
+"""Real, bounded Locust storms against the real service on 127.0.0.1 (memory, planted-defect and
+Redis stores; single process and master + 2 workers). Each storm runs about 5 s."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.exitcodes import Exit
+from loadtests.storm import scenario as scen
+from loadtests.storm.run import StormConfig, run_storm
+from tests.support.redis_server import redis_server
+
+SMOKE = Path(__file__).resolve().parents[1] / "seeds" / "storms" / "smoke.toml"
+pytestmark = [pytest.mark.storm, pytest.mark.timeout(120)]
+
+
+def _storm(tmp_path: Path, *args: str) -> tuple[int, dict]:
+    out = tmp_path / "run"
+    code = main(["storm", "--scenario", str(args[0]), "--out", str(out), "--no-progress", *args[1:]])
+    return code, json.loads((out / "storm.json").read_text())
+
+
+def _retry_scenario(tmp_path: Path) -> Path:
+    """smoke, 4 s, with one grab in three resent as a client retry (same request_id)."""
+    text = SMOKE.read_text().replace("duration_s = 5", "duration_s = 4")
+    text = text.replace("hot_share = 0.5", "hot_share = 0.5\nretry_share = 0.3")
+    path = tmp_path / "retry.toml"
+    path.write_text(text)
+    return path
+
+
+def test_memory_storm_audits_clean_and_gates_on_a_sub_ms_slo(tmp_path):
+    code, d = _storm(tmp_path, SMOKE, "--slo", "p99<1us", "--slo", "errors<1%")
+    assert d["audit"]["ok"], d["audit"]["failures"]
+    assert code == Exit.SLO_BREACH == d["exit"]["code"]
+    assert [r["ok"] for r in d["slo"]] == [False, True]
+    t = d["totals"]
+    assert t["grabs_ok"] > 0 and t["failures"] == 0 and t["repeat"] == 0
+    rec = d["audit"]["reconciliation"]
+    # every grab Locust saw acknowledged is in the ledger, and Locust's own totals agree
+    assert rec["acknowledged_grabs"] == rec["locust_grab_requests_ok"] == t["grabs_ok"]
+    assert rec["ledger_grabs_this_run"] == t["grabs_ok"]
+    # microsecond resolution: Locust's own table would print whole milliseconds
+    assert d["latency_ms"]["grab"]["p50_ms"] != int(d["latency_ms"]["grab"]["p50_ms"])
+    assert d["timeline"] and d["cpu"]["roles"]["service"]["processes"] >= 1
+    assert isinstance(d["load_generator_saturated"], bool)
+    assert (tmp_path / "run" / "locust_stats.csv").is_file()
+
+
+@pytest.mark.parametrize("store,needle", [
+    ("LosingCentStore", "conservation: "),
+    ("DoubleGrabStore", "no double grab: "),
+])
+def test_planted_defect_fails_the_audit(tmp_path, store, needle, capsys):
+    code, d = _storm(tmp_path, _retry_scenario(tmp_path),
+                     "--store", f"python:tests.support.planted_stores:{store}")
+    assert code == Exit.AUDIT_FAILED
+    assert d["audit"]["ok"] is False
+    assert any(r.startswith(needle) for r in d["exit"]["reasons"]), d["exit"]["reasons"]
+    assert needle.rstrip(": ") in capsys.readouterr().out
+    if store == "LosingCentStore":
+        assert "lost 1 cent(s)" in d["exit"]["reasons"][0]
+
+
+@pytest.mark.redis
+def test_redis_storm_with_client_retries_audits_clean(tmp_path):
+    with redis_server() as srv:
+        code, d = _storm(tmp_path, _retry_scenario(tmp_path), "--store", srv.url)
+    assert code == Exit.OK, d["exit"]
+    t = d["totals"]
+    assert t["grabs_ok"] > 0 and t["repeat"] > 0          # retries answered with the first grab
+    assert d["audit"]["ok"] and d["audit"]["grabs"] == t["grabs_ok"]
+    assert d["cpu"]["roles"]["store"]["processes"] == 1    # redis-server found by its port
+
+
+def test_master_and_two_workers_aggregate_what_the_ledger_records(tmp_path):
+    sc = scen.load(SMOKE).with_overrides(duration_s=6)
+    outcome = run_storm(StormConfig(scenario=sc, out_dir=tmp_path / "dist", workers=2, progress=False))
+    d = outcome.data
+    assert outcome.exit == Exit.OK, outcome.reasons
+    assert d["locust"]["connected_workers"] == 2 and d["locust"]["runner"] == "MasterRunner"
+    rec = d["audit"]["reconciliation"]
+    assert rec["locust_grab_requests_ok"] > 0
+    assert rec["locust_grab_requests_ok"] == rec["acknowledged_grabs"] == rec["ledger_grabs_this_run"]
+    users = d["audit"]["access_fairness"]["users"]
+    assert users >= 2 and d["totals"]["repeat"] == 0        # ids unique across both workers
+    ws = {u.split("-")[1] for u in json.loads((tmp_path / "dist" / "locust_extra.json").read_text())["attempts"]}
+    assert ws == {"w0", "w1"}

@@ -1,0 +1,90 @@
+"""Storm building blocks without a storm: histogram, scenarios, shapes, duration parsing."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from harness.commands.storm import duration_s
+from loadtests.storm import shape_plan as shapes
+from loadtests.storm import scenario as scen
+from loadtests.storm.histogram import Histogram, bucket_us
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds" / "storms"
+
+
+def test_buckets_keep_three_significant_digits():
+    assert [bucket_us(v) for v in (0.4, 7, 999, 1234, 98_765, 1_234_567)] == \
+        [0, 7, 999, 1230, 98_700, 1_230_000]
+
+
+def test_histogram_percentiles_and_merge():
+    a, b = Histogram(), Histogram()
+    for ms in (0.101, 0.102, 0.103, 0.104):
+        a.record(ms)
+    b.record(5.5)
+    a.merge(Histogram.from_json(b.to_json()))
+    assert a.total == 5
+    assert a.percentile_us(50) == 103
+    assert a.percentile_us(80) == 104
+    assert a.percentile_us(100) == 5500
+    s = a.summary_ms(percentiles=(50,))
+    assert s["p50_ms"] == 0.103 and s["max_ms"] == 5.5
+    with pytest.raises(ValueError, match="within 0..100"):
+        a.percentile_us(101)
+
+
+@pytest.mark.parametrize("path", sorted(SEEDS.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_scenario_loads_and_plays(path):
+    sc = scen.load(path)
+    assert sc.name == path.stem
+    ticks = [shapes.users_at(sc, t) for t in range(int(sc.duration_s))]
+    assert all(t is not None and t[0] > sc.senders for t in ticks)
+    assert shapes.users_at(sc, sc.duration_s) is None
+
+
+def test_countdown_spikes_at_t0_and_decays():
+    sc = scen.load(SEEDS / "countdown.toml")
+    p = sc.shape_params
+    users = [shapes.users_at(sc, t)[0] for t in range(int(sc.duration_s))]
+    assert users[0] == p["baseline_users"]
+    assert users[int(p["t0_s"])] == p["peak_users"] == max(users)
+    assert users[-1] == p["end_users"]
+
+
+def test_ramp_steps():
+    sc = scen.load(SEEDS / "ramp.toml")
+    p = sc.shape_params
+    assert shapes.users_at(sc, 0)[0] == p["start_users"]
+    assert shapes.users_at(sc, p["step_s"] * 2 + 0.1)[0] == p["start_users"] + 2 * p["step_users"]
+
+
+@pytest.mark.parametrize("patch,needle", [
+    ({"shape": {"kind": "tsunami"}}, "shape.kind must be one of"),
+    ({"load": {"model": "half-open"}}, "load.model must be one of"),
+    ({"envelopes": {"hot_count": 0}}, "envelopes.hot_count must be >= 1"),
+    ({"envelopes": {"cold_count": [5, 2]}}, "envelopes.cold_count must satisfy"),
+    ({"users": {"hot_share": 1.5}}, "users.hot_share must be within 0..1"),
+    ({"users": {"senders": "two"}}, "users.senders must be int"),
+    ({"duration_s": -1}, "duration_s must be > 0"),
+])
+def test_bad_scenarios_name_the_field(patch, needle):
+    data = {"name": "x", "seed": 1, "duration_s": 5}
+    data.update(patch)
+    with pytest.raises(scen.ScenarioError, match=needle):
+        scen.parse(data, "x.toml")
+
+
+def test_missing_seed_and_file():
+    with pytest.raises(scen.ScenarioError, match="seed is required"):
+        scen.parse({"duration_s": 5}, "x.toml")
+    with pytest.raises(scen.ScenarioError, match="scenario file not found"):
+        scen.load("nope/missing.toml")
+
+
+def test_duration_parsing():
+    assert duration_s("30s") == 30 and duration_s("2m") == 120 and duration_s("1m30s") == 90
+    assert duration_s("45") == 45
+    with pytest.raises(argparse.ArgumentTypeError, match="--duration"):
+        duration_s("soon")
