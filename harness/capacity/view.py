@@ -57,19 +57,43 @@ def print_capacity(console: Console, doc: dict) -> None:
         console.print(f"[yellow]note:[/yellow] {note}")
 
 
+SECTION_ORDER = ("summary", "benchmark", "fairness", "storm", "capacity")
+
+
+def _sections(run_dir: Path) -> list:
+    """Every section module under harness/report/sections that has something for this run."""
+    import importlib
+    folder = Path(__file__).resolve().parents[1] / "report" / "sections"
+    names = sorted((p.stem for p in folder.glob("*.py") if not p.stem.startswith("_")),
+                   key=lambda n: (SECTION_ORDER.index(n) if n in SECTION_ORDER else 99, n))
+    found = []
+    for name in names:
+        try:
+            section = importlib.import_module(f"harness.report.sections.{name}").render(run_dir)
+        except Exception as exc:  # noqa: BLE001 - one broken section must not lose the others
+            section = None
+            print(f"report: section {name} failed: {type(exc).__name__}: {exc}")
+        if section is not None:
+            found.append(section)
+    return found
+
+
 def _own_report(run_dir: Path) -> list[Path]:
-    """report.md + a self-contained report.html from the capacity section alone."""
-    from harness.report.sections import capacity
-    section = capacity.render(run_dir)
-    if section is None:
+    """Fallback builder: report.md + a self-contained report.html (figures inlined) from the sections."""
+    sections = _sections(run_dir)
+    if not sections:
         return []
-    md = f"# hongbao-bench capacity report\n\n## {section.title}\n\n{section.markdown}"
+    md = "# hongbao-bench report\n\n" + "\n".join(f"## {s.title}\n\n{s.markdown}" for s in sections)
     (run_dir / "report.md").write_text(md)
-    imgs = "".join(f'<img alt="{html.escape(p.name)}" src="data:image/png;base64,'
-                   f'{base64.b64encode(p.read_bytes()).decode()}" style="max-width:100%">' for p in section.figures)
-    (run_dir / "report.html").write_text(
-        f"<!doctype html><meta charset='utf-8'><title>hongbao capacity</title><h1>{html.escape(section.title)}</h1>"
-        f"{imgs}<pre style='white-space:pre-wrap'>{html.escape(section.markdown)}</pre>")
+    body = []
+    for s in sections:
+        imgs = "".join(f'<img alt="{html.escape(p.name)}" src="data:image/png;base64,'
+                       f'{base64.b64encode(p.read_bytes()).decode()}" style="max-width:100%">'
+                       for p in s.figures if Path(p).is_file())
+        text = s.html or f"<pre style='white-space:pre-wrap'>{html.escape(s.markdown)}</pre>"
+        body.append(f"<h2>{html.escape(s.title)}</h2>{imgs}{text}")
+    (run_dir / "report.html").write_text("<!doctype html><meta charset='utf-8'><title>hongbao-bench report</title>"
+                                         "<h1>hongbao-bench report</h1>" + "".join(body))
     return [run_dir / "report.md", run_dir / "report.html"]
 
 

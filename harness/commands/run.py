@@ -1,0 +1,205 @@
+"""``hongbao run``: the main job. Everything the kit does, on the embedded default (memory store, no
+Redis), in one run folder with one report:
+
+1. quick kernel benchmark      (hongbao bench --profile quick)
+2. fairness scorecard          (hongbao fairness, fewer envelopes)
+3. a short grab storm          (hongbao storm, the countdown scenario, ~20 s)
+4. saturation ramp + capacity  (hongbao capacity, a short ramp, the wechat-2017 target)
+5. report                      (report.md, report.html, summary.json)
+
+Each stage runs as its own process (a crash in one cannot take the others down); a failed stage is
+reported and the later stages still run. Exit 0 when every stage passed, else the first failure's code.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.exitcodes import Exit
+
+HELP = "the main job: quick benchmark, fairness, a short storm, capacity, one report"
+ROOT = Path(__file__).resolve().parents[2]
+STAGES = ("bench", "fairness", "storm", "capacity", "report")
+
+
+@dataclass
+class Stage:
+    name: str
+    title: str
+    status: str = "skipped"        # ok | failed | skipped
+    exit_code: int | None = None
+    seconds: float = 0.0
+    detail: str = ""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "The main job, on the embedded default (memory store, no Redis): quick kernel benchmark, fairness "
+        "scorecard, a short grab storm with its audit, a saturation ramp and capacity projection, then one "
+        "report: OUT/report.html, OUT/report.md and OUT/summary.json. About 3-5 minutes on 2 cores.")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = ("examples:\n  hongbao run\n  hongbao run --out results/mine --seed 7\n"
+                     "  hongbao run --skip storm --skip capacity      # kernels and fairness only\n"
+                     "exit codes: 0 every stage passed; otherwise the first failed stage's code")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="run folder (default results/<UTC timestamp>/)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="one seed for every stage (default: each stage's own seed from seeds/)")
+    parser.add_argument("--skip", action="append", default=[], choices=STAGES[:-1], metavar="STAGE",
+                        help=f"skip a stage (repeatable): {', '.join(STAGES[:-1])}")
+    parser.add_argument("--preset", default="wechat-2017", help="capacity target preset (default wechat-2017)")
+    parser.add_argument("--storm-scenario", type=Path, default=ROOT / "seeds" / "storms" / "countdown.toml",
+                        metavar="TOML", help="storm scenario (default seeds/storms/countdown.toml)")
+    parser.add_argument("--storm-duration", default="20s", help="storm length (default 20s)")
+    parser.add_argument("--fairness-envelopes", type=int, default=20_000,
+                        help="envelopes per algorithm in the scorecard (default 20000)")
+    parser.add_argument("--bench-filter", default=None, metavar="EXPR",
+                        help="pytest -k expression to run only some benchmarks (default: the whole quick profile)")
+    parser.add_argument("--ramp-steps", type=int, default=6, help="saturation ramp steps (default 6)")
+    parser.add_argument("--step-seconds", type=float, default=5.0, help="seconds per ramp step (default 5)")
+    parser.add_argument("--stage-timeout", type=float, default=240.0,
+                        help="seconds after which a stage is stopped and marked failed (default 240)")
+
+
+def _command(name: str, args: argparse.Namespace, out: Path) -> list[str]:
+    seed = [] if args.seed is None else ["--seed", str(args.seed)]
+    base = [sys.executable, "-m", "harness.cli", name]
+    if name == "bench":
+        return base + ["--profile", "quick", "--out", str(out)] + seed + \
+            (["--filter", args.bench_filter] if args.bench_filter else [])
+    if name == "fairness":
+        return base + ["--envelopes", str(args.fairness_envelopes), "--out", str(out)] + seed
+    if name == "storm":
+        return base + ["--scenario", str(args.storm_scenario), "--duration", args.storm_duration,
+                       "--out", str(out)] + seed
+    if name == "capacity":
+        return base + ["--preset", args.preset, "--steps", str(args.ramp_steps), "--step-seconds",
+                       str(args.step_seconds), "--out", str(out), "--no-report"] + seed
+    raise ValueError(name)
+
+
+def _run_stage(stage: Stage, cmd: list[str], timeout_s: float, console) -> None:
+    """Run one stage's process with the terminal shared, bounded by ``timeout_s``."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    try:
+        code = proc.wait(timeout=timeout_s)
+        stage.detail = "" if code == 0 else f"exit {code} ({_exit_name(code)})"
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        code, stage.detail = int(Exit.UNUSABLE), f"stopped after {timeout_s:.0f} s (--stage-timeout)"
+    stage.exit_code, stage.seconds = code, time.perf_counter() - t0
+    stage.status = "ok" if code == 0 else "failed"
+    colour = "green" if code == 0 else "red"
+    console.print(f"[{colour}]{stage.title}: {stage.status}[/{colour}] in {stage.seconds:.1f} s "
+                  f"{stage.detail}")
+
+
+def _exit_name(code: int) -> str:
+    try:
+        return Exit(code).name
+    except ValueError:
+        return "crashed"
+
+
+def _report(out: Path, stage: Stage, console) -> list[Path]:
+    """The kit's ``hongbao report`` when it exists, else the built-in fallback over every section."""
+    from harness.capacity import view
+    from harness.cli import COMMANDS
+    t0 = time.perf_counter()
+    paths: list[Path] = []
+    try:
+        __import__(f"harness.commands.{COMMANDS['report']}")
+    except ImportError:
+        paths = view.write_report(out, console)
+        stage.exit_code = 0 if paths else int(Exit.UNUSABLE)
+    else:
+        _run_stage(stage, [sys.executable, "-m", "harness.cli", "report", str(out)], 180, console)
+        paths = [p for p in (out / "report.md", out / "report.html") if p.is_file()]
+    stage.seconds = time.perf_counter() - t0
+    stage.status = "ok" if stage.exit_code == 0 and paths else "failed"
+    if stage.status == "failed" and not stage.detail:
+        stage.detail = "no report written"
+    return paths
+
+
+def _write_summary(out: Path, stages: list[Stage], seed, started: float, report: list[Path]) -> dict:
+    from harness.report.sections.summary import headlines
+    doc = {"schema": "hongbao-run/1", "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "seed": seed, "seconds": time.perf_counter() - started,
+           "machine": f"{platform.node()} ({platform.machine()}, {_cores()} cores, Python {platform.python_version()})",
+           "stages": [asdict(s) for s in stages], "headlines": headlines(out),
+           "report": {"markdown": str(out / "report.md"), "html": str(out / "report.html")} if report else None}
+    (out / "summary.json").write_text(json.dumps(doc, indent=1))
+    return doc
+
+
+def _cores() -> int:
+    import os
+    return os.cpu_count() or 1
+
+
+def _print_table(console, stages: list[Stage], doc: dict, out: Path) -> None:
+    from rich.table import Table
+    table = Table(title="hongbao run: summary")
+    for col in ("stage", "result", "seconds", "detail"):
+        table.add_column(col)
+    for s in stages:
+        mark = {"ok": "[green]ok[/green]", "failed": "[red]FAILED[/red]"}.get(s.status, "skipped")
+        table.add_row(s.title, mark, f"{s.seconds:.1f}", s.detail)
+    console.print(table)
+    heads = Table(title="headlines", show_header=False)
+    for label, value in doc["headlines"]:
+        heads.add_row(label, value)
+    if doc["headlines"]:
+        console.print(heads)
+    where = out / "report.html"
+    if where.is_file():
+        console.print(f"[bold]report:[/bold] {where.resolve()}  (and report.md, summary.json beside it)")
+    else:
+        console.print(f"[red]no report.html was written[/red]; results are in {out.resolve()}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    console = Console()
+    for flag, value, low in (("--fairness-envelopes", args.fairness_envelopes, 2), ("--ramp-steps", args.ramp_steps, 1)):
+        if value < low:
+            print(f"hongbao run: error: {flag} must be >= {low} (got {value})", file=sys.stderr)
+            return int(Exit.UNUSABLE)
+    if args.seed is not None and args.seed < 0:
+        print(f"hongbao run: error: --seed must be >= 0 (got {args.seed})", file=sys.stderr)
+        return int(Exit.UNUSABLE)
+    out = (args.out or ROOT / "results" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    titles = {"bench": "kernel benchmark (quick)", "fairness": "fairness scorecard", "storm": "grab storm + audit",
+              "capacity": "saturation ramp + capacity", "report": "report"}
+    stages = [Stage(n, titles[n]) for n in STAGES]
+    for i, stage in enumerate(stages[:-1], 1):
+        console.rule(f"[bold]{i}/{len(STAGES)} {stage.title}")
+        if stage.name in args.skip:
+            stage.detail = "--skip"
+            console.print("skipped (--skip)")
+            continue
+        _run_stage(stage, _command(stage.name, args, out), args.stage_timeout, console)
+    console.rule(f"[bold]{len(STAGES)}/{len(STAGES)} report")
+    stages[-1].status, stages[-1].detail = "ok", "this report"   # what the summary section will show
+    _write_summary(out, stages, args.seed, started, [])          # the summary section reads it
+    stages[-1].detail = ""
+    report = _report(out, stages[-1], console)
+    doc = _write_summary(out, stages, args.seed, started, report)
+    _print_table(console, stages, doc, out)
+    failed = [s for s in stages if s.status == "failed"]
+    return int(failed[0].exit_code or Exit.UNUSABLE) if failed else int(Exit.OK)
