@@ -18,6 +18,7 @@ recompute from. Amounts stay exact integers (HINCRBY, decimal strings); totals a
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 from pathlib import Path
@@ -57,11 +58,15 @@ def _script(name: str) -> tuple[str, str]:
 
 
 def _unavailable(method):
-    """Turn a Redis failure (down, timeout, refused) into 503 store_unavailable."""
+    """Turn a Redis failure (down, timeout, refused) into 503 store_unavailable; on a Cluster also
+    wait for a free connection (its client raises instead of waiting when all are busy)."""
     @functools.wraps(method)
     async def wrapper(self, *args, **kwargs):
         try:
-            return await method(self, *args, **kwargs)
+            if self._gate is None:
+                return await method(self, *args, **kwargs)
+            async with self._gate:
+                return await method(self, *args, **kwargs)
         except RedisError as exc:
             raise ApiError(503, "store_unavailable", f"redis store failed: {type(exc).__name__}: {exc}") from exc
     return wrapper
@@ -78,6 +83,7 @@ class RedisStore:
         self.cluster = url.startswith("redis+cluster://")
         self.max_connections = max_connections
         self._client = None
+        self._gate = asyncio.Semaphore(max_connections) if self.cluster else None
         self._scripts = {n: _script(n) for n in ("grab", "refund", "snapshot")}
         self._plans: dict[int, OnlinePlan] = {}   # on_grab envelope -> predicted shares
         self._inflight: dict[int, int] = {}       # envelope -> grabs in flight in this process
