@@ -56,27 +56,36 @@ def split(total, count, *, algorithm: str, min_cents=1, max_cents=None, seed=0, 
 
 
 def _as_int64_array(values, field: str, n: int | None = None) -> np.ndarray:
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError) as exc:  # ragged or nested input: numpy's message names no field
+        raise ValueError(f"{field} must be a 1-D sequence of integers ({exc})") from None
     if arr.ndim == 0 and n is not None:
         arr = np.full(n, arr)
     if arr.ndim != 1:
         raise ValueError(f"{field} must be a 1-D sequence of integers (got shape {arr.shape})")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"{field} must hold integers (got dtype {arr.dtype})")
+    if arr.size and arr.dtype.kind == "u" and arr.max() > INT64_MAX:  # would wrap to negative
+        raise ValueError(f"{field} must fit in int64, <= {INT64_MAX} (got {arr.max()})")
     return arr.astype(np.int64, copy=False)
 
 
 def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, seed=0, envelope_ids=None,
-                impl: str = "numba", parallel: bool = True):
+                impl: str = "numba", parallel: bool = True, out: np.ndarray | None = None):
     """Split many envelopes at once.
 
     ``counts`` an int: returns a 2-D array (envelopes x count). ``counts`` a sequence: returns
     ``(shares, offsets)``, envelope ``e`` owning ``shares[offsets[e]:offsets[e+1]]``.
     Envelope ``e`` uses ``envelope_ids[e]`` (default ``e``), so its split equals ``split(...)``.
+    ``out``: an optional preallocated C-contiguous int64 array of the result's shape (fixed count,
+    Numba only), reused across calls as with numpy's ``out=``.
     """
     totals = _as_int64_array(totals, "totals")
     n = totals.shape[0]
     fixed = np.ndim(counts) == 0
+    if fixed:
+        as_cents(counts, "count", minimum=1)  # also for an empty batch: it sets the array shape
     counts_arr = _as_int64_array(counts, "counts", n)
     ids = np.arange(n, dtype=np.int64) if envelope_ids is None else _as_int64_array(envelope_ids, "envelope_ids")
     if counts_arr.shape[0] != n or ids.shape[0] != n:
@@ -85,15 +94,11 @@ def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, 
     algo = globals()["algorithm"](algorithm)
     seed = _seed(seed, "seed")
     m, M = _min_max(min_cents, max_cents)
-    if n:
-        bad = (counts_arr < 1) | (ids < 0) | (totals < counts_arr * m)
-        if M != NO_CAP:
-            bad |= totals > counts_arr * M
-        if bad.any():
-            e = int(np.argmax(bad))
-            as_cents(int(ids[e]), "envelope_id")
-            check(int(totals[e]), int(counts_arr[e]), algorithm=algorithm, min_cents=m,
-                  max_cents=None if M == NO_CAP else M)
+    e = _batch.first_bad_row(totals, counts_arr, ids, m, M, algo.code == LINE_CUT) if n else -1
+    if e >= 0:  # the first bad row raises, naming the field and the constraint
+        as_cents(int(ids[e]), "envelope_id")
+        check(int(totals[e]), int(counts_arr[e]), algorithm=algorithm, min_cents=m,
+              max_cents=None if M == NO_CAP else M)
     if _impl(impl) == "python":
         rows = [_reference.split(algo.code, int(t), int(c), m, M, seed, int(i))
                 for t, c, i in zip(totals, counts_arr, ids)]
@@ -103,12 +108,19 @@ def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, 
         np.cumsum(counts_arr, out=offsets[1:])
         return np.array([s for row in rows for s in row], dtype=np.int64), offsets
     useed = np.uint64(seed)
-    uids = ids.astype(np.uint64)
+    uids = ids.view(np.uint64)  # checked >= 0 above
     if fixed:
-        out = np.empty((n, int(counts)), dtype=np.int64)
+        shape = (n, int(counts))
+        if out is None:
+            out = np.empty(shape, dtype=np.int64)
+        elif out.shape != shape or out.dtype != np.int64 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous int64 array of shape {shape} "
+                             f"(got {out.dtype} {out.shape})")
         kernel = _batch.split_fixed_parallel if parallel else _batch.split_fixed_serial
         kernel(out, algo.code, totals, np.int64(m), np.int64(M), useed, uids)
         return out
+    if out is not None:
+        raise ValueError("out is only supported for a fixed count")
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts_arr, out=offsets[1:])
     out = np.empty(int(offsets[-1]), dtype=np.int64)

@@ -11,8 +11,10 @@ import numpy as np
 from kernels import rng
 from kernels._jit import jit, jit_parallel
 from kernels.linecut import line_cut_into
-from kernels.registry import LINE_CUT
-from kernels.steps import sequential_into
+from kernels.validate import INT64_MAX
+from kernels.registry import BETA, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
+from kernels.steps import rows_beta, rows_double_mean, rows_equal, rows_naive, sequential_into
+from kernels.vector import VEC, vector_double_mean, vector_equal, vector_naive
 
 
 @jit
@@ -25,15 +27,59 @@ def split_into(out, alg, total, m, M, seed, envelope_id):
 
 
 @jit
+def _fixed_range(out, start, stop, alg, totals, m, M, seed, envelope_ids):
+    """Rows [start, stop) of a fixed-count batch: the SIMD path where it applies (uncapped
+    double_mean, naive, equal; count >= 2), then scalar lanes for whatever it left."""
+    if alg == LINE_CUT:
+        for e in range(start, stop):
+            split_into(out[e], alg, totals[e], m, M, seed, envelope_ids[e])
+        return
+    count = out.shape[1]
+    remaining = np.empty(VEC, dtype=np.int64)
+    keys = np.empty(VEC, dtype=np.uint64)
+    while start < stop:
+        if M < 0 and count >= 2 and alg != BETA:
+            buf = np.empty((count, VEC), dtype=np.int64)
+            flags = np.empty(VEC, dtype=np.bool_)
+            args = (totals, m, seed, envelope_ids, remaining, keys, buf, flags)
+            if alg == DOUBLE_MEAN:
+                start = vector_double_mean(out, start, stop, *args)
+            elif alg == NAIVE:
+                start = vector_naive(out, start, stop, *args)
+            else:
+                start = vector_equal(out, start, stop, *args)
+        # scalar lanes: a short tail, a block of huge totals, caps, beta
+        end = stop if (M >= 0 or alg == BETA or count < 2) else min(stop, start + VEC)
+        if end <= start:
+            break
+        args2 = (totals, m, M, seed, envelope_ids, remaining, keys)
+        if alg == DOUBLE_MEAN:
+            rows_double_mean(out, start, end, *args2)
+        elif alg == NAIVE:
+            rows_naive(out, start, end, *args2)
+        elif alg == EQUAL:
+            rows_equal(out, start, end, *args2)
+        else:
+            rows_beta(out, start, end, *args2)
+        start = end
+
+
+CHUNK = 16 * VEC  # rows per parallel work item: a multiple of the SIMD block
+
+
+@jit
 def split_fixed_serial(out, alg, totals, m, M, seed, envelope_ids):
-    for e in range(totals.shape[0]):
-        split_into(out[e], alg, totals[e], m, M, seed, envelope_ids[e])
+    _fixed_range(out, 0, totals.shape[0], alg, totals, m, M, seed, envelope_ids)
 
 
 @jit_parallel
 def split_fixed_parallel(out, alg, totals, m, M, seed, envelope_ids):
-    for e in numba.prange(totals.shape[0]):
-        split_into(out[e], alg, totals[e], m, M, seed, envelope_ids[e])
+    """Envelopes cut into contiguous chunks of CHUNK rows; each chunk writes only its own rows
+    (whatever the thread count, so the result never depends on it)."""
+    n = totals.shape[0]
+    chunks = (n + CHUNK - 1) // CHUNK
+    for c in numba.prange(chunks):
+        _fixed_range(out, c * CHUNK, min(n, (c + 1) * CHUNK), alg, totals, m, M, seed, envelope_ids)
 
 
 @jit
@@ -46,6 +92,25 @@ def split_ragged_serial(out, offsets, alg, totals, m, M, seed, envelope_ids):
 def split_ragged_parallel(out, offsets, alg, totals, m, M, seed, envelope_ids):
     for e in numba.prange(totals.shape[0]):
         split_into(out[offsets[e]:offsets[e + 1]], alg, totals[e], m, M, seed, envelope_ids[e])
+
+
+@jit
+def first_bad_row(totals, counts, envelope_ids, m, M, line_cut):
+    """Index of the first envelope breaking a constraint, or -1: one pass, no int64 overflow
+    (bounds compared by division, never by counts * m)."""
+    for e in range(totals.shape[0]):
+        t = totals[e]
+        c = counts[e]
+        if c < 1 or t < 0 or envelope_ids[e] < 0:
+            return e
+        small = c <= 0x7FFFFFFF  # then c * m and c * M fit in int64 when m, M do below
+        if (t < c * m) if (small and m <= 0x7FFFFFFF) else (t // c < m):
+            return e
+        if M >= 0 and ((t > c * M) if (small and M <= 0x7FFFFFFF) else (t // c + (t % c != 0) > M)):
+            return e
+        if line_cut and m == 0 and t > INT64_MAX - c:
+            return e
+    return -1
 
 
 def split_one(alg: int, total: int, count: int, m: int, M: int, seed: int, envelope_id: int) -> np.ndarray:

@@ -43,7 +43,7 @@ def _compose(out, P, offset, key, counter):
         counter += 1
         qu1 = N - n + 1
         qu1real = np.float64(qu1)
-        threshold = -ALPHA_INV * nreal
+        threshold = ALPHA_INV * nreal  # method D while 13 n < N (Vitter 1987)
         while n > 1 and threshold < np.float64(N):
             nmin1inv = 1.0 / (nreal - 1.0)
             while True:
@@ -90,7 +90,7 @@ def _compose(out, P, offset, key, counter):
             ninv = nmin1inv
             qu1 = qu1 - S
             qu1real = np.float64(qu1)
-            threshold += ALPHA_INV
+            threshold -= ALPHA_INV
         if n > 1:  # method A over the dense tail
             top = np.float64(N - n)
             Nreal = np.float64(N)

@@ -65,7 +65,7 @@ def _compose(P: int, count: int, offset: int, key: int, counter: int) -> list[in
         ninv = 1.0 / n
         vprime = math.exp(math.log(u()) * ninv)
         qu1 = N - n + 1
-        threshold = -ALPHA_INV * n
+        threshold = ALPHA_INV * n  # method D while 13 n < N (Vitter 1987)
         while n > 1 and threshold < N:
             nmin1inv = 1.0 / (n - 1.0)
             while True:
@@ -96,7 +96,7 @@ def _compose(P: int, count: int, offset: int, key: int, counter: int) -> list[in
             pos += S + 1
             cuts.append(pos + 1)
             N, n, ninv, qu1 = N - S - 1, n - 1, nmin1inv, qu1 - S
-            threshold += ALPHA_INV
+            threshold -= ALPHA_INV
         if n > 1:  # method A over the dense tail
             top, Nreal = float(N - n), float(N)
             while n >= 2:

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from kernels._jit import jit
+from kernels._jit import jit, jit_inline
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
@@ -99,41 +99,42 @@ def py_gamma(key: int, counter: int, shape: float) -> tuple[float, int]:
 
 
 # ---------------------------------------------------------------- Numba forms
-@jit
+@jit_inline
 def mix64(z):
     z = (z ^ (z >> _U30)) * _U_M1
     z = (z ^ (z >> _U27)) * _U_M2
     return z ^ (z >> _U31)
 
 
-@jit
+@jit_inline
 def envelope_key(seed, envelope_id):
     return mix64(mix64(np.uint64(seed)) + np.uint64(envelope_id) * _U_GOLDEN)
 
 
-@jit
+@jit_inline
 def counter_of(step, j):
     """Counters are int64 in the kernels (plain ``counter += 1``); ``draw`` widens them."""
     return (np.int64(step) << STEP_BITS) | np.int64(j)
 
 
-@jit
+@jit_inline
 def draw(key, counter):
     return mix64(key + np.uint64(counter) * _U_GOLDEN)
 
 
-@jit
+@jit_inline
 def below(key, counter, n):
     """Exactly uniform int64 in [0, n) for int64 n >= 1; returns (value, next counter)."""
     un = np.uint64(n)
     one = np.uint64(1)
     counter = np.int64(counter)
     if un <= _LOW32:
-        threshold = ((_LOW32 - un) + one) % un
+        # Lemire's multiply-shift; the modulo is only needed in the rare low-bits zone
         while True:
             m = (draw(key, counter) & _LOW32) * un
             counter += 1
-            if (m & _LOW32) >= threshold:
+            low = m & _LOW32
+            if low >= un or low >= ((_LOW32 - un) + one) % un:
                 return np.int64(m >> _U32), counter
     mask = un - one
     mask |= mask >> np.uint64(1)
@@ -149,12 +150,12 @@ def below(key, counter, n):
             return np.int64(x), counter
 
 
-@jit
+@jit_inline
 def uniform(key, counter):
     return (np.float64(draw(key, counter) >> _U11) + 0.5) * TWO_POW_M53
 
 
-@jit
+@jit_inline
 def normal(key, counter):
     u1 = uniform(key, counter)
     u2 = uniform(key, counter + 1)

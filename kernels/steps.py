@@ -11,11 +11,11 @@ import math
 import numpy as np
 
 from kernels import rng
-from kernels._jit import jit
+from kernels._jit import jit, jit_inline
 from kernels.registry import BETA, BETA_CONCENTRATION, DOUBLE_MEAN, EQUAL, NAIVE
 
 
-@jit
+@jit_inline
 def feasible_range(R, k, m, M):
     """[lo, hi] a share may take so that the k-1 others can still each get between m and M."""
     hi = R - (k - 1) * m
@@ -30,46 +30,66 @@ def feasible_range(R, k, m, M):
     return lo, hi
 
 
+@jit_inline
+def step_double_mean(R, k, m, M, key, step):
+    lo, hi = feasible_range(R, k, m, M)
+    q = R // k
+    r = R - q * k
+    # largest integer < 2R/k = 2q + 2r/k: with 0 <= r < k, (2r - 1) // k is 0 or 1
+    top = 2 * q - 1 if r == 0 else (2 * q + 1 if 2 * r - 1 >= k else 2 * q)
+    if top < hi:
+        hi = top
+    if hi < lo:
+        hi = lo
+    u, _ = rng.below(key, rng.counter_of(step, 0), hi - lo + 1)
+    return lo + u
+
+
+@jit_inline
+def step_naive(R, k, m, M, key, step):
+    lo, hi = feasible_range(R, k, m, M)
+    u, _ = rng.below(key, rng.counter_of(step, 0), hi - lo + 1)
+    return lo + u
+
+
+@jit_inline
+def step_equal(R, k, m, M, key, step):
+    q = R // k
+    r = R - q * k
+    if r == 0:
+        return q
+    u, _ = rng.below(key, rng.counter_of(step, 0), k)
+    return q + 1 if u < r else q
+
+
+@jit_inline
+def step_beta(R, k, m, M, key, step):
+    lo, hi = feasible_range(R, k, m, M)
+    counter = rng.counter_of(step, 0)
+    g1, counter = rng.gamma(key, counter, BETA_CONCENTRATION)
+    g2, counter = rng.gamma(key, counter, BETA_CONCENTRATION * (k - 1))
+    want = np.float64(R - k * m) * (g1 / (g1 + g2)) + 0.5
+    if want >= np.float64(hi - m):
+        return hi
+    x = np.int64(math.floor(want))
+    if x < lo - m:
+        x = lo - m
+    return m + x
+
+
 @jit
 def step_share(alg, R, k, m, M, key, step):
     """The share of grab number ``step`` when R cents remain for k people (k >= 1)."""
     if k == 1:
         return R
-    counter = rng.counter_of(step, 0)
-    lo, hi = feasible_range(R, k, m, M)
     if alg == DOUBLE_MEAN:
-        q = R // k
-        r = R - q * k
-        top = 2 * q - 1 if r == 0 else 2 * q + (2 * r - 1) // k  # largest integer < 2R/k
-        if top < hi:
-            hi = top
-        if hi < lo:
-            hi = lo
-        u, counter = rng.below(key, counter, hi - lo + 1)
-        return lo + u
+        return step_double_mean(R, k, m, M, key, step)
     if alg == NAIVE:
-        u, counter = rng.below(key, counter, hi - lo + 1)
-        return lo + u
+        return step_naive(R, k, m, M, key, step)
     if alg == EQUAL:
-        q = R // k
-        r = R - q * k
-        if r == 0:
-            return q
-        u, counter = rng.below(key, counter, k)
-        return q + 1 if u < r else q
+        return step_equal(R, k, m, M, key, step)
     if alg == BETA:
-        excess = R - k * m
-        g1, counter = rng.gamma(key, counter, BETA_CONCENTRATION)
-        g2, counter = rng.gamma(key, counter, BETA_CONCENTRATION * (k - 1))
-        want = np.float64(excess) * (g1 / (g1 + g2)) + 0.5
-        lo_x = lo - m
-        hi_x = hi - m
-        if want >= np.float64(hi_x):
-            return hi
-        x = np.int64(math.floor(want))
-        if x < lo_x:
-            x = lo_x
-        return m + x
+        return step_beta(R, k, m, M, key, step)
     return -1  # unknown code: callers validate names first
 
 
@@ -82,3 +102,40 @@ def sequential_into(out, alg, total, m, M, key):
         s = step_share(alg, remaining, count - i, m, M, key, i)
         out[i] = s
         remaining -= s
+
+
+LANES = 8  # envelopes stepped side by side: their dependency chains overlap in the CPU
+
+
+def _rows_kernel(step_fn):
+    """Build ``rows(out, start, stop, totals, m, M, seed, envelope_ids, remaining, keys)`` for one
+    algorithm's step: rows [start, stop) of ``out`` (envelopes x count), LANES envelopes at a time.
+
+    One envelope's shares form a chain (each step needs the previous remainder); stepping several
+    envelopes in lock-step lets their chains overlap in the pipeline. Results equal
+    ``sequential_into`` row by row. The step is a compile-time constant, so it is inlined and the
+    loop has no dispatch; ``remaining``/``keys`` are scratch arrays of LANES."""
+
+    def rows(out, start, stop, totals, m, M, seed, envelope_ids, remaining, keys):
+        count = out.shape[1]
+        for b0 in range(start, stop, LANES):
+            lanes = min(LANES, stop - b0)
+            for j in range(lanes):
+                remaining[j] = totals[b0 + j]
+                keys[j] = rng.envelope_key(seed, envelope_ids[b0 + j])
+            for i in range(count - 1):
+                k = count - i
+                for j in range(lanes):
+                    s = step_fn(remaining[j], k, m, M, keys[j], i)
+                    out[b0 + j, i] = s
+                    remaining[j] -= s
+            for j in range(lanes):
+                out[b0 + j, count - 1] = remaining[j]
+
+    return jit(rows)
+
+
+rows_double_mean = _rows_kernel(step_double_mean)
+rows_naive = _rows_kernel(step_naive)
+rows_equal = _rows_kernel(step_equal)
+rows_beta = _rows_kernel(step_beta)
