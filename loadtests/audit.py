@@ -9,9 +9,11 @@ Invariants (any violation fails the audit, exit code AUDIT_FAILED):
 - reconciliation: no user was acknowledged more new grabs by the service (as Locust saw it) than
   the ledger records for that user (an acknowledged grab missing from the ledger is lost money).
 
-Measured, not gated: amount fairness by grab order (per-position mean/std of the share relative
-to the envelope's mean share, Kruskal-Wallis test across positions) and access fairness (Jain's
-index of successful grabs across the users who tried).
+Measured, not gated: amount fairness by grab order and access fairness (Jain's index of
+successful grabs across the users who tried). Grab-order fairness has two parts: the kit's
+fairness scorecard (harness.fairness.score_matrix) on each common envelope size with enough
+fully grabbed envelopes, and over every complete envelope whatever its size, per-position
+mean/std of the share relative to the envelope's mean share with a Kruskal-Wallis test.
 """
 from __future__ import annotations
 
@@ -105,6 +107,33 @@ def fairness_by_order(envelopes: dict[int, dict], grabs: list[dict], max_positio
     return out
 
 
+def scorecard_by_size(envelopes: dict[int, dict], grabs: list[dict], min_envelopes: int = 30,
+                      max_groups: int = 3) -> list[dict]:
+    """The fairness scorecard (harness.fairness.score_matrix) of the most common envelope sizes
+    (total_cents, count) that have at least ``min_envelopes`` fully grabbed envelopes."""
+    rows: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for g in grabs:
+        rows[int(g["envelope_id"])].append((g["seq"], int(g["amount_cents"])))
+    groups: dict[tuple[int, int], list[list[int]]] = defaultdict(list)
+    for eid, env in envelopes.items():
+        r = rows.get(eid, [])
+        if env["count"] >= 2 and len(r) == env["count"] and env.get("refunded_cents", 0) == 0:
+            groups[(int(env["total_cents"]), int(env["count"]))].append([a for _, a in sorted(r)])
+    big = sorted((k for k, v in groups.items() if len(v) >= min_envelopes), key=lambda k: -len(groups[k]))
+    if not big:
+        return []
+    from harness.fairness import score_matrix   # numba-backed: imported only when needed
+    out = []
+    for total, count in big[:max_groups]:
+        sc = score_matrix(np.asarray(groups[(total, count)], dtype=np.int64), total_cents=total, min_cents=1)
+        out.append({"total_cents": total, "count": count, "envelopes": sc["envelopes"],
+                    "position_fair": sc.get("position_fair"), "p_values": sc.get("p_values"),
+                    "min_p_value": sc.get("min_p_value"), "exact": sc.get("exact"),
+                    "mean_cents_by_position": [round(float(m), 2) for m in sc["positions"]["mean_cents"][:20]],
+                    "std_cents_by_position": [round(float(m), 2) for m in sc["positions"]["std_cents"][:20]]})
+    return out
+
+
 def audit_ledger(ledger: dict, *, attempts: dict[str, int] | None = None,
                  acknowledged: dict[str, int] | None = None,
                  user_prefix: str | None = None) -> AuditResult:
@@ -184,5 +213,7 @@ def audit_ledger(ledger: dict, *, attempts: dict[str, int] | None = None,
               "jain_index": jain_index(ledger_per_user.get(u, 0) for u in users),
               "basis": "users who sent a grab" if attempts else "users in the ledger"}
     return AuditResult(checks=checks, envelopes=len(envelopes), grabs=len(grabs),
-                       refunds=len(refunds), fairness_by_order=fairness_by_order(envelopes, grabs),
+                       refunds=len(refunds),
+                       fairness_by_order={**fairness_by_order(envelopes, grabs),
+                                          "scorecard_by_size": scorecard_by_size(envelopes, grabs)},
                        access_fairness=access, reconciliation=recon)

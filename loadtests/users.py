@@ -109,9 +109,13 @@ class SenderUser(FastHttpUser):
         self.user_id, self.rng = _identity(self, "s")
 
     def envelope_body(self) -> dict:
-        count = self.rng.randint(*SCENARIO.cold_count)
-        lo, hi = SCENARIO.cold_total_cents
-        return {"sender": self.user_id, "total_cents": self.rng.randint(max(lo, count), hi),
+        if SCENARIO.cold_menu:
+            total, count = self.rng.choice(SCENARIO.cold_menu)
+        else:
+            count = self.rng.randint(*SCENARIO.cold_count)
+            lo, hi = SCENARIO.cold_total_cents
+            total = self.rng.randint(max(lo, count), hi)
+        return {"sender": self.user_id, "total_cents": total,
                 "count": count, "algorithm": SCENARIO.algorithm, "mode": SCENARIO.mode,
                 "expires_in_s": SCENARIO.expires_in_s}
 

@@ -122,3 +122,16 @@ def test_fairness_by_order_flags_a_position_bias():
     assert out["complete_envelopes"] == 40
     assert out["positions"][0]["mean_relative_share"] == pytest.approx(2.8)
     assert out["p_value"] < 1e-6
+
+
+def test_scorecard_runs_on_a_common_envelope_size():
+    from loadtests.audit import scorecard_by_size
+    envs, grabs = {}, []
+    for eid in range(1, 41):           # position 1 always gets 70 of 100 cents: clearly unfair
+        envs[eid] = _env(eid, 100, 4, 0, 0)
+        for seq, amount in enumerate([70, 10, 10, 10]):
+            grabs.append(_grab(eid, f"u{seq}", amount, seq))
+    (group,) = scorecard_by_size(envs, grabs, min_envelopes=30)
+    assert (group["total_cents"], group["count"], group["envelopes"]) == (100, 4, 40)
+    assert group["exact"] is True and group["position_fair"] is False
+    assert group["mean_cents_by_position"] == [70.0, 10.0, 10.0, 10.0]

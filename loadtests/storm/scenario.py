@@ -34,6 +34,7 @@ class Scenario:
     hot_release_s: float = 0.0        # grabbers hold off hot envelopes until this second (T0)
     cold_total_cents: tuple[int, int] = (500, 5_000)
     cold_count: tuple[int, int] = (5, 20)
+    cold_menu: tuple[tuple[int, int], ...] = ()   # [total_cents, count] choices; overrides ranges
     expires_in_s: int = 3600
     # users
     senders: int = 1                  # fixed number of sender users (they create cold envelopes)
@@ -112,6 +113,7 @@ def parse(data: dict, path: str = "<scenario>") -> Scenario:
         hot_release_s=_get(env, "hot_release_s", float, 0.0, f"{w}: envelopes"),
         cold_total_cents=_pair(env, "cold_total_cents", int, (500, 5_000), f"{w}: envelopes"),
         cold_count=_pair(env, "cold_count", int, (5, 20), f"{w}: envelopes"),
+        cold_menu=_menu(env, f"{w}: envelopes"),
         expires_in_s=_get(env, "expires_in_s", int, 3600, f"{w}: envelopes"),
         senders=_get(users, "senders", int, 1, f"{w}: users"),
         sender_interval_s=_get(users, "sender_interval_s", float, 0.05, f"{w}: users"),
@@ -127,6 +129,19 @@ def parse(data: dict, path: str = "<scenario>") -> Scenario:
     )
     _check(sc)
     return sc
+
+
+def _menu(table: dict, where: str) -> tuple[tuple[int, int], ...]:
+    """envelopes.cold_menu = [[888, 8], [6666, 6], ...]: what senders choose from (like the amounts
+    people really send); envelopes of one size let the fairness scorecard test grab positions."""
+    menu = table.get("cold_menu", [])
+    ok = isinstance(menu, list) and all(
+        isinstance(m, list) and len(m) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in m)
+        and m[1] >= 1 and m[0] >= m[1] for m in menu)
+    if not ok:
+        raise ScenarioError(f"{where}.cold_menu must be a list of [total_cents, count] with "
+                            f"total_cents >= count >= 1 (got {menu!r})")
+    return tuple((int(t), int(c)) for t, c in menu)
 
 
 def _missing(where: str, key: str):
