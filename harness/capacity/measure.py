@@ -80,45 +80,81 @@ def _redis_cpu_seconds(client) -> tuple[float | None, int | None]:
 
 
 def _envelope_bytes(client, ids: list[int]) -> float:
-    """Sum of MEMORY USAGE over every key of the given envelopes (keys carry the {env:ID} tag)."""
+    """Sum of MEMORY USAGE over every key of the given envelopes (the store's own key names)."""
+    from loadtests.service.stores.redis_store import keys
     total = 0
     for eid in ids:
-        for key in client.scan_iter(match=f"{{env:{eid}}}*", count=100):
+        for key in keys(eid).values():
             total += int(client.memory_usage(key, samples=0) or 0)
     return total
 
 
-def redis_figures(url: str, envelopes: int = 500, count: int = 10, seed: int = 0,
-                  concurrency: int = 128) -> dict:
-    """Bytes per envelope (MEMORY USAGE) and grab-script rate per Redis core, on a real Redis."""
+def _index_bytes(client) -> int:
+    from loadtests.service.stores.redis_store import INDEX_KEY
+    return int(client.memory_usage(INDEX_KEY, samples=0) or 0)
+
+
+def _pipelined_grabs(client, ids: list[int], count: int, batch: int = 500) -> int:
+    """Run the store's grab script (loadtests/service/lua/grab.lua) for every share, pipelined,
+    so that the client is not what limits Redis; returns how many grabs succeeded."""
+    from loadtests.service.stores.redis_store import LUA_DIR, keys
+    sha = client.script_load((LUA_DIR / "grab.lua").read_text())
+    jobs = [(eid, k) for k in range(count) for eid in ids]
+    ok = 0
+    for start in range(0, len(jobs), batch):
+        pipe = client.pipeline(transaction=False)
+        for eid, k in jobs[start:start + batch]:
+            ks = keys(eid)
+            pipe.evalsha(sha, 4, ks["meta"], ks["users"], ks["shares"], ks["ledger"],
+                         f"capacity-user-{k}", f"capacity-{eid}-{k}", "")
+        ok += sum(1 for reply in pipe.execute() if reply and reply[0] in (b"ok", "ok"))
+    return ok
+
+
+def redis_figures(url: str, envelopes: int = 2000, count: int = 10, seed: int = 0) -> dict:
+    """Bytes per envelope (MEMORY USAGE) and grab-script rate per Redis core, on a real Redis.
+
+    Envelopes are created through the Redis store (pre_split), then every share is grabbed with
+    the store's own grab script, pipelined; the rate per core is grabs / CPU seconds the
+    redis-server process spent. The measurement's envelopes are deleted afterwards."""
     client = _redis_client(url)
 
-    async def measure() -> dict:
+    async def create() -> list[int]:
         store = open_store(url, seed=seed)
         await store.open()
         try:
-            ids = [(await store.create(_spec(count, i)))["id"] for i in range(envelopes)]
-            fresh = _envelope_bytes(client, ids) / envelopes
-            cpu0, pid = _redis_cpu_seconds(client)
-            t0 = time.perf_counter()
-            grabs = await _grab_all(store, ids, count, concurrency)
-            wall = time.perf_counter() - t0
-            cpu1, _ = _redis_cpu_seconds(client)
-            grabbed = _envelope_bytes(client, ids) / envelopes
-            for eid in ids:   # our own measurement envelopes only: leave the server as we found it
-                keys = list(client.scan_iter(match=f"{{env:{eid}}}*", count=100))
-                if keys:
-                    client.delete(*keys)
+            return [(await store.create(_spec(count, i)))["id"] for i in range(envelopes)]
         finally:
             await store.close()
-        cpu = max(cpu1 - cpu0, 1e-9)
-        return {"store": "redis", "url": url, "envelopes": envelopes, "shares_per_envelope": count,
-                "bytes_per_envelope_fresh": fresh, "bytes_per_envelope_grabbed": grabbed,
-                "grabs": grabs, "wall_seconds": wall, "grabs_per_second_wall": grabs / wall,
-                "redis_cpu_seconds": cpu, "grabs_per_redis_core": grabs / cpu,
-                "redis_pid": pid, "method": "MEMORY USAGE per envelope key; grabs / redis-server CPU seconds",
-                "client_concurrency": concurrency}
     try:
-        return asyncio.run(measure())
+        index0 = _index_bytes(client)
+        ids = asyncio.run(create())
+        index_per_envelope = max(0, _index_bytes(client) - index0) / envelopes
+        fresh = _envelope_bytes(client, ids) / envelopes + index_per_envelope
+        cpu0, pid = _redis_cpu_seconds(client)
+        t0 = time.perf_counter()
+        grabs = _pipelined_grabs(client, ids, count)
+        wall = time.perf_counter() - t0
+        cpu1, _ = _redis_cpu_seconds(client)
+        grabbed = _envelope_bytes(client, ids) / envelopes + index_per_envelope
+        _delete(client, ids)
     finally:
         client.close()
+    if grabs != envelopes * count:
+        raise RuntimeError(f"redis measurement: {grabs} of {envelopes * count} grabs succeeded")
+    cpu = max(cpu1 - cpu0, 1e-9)
+    return {"store": "redis", "url": url, "envelopes": envelopes, "shares_per_envelope": count,
+            "bytes_per_envelope_fresh": fresh, "bytes_per_envelope_grabbed": grabbed,
+            "grabs": grabs, "wall_seconds": wall, "grabs_per_second_wall": grabs / wall,
+            "redis_cpu_seconds": cpu, "grabs_per_redis_core": grabs / cpu, "redis_pid": pid,
+            "method": "MEMORY USAGE of each envelope's keys (+ its share of the id index); "
+                      "grab.lua via pipelined EVALSHA, grabs / redis-server CPU seconds"}
+
+
+def _delete(client, ids: list[int]) -> None:
+    """Remove the measurement's own envelopes (keys and index entries) from the server."""
+    from loadtests.service.stores.redis_store import INDEX_KEY, keys
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        client.delete(*[k for eid in chunk for k in keys(eid).values()])
+        client.zrem(INDEX_KEY, *[str(e) for e in chunk])

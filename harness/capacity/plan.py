@@ -85,11 +85,11 @@ def _timed(fn) -> float:
 
 
 def _pick(ramps: list[dict]) -> dict | None:
-    """The ramp the service projection uses: a Redis one when measured (production-like), most workers."""
+    """The ramp the service projection uses: a Redis one when measured (production-like), highest knee."""
     usable = [r for r in ramps if (r.get("knee") or {}).get("grabs_per_second")]
     if not usable:
         return None
-    return max(usable, key=lambda r: (r["store"] == "redis", r["service_workers"]))
+    return max(usable, key=lambda r: (r["store"] == "redis", r["knee"]["grabs_per_second"]))
 
 
 def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
