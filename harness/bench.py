@@ -1,0 +1,156 @@
+"""Benchmark profiles, the in-run RNG control, and the kit's ratios in pytest-benchmark's ``extra_info``.
+
+Every figure the gate looks at is a ratio to a control measured in the same run, right beside the
+benchmark it normalises: numpy's default Generator filling a float64 array with as many values as
+the benchmark produces shares (``rng_fill_seconds_per_value``). A kernel's raw samples divided by
+its control give "RNG fills per share" (the inverse of ``fraction_of_rng_limit``), a number that
+carries from one machine to another far better than seconds do.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+#: Implementations benchmarked: the stdlib-random baseline, Numba serial, Numba parallel with N threads.
+PYTHON, SERIAL = "python", "serial"
+
+#: Gated parallel benchmarks pin Numba to this many threads, so a baseline from a 2-core machine
+#: and a run on a 16-core one measure the same thing (the thread-scaling cases add 1 thread).
+PARALLEL_THREADS = 2
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much to measure. ``*_shares`` size a batch by shares (envelopes = shares // count)."""
+    name: str
+    algorithms: tuple[str, ...]
+    counts: tuple[int, ...]
+    numba_envelopes: tuple[int, ...]     # batch sizes in envelopes (before the shares cap)
+    numba_max_shares: int                # cap: envelopes * count <= this
+    python_max_envelopes: int
+    python_max_shares: int
+    scaling_algorithms: tuple[str, ...]  # parallel-t1 cases for thread scaling
+    scaling_counts: tuple[int, ...]
+    min_rounds: int
+    max_time_s: float
+
+
+ALL_ALGORITHMS = ("double_mean", "line_cut", "naive", "equal", "beta")
+COUNTS = (2, 10, 100, 1000)
+
+PROFILES: dict[str, Profile] = {
+    # <= 60 s on 2 cores: one batch of ~200k shares per Numba case, ~10k shares per Python case.
+    "quick": Profile("quick", ALL_ALGORITHMS, COUNTS, (10**9,), 200_000, 10**9, 10_000,
+                     ("double_mean",), (10,), min_rounds=15, max_time_s=0.1),
+    # Issue figures: count=10 over 10**6 envelopes; the Python baseline on <= 2k envelopes.
+    "full": Profile("full", ALL_ALGORITHMS, COUNTS, (10**4, 10**6), 10**7, 2_000, 200_000,
+                    ALL_ALGORITHMS, (10, 1000), min_rounds=25, max_time_s=1.0),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark: an algorithm, an implementation, a count and a batch size."""
+    algorithm: str
+    impl: str          # "python", "serial" or "parallel"
+    count: int
+    envelopes: int
+    threads: int = 1
+
+    @property
+    def shares(self) -> int:
+        return self.count * self.envelopes
+
+    @property
+    def id(self) -> str:
+        """Stable pytest id; ``-k`` friendly (``c10-`` selects count 10 only)."""
+        impl = f"parallel-t{self.threads}" if self.impl == "parallel" else self.impl
+        return f"{self.algorithm}-{impl}-c{self.count}-n{self.envelopes}"
+
+
+def cases(profile: Profile) -> list[Case]:
+    """All benchmarks of a profile, Python baseline first within each (algorithm, count)."""
+    out: list[Case] = []
+    for algorithm in profile.algorithms:
+        for count in profile.counts:
+            n_py = max(1, min(profile.python_max_envelopes, profile.python_max_shares // count))
+            out.append(Case(algorithm, PYTHON, count, n_py))
+            sizes = sorted({max(1, min(n, profile.numba_max_shares // count)) for n in profile.numba_envelopes})
+            for n in sizes:
+                out.append(Case(algorithm, SERIAL, count, n))
+                out.append(Case(algorithm, "parallel", count, n, PARALLEL_THREADS))
+                if algorithm in profile.scaling_algorithms and count in profile.scaling_counts:
+                    out.append(Case(algorithm, "parallel", count, n, 1))
+    return out
+
+
+def batch_totals_cents(count: int, envelopes: int, seed: int) -> np.ndarray:
+    """Envelope totals for a batch: 1 to 100 yuan per person on average, from ``seed``."""
+    rng = np.random.default_rng([seed, count, envelopes])
+    return count * rng.integers(100, 10_001, size=envelopes, dtype=np.int64)
+
+
+class PairedControl:
+    """Times one RNG fill of ``n_values`` per call (a pytest-benchmark ``pedantic`` setup hook)."""
+
+    def __init__(self, n_values: int, clock: Callable[[], float], seed: int = 0) -> None:
+        self.gen = np.random.default_rng(seed)
+        self.buf = np.empty(max(1, n_values), dtype=np.float64)
+        self.clock = clock
+        self.samples: list[float] = []
+        self.gen.random(out=self.buf)  # touch the pages once
+
+    def measure(self) -> None:
+        t0 = self.clock()
+        self.gen.random(out=self.buf)
+        self.samples.append((self.clock() - t0) / self.buf.size)
+
+
+def rounds_for(round_seconds: float, profile: Profile, max_rounds: int = 400) -> int:
+    """Enough rounds to fill ``profile.max_time_s``, at least ``min_rounds``."""
+    wanted = int(profile.max_time_s / max(round_seconds, 1e-6))
+    return max(profile.min_rounds, min(max_rounds, wanted))
+
+
+def run_figures(extra: dict, median_s: float) -> dict:
+    """The per-benchmark figures from its median round time and its control."""
+    per_share = median_s / extra["shares_per_round"]
+    control = extra["rng_fill_seconds_per_value"]
+    return {
+        "shares_per_second": 1.0 / per_share,
+        "fraction_of_rng_limit": control / per_share,
+    }
+
+
+def _key(extra: dict) -> tuple:
+    return extra.get("algorithm"), extra.get("count")
+
+
+def add_cross_ratios(benchmarks: list[dict]) -> None:
+    """Add speedup_vs_python and parallel_speedup to each benchmark dict (pytest-benchmark JSON form).
+
+    Both are ratios of per-share median times measured in the same run."""
+    def per_share(b: dict) -> float:
+        return b["stats"]["median"] / b["extra_info"]["shares_per_round"]
+
+    python = {_key(b["extra_info"]): per_share(b) for b in benchmarks if b["extra_info"].get("impl") == PYTHON}
+    serial = {(*_key(b["extra_info"]), b["extra_info"]["envelopes"]): per_share(b)
+              for b in benchmarks if b["extra_info"].get("impl") == SERIAL}
+    for b in benchmarks:
+        extra = b["extra_info"]
+        if "shares_per_round" not in extra:
+            continue
+        mine = per_share(b)
+        if extra["impl"] != PYTHON and _key(extra) in python:
+            extra["speedup_vs_python"] = python[_key(extra)] / mine
+        ser = serial.get((*_key(extra), extra["envelopes"]))
+        if extra["impl"] == "parallel" and ser is not None:
+            extra["parallel_speedup"] = ser / mine
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))

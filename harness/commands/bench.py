@@ -1,0 +1,67 @@
+"""``hongbao bench``: run the kernel benchmark suites and write pytest-benchmark's JSON."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from harness import bench
+from harness.exitcodes import Exit
+
+HELP = "run the kernel benchmark suites (pytest-benchmark JSON with the kit's ratios)"
+
+
+def default_out_dir(root: Path = Path("results")) -> Path:
+    """results/<UTC timestamp>/, e.g. results/20261125T120000Z/."""
+    return root / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Run the kernel benchmark suites (harness/suites, pytest-benchmark): algorithm x implementation "
+        "(pure-Python baseline, Numba serial, Numba parallel) x count x batch size. Writes "
+        "OUT/benchmark.json in pytest-benchmark's own format, raw samples kept, with shares_per_second, "
+        "speedup_vs_python, fraction_of_rng_limit, compile_seconds and parallel_speedup in extra_info.")
+    parser.add_argument("--profile", choices=sorted(bench.PROFILES), default="quick",
+                        help="quick (< 60 s on 2 cores, what CI gates on) or full (issue figures: "
+                             "10**6 envelopes, thread scaling for every algorithm; minutes)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="run folder to write benchmark.json into (default results/<UTC timestamp>/)")
+    parser.add_argument("--filter", default=None, metavar="EXPR",
+                        help='pytest -k expression over benchmark ids such as '
+                             '"double_mean-serial-c10-n20000", e.g. --filter "double_mean and c10-"')
+    parser.add_argument("--seed", type=int, default=2026, help="seed for envelope totals and RNGs (default 2026)")
+    parser.add_argument("--impl-module", default="kernels", metavar="MODULE",
+                        help="benchmark this module's split_batch(...) instead of kernels' (same signature)")
+    parser.add_argument("--verbose", action="store_true", help="show pytest's and pytest-benchmark's own output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.runner import run_suites  # imports pytest; kept out of --help
+
+    console = Console(stderr=True)
+    out = args.out or default_out_dir()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        console.print(f"[red]--out {out}: cannot create the folder ({exc})[/red]")
+        return Exit.UNUSABLE
+    outcome = run_suites(profile=args.profile, out_dir=out, filter_expr=args.filter, seed=args.seed,
+                         impl_module=args.impl_module, verbose=args.verbose, console=console)
+    if outcome.failures:
+        for nodeid, text in outcome.failures:
+            console.print(f"[red]FAILED {nodeid}[/red]\n{text}")
+    if outcome.exit_code == 5:
+        console.print(f"[red]--filter {args.filter!r} selects no benchmark[/red]")
+        return Exit.UNUSABLE
+    if outcome.exit_code != 0 or not outcome.json_path.exists():
+        console.print(f"[red]benchmark suites failed (pytest exit {outcome.exit_code}); nothing usable written[/red]")
+        return Exit.UNUSABLE
+    data = json.loads(outcome.json_path.read_text())
+    console.print(f"[green]{len(data['benchmarks'])} benchmarks in {outcome.seconds:.1f} s[/green] -> "
+                  f"{outcome.json_path}")
+    print(outcome.json_path)
+    return Exit.OK

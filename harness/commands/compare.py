@@ -1,0 +1,124 @@
+"""``hongbao compare BASE NEW``: the significance-aware regression gate."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from harness import compare as cmp
+from harness.exitcodes import Exit
+from harness.results import UnusableInput, load_run
+
+DEFAULT_THRESHOLDS = Path("seeds/thresholds.toml")
+
+HELP = "regression gate: compare two benchmark runs with significance tests"
+
+_STYLE = {cmp.REGRESSION: "bold red", cmp.SLOWER: "yellow", cmp.NOT_GATED: "dim yellow", cmp.FASTER: "green",
+          cmp.SAME: "dim"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Compare NEW against BASE (pytest-benchmark JSON files or run folders). Each benchmark's raw "
+        "samples are divided by the RNG control measured beside it in the same run (so a baseline "
+        "from another machine still applies), then tested with Mann-Whitney U and a bootstrap CI of "
+        "the median ratio. Exit 0: nothing regressed; 1: a significant regression beyond the allowed "
+        "slowdown, or an algorithm claimed position-fair went from fair to unfair (fairness.json); "
+        "2: unusable input.")
+    parser.add_argument("base", metavar="BASE", help="baseline: benchmark JSON or run folder (e.g. results/baseline)")
+    parser.add_argument("new", metavar="NEW", help="candidate: benchmark JSON or run folder")
+    parser.add_argument("--max-regression", default=None, metavar="PCT",
+                        help="allowed slowdown: the whole 1-alpha CI of the median ratio must exceed it "
+                             "to fail (default 10%%, or [defaults] in --thresholds)")
+    parser.add_argument("--min-effect", default=None, metavar="PCT",
+                        help="changes smaller than this are never called changes (default 5%%)")
+    parser.add_argument("--alpha", default=None, metavar="P", help="significance level (default 0.01)")
+    parser.add_argument("--thresholds", type=Path, default=None, metavar="FILE.toml",
+                        help=f"per-benchmark thresholds (default {DEFAULT_THRESHOLDS} when it exists: "
+                             "parallel cases reported but not gated, Python baselines allowed 25%%)")
+    parser.add_argument("--changes-only", action="store_true", help="list only benchmarks whose verdict is not "
+                                                                    "'no significant change'")
+
+
+def _defaults(args: argparse.Namespace, from_file: dict) -> cmp.Thresholds:
+    t = cmp.Thresholds(**{k: v for k, v in from_file.items() if k in ("max_regression", "min_effect", "alpha")})
+    overrides = {}
+    for flag, key in (("max_regression", "max_regression"), ("min_effect", "min_effect"), ("alpha", "alpha")):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides[key] = cmp.parse_fraction(value, "--" + flag.replace("_", "-"))
+    if "alpha" in overrides and not 0 < overrides["alpha"] < 1:
+        raise ValueError(f"--alpha must be between 0 and 1 (got {args.alpha})")
+    return cmp.Thresholds(**{**t.__dict__, **overrides})
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def table(result: cmp.Comparison, changes_only: bool) -> Table:
+    t = Table(title="hongbao compare", show_lines=False)
+    for col, justify in (("benchmark", "left"), ("base", "right"), ("new", "right"), ("change", "right"),
+                         ("CI of ratio", "right"), ("p-value", "right"), ("verdict", "left")):
+        t.add_column(col, justify=justify)
+    for row in result.rows:
+        if changes_only and row.verdict == cmp.SAME:
+            continue
+        d = row.diff
+        t.add_row(row.name.split("[", 1)[-1].rstrip("]"), _fmt(d.base_median), _fmt(d.new_median),
+                  f"{d.change:+.1%}", f"{d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}", f"{d.p_value:.2g}",
+                  f"[{_STYLE[row.verdict]}]{row.verdict}[/]")
+    return t
+
+
+def explain(row: cmp.Row) -> str:
+    d, t = row.diff, row.thresholds
+    return (f"{row.name.split('[', 1)[-1].rstrip(']')}: {d.change:+.1%} slower ({_fmt(d.base_median)} -> {_fmt(d.new_median)} {row.unit}, "
+            f"median of raw samples); the {1 - t.alpha:.0%} bootstrap CI of new/base is "
+            f"{d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}, wholly above the allowed 1 + {t.max_regression:.0%}; "
+            f"Mann-Whitney U p = {d.p_value:.2g} < alpha {t.alpha:g}.")
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console() if Console().is_terminal else Console(width=150)
+    err = Console(stderr=True)
+    try:
+        path = args.thresholds or (DEFAULT_THRESHOLDS if DEFAULT_THRESHOLDS.is_file() else None)
+        file_defaults, rules = cmp.load_thresholds(path) if path else ({}, [])
+        defaults = _defaults(args, file_defaults)
+        base = load_run(args.base, "BASE")
+        new = load_run(args.new, "NEW")
+        result = cmp.compare_runs(base, new, defaults, rules)
+    except (UnusableInput, ValueError) as exc:
+        err.print(f"[red]unusable input:[/red] {exc}", highlight=False)
+        return Exit.UNUSABLE
+    console.print(table(result, args.changes_only))
+    console.print(f"BASE {base.source}  NEW {new.source}  thresholds: {path or 'built-in'} "
+                  f"(max-regression {defaults.max_regression:.0%}, min-effect {defaults.min_effect:.0%}, "
+                  f"alpha {defaults.alpha:g})", highlight=False)
+    unit = {r.unit for r in result.rows}
+    console.print(f"Figures: median {', '.join(sorted(unit))} (RNG fills/share = time per share / numpy "
+                  "fill time per float64 in the same run; lower is faster).", highlight=False)
+    if result.only_base:
+        console.print(f"[yellow]{len(result.only_base)} benchmark(s) only in BASE (not compared):[/yellow] "
+                      + ", ".join(n.split('[', 1)[-1].rstrip(']') for n in result.only_base[:8]), highlight=False)
+    if result.only_new:
+        console.print(f"[yellow]{len(result.only_new)} benchmark(s) only in NEW (no baseline yet)[/yellow]")
+    for f in result.fairness:
+        mark = "[bold red]REGRESSION[/]" if f.regression else "ok"
+        console.print(f"fairness {f.algorithm}: position_fair {f.base_fair} -> {f.new_fair} "
+                      f"(claimed {f.claimed}, min p {f.min_p_value}) {mark}", highlight=False)
+    counts = {v: sum(r.verdict == v for r in result.rows) for v in _STYLE}
+    console.print(", ".join(f"{n} {v}" for v, n in counts.items() if n), highlight=False)
+    if not result.regressed:
+        console.print("[green]No significant regression.[/green]")
+        return Exit.OK
+    console.print(f"[bold red]{len(result.regressions) + len(result.fairness_regressions)} regression(s):[/bold red]")
+    for row in result.regressions:
+        console.print("  " + explain(row), highlight=False)
+    for f in result.fairness_regressions:
+        console.print(f"  fairness: {f.algorithm} is registered position-fair and was fair in BASE, but NEW's "
+                      f"scorecard rejects position fairness (min p = {f.min_p_value}).", highlight=False)
+    return Exit.REGRESSION

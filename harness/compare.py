@@ -1,0 +1,176 @@
+"""The regression gate: judge NEW against BASE benchmark by benchmark, plus fairness verdicts.
+
+A benchmark regresses when it is gated, Mann-Whitney U rejects "same distribution" at ``alpha``
+and the bootstrap interval of the median ratio lies wholly above ``1 + max_regression``: we are
+confident it got slower by more than the allowed amount, not merely that it moved. Changes under
+``min_effect`` are never reported as changes. Thresholds come from CLI flags, then per-benchmark
+rules in a TOML file (seeds/thresholds.toml), first matching rule wins.
+"""
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from harness import stats
+from harness.results import Run, UnusableInput
+
+FASTER, SLOWER, REGRESSION, SAME, NOT_GATED = "faster", "slower", "REGRESSION", "no significant change", "slower (not gated)"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_regression: float = 0.10
+    min_effect: float = 0.05
+    alpha: float = 0.01
+    gate: bool = True
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    match: str
+    overrides: dict
+
+
+@dataclass
+class Row:
+    name: str
+    diff: stats.Difference
+    verdict: str
+    thresholds: Thresholds
+    unit: str              # "RNG fills/share" (machine-independent) or "s" (raw, no control)
+
+
+@dataclass
+class FairnessRow:
+    algorithm: str
+    base_fair: bool | None
+    new_fair: bool | None
+    claimed: bool
+    min_p_value: float | None
+    regression: bool
+
+
+@dataclass
+class Comparison:
+    rows: list[Row]
+    fairness: list[FairnessRow] = field(default_factory=list)
+    only_base: list[str] = field(default_factory=list)
+    only_new: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[Row]:
+        return [r for r in self.rows if r.verdict == REGRESSION]
+
+    @property
+    def fairness_regressions(self) -> list[FairnessRow]:
+        return [f for f in self.fairness if f.regression]
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.regressions or self.fairness_regressions)
+
+
+def parse_fraction(text: str | float, field_name: str) -> float:
+    """'10%' or '0.1' -> 0.1; ValueError naming the field otherwise."""
+    raw = str(text).strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise ValueError(f"{field_name} must be a percentage like 10% or a fraction like 0.1 (got {text!r})") from None
+    if not 0.0 <= value < 10.0:
+        raise ValueError(f"{field_name} must be between 0% and 1000% (got {text!r})")
+    return value
+
+
+def load_thresholds(path: Path) -> tuple[dict, list[Rule]]:
+    """Read a thresholds TOML: ``[defaults]`` and ``[[rule]] match = "glob"`` tables."""
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise UnusableInput(f"--thresholds {path}: no such file") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UnusableInput(f"--thresholds {path}: not valid TOML ({exc})") from None
+    known = {"max_regression", "min_effect", "alpha", "gate", "reason"}
+
+    def clean(table: dict, where: str) -> dict:
+        out = {}
+        for key, value in table.items():
+            if key == "match":
+                continue
+            if key not in known:
+                raise UnusableInput(f"--thresholds {path}: {where} has unknown key {key!r} "
+                                    f"(known: {', '.join(sorted(known))}, match)")
+            if key in ("max_regression", "min_effect", "alpha"):
+                try:
+                    value = parse_fraction(value, f"{where}.{key}")
+                except ValueError as exc:
+                    raise UnusableInput(f"--thresholds {path}: {exc}") from None
+            out[key] = value
+        return out
+
+    defaults = clean(doc.get("defaults", {}), "[defaults]")
+    rules = []
+    for i, table in enumerate(doc.get("rule", [])):
+        if not isinstance(table.get("match"), str):
+            raise UnusableInput(f"--thresholds {path}: [[rule]] #{i + 1} needs match = \"glob\"")
+        rules.append(Rule(table["match"], clean(table, f"[[rule]] #{i + 1}")))
+    return defaults, rules
+
+
+def thresholds_for(name: str, base: Thresholds, rules: list[Rule]) -> Thresholds:
+    for rule in rules:
+        if fnmatch.fnmatchcase(name, rule.match) or fnmatch.fnmatchcase(name.split("[", 1)[-1].rstrip("]"), rule.match):
+            return replace(base, **rule.overrides)
+    return base
+
+
+def verdict(diff: stats.Difference, t: Thresholds) -> str:
+    significant = diff.p_value < t.alpha and abs(diff.change) >= t.min_effect
+    if not significant:
+        return SAME
+    if diff.change < 0:
+        return FASTER
+    if not t.gate:
+        return NOT_GATED
+    return REGRESSION if diff.ratio_ci[0] > 1.0 + t.max_regression else SLOWER
+
+
+def compare_runs(base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = ()) -> Comparison:
+    """Compare every benchmark present in both runs, plus fairness when both folders have it."""
+    common = [n for n in base.benchmarks if n in new.benchmarks]
+    if not common:
+        raise UnusableInput(f"BASE {base.source} and NEW {new.source} have no benchmark in common "
+                            "(different profile or filter?)")
+    rows = []
+    for name in common:
+        b, n = base.benchmarks[name], new.benchmarks[name]
+        both = b.normalised and n.normalised
+        t = thresholds_for(name, defaults, list(rules))
+        if not both:  # raw seconds carry no same-run control: shown, never gated
+            t = replace(t, gate=False, reason=t.reason or "no same-run control (raw seconds)")
+        diff = stats.difference(b.gated_samples() if both else b.samples_s,
+                                n.gated_samples() if both else n.samples_s, confidence=1.0 - t.alpha)
+        rows.append(Row(name, diff, verdict(diff, t), t, "RNG fills/share" if both else "s"))
+    return Comparison(rows, compare_fairness(base.fairness, new.fairness),
+                      [n for n in base.benchmarks if n not in new.benchmarks],
+                      [n for n in new.benchmarks if n not in base.benchmarks])
+
+
+def compare_fairness(base: dict | None, new: dict | None) -> list[FairnessRow]:
+    """Fair -> unfair for an algorithm the registry claims position-fair is a regression."""
+    if not base or not new:
+        return []
+    from kernels import ALGORITHMS
+
+    out = []
+    for name, entry in new["algorithms"].items():
+        if name not in base["algorithms"]:
+            continue
+        was, now = base["algorithms"][name].get("position_fair"), entry.get("position_fair")
+        claimed = ALGORITHMS[name].position_fair if name in ALGORITHMS else bool(entry.get("claimed_position_fair"))
+        out.append(FairnessRow(name, was, now, claimed, entry.get("min_p_value"),
+                               regression=claimed and was is True and now is not True))
+    return out

@@ -1,0 +1,73 @@
+"""Run the benchmark suites in-process with pytest.main and a rich progress bar."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harness import bench
+
+SUITES_DIR = Path(__file__).parent / "suites"
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    json_path: Path
+    seconds: float
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _ProgressPlugin:
+    """Advances a progress bar per finished benchmark and keeps failure text for the caller."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("collecting", total=None)
+        self.failures: list[tuple[str, str]] = []
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.progress.update(self.task, total=len(session.items), description="benchmarking")
+
+    def pytest_runtest_logstart(self, nodeid: str, location) -> None:
+        self.progress.update(self.task, description=nodeid.split("[", 1)[-1].rstrip("]"))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self.failures.append((report.nodeid, str(report.longrepr)[-3000:]))
+        if report.when == "teardown":
+            self.progress.advance(self.task)
+
+
+def pytest_args(profile: str, json_path: Path, filter_expr: str | None, seed: int, impl_module: str,
+                verbose: bool = False) -> list[str]:
+    """The pytest command line that runs the suites (also usable by hand)."""
+    bench.PROFILES[profile]  # KeyError early for an unknown profile
+    args = ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR), str(SUITES_DIR),
+            f"--hongbao-profile={profile}", f"--hongbao-seed={seed}", f"--hongbao-impl-module={impl_module}",
+            f"--benchmark-json={json_path}", "--benchmark-save-data",
+            "-W", "ignore::numba.NumbaWarning"]
+    if filter_expr:
+        args += ["-k", filter_expr]
+    if not verbose:
+        args += ["-p", "no:terminal"]
+    return args
+
+
+def run_suites(*, profile: str, out_dir: Path, filter_expr: str | None = None, seed: int = 2026,
+               impl_module: str = "kernels", verbose: bool = False, console: Console | None = None) -> Outcome:
+    """Run the suites; pytest-benchmark writes ``out_dir/benchmark.json``."""
+    json_path = out_dir / "benchmark.json"
+    if json_path.exists():
+        json_path.unlink()
+    args = pytest_args(profile, json_path, filter_expr, seed, impl_module, verbose)
+    t0 = time.perf_counter()
+    with Progress(TextColumn("[bold]{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console or Console(stderr=True), transient=False) as progress:
+        plugin = _ProgressPlugin(progress)
+        code = pytest.main(args, plugins=[plugin])
+    return Outcome(int(code), json_path, time.perf_counter() - t0, plugin.failures)

@@ -1,0 +1,103 @@
+"""Kernel throughput: algorithm x implementation x count x batch size (cases from harness.bench).
+
+Numba cases are warmed up (JIT compiled, or loaded from Numba's cache) before any round is timed
+(and before the round count is chosen), so no timed round ever includes compilation; the first
+call's time is recorded apart as ``compile_seconds``. The RNG control is paired with the rounds:
+pytest-benchmark's ``pedantic`` setup hook times one numpy fill of the same number of values just
+before every round, so each raw sample has its own control from the same moment.
+
+Clocks: single-threaded cases (Python baseline, Numba serial) and their controls are timed with the
+calling thread's CPU time (``time.thread_time``), which a 2-core CI machine shared with other jobs
+does not inflate when it preempts us; parallel cases need wall time (``time.perf_counter``).
+"""
+from __future__ import annotations
+
+import random
+import time
+
+import numba
+import numpy as np
+
+from harness import bench
+from kernels.baseline import BASELINES
+
+_FIRST_CALL_SECONDS: dict[tuple, float] = {}
+
+
+def _numba_target(module, case: bench.Case, totals: np.ndarray, seed: int):
+    parallel = case.impl == "parallel"
+
+    def target():
+        return module.split_batch(totals, case.count, algorithm=case.algorithm, min_cents=1, seed=seed,
+                                  parallel=parallel)
+    return target
+
+
+def _python_target(case: bench.Case, totals: np.ndarray, seed: int):
+    split = BASELINES[case.algorithm]
+    rng = random.Random(seed)
+    totals_list = [int(t) for t in totals]
+    count = case.count
+
+    def target():
+        return [split(t, count, 1, None, rng) for t in totals_list]
+    return target
+
+
+def _first_call_seconds(module, case: bench.Case, seed: int) -> float:
+    """Seconds of the first call of this kernel signature in this process (JIT compile or cache load)."""
+    key = (module.__name__, case.impl)
+    if key not in _FIRST_CALL_SECONDS:
+        one = bench.batch_totals_cents(case.count, 1, seed)
+        t0 = time.perf_counter()
+        module.split_batch(one, case.count, algorithm=case.algorithm, min_cents=1, seed=seed,
+                           parallel=case.impl == "parallel")
+        _FIRST_CALL_SECONDS[key] = time.perf_counter() - t0
+    return _FIRST_CALL_SECONDS[key]
+
+
+def _jit_cache_hits() -> int | None:
+    try:
+        from kernels import batch
+    except ImportError:  # pragma: no cover - kernels is part of the distribution
+        return None
+    kernels = (batch.split_fixed_serial, batch.split_fixed_parallel)
+    return int(sum(sum(k.stats.cache_hits.values()) for k in kernels))
+
+
+def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, impl_module) -> None:
+    totals = bench.batch_totals_cents(case.count, case.envelopes, seed)
+    extra = {"algorithm": case.algorithm, "impl": case.impl, "count": case.count,
+             "envelopes": case.envelopes, "shares_per_round": case.shares, "profile": profile.name}
+    if case.impl == bench.PYTHON:
+        target = _python_target(case, totals, seed)
+        extra["baseline"] = f"kernels.baseline.{case.algorithm}"
+    else:
+        extra["compile_seconds"] = _first_call_seconds(impl_module, case, seed)
+        extra["jit_cache_hits"] = _jit_cache_hits()
+        extra["impl_module"] = impl_module.__name__
+        threads = min(case.threads, numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(threads if case.impl == "parallel" else numba.config.NUMBA_NUM_THREADS)
+        extra["threads"] = threads
+        target = _numba_target(impl_module, case, totals, seed)
+    shares = target()  # warm-up before calibration; also a sanity check of what is timed
+    sums = [sum(row) for row in shares] if case.impl == bench.PYTHON else np.asarray(shares).sum(axis=1)
+    if not np.array_equal(np.asarray(sums, dtype=np.int64), totals):
+        raise AssertionError(f"{case.id}: shares do not add up to the envelope totals")
+
+    clock = time.perf_counter if case.impl == "parallel" else time.thread_time
+    extra["clock"] = clock.__name__
+    benchmark._timer = clock  # pytest-benchmark has no per-test timer option; recorded in options.timer
+    t0 = clock()
+    target()
+    rounds = bench.rounds_for(clock() - t0, profile)
+    control = bench.PairedControl(case.shares, clock, seed)
+    try:
+        benchmark.pedantic(target, setup=control.measure, rounds=rounds, warmup_rounds=1, iterations=1)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    samples = control.samples[1:]  # the first setup call served the warm-up round
+    extra["rng_fill_seconds_per_value_samples"] = samples
+    extra["rng_fill_seconds_per_value"] = bench.median(samples)
+    extra.update(bench.run_figures(extra, benchmark.stats.stats.median))
+    benchmark.extra_info.update(extra)

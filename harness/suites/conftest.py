@@ -1,0 +1,57 @@
+"""Fixtures and hooks for the kernel benchmark suites (pytest-benchmark).
+
+Options: ``--hongbao-profile quick|full``, ``--hongbao-seed N`` and ``--hongbao-impl-module MOD``
+(a module exposing ``split_batch`` with the kernels' signature; default ``kernels``).
+"""
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from harness import bench
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hongbao")
+    group.addoption("--hongbao-profile", default="quick", choices=sorted(bench.PROFILES),
+                    help="benchmark profile (default quick)")
+    group.addoption("--hongbao-seed", type=int, default=2026, help="seed for envelope totals and RNGs")
+    group.addoption("--hongbao-impl-module", default="kernels",
+                    help="module exposing split_batch(...) to benchmark instead of kernels")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case" in metafunc.fixturenames:
+        profile = bench.PROFILES[metafunc.config.getoption("hongbao_profile")]
+        all_cases = bench.cases(profile)
+        metafunc.parametrize("case", all_cases, ids=[c.id for c in all_cases])
+
+
+@pytest.fixture(scope="session")
+def profile(pytestconfig: pytest.Config) -> bench.Profile:
+    return bench.PROFILES[pytestconfig.getoption("hongbao_profile")]
+
+
+@pytest.fixture(scope="session")
+def seed(pytestconfig: pytest.Config) -> int:
+    return pytestconfig.getoption("hongbao_seed")
+
+
+@pytest.fixture(scope="session")
+def impl_module(pytestconfig: pytest.Config):
+    name = pytestconfig.getoption("hongbao_impl_module")
+    module = importlib.import_module(name)
+    if not callable(getattr(module, "split_batch", None)):
+        raise pytest.UsageError(f"--hongbao-impl-module {name} has no split_batch function")
+    return module
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json) -> None:
+    """Cross-benchmark ratios (speedup_vs_python, parallel_speedup) once every median is known."""
+    bench.add_cross_ratios(output_json["benchmarks"])
+    output_json.setdefault("hongbao", {})
+    output_json["hongbao"].update({"profile": config.getoption("hongbao_profile"),
+                                   "seed": config.getoption("hongbao_seed"),
+                                   "impl_module": config.getoption("hongbao_impl_module"),
+                                   "format": "pytest-benchmark JSON; kit figures in extra_info"})
