@@ -52,15 +52,19 @@ class GrabService:
                 return
 
     async def _http(self, scope, receive, send) -> None:
+        extra: list = []
         try:
             status, body = await self._route(scope, receive)
         except ApiError as exc:
             status, body = exc.status, orjson.dumps(exc.body())
+            if getattr(exc, "allow", None):  # RFC 9110: a 405 names the allowed methods (API fuzzing)
+                extra = [(b"allow", exc.allow.encode())]
         except Exception:  # a bug, not bad input: logged, answered 500 without internals
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             status, body = 500, b'{"error":"internal","detail":"unexpected server error (logged)"}'
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", _JSON), (b"content-length", str(len(body)).encode())]})
+                    "headers": [(b"content-type", _JSON), (b"content-length", str(len(body)).encode()),
+                                *extra]})
         await send({"type": "http.response.body", "body": body})
 
     async def _route(self, scope, receive) -> tuple[int, bytes]:
@@ -100,7 +104,9 @@ class GrabService:
 
 def _allow(method: str, allowed: str) -> None:
     if method != allowed:
-        raise ApiError(405, "method_not_allowed", f"method {method} not allowed here (use {allowed})", "method")
+        exc = ApiError(405, "method_not_allowed", f"method {method} not allowed here (use {allowed})", "method")
+        exc.allow = allowed
+        raise exc
 
 
 async def _body(scope, receive) -> bytes:
