@@ -40,10 +40,14 @@ def _fmt_p(p) -> str:
     return "< 1e-300" if p == 0 else f"{p:.2g}"
 
 
+def short_name(name: str) -> str:
+    """``callable:pkg.mod:func`` -> ``func()`` for tables; JSON keeps the full name."""
+    return name.rsplit(":", 1)[-1] + "()" if name.startswith("callable:") else name
+
+
 def verdict_text(entry: dict) -> str:
     if entry.get("broken"):
-        f = entry["exactness"]["first_failure"]
-        return f"[bold red]BROKEN[/]: envelope {f['envelope']}: {f['problem']}"
+        return "[bold red]BROKEN[/] (not scored)"
     fair = "[green]fair[/]" if entry["position_fair"] else "[red]NOT fair[/]"
     ok = entry["position_fair"] == entry["claimed_position_fair"]
     return fair + ("" if ok else " [bold red](claim failed)[/]")
@@ -59,15 +63,15 @@ def scorecard_table(doc: dict) -> Table:
     for col, just in (("algorithm", "left"), ("claim", "center"), ("mean spread ¢", "right"),
                       ("std ¢ 1st→last", "right"), ("P(best) range", "right"),
                       ("Gini", "right"), ("min p", "right"), ("verdict", "left")):
-        t.add_column(col, justify=just, no_wrap=col != "verdict")
+        t.add_column(col, justify=just, no_wrap=col not in ("verdict", "algorithm"), max_width=24)
     for name, e in doc["algorithms"].items():
         claim = "fair" if e["claimed_position_fair"] else "unfair"
         if e.get("broken"):
-            t.add_row(name, claim, "-", "-", "-", "-", "-", verdict_text(e))
+            t.add_row(short_name(name), claim, "-", "-", "-", "-", "-", verdict_text(e))
             continue
         std = e["positions"]["std_cents"]
         best = e["best_luck_prob"]
-        t.add_row(name, claim, f"{e['mean_spread_cents']:.1f}", f"{std[0]:.0f}→{std[-1]:.0f}",
+        t.add_row(short_name(name), claim, f"{e['mean_spread_cents']:.1f}", f"{std[0]:.0f}→{std[-1]:.0f}",
                   f"{min(best):.3f}–{max(best):.3f}", f"{e['gini']['mean']:.3f}", _fmt_p(e["min_p_value"]),
                   verdict_text(e))
     return t
@@ -81,7 +85,7 @@ def position_table(doc: dict) -> Table | None:
     t = Table(title="Std of share by grab position (cents)", title_justify="left")
     t.add_column("position", justify="right")
     for name in scored:
-        t.add_column(name, justify="right")
+        t.add_column(short_name(name), justify="right")
     for p in range(doc["count"]):
         t.add_row(str(p + 1), *(f"{e['positions']['std_cents'][p]:.0f}" for e in scored.values()))
     return t
@@ -102,6 +106,12 @@ def calibration_table(calib: dict) -> Table:
 
 def print_scorecard(console: Console, doc: dict) -> None:
     console.print(scorecard_table(doc))
+    for name, e in doc["algorithms"].items():
+        if e.get("broken"):
+            f = e["exactness"]["first_failure"]
+            console.print(f"[bold red]{name} broke exactness[/] at envelope {f['envelope']} "
+                          f"(total {f['total_cents']} cents, count {f['count']}): {f['problem']}")
+            console.print(f"  returned: {f['returned']}", markup=False, highlight=False)
     positions = position_table(doc)
     if positions is not None:
         console.print(positions)
