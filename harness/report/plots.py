@@ -1,0 +1,119 @@
+"""Matplotlib figures for the benchmark section, each saved as a PNG in the run folder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+IMPL_STYLE = {"python": ("pure Python (stdlib random)", "tab:gray", "o"),
+              "serial": ("Numba serial", "tab:blue", "s"),
+              "parallel": ("Numba parallel", "tab:orange", "^")}
+
+
+def _main(r: dict) -> bool:
+    """Leave out the 1-thread parallel cases (they belong to the thread-scaling plot)."""
+    return not (r["impl"] == "parallel" and r.get("threads") == 1)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def throughput_vs_count(rows: list[dict], path: Path) -> Path | None:
+    """One panel per algorithm: shares/s against count, a line per implementation (largest batch)."""
+    algos = sorted({r["algorithm"] for r in rows})
+    if not algos:
+        return None
+    fig, axes = plt.subplots(1, len(algos), figsize=(3.2 * len(algos), 3.2), sharey=True, squeeze=False)
+    for ax, algo in zip(axes[0], algos):
+        for impl, (label, color, marker) in IMPL_STYLE.items():
+            pts = {}
+            for r in rows:
+                if r["algorithm"] == algo and r["impl"] == impl and _main(r):
+                    if r["count"] not in pts or r["envelopes"] > pts[r["count"]]["envelopes"]:
+                        pts[r["count"]] = r
+            if pts:
+                xs = sorted(pts)
+                ax.plot(xs, [pts[x]["shares_per_second"] for x in xs], marker=marker, color=color, label=label)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(algo)
+        ax.set_xlabel("count (people per envelope)")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("shares per second")
+    axes[0][0].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def speedup_vs_python(rows: list[dict], path: Path) -> Path | None:
+    """Grouped bars: speedup over the fastest pure-Python version, per algorithm and count."""
+    pts = [r for r in rows if r["impl"] in ("serial", "parallel") and r.get("speedup_vs_python") and _main(r)]
+    if not pts:
+        return None
+    counts = sorted({r["count"] for r in pts})
+    algos = sorted({r["algorithm"] for r in pts})
+    fig, axes = plt.subplots(1, len(counts), figsize=(3.4 * len(counts), 3.2), sharey=True, squeeze=False)
+    for ax, count in zip(axes[0], counts):
+        for k, impl in enumerate(("serial", "parallel")):
+            vals = []
+            for algo in algos:
+                cand = [r for r in pts if r["algorithm"] == algo and r["count"] == count and r["impl"] == impl]
+                vals.append(max((r["speedup_vs_python"] for r in cand), default=0.0))
+            xs = [i + 0.4 * k for i in range(len(algos))]
+            ax.bar(xs, vals, width=0.4, color=IMPL_STYLE[impl][1], label=IMPL_STYLE[impl][0])
+        ax.axhline(1.0, color="black", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks([i + 0.2 for i in range(len(algos))], algos, rotation=45, ha="right", fontsize=8)
+        ax.set_title(f"count = {count}")
+    axes[0][0].set_ylabel("x faster than pure Python")
+    axes[0][0].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def thread_scaling(rows: list[dict], path: Path) -> Path | None:
+    """shares/s of the parallel kernel with 1 and 2 Numba threads, beside the serial kernel."""
+    keys = sorted({(r["algorithm"], r["count"], r["envelopes"]) for r in rows
+                   if r["impl"] == "parallel" and r.get("threads") == 1})
+    if not keys:
+        return None
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(keys) + 1), 3.2))
+    series = (("serial", None, "Numba serial"), ("parallel", 1, "parallel, 1 thread"),
+              ("parallel", 2, "parallel, 2 threads"))
+    for k, (impl, threads, label) in enumerate(series):
+        vals = []
+        for algo, count, n in keys:
+            match = [r for r in rows if (r["algorithm"], r["count"], r["envelopes"]) == (algo, count, n)
+                     and r["impl"] == impl and (threads is None or r.get("threads") == threads)]
+            vals.append(match[0]["shares_per_second"] if match else 0.0)
+        ax.bar([i + 0.27 * k for i in range(len(keys))], vals, width=0.27, label=label,
+               color=("tab:blue", "tab:olive", "tab:orange")[k])
+    ax.set_xticks([i + 0.27 for i in range(len(keys))], [f"{a}\nc{c} n{n}" for a, c, n in keys], fontsize=7)
+    ax.set_ylabel("shares per second")
+    ax.set_title("thread scaling (numba.set_num_threads)")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def history(points: dict[str, list[tuple[str, float]]], path: Path, ylabel: str) -> Path | None:
+    """A line per series over saved runs (x = run folder names, oldest first)."""
+    if not points or max(len(v) for v in points.values()) < 2:
+        return None
+    runs = sorted({run for series in points.values() for run, _ in series})
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * len(runs) + 3), 3.4))
+    for label, series in sorted(points.items()):
+        d = dict(series)
+        xs = [i for i, run in enumerate(runs) if run in d]
+        ax.plot(xs, [d[runs[i]] for i in xs], marker="o", label=label)
+    ax.set_xticks(range(len(runs)), runs, rotation=45, ha="right", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title("history across saved runs (results/*/benchmark.json)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)

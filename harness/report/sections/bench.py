@@ -1,0 +1,93 @@
+"""Report section for benchmark.json: throughput, speedups, thread scaling, history."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.report import plots
+from harness.report.section import Section
+from harness.results import UnusableInput, parse_benchmarks, saved_runs
+
+TITLE = "Kernel benchmarks (is it fast enough?)"
+
+
+def rows_of(doc: dict) -> list[dict]:
+    """One flat dict per kernel benchmark: extra_info plus id and median seconds."""
+    out = []
+    for b in doc.get("benchmarks", []):
+        extra = b.get("extra_info") or {}
+        if "shares_per_second" not in extra or "algorithm" not in extra:
+            continue
+        out.append({**extra, "id": b["name"].split("[", 1)[-1].rstrip("]"), "median_s": b["stats"]["median"]})
+    return out
+
+
+def _f(value, fmt: str) -> str:
+    return "" if value is None else format(value, fmt)
+
+
+def headline(rows: list[dict]) -> list[str]:
+    """The count = 10 table: the issue's figures for every algorithm."""
+    lines = ["| algorithm | impl | batch (envelopes) | shares/s | x pure Python | fraction of RNG limit "
+             "| parallel speedup | compile s (1st call) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: (r["algorithm"], r["impl"], -r.get("threads", 0), r["envelopes"])):
+        if r["count"] != 10:
+            continue
+        impl = f"parallel ({r.get('threads')} thr)" if r["impl"] == "parallel" else r["impl"]
+        lines.append(f"| {r['algorithm']} | {impl} | {r['envelopes']:,} | {r['shares_per_second']:,.0f} | "
+                     f"{_f(r.get('speedup_vs_python'), '.1f')} | {_f(r.get('fraction_of_rng_limit'), '.3f')} | "
+                     f"{_f(r.get('parallel_speedup'), '.2f')} | {_f(r.get('compile_seconds'), '.2f')} |")
+    return lines
+
+
+def all_rows_table(rows: list[dict]) -> list[str]:
+    lines = ["| benchmark | median ms | shares/s | x Python | RNG fraction | clock |", "|---|---:|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['id']} | {r['median_s'] * 1e3:.3f} | {r['shares_per_second']:,.0f} | "
+                     f"{_f(r.get('speedup_vs_python'), '.1f')} | {_f(r.get('fraction_of_rng_limit'), '.3f')} | "
+                     f"{r.get('clock', '')} |")
+    return lines
+
+
+def history_points(run_dir: Path, ids: list[str]) -> dict[str, list[tuple[str, float]]]:
+    """fraction_of_rng_limit of the given benchmark ids in every saved run beside ``run_dir``."""
+    points: dict[str, list[tuple[str, float]]] = {}
+    for name, path in saved_runs(run_dir.parent):
+        try:
+            doc = json.loads(path.read_text())
+            parse_benchmarks(doc, path)
+        except (OSError, ValueError, UnusableInput):
+            continue
+        for r in rows_of(doc):
+            if r["id"] in ids and r.get("fraction_of_rng_limit"):
+                points.setdefault(r["id"], []).append((name, float(r["fraction_of_rng_limit"])))
+    return points
+
+
+def render(run_dir: Path) -> Section | None:
+    """The benchmark section, or None when the run has no benchmark.json."""
+    run_dir = Path(run_dir)
+    path = run_dir / "benchmark.json"
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    rows = rows_of(doc)
+    if not rows:
+        return None
+    meta = doc.get("hongbao", {})
+    cpu = (doc.get("machine_info") or {}).get("cpu", {}).get("brand_raw", "unknown CPU")
+    figures = [p for p in (
+        plots.throughput_vs_count(rows, run_dir / "bench_throughput.png"),
+        plots.speedup_vs_python(rows, run_dir / "bench_speedup.png"),
+        plots.thread_scaling(rows, run_dir / "bench_threads.png"),
+        plots.history(history_points(run_dir, [r["id"] for r in rows if r["algorithm"] == "double_mean"
+                                               and r["count"] == 10]),
+                      run_dir / "bench_history.png", "share rate / numpy fill rate"),
+    ) if p is not None]
+    md = [f"Profile **{meta.get('profile', '?')}**, seed {meta.get('seed', '?')}, {len(rows)} kernel benchmarks "
+          f"on {cpu} ({doc.get('datetime', '')}). Single-threaded cases are timed in thread CPU time, parallel "
+          "ones in wall time; *fraction of RNG limit* = share rate / the rate at which numpy's default "
+          "Generator fills float64 values, measured round by round in the same run.", "",
+          "### count = 10", ""] + headline(rows) + [
+          "", "<details><summary>All benchmarks</summary>", ""] + all_rows_table(rows) + ["", "</details>", ""]
+    return Section(TITLE, "\n".join(md), figures=figures)
