@@ -1,0 +1,115 @@
+"""``hongbao capacity`` end to end: a real (short) step ramp, then the projection recomputed by hand
+from the run's own capacity.json; re-projection with --from; bad flags -> exit 2 naming the flag."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from harness.capacity.saturation import breach
+from harness.cli import main
+from harness.report.sections import capacity as capacity_section
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("capacity")
+    code = main(["capacity", "--preset", "wechat-2017", "--steps", "2", "--step-seconds", "2",
+                 "--start-users", "5", "--step-users", "10", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def _row(doc: dict, quantity: str):
+    return next(r["value"] for r in doc["projection"] if r["quantity"] == quantity)
+
+
+@pytest.mark.slow
+@pytest.mark.storm
+def test_projection_follows_from_the_runs_own_measurements(run_dir):
+    doc = json.loads((run_dir / "capacity.json").read_text())
+    ramp = next(r for r in doc["ramps"] if r["label"] == doc["projection_ramp"])
+    slo, budget = doc["slo"]["p99_ms"], doc["slo"]["error_budget"]
+    # the knee: the best step before the first step that breaks the SLO, recomputed here
+    sustainable = []
+    for step in ramp["steps"]:
+        if step["p99_ms"] > slo or step["failures"] > budget * step["requests"]:
+            break
+        sustainable.append(step)
+    knee = max(sustainable, key=lambda s: s["grabs_per_second"])
+    assert ramp["knee"]["grabs_per_second"] == knee["grabs_per_second"]
+    assert knee["requests"] > 0 and knee["p99_ms"] > 0
+    # service cores: target / (1 - headroom) / (knee grabs/s per busy service core)
+    busy = knee["cpu_cores"]["service"]
+    per_core = knee["grabs_per_second"] / busy if busy >= 0.05 else knee["grabs_per_second"] / ramp["service_workers"]
+    need = doc["target"]["grabs_per_second"] / (1 - doc["headroom"])
+    assert doc["target"]["grabs_per_second"] == 760_000
+    assert _row(doc, "service cores") == math.ceil(need / per_core)
+    assert _row(doc, "service instances") == math.ceil(math.ceil(need / per_core) / 16)
+    kernel = doc["measurements"]["kernel"]["shares_per_second"]
+    assert _row(doc, "split-kernel cores") == pytest.approx(need / kernel)
+    per_envelope = doc["measurements"]["memory_store"]["bytes_per_envelope_grabbed"]
+    assert _row(doc, "memory store: memory per million open envelopes") == pytest.approx(per_envelope * 1e6 / 2**20)
+    open_envelopes = 760_000 / 10 * 60
+    assert _row(doc, "memory store: memory at the peak") == pytest.approx(per_envelope * open_envelopes / 0.7 / 2**30)
+    assert not any(r["quantity"] == "Redis shards" for r in doc["projection"])   # not measured: not guessed
+    assert any("Redis not measured" in n for n in doc["notes"])
+
+
+@pytest.mark.slow
+@pytest.mark.storm
+def test_the_run_folder_has_the_report_and_the_plot(run_dir):
+    assert (run_dir / "capacity_latency.png").stat().st_size > 10_000
+    section = capacity_section.render(run_dir)
+    assert section is not None and section.figures == [run_dir / "capacity_latency.png"]
+    for text in ("Saturation search", "Projection", "Assumptions", "service cores", "760,000"):
+        assert text in section.markdown
+    assert "Projection" in (run_dir / "report.md").read_text()
+    assert "data:image/png;base64," in (run_dir / "report.html").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.storm
+def test_from_reprojects_another_target_without_measuring(run_dir, tmp_path):
+    code = main(["capacity", "--from", str(run_dir), "--preset", "alipay-2017", "--headroom", "50%",
+                 "--out", str(tmp_path), "--no-report"])
+    assert code == 0
+    old = json.loads((run_dir / "capacity.json").read_text())
+    new = json.loads((tmp_path / "capacity.json").read_text())
+    assert not (tmp_path / "capacity-work").exists()              # nothing was measured again
+    assert new["ramps"][0]["steps"] == old["ramps"][0]["steps"]
+    assert new["inputs"]["service_grabs_per_core"] == old["inputs"]["service_grabs_per_core"]
+    assert _row(new, "service cores") == math.ceil(256_000 / 0.5 / new["inputs"]["service_grabs_per_core"])
+
+
+def test_every_ramp_step_breach_names_the_limit():
+    from harness.capacity.saturation import RampStep
+    step = RampStep(users=5, duration_s=1, requests=100, failures=0, grabs_per_second=100, p50_ms=1, p99_ms=250)
+    assert "p99 250.0 ms > SLO 200 ms" in breach(step, 200, 0.001)
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--target", "fast"], "--target"),
+    (["--target", "0/s"], "--target"),
+    (["--p99", "200"], "--p99"),
+    (["--headroom", "120%"], "--headroom"),
+    (["--errors", "lots"], "--errors"),
+    (["--preset", "wechat-1999"], "--preset"),
+    (["--workers", "2"], "--workers"),
+    (["--workers", "one"], "--workers"),
+    (["--store", "mysql://x"], "--store"),
+    (["--steps", "0"], "--steps"),
+    (["--step-seconds", "0.5"], "--step-seconds"),
+    (["--from", "/nonexistent/run"], "--from"),
+])
+def test_bad_input_exits_2_naming_the_flag(argv, flag, capsys, tmp_path):
+    assert main(["capacity", *argv, "--out", str(tmp_path / "out")]) == 2
+    assert flag in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()            # nothing written for a rejected request
+
+
+def test_target_and_preset_together_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["capacity", "--target", "1k/s", "--preset", "wechat-2017"])
+    assert exc.value.code == 2 and "--preset" in capsys.readouterr().err
