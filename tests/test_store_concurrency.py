@@ -126,3 +126,22 @@ def test_refund_rules(store_url):
         finally:
             await store.close()
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("mode", ["pre_split", "on_grab"])
+def test_sold_out_after_last_grab(store_url, mode):
+    """Regression: a worker that took the last on_grab share must answer sold_out, not fail."""
+    async def main():
+        (store,) = (await _stores(store_url, 1))[:1]
+        try:
+            env = await store.create(EnvelopeSpec("boss", 7, 2, "naive", mode, 0, None, 60.0))
+            first = await store.grab(env["id"], "a", "1")
+            second = await store.grab(env["id"], "b", "2")
+            assert first["amount_cents"] + second["amount_cents"] == 7 and second["remaining_count"] == 0
+            for user in ("c", "d"):
+                with pytest.raises(ApiError) as sold:
+                    await store.grab(env["id"], user, "3")
+                assert sold.value.code == "sold_out" and sold.value.status == 409
+        finally:
+            await store.close()
+    asyncio.run(main())

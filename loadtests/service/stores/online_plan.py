@@ -39,6 +39,8 @@ class OnlinePlan:
         """Script arguments: head seq, then ``size`` pairs (fewer at the end of the envelope)."""
         count = self.config["count"]
         size = min(size, count - self.head)
+        if size <= 0:  # sold out as far as this worker knows: the script will say so
+            return [self.head]
         pairs = self.pairs
         while True:
             rem, share = pairs[-1]
