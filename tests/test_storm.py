@@ -69,6 +69,14 @@ def test_planted_defect_fails_the_audit(tmp_path, store, needle, capsys):
 def test_redis_storm_with_client_retries_audits_clean(tmp_path):
     with redis_server() as srv:
         code, d = _storm(tmp_path, _retry_scenario(tmp_path), "--store", srv.url)
+        # the same storm without HTTP: Locust users run the store's grab script directly
+        direct = tmp_path / "direct"
+        code_direct = main(["storm", "--scenario", str(_retry_scenario(tmp_path)), "--store", srv.url,
+                            "--redis-direct", "--out", str(direct), "--no-progress"])
+        dd = json.loads((direct / "storm.json").read_text())
+    assert code_direct == Exit.OK, dd["exit"]
+    assert dd["redis_direct"] and dd["totals"]["grabs_ok"] > 0 and dd["totals"]["repeat"] > 0
+    assert dd["audit"]["ok"] and dd["audit"]["reconciliation"]["acknowledged_grabs"] == dd["totals"]["grabs_ok"]
     assert code == Exit.OK, d["exit"]
     t = d["totals"]
     assert t["grabs_ok"] > 0 and t["repeat"] > 0          # retries answered with the first grab

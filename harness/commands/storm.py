@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default="memory",
                         help="store of the service this command starts: memory (default) or "
                              "redis://HOST:PORT/DB (a running Redis)")
+    parser.add_argument("--redis-direct", action="store_true",
+                        help="no HTTP: Locust users run the store's grab script straight against "
+                             "--store redis://... (measures the store alone)")
     parser.add_argument("--service-workers", type=int, default=1,
                         help="uvicorn workers of the started service (default 1; more needs Redis)")
     parser.add_argument("--host", help="storm a running service at this URL instead of starting one "
@@ -81,12 +84,14 @@ def run(args: argparse.Namespace) -> int:
         n = getattr(args, name)
         if n is not None and n < 1:
             return _fail(f"--{name} must be >= 1 (got {n})")
+    if args.redis_direct and (args.host or not args.store.startswith("redis://")):
+        return _fail("--redis-direct needs --store redis://HOST:PORT/DB and no --host")
     if args.processes and args.workers:
         return _fail("use --processes or --workers, not both")
     out = args.out or Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     cfg = StormConfig(scenario=sc, out_dir=out, store=args.store, host=args.host,
                       processes=args.processes, workers=args.workers, slos=slos,
-                      service_workers=args.service_workers,
+                      service_workers=args.service_workers, redis_direct=args.redis_direct,
                       progress=not args.no_progress and sys.stderr.isatty())
     outcome = run_storm(cfg)
     print_summary(outcome)

@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
+REDIS_LOCUSTFILE = Path(__file__).resolve().parents[1] / "redis_user.py"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -78,14 +79,15 @@ def locust_env(scenario_path: str, duration_s: float, seed: int, out_dir: Path, 
 
 
 def start_locust(*, host: str, env: dict, out_dir: Path, duration_s: float, processes: int | None,
-                 workers: int | None, stop_timeout_s: float = 5.0) -> list[subprocess.Popen]:
+                 workers: int | None, stop_timeout_s: float = 5.0,
+                 locustfile: Path = LOCUSTFILE) -> list[subprocess.Popen]:
     """Locust headless, bounded by the scenario shape and by --run-time as a backstop.
 
     ``processes``: Locust's own --processes N (one command, forked workers);
     ``workers``: an explicit ``--master`` plus N ``--worker`` processes, the same commands that
     spread a storm over machines. Returns [main or master, *workers].
     """
-    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
+    base = [sys.executable, "-m", "locust", "-f", str(locustfile), "--loglevel", "WARNING"]
     main = base + ["--headless", "--host", host, "--csv", str(out_dir / "locust"),
                    "--csv-full-history", "--html", str(out_dir / "locust.html"),
                    "--stop-timeout", f"{int(stop_timeout_s)}s", "--run-time", f"{int(duration_s + 15)}s",
@@ -126,6 +128,22 @@ def stop(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
             child.kill()
         except psutil.Error:
             pass
+
+
+def fetch_ledger_redis(url: str) -> dict:
+    """The ledger straight from a Redis store (for --redis-direct storms, no service running)."""
+    import asyncio
+
+    from loadtests.service.stores.redis_store import RedisStore
+
+    async def go():
+        store = RedisStore(url)
+        await store.open()
+        try:
+            return await store.ledger()
+        finally:
+            await store.close()
+    return asyncio.run(go())
 
 
 def fetch_ledger(host: str, page: int = 10_000) -> dict:

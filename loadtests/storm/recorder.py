@@ -78,6 +78,8 @@ class Recording:
 
 
 RECORDING = Recording()
+#: how the master creates hot envelopes (set below); loadtests/redis_user.py swaps in Redis
+HOT_FACTORY: list = []
 STATE: dict = {"hot_ids": [], "release_at": None, "started_at": None, "run_tag": None,
                "workers": set()}
 RUN_TAG_ENV = "HONGBAO_RUN_TAG"
@@ -104,7 +106,9 @@ def _on_worker_report(client_id, data):
         RECORDING.merge_json(data["hongbao"])
 
 
-def _create_hot(host: str) -> list[int]:
+def create_hot_http(environment) -> list[int]:
+    """Create the scenario's hot envelopes through the service (POST /envelopes)."""
+    host = environment.host
     ids = []
     for i in range(SCENARIO.hot_envelopes):
         body = {"sender": f"hot-sender-{i}", "total_cents": SCENARIO.hot_total_cents,
@@ -117,6 +121,9 @@ def _create_hot(host: str) -> list[int]:
     return ids
 
 
+HOT_FACTORY.append(create_hot_http)
+
+
 @events.test_start.add_listener
 def _on_test_start(environment, **kwargs):
     if isinstance(environment.runner, WorkerRunner):
@@ -124,7 +131,7 @@ def _on_test_start(environment, **kwargs):
     STATE["started_at"] = time.time()
     STATE["run_tag"] = os.environ.get(RUN_TAG_ENV) or f"r{int(STATE['started_at'] * 1000):x}"
     POOL.set_run(STATE["run_tag"])
-    STATE["hot_ids"] = _create_hot(environment.host) if SCENARIO.hot_envelopes else []
+    STATE["hot_ids"] = HOT_FACTORY[0](environment) if SCENARIO.hot_envelopes else []
     STATE["release_at"] = STATE["started_at"] + SCENARIO.hot_release_s
     POOL.set_hot(STATE["hot_ids"], STATE["release_at"])
     if isinstance(environment.runner, MasterRunner):

@@ -35,6 +35,7 @@ class StormConfig:
     grace_s: float = 45.0             # hard timeout = duration + grace
     store_pid: int | None = None      # CPU of the store, when known (e.g. a redis-server we started)
     service_workers: int = 1          # hongbao serve --workers (more than 1 needs Redis)
+    redis_direct: bool = False        # Redis-level users (loadtests/redis_user.py), no HTTP service
 
 
 @dataclass
@@ -62,7 +63,11 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
     service = None
     started = []
     try:
-        if cfg.host:
+        if cfg.redis_direct:
+            if not cfg.store.startswith("redis://"):
+                raise ValueError(f"--redis-direct needs --store redis://HOST:PORT/DB (got {cfg.store!r})")
+            host = cfg.store
+        elif cfg.host:
             host = cfg.host.rstrip("/")
             procs.wait_healthy(host, timeout_s=10)
         else:
@@ -70,10 +75,13 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
                                                  cfg.service_workers)
         run_tag = f"s{int(time.time() * 1000):x}"
         env = procs.locust_env(sc.path, sc.duration_s, sc.seed, out, run_tag)
+        if cfg.redis_direct:
+            env["HONGBAO_REDIS_URL"] = cfg.store
         cpu = monitor.CpuMonitor({"load_generator": [], "service": [service.pid] if service else [],
                                   "store": [p for p in [_store_pid(cfg)] if p]})
         started = procs.start_locust(host=host, env=env, out_dir=out, duration_s=sc.duration_s,
-                                     processes=cfg.processes, workers=cfg.workers)
+                                     processes=cfg.processes, workers=cfg.workers,
+                                     locustfile=procs.REDIS_LOCUSTFILE if cfg.redis_direct else procs.LOCUSTFILE)
         for p in started:
             cpu.add("load_generator", p.pid)
         cpu.start()
@@ -93,7 +101,7 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
             return _unusable(out, f"Locust exited with code {started[0].returncode} without results; "
                                   f"see {out / 'locust.log'}")
         extra = json.loads(extra_path.read_text())
-        ledger = procs.fetch_ledger(host)
+        ledger = procs.fetch_ledger_redis(cfg.store) if cfg.redis_direct else procs.fetch_ledger(host)
     except (RuntimeError, OSError, ValueError) as e:
         return _unusable(out, str(e))
     finally:
@@ -123,8 +131,10 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, c
     gate = slo_mod.gate(cfg.slos, metrics)
     reasons: list[str] = []
     code = Exit.OK
-    if tot["requests"] == 0:
-        code, reasons = Exit.UNUSABLE, ["Locust sent no requests (see locust.log)"]
+    if tot["requests"] == 0 or tot["grabs_ok"] == 0:
+        code = Exit.UNUSABLE
+        reasons = [f"no grab succeeded ({tot['requests']} requests, {tot['failures']} failed; "
+                   f"see locust.log and locust_failures.csv)"]
     elif not audit.ok:
         code, reasons = Exit.AUDIT_FAILED, audit.messages()
     elif not all(r["ok"] for r in gate):
@@ -132,7 +142,7 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, c
         reasons = [f"SLO {r['slo']} breached: observed {r['observed']}" for r in gate if not r["ok"]]
     data = {
         "schema": SCHEMA, "scenario": asdict(sc), "host": host,
-        "store": None if cfg.host else cfg.store,
+        "store": None if cfg.host else cfg.store, "redis_direct": cfg.redis_direct,
         "service_workers": None if cfg.host else cfg.service_workers,
         "locust": {"processes": cfg.processes, "workers": cfg.workers, "runner": extra.get("runner"),
                    "connected_workers": extra.get("workers"), "run_tag": extra.get("run_tag")},

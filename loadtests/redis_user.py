@@ -1,0 +1,174 @@
+"""Redis-level storm: Locust users that run the store's own grab script (loadtests/service/lua/
+grab.lua, same keys and arguments as RedisStore) straight against Redis, without HTTP, to measure
+the store alone. Envelopes are created with RedisStore itself and grabs use its compare-and-set
+plan (stores/online_plan.py), so the ledger and the audit are the same as behind the service.
+
+    HONGBAO_REDIS_URL=redis://127.0.0.1:6379/0 HONGBAO_SCENARIO=seeds/storms/smoke.toml \
+        locust -f loadtests/redis_user.py --headless
+    hongbao storm --scenario seeds/storms/smoke.toml --store redis://127.0.0.1:6379/0 --redis-direct
+
+Request type is "redis"; outcome names are the HTTP storm's (grab, grab sold_out, ...).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import gevent
+import redis
+from locust import User, events
+
+from loadtests.service.stores import redis_store as rs
+from loadtests.service.stores.online_plan import OnlinePlan
+from loadtests.service.validation import parse_create
+from loadtests.shapes import ScenarioShape  # noqa: F401  (the one shape Locust will find)
+from loadtests.storm import outcomes, recorder
+from loadtests.users import POOL, SCENARIO, _identity, grabber_wait_time
+
+REDIS_URL = os.environ.get("HONGBAO_REDIS_URL", "redis://127.0.0.1:6379/0")
+_client: redis.Redis | None = None
+_plans: dict[int, OnlinePlan] = {}     # on_grab envelope -> predicted shares (per process)
+_inflight: dict[int, int] = {}         # envelope -> grabs this process has in flight on it
+GRAB_SOURCE, _ = rs._script("grab")
+
+
+def client() -> redis.Redis:
+    global _client
+    if _client is None:   # per process, after Locust's fork
+        _client = redis.Redis.from_url(REDIS_URL, decode_responses=True, max_connections=512)
+    return _client
+
+
+def create_envelopes(bodies: list[dict]) -> list[int]:
+    """Create envelopes with RedisStore.create (its asyncio client, in a short private loop)."""
+    async def go():
+        store = rs.RedisStore(REDIS_URL, seed=SCENARIO.seed)
+        await store.open()
+        try:
+            return [(await store.create(parse_create(_json(b))))["id"] for b in bodies]
+        finally:
+            await store.close()
+    return asyncio.run(go())
+
+
+def _json(body: dict) -> bytes:
+    import json
+    return json.dumps(body).encode()
+
+
+def create_hot_redis(environment) -> list[int]:
+    return create_envelopes([{"sender": f"hot-sender-{i}", "total_cents": SCENARIO.hot_total_cents,
+                              "count": SCENARIO.hot_count, "algorithm": SCENARIO.algorithm,
+                              "mode": SCENARIO.mode, "expires_in_s": SCENARIO.expires_in_s}
+                             for i in range(SCENARIO.hot_envelopes)])
+
+
+recorder.HOT_FACTORY[0] = create_hot_redis
+
+
+def _fire(name: str, start: float, user_id: str, exc: Exception | None = None) -> None:
+    events.request.fire(request_type="redis", name=name, response_time=(time.perf_counter() - start) * 1000,
+                        response_length=0, exception=exc, context={"user_id": user_id})
+
+
+def _plan(envelope_id: int) -> OnlinePlan:
+    plan = _plans.get(envelope_id)
+    if plan is None:
+        algorithm, m, mx, count = client().hmget(rs.keys(envelope_id)["meta"], "algorithm", "min_cents",
+                                                 "max_cents", "count")
+        config = {"id": envelope_id, "algorithm": algorithm, "min_cents": int(m),
+                  "max_cents": int(mx) if mx else None, "count": int(count)}
+        plan = _plans[envelope_id] = OnlinePlan(config, SCENARIO.seed)
+    return plan
+
+
+def grab_once(envelope_id: int, user: str, request_id: str) -> str:
+    """One grab through grab.lua, driven exactly as RedisStore.grab drives it (the on_grab
+    compare-and-set window of stores/online_plan.py); returns the outcome's request name."""
+    c = client()
+    k = rs.keys(envelope_id)
+    _inflight[envelope_id] = _inflight.get(envelope_id, 0) + 1
+    try:
+        plan = _plans.get(envelope_id)
+        args = [user, request_id, *(plan.window(rs._window(_inflight[envelope_id])) if plan else ("",))]
+        for _ in range(rs.MAX_CAS_ATTEMPTS):
+            res = c.eval(GRAB_SOURCE, 4, k["meta"], k["users"], k["shares"], k["ledger"], *args)
+            tag = res[0]
+            if tag == "ok" or tag == "repeat":
+                if tag == "ok" and plan is not None:
+                    plan.observe(int(res[1].split("|")[1]) + 1, int(res[2]))
+                return outcomes.GRAB if tag == "ok" else outcomes.REPEAT
+            if tag == "retry":
+                plan = _plan(envelope_id)
+                plan.observe(int(res[3]), int(res[1]))
+                args = [user, request_id, *plan.window(rs._window(_inflight[envelope_id]))]
+                continue
+            _plans.pop(envelope_id, None)
+            return {"sold_out": outcomes.SOLD_OUT, "expired": outcomes.EXPIRED}.get(tag, f"grab {tag}")
+        raise RuntimeError(f"envelope {envelope_id}: compare-and-set kept losing")
+    finally:
+        left = _inflight[envelope_id] - 1
+        if left:
+            _inflight[envelope_id] = left
+        else:
+            del _inflight[envelope_id]
+
+
+class RedisSender(User):
+    fixed_count = max(SCENARIO.senders, 1)
+    abstract = SCENARIO.senders == 0
+
+    def wait_time(self):
+        return SCENARIO.sender_interval_s
+
+    def on_start(self) -> None:
+        self.user_id, self.rng = _identity(self, "s")
+
+    def create(self) -> None:
+        from loadtests.users import SenderUser
+        body = SenderUser.envelope_body(self)
+        start = time.perf_counter()
+        try:
+            (eid,) = create_envelopes([body])
+        except Exception as e:  # noqa: BLE001 - reported to Locust as a failure
+            _fire(outcomes.CREATE, start, self.user_id, e)
+            return
+        POOL.add_cold(eid)
+        _fire(outcomes.CREATE, start, self.user_id)
+
+    tasks = [create]
+
+
+class RedisGrabber(User):
+    weight = 1
+    wait_time = grabber_wait_time()
+
+    def on_start(self) -> None:
+        self.user_id, self.rng = _identity(self, "g")
+        self.tried: set[int] = set()
+
+    def grab(self) -> None:
+        now = time.time()
+        eid = POOL.pick(self.rng, self.tried, SCENARIO.hot_share, now)
+        if eid is None:
+            gevent.sleep(POOL.idle_s(now))
+            return
+        self.tried.add(eid)
+        name = self.grab_one(eid)
+        if name == outcomes.GRAB and SCENARIO.retry_share and self.rng.random() < SCENARIO.retry_share:
+            self.grab_one(eid)   # a client retry: same user, same request_id
+
+    def grab_one(self, eid: int) -> str | None:
+        start = time.perf_counter()
+        try:
+            name = grab_once(eid, self.user_id, f"{self.user_id}:{eid}")
+        except Exception as e:  # noqa: BLE001 - a Redis failure is a failed grab
+            _fire(outcomes.GRAB, start, self.user_id, e)
+            return None
+        if name in (outcomes.SOLD_OUT, outcomes.EXPIRED):
+            POOL.close(eid)
+        _fire(name, start, self.user_id, None if name in outcomes.GRAB_NAMES else RuntimeError(name))
+        return name
+
+    tasks = [grab]
