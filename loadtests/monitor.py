@@ -80,6 +80,7 @@ class CpuMonitor:
 
     def summary(self) -> dict:
         out: dict = {"cores": psutil.cpu_count(logical=True), "interval_s": self.interval_s,
+                     "started_at": self.started_at,
                      "samples": self.samples, "roles": {}}
         for role in self.roles:
             vals = [s[role] for s in self.samples if role in s]

@@ -17,7 +17,7 @@ from loadtests import audit as audit_mod
 from loadtests import monitor, slo as slo_mod
 from loadtests.storm import procs, results
 from loadtests.storm.progress import watch
-from loadtests.storm.scenario import Scenario
+from loadtests.storm.scenario import SHAPE_ENV, Scenario
 
 SCHEMA = "hongbao-storm/1"
 
@@ -36,6 +36,7 @@ class StormConfig:
     store_pid: int | None = None      # CPU of the store, when known (e.g. a redis-server we started)
     service_workers: int = 1          # hongbao serve --workers (more than 1 needs Redis)
     redis_direct: bool = False        # Redis-level users (loadtests/redis_user.py), no HTTP service
+    shape_overrides: dict = field(default_factory=dict)   # merged into the scenario's [shape]
 
 
 @dataclass
@@ -77,6 +78,8 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
         env = procs.locust_env(sc.path, sc.duration_s, sc.seed, out, run_tag)
         if cfg.redis_direct:
             env["HONGBAO_REDIS_URL"] = cfg.store
+        if cfg.shape_overrides:
+            env[SHAPE_ENV] = json.dumps(cfg.shape_overrides)
         cpu = monitor.CpuMonitor({"load_generator": [], "service": [service.pid] if service else [],
                                   "store": [p for p in [_store_pid(cfg)] if p]})
         started = procs.start_locust(host=host, env=env, out_dir=out, duration_s=sc.duration_s,
@@ -143,6 +146,7 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, c
     data = {
         "schema": SCHEMA, "scenario": asdict(sc), "host": host,
         "store": None if cfg.host else cfg.store, "redis_direct": cfg.redis_direct,
+        "shape": {"kind": sc.shape, **sc.shape_params, **cfg.shape_overrides},
         "service_workers": None if cfg.host else cfg.service_workers,
         "locust": {"processes": cfg.processes, "workers": cfg.workers, "runner": extra.get("runner"),
                    "connected_workers": extra.get("workers"), "run_tag": extra.get("run_tag")},

@@ -3,15 +3,18 @@ shape. Every random choice of a storm flows from ``seed``. Bad files fail with t
 """
 from __future__ import annotations
 
+import json
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 SHAPES = ("countdown", "herd", "ramp", "steady")
 MODELS = ("closed", "open")
 #: environment variable the locustfile reads to find its scenario (works under `locust -f` too)
 SCENARIO_ENV = "HONGBAO_SCENARIO"
+#: JSON object merged into the scenario's [shape] table (the step-ramp search sets its steps here)
+SHAPE_ENV = "HONGBAO_SHAPE"
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "seeds" / "storms" / "smoke.toml"
 
 
@@ -52,7 +55,6 @@ class Scenario:
     path: str = ""
 
     def with_overrides(self, *, duration_s: float | None = None, seed: int | None = None) -> "Scenario":
-        from dataclasses import replace
         changes: dict = {}
         if duration_s is not None:
             changes["duration_s"] = float(duration_s)
@@ -192,4 +194,7 @@ def from_env() -> Scenario:
     sc = load(os.environ.get(SCENARIO_ENV) or DEFAULT_SCENARIO)
     dur = os.environ.get("HONGBAO_DURATION_S")
     seed = os.environ.get("HONGBAO_SEED")
+    shape = os.environ.get(SHAPE_ENV)
+    if shape:
+        sc = replace(sc, shape_params={**sc.shape_params, **json.loads(shape)})
     return sc.with_overrides(duration_s=float(dur) if dur else None, seed=int(seed) if seed else None)
