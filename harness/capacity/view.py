@@ -1,9 +1,7 @@
 """Terminal side of ``hongbao capacity``: a progress bar per stage, the knee and projection tables,
-and the run folder's report (through the kit's report builder when it is installed)."""
+and the run folder's report (through the kit's report builder)."""
 from __future__ import annotations
 
-import base64
-import html
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,54 +55,12 @@ def print_capacity(console: Console, doc: dict) -> None:
         console.print(f"[yellow]note:[/yellow] {note}")
 
 
-SECTION_ORDER = ("summary", "benchmark", "fairness", "storm", "capacity")
-
-
-def _sections(run_dir: Path) -> list:
-    """Every section module under harness/report/sections that has something for this run."""
-    import importlib
-    folder = Path(__file__).resolve().parents[1] / "report" / "sections"
-    names = sorted((p.stem for p in folder.glob("*.py") if not p.stem.startswith("_")),
-                   key=lambda n: (SECTION_ORDER.index(n) if n in SECTION_ORDER else 99, n))
-    found = []
-    for name in names:
-        try:
-            section = importlib.import_module(f"harness.report.sections.{name}").render(run_dir)
-        except Exception as exc:  # noqa: BLE001 - one broken section must not lose the others
-            section = None
-            print(f"report: section {name} failed: {type(exc).__name__}: {exc}")
-        if section is not None:
-            found.append(section)
-    return found
-
-
-def _own_report(run_dir: Path) -> list[Path]:
-    """Fallback builder: report.md + a self-contained report.html (figures inlined) from the sections."""
-    sections = _sections(run_dir)
-    if not sections:
-        return []
-    md = "# hongbao-bench report\n\n" + "\n".join(f"## {s.title}\n\n{s.markdown}" for s in sections)
-    (run_dir / "report.md").write_text(md)
-    body = []
-    for s in sections:
-        imgs = "".join(f'<img alt="{html.escape(p.name)}" src="data:image/png;base64,'
-                       f'{base64.b64encode(p.read_bytes()).decode()}" style="max-width:100%">'
-                       for p in s.figures if Path(p).is_file())
-        text = s.html or f"<pre style='white-space:pre-wrap'>{html.escape(s.markdown)}</pre>"
-        body.append(f"<h2>{html.escape(s.title)}</h2>{imgs}{text}")
-    (run_dir / "report.html").write_text("<!doctype html><meta charset='utf-8'><title>hongbao-bench report</title>"
-                                         "<h1>hongbao-bench report</h1>" + "".join(body))
-    return [run_dir / "report.md", run_dir / "report.html"]
-
-
 def write_report(run_dir: Path, console: Console) -> list[Path]:
-    """Build the run folder's report with the kit's builder (all sections), else the capacity one alone."""
-    try:
-        from harness.report.build import build_report
-    except ImportError:
-        paths = _own_report(run_dir)
-    else:
-        paths = build_report(run_dir)
-    for p in paths or []:
+    """report.md and report.html of the run folder, with every section present (the kit's builder)."""
+    from harness.report.builder import write_report as build
+    md_path, html_path, _sections, problems = build(run_dir)
+    for p in problems:
+        console.print(f"[yellow]{p}[/yellow]")
+    for p in (md_path, html_path):
         console.print(f"wrote {p}")
-    return list(paths or [])
+    return [md_path, html_path]
