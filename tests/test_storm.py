@@ -9,6 +9,7 @@ import pytest
 
 from harness.cli import main
 from harness.exitcodes import Exit
+from harness.report.sections.storm import render as render_storm
 from loadtests.storm import scenario as scen
 from loadtests.storm.run import StormConfig, run_storm
 from tests.support.redis_server import redis_server
@@ -48,6 +49,9 @@ def test_memory_storm_audits_clean_and_gates_on_a_sub_ms_slo(tmp_path):
     assert d["timeline"] and d["cpu"]["roles"]["service"]["processes"] >= 1
     assert isinstance(d["load_generator_saturated"], bool)
     assert (tmp_path / "run" / "locust_stats.csv").is_file()
+    section = render_storm(tmp_path / "run")
+    assert "Post-storm audit: clean" in section.markdown and "**BREACHED**" in section.markdown
+    assert len(section.figures) == 3 and all(p.stat().st_size > 0 for p in section.figures)
 
 
 @pytest.mark.parametrize("store,needle", [

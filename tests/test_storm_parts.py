@@ -88,3 +88,13 @@ def test_duration_parsing():
     assert duration_s("45") == 45
     with pytest.raises(argparse.ArgumentTypeError, match="--duration"):
         duration_s("soon")
+
+
+def test_report_section_of_an_unusable_storm_says_why(tmp_path):
+    import json
+
+    from harness.report.sections.storm import render
+    assert render(tmp_path) is None
+    (tmp_path / "storm.json").write_text(json.dumps(
+        {"exit": {"code": 2, "name": "UNUSABLE", "reasons": ["service exited with code 1"]}}))
+    assert "service exited with code 1" in render(tmp_path).markdown
