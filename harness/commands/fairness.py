@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-cents", type=int, default=d["min_cents"], help="floor per share (default %(default)s)")
     parser.add_argument("--max-cents", type=int, default=None, help="cap per share (default: none)")
     parser.add_argument("--callable", action="append", default=[], metavar="MODULE:FUNCTION",
-                        help="audit your allocator f(total_cents, count) -> list[int]; repeatable")
+                        help="audit your allocator f(total_cents, count) -> list[int] (importable from the current directory or the venv); repeatable")
     parser.add_argument("--callable-claim", choices=["fair", "unfair"], default="fair",
                         help="what your allocator claims (default fair: exit 1 if it is not)")
     parser.add_argument("--repeat-seeds", type=int, default=0, metavar="K",

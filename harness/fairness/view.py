@@ -34,6 +34,10 @@ def run_calibration(prog: Progress, names: list[str], args, common: dict) -> dic
     return out
 
 
+def _num(v: float) -> str:
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
 def _fmt_p(p) -> str:
     if p is None:
         return "-"
@@ -71,7 +75,7 @@ def scorecard_table(doc: dict) -> Table:
             continue
         std = e["positions"]["std_cents"]
         best = e["best_luck_prob"]
-        t.add_row(short_name(name), claim, f"{e['mean_spread_cents']:.1f}", f"{std[0]:.0f}→{std[-1]:.0f}",
+        t.add_row(short_name(name), claim, f"{e['mean_spread_cents']:.1f}", f"{_num(std[0])}→{_num(std[-1])}",
                   f"{min(best):.3f}–{max(best):.3f}", f"{e['gini']['mean']:.3f}", _fmt_p(e["min_p_value"]),
                   verdict_text(e))
     return t
@@ -87,17 +91,21 @@ def position_table(doc: dict) -> Table | None:
     for name in scored:
         t.add_column(short_name(name), justify="right")
     for p in range(doc["count"]):
-        t.add_row(str(p + 1), *(f"{e['positions']['std_cents'][p]:.0f}" for e in scored.values()))
+        t.add_row(str(p + 1), *(_num(e['positions']['std_cents'][p]) for e in scored.values()))
     return t
 
 
 def calibration_table(calib: dict) -> Table:
-    t = Table(title="False-alarm rate over repeated seeds (fair algorithms)", title_justify="left")
-    for col in ("algorithm", "seeds x envelopes", "false alarms", "rate", "binomial p (rate > alpha)",
-                "KS p-values of component tests", "verdict"):
-        t.add_column(col)
+    t = Table(title="False-alarm rate over repeated seeds (fair algorithms)", title_justify="left",
+              caption="binomial p: one-sided test of rate > alpha; KS: each test's p-values against uniform(0, 1)",
+              caption_justify="left")
+    short = {"position_bins": "bins", "best_luck": "luck", "spread": "spread"}
+    names = [short.get(n, n) for n in next(iter(calib.values()))["ks_uniform_p_values"]] if calib else []
+    for col in ("algorithm", "seeds × envelopes", "false alarms", "rate", "binomial p",
+                "KS p " + "/".join(names), "verdict"):
+        t.add_column(col, no_wrap=col != "verdict")
     for name, c in calib.items():
-        ks = ", ".join(f"{k} {v:.2g}" for k, v in c["ks_uniform_p_values"].items())
+        ks = " / ".join(f"{v:.2g}" for v in c["ks_uniform_p_values"].values())
         ok = "[green]consistent with alpha[/]" if c["consistent_with_alpha"] else "[red]too many false alarms[/]"
         t.add_row(name, f"{c['seeds']} x {c['envelopes']:,}", str(c["false_alarms"]), f"{c['false_alarm_rate']:.3f}",
                   _fmt_p(c["binomial_p_value"]), ks, ok)
