@@ -132,7 +132,7 @@ async def _body(scope, receive) -> bytes:
 
 def _ledger_query(raw: bytes) -> tuple[int, int | None]:
     try:
-        query = parse_qs(raw.decode("latin-1"), strict_parsing=False, max_num_fields=10)
+        query = parse_qs(raw.decode("latin-1"), keep_blank_values=True, max_num_fields=10)  # "after_id=" is 422
     except ValueError as exc:
         raise ApiError(400, "invalid_query", f"query string: {exc}", "query") from None
     for name in query:

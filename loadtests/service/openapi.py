@@ -27,7 +27,7 @@ def _ref(name: str) -> dict:
 
 _CENTS = {"type": "integer", "minimum": 0}
 _ERRORS = {
-    400: "invalid_json: the body is not a JSON object",
+    400: "invalid_json: the body is not a JSON object (GET /ledger: invalid_query)",
     404: "not_found: no such envelope or route",
     405: "method_not_allowed",
     409: "sold_out, already_refunded or not_expired",
@@ -142,7 +142,7 @@ def spec() -> dict:
                      "schema": _int(0, v.MAX_ENVELOPE_ID, "only envelopes with a larger id")},
                     {"name": "limit", "in": "query", "required": False,
                      "schema": _int(1, 100_000, "at most this many envelopes (default all)")}],
-                "responses": _responses(200, "Ledger", (422,), "every grab and refund, grouped by envelope")}},
+                "responses": _responses(200, "Ledger", (400, 422), "every grab and refund, grouped by envelope")}},
             "/healthz": {"get": {"operationId": "health", "responses": _responses(200, "Health", (), "alive")}},
             "/openapi.json": {"get": {"operationId": "openapi",
                                       "responses": {"200": {"description": "this document",
