@@ -85,7 +85,7 @@ def test_help_answers(capsys):
         main(["fairness", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    assert "--callable" in out and "Exit 0" in out and "seeds/fairness.toml" in out
+    assert "--callable" in out and "exit codes: 0" in out and "seeds/fairness.toml" in out
 
 
 def test_section_is_none_without_fairness_json(tmp_path):

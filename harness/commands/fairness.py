@@ -28,11 +28,13 @@ def load_defaults(path: Path = DEFAULTS_FILE) -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Split many envelopes with each algorithm (or call your allocator) and score fairness by grab "
-        "position: mean and std by position with confidence intervals, P(best luck) by position, Gini, "
-        "and exchangeability tests whose p-values give a verdict at --alpha. Writes fairness.json and "
-        "PNG plots. Exit 0: every algorithm behaves as kernels.ALGORITHMS claims; 1: a claim failed; "
-        "2: bad usage; 4: an allocator broke exactness (sum, minimum, count).")
+        "Split many envelopes with each algorithm (or call your allocator) and score fairness by grab\n"
+        "position: mean and std by position with confidence intervals, P(best luck) by position (ties to\n"
+        "the earliest grabber), Gini, and exchangeability tests whose p-values give a verdict at --alpha\n"
+        "(Bonferroni over 3 tests). Writes fairness.json and PNG plots into --out.\n\n"
+        "exit codes: 0 every algorithm behaves as kernels.ALGORITHMS claims (position_fair);\n"
+        "            1 a claim failed (or too many false alarms with --repeat-seeds);\n"
+        "            2 bad usage; 4 an allocator broke exactness (sum, minimum, count, integers).")
     parser.epilog = ("examples:\n  hongbao fairness\n  hongbao fairness --algorithms naive,line_cut --envelopes 20000\n"
                      "  hongbao fairness --callable mypkg.split:allocate --total 20000 --count 8\n"
                      "  hongbao fairness --algorithms line_cut,beta --repeat-seeds 100")
@@ -45,12 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cents per envelope (default %(default)s)")
     parser.add_argument("--envelopes", type=int, default=d["envelopes"], help="envelopes per algorithm "
                         "(default %(default)s)")
-    parser.add_argument("--seed", type=int, default=d["seed"], help="RNG seed (default %(default)s, seeds/fairness.toml)")
+    parser.add_argument("--seed", type=int, default=d["seed"],
+                        help="RNG seed (default %(default)s, from seeds/fairness.toml)")
     parser.add_argument("--alpha", type=float, default=d["alpha"], help="significance level (default %(default)s)")
     parser.add_argument("--min-cents", type=int, default=d["min_cents"], help="floor per share (default %(default)s)")
     parser.add_argument("--max-cents", type=int, default=None, help="cap per share (default: none)")
     parser.add_argument("--callable", action="append", default=[], metavar="MODULE:FUNCTION",
-                        help="audit your allocator f(total_cents, count) -> list[int] (importable from the current directory or the venv); repeatable")
+                        help="audit your allocator f(total_cents, count) -> list[int], importable from the current "
+                             "directory or the venv; repeatable")
     parser.add_argument("--callable-claim", choices=["fair", "unfair"], default="fair",
                         help="what your allocator claims (default fair: exit 1 if it is not)")
     parser.add_argument("--repeat-seeds", type=int, default=0, metavar="K",

@@ -51,7 +51,8 @@ def block_wald(pos_means: np.ndarray, within: np.ndarray, n_env: int) -> dict:
     df = (n_pos - 1) * rank
     if d == 1:
         f_stat = stat / (n_pos - 1)
-        return {"statistic": f_stat, "df": [n_pos - 1, resid_df], "p_value": float(sps.f.sf(f_stat, n_pos - 1, resid_df)),
+        return {"statistic": f_stat, "df": [n_pos - 1, resid_df],
+                "p_value": float(sps.f.sf(f_stat, n_pos - 1, resid_df)),
                 "applicable": True, "kind": "F"}
     return {"statistic": stat, "df": df, "p_value": float(sps.chi2.sf(stat, df)), "applicable": True,
             "kind": "chi2"}

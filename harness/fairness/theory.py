@@ -27,7 +27,8 @@ def _uniform_cdf(lo: int, hi: int) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: np.clip((np.floor(x) - lo + 1) / (hi - lo + 1), 0.0, 1.0)
 
 
-def first_share_law(algorithm: str, total: int, count: int, min_cents: int = 1) -> tuple[str, int, int, Callable] | None:
+def first_share_law(algorithm: str, total: int, count: int,
+                    min_cents: int = 1) -> tuple[str, int, int, Callable] | None:
     """(description, lowest share, highest share, CDF) of position 0's share, or None if no law."""
     T, N, m = int(total), int(count), int(min_cents)
     if N < 2:

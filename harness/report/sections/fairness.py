@@ -54,7 +54,8 @@ def markdown(doc: dict) -> str:
     calib = doc.get("calibration") or {}
     if calib:
         out += ["", "False alarms of the fair algorithms over repeated seeds (one-sided binomial test of the "
-                "rate against α):", "", "| algorithm | seeds × envelopes | false alarms | rate | binomial p | verdict |",
+                "rate against α):", "",
+                "| algorithm | seeds × envelopes | false alarms | rate | binomial p | verdict |",
                 "|---|---:|---:|---:|---:|---|"]
         for name, c in calib.items():
             out.append(f"| {name} | {c['seeds']} × {c['envelopes']:,} | {c['false_alarms']} | "
