@@ -55,6 +55,8 @@ class EnvelopePool:
         """An envelope this user has not tried yet, hot first with probability ``hot_share``."""
         hot_open = now >= self.release_at
         hot = [i for i in self.hot if i not in tried and i not in self.closed] if hot_open else []
+        if hot_share >= 1.0 and not hot_open and any(i not in self.closed for i in self.hot):
+            return None   # a herd: everyone waits for the hot envelope to open
         if hot and (rng.random() < hot_share or not self.cold):
             return rng.choice(hot)
         cold = self.cold
