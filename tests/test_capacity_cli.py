@@ -15,7 +15,7 @@ from harness.report.sections import capacity as capacity_section
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("capacity")
-    code = main(["capacity", "--preset", "wechat-2017", "--steps", "2", "--step-seconds", "2",
+    code = main(["capacity", "--preset", "wechat-2017", "--steps", "2", "--step-seconds", "3",
                  "--start-users", "5", "--step-users", "10", "--out", str(out)])
     assert code == 0
     return out
@@ -100,7 +100,7 @@ def test_every_ramp_step_breach_names_the_limit():
     (["--workers", "one"], "--workers"),
     (["--store", "mysql://x"], "--store"),
     (["--steps", "0"], "--steps"),
-    (["--step-seconds", "0.5"], "--step-seconds"),
+    (["--step-seconds", "2"], "--step-seconds"),
     (["--from", "/nonexistent/run"], "--from"),
 ])
 def test_bad_input_exits_2_naming_the_flag(argv, flag, capsys, tmp_path):

@@ -168,3 +168,10 @@ def test_a_busy_machine_with_no_saturated_component_is_named_and_a_lower_bound()
         s.cpu_cores["machine"], s.cores["machine"] = 1.95, 2
     knee = find_knee(steps, 100, 0.01)
     assert knee.limiting == "machine" and knee.lower_bound and "other machines" in knee.advice
+
+
+def test_a_step_with_no_answers_is_not_sustainable():
+    steps = [_step(10, 1000, 5), RampStep(users=30, duration_s=4, requests=0, failures=0, grabs_per_second=0,
+                                          p50_ms=0, p99_ms=0)]
+    knee = find_knee(steps, 100, 0.01)
+    assert knee.grabs_per_second == 1000 and "no grab was answered" in knee.stop_reason

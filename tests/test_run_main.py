@@ -14,7 +14,7 @@ from harness.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--bench-filter", "double_mean-serial-c10", "--fairness-envelopes", "2000", "--storm-duration", "5s",
-         "--ramp-steps", "2", "--step-seconds", "2", "--seed", "11"]
+         "--ramp-steps", "2", "--step-seconds", "3", "--seed", "11"]
 
 
 @pytest.mark.slow

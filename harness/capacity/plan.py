@@ -103,6 +103,9 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
     else:
         ramps = measure_ramps(opts, out / "capacity-work", progress)
     for ramp in ramps:
+        if ramp.get("audit_ok") is False:
+            notes.append(f"{ramp['label']}: the ramp's post-storm audit FAILED (see {ramp.get('storm_json')}): "
+                         "a service that loses money has no capacity worth planning.")
         steps = [RampStep.from_json(s) for s in ramp["steps"]]
         ramp["knee"] = find_knee(steps, opts.p99_ms, opts.error_budget).to_json()
     chosen = _pick(ramps)

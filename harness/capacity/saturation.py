@@ -72,6 +72,10 @@ class Knee:
 
 def breach(step: RampStep, p99_slo_ms: float, error_budget: float) -> str | None:
     """Why ``step`` is not sustainable, or None when it is."""
+    if step.duration_s == 0:
+        return f"the step at {step.users} users had no whole second to measure: use longer steps"
+    if step.requests == 0:
+        return f"no grab was answered at {step.users} users"
     if step.error_ratio > error_budget:
         return f"errors {step.error_ratio:.2%} > budget {error_budget:.2%} at {step.users} users"
     if step.p99_ms > p99_slo_ms:

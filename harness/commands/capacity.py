@@ -90,8 +90,9 @@ def parse_options(args: argparse.Namespace):
                              ("--step-users", args.step_users, 0), ("--seed", args.seed, 0)):
         if value < low:
             raise ValueError(f"{flag}: must be >= {low} (got {value})")
-    if args.step_seconds < 2:
-        raise ValueError(f"--step-seconds: must be >= 2 (got {args.step_seconds:g})")
+    if args.step_seconds < 3:
+        raise ValueError(f"--step-seconds: must be >= 3, so each step has whole seconds to measure "
+                         f"after its users spawn (got {args.step_seconds:g})")
     if args.from_dir is not None and not args.from_dir.is_dir():
         raise ValueError(f"--from: {args.from_dir} is not a run folder")
     return Options(target=target, p99_ms=p99, error_budget=errors, headroom=headroom,

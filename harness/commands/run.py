@@ -162,7 +162,8 @@ def _print_table(console, stages: list[Stage], doc: dict, out: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     console = Console()
-    for flag, value, low in (("--fairness-envelopes", args.fairness_envelopes, 2), ("--ramp-steps", args.ramp_steps, 1)):
+    for flag, value, low in (("--fairness-envelopes", args.fairness_envelopes, 2), ("--ramp-steps", args.ramp_steps, 1),
+                             ("--step-seconds", args.step_seconds, 3)):
         if value < low:
             print(f"hongbao run: error: {flag} must be >= {low} (got {value})", file=sys.stderr)
             return int(Exit.UNUSABLE)
