@@ -113,3 +113,24 @@ def test_target_and_preset_together_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["capacity", "--target", "1k/s", "--preset", "wechat-2017"])
     assert exc.value.code == 2 and "--preset" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.storm
+@pytest.mark.redis
+def test_redis_run_projects_shards_from_the_measured_script_rate(tmp_path):
+    from tests.support.redis_server import redis_server
+    with redis_server() as srv:
+        code = main(["capacity", "--store", srv.url, "--workers", "2", "--steps", "2", "--step-seconds", "3",
+                     "--start-users", "5", "--step-users", "10", "--target", "1.2M/s", "--out", str(tmp_path),
+                     "--no-report"])
+    assert code == 0
+    doc = json.loads((tmp_path / "capacity.json").read_text())
+    assert [(r["store"], r["service_workers"]) for r in doc["ramps"]] == [("redis", 2)]
+    assert doc["ramps"][0]["audit_ok"] is True
+    redis_fig = doc["measurements"]["redis"]
+    per_core = redis_fig["grabs"] / redis_fig["redis_cpu_seconds"]
+    assert _row(doc, "Redis shards") == math.ceil(1_200_000 / 0.7 / per_core)
+    assert _row(doc, "redis store: memory per million open envelopes") == pytest.approx(
+        redis_fig["bytes_per_envelope_grabbed"] * 1e6 / 2**20)
+    assert doc["ramps"][0]["steps"][0]["cores"].get("store") == 1.0    # the redis-server's CPU was sampled

@@ -19,7 +19,8 @@ ASSUMPTIONS = [
     "(keys carry a per-envelope hash tag, so Redis Cluster spreads envelopes over shards).",
     "Hot envelopes are spread evenly across shards; a single envelope cannot be grabbed faster "
     "than one shard allows.",
-    "The grab service pre-splits envelopes with the Numba kernel: one share computed per grab.",
+    "Split-kernel cores: one share computed per grab by the Numba batch kernel (what pre_split costs); "
+    "the service's measured cost per grab already includes whatever splitting it did.",
     "Measured on this machine (shared cores, other work running): per-core rates on dedicated "
     "production cores are usually higher, so the projection errs on the side of more hardware.",
 ]

@@ -25,7 +25,7 @@ class Options:
     error_budget: float = 0.001
     headroom: float = 0.30
     cores_per_instance: int = 16
-    store: str = "memory"
+    stores: list[str] = field(default_factory=lambda: ["memory"])
     workers: list[int] = field(default_factory=lambda: [1])
     processes: int = 1
     steps: int = 6
@@ -45,16 +45,17 @@ def _quiet(stage: str, done: float, total: float) -> None:
 
 
 def measure_ramps(opts: Options, work: Path, progress: Progress = _quiet) -> list[dict]:
-    """Run one ramp per service worker count (the memory store allows one worker only)."""
+    """Run one ramp per store and service worker count (the memory store allows one worker only)."""
     from harness.capacity.ramp import run_ramp
-    counts = [1] if opts.store == "memory" else opts.workers
     ramps = []
-    for w in counts:
-        stage = f"ramp: {opts.store.split('://')[0]} store, {w} worker(s)"
-        ramps.append(run_ramp(store=opts.store, workers=w, processes=opts.processes, steps=opts.steps,
-                              step_s=opts.step_s, start_users=opts.start_users, step_users=opts.step_users,
-                              seed=opts.seed, work_dir=work / f"ramp-{opts.store.split('://')[0]}-w{w}",
-                              on_progress=lambda d, t, s=stage: progress(s, d, t)))
+    for store in opts.stores:
+        kind = store.split("://")[0]
+        for w in ([1] if store == "memory" else opts.workers):
+            stage = f"ramp: {kind} store, {w} worker(s)"
+            ramps.append(run_ramp(store=store, workers=w, processes=opts.processes, steps=opts.steps,
+                                  step_s=opts.step_s, start_users=opts.start_users, step_users=opts.step_users,
+                                  seed=opts.seed, work_dir=work / f"ramp-{kind}-w{w}",
+                                  on_progress=lambda d, t, s=stage: progress(s, d, t)))
     return ramps
 
 
@@ -118,7 +119,7 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
                                               chosen["service_workers"])
     basis = f"{chosen['label']}: {basis}"
     if knee["lower_bound"]:
-        notes.append(f"The knee used ({chosen['label']}) is a lower bound: {knee['advice']}")
+        notes.append(f"The knee used ({chosen['label']}) is a lower bound. {knee['advice']}")
 
     if earlier and "measurements" in earlier:
         measurements = earlier["measurements"]
@@ -128,9 +129,10 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
         measurements = {"kernel": kernel_figures([d for d in (opts.from_dir, out) if d])}
         progress("store memory", 0, 1)
         measurements["memory_store"] = memory_store_bytes(opts.memory_envelopes, seed=opts.seed)
-        if opts.store.startswith("redis://"):
+        redis_url = next((s for s in opts.stores if s.startswith("redis://")), None)
+        if redis_url:
             progress("Redis grab script", 0, 1)
-            measurements["redis"] = redis_figures(opts.store, seed=opts.seed)
+            measurements["redis"] = redis_figures(redis_url, seed=opts.seed)
     kernel = measurements["kernel"]
     per_envelope = {"memory": measurements["memory_store"]["bytes_per_envelope_grabbed"]}
     redis = measurements.get("redis")

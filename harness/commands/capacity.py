@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "examples:\n"
         "  hongbao capacity --preset wechat-2017\n"
         "  hongbao capacity --target 760k/s --p99 200ms --headroom 30%\n"
-        "  hongbao capacity --store redis://127.0.0.1:6379/0 --workers 1,2 --preset alipay-2017\n"
+        "  hongbao capacity --store memory --store redis://127.0.0.1:6379/0 --workers 1,2 --preset alipay-2017\n"
         "  hongbao capacity --from results/20261125T120000Z --preset wechat-2016   # re-project, no load\n"
         f"presets (seeds/capacity/): {', '.join(preset_names())}\n"
         "exit codes: 0 OK, 2 bad input or nothing measurable")
@@ -41,9 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "measured rate (default 30%%)")
     parser.add_argument("--cores-per-instance", type=int, default=16, metavar="N",
                         help="cores of one service machine (default 16)")
-    parser.add_argument("--store", default="memory", metavar="URL",
-                        help="store of the stormed service: memory (default) or redis://HOST:PORT/DB "
-                             "(also measures the grab script's rate per Redis core and MEMORY USAGE)")
+    parser.add_argument("--store", action="append", metavar="URL",
+                        help="store of the stormed service, repeatable (one ramp each): memory (default) or "
+                             "redis://HOST:PORT/DB (also measures the grab script's rate per Redis core and "
+                             "MEMORY USAGE)")
     parser.add_argument("--workers", default="1", metavar="N[,N...]",
                         help="service worker counts to ramp, e.g. 1,2 (more than 1 needs Redis; default 1)")
     parser.add_argument("--processes", type=int, default=1, metavar="N",
@@ -81,9 +82,11 @@ def parse_options(args: argparse.Namespace):
         raise ValueError(f"--workers: expected counts such as 1 or 1,2 (got {args.workers!r})") from None
     if not workers or workers[0] < 1:
         raise ValueError(f"--workers: every count must be >= 1 (got {args.workers!r})")
-    if args.store != "memory" and not args.store.startswith("redis://"):
-        raise ValueError(f"--store: memory or redis://HOST:PORT/DB (got {args.store!r})")
-    if args.store == "memory" and workers != [1]:
+    stores = list(dict.fromkeys(args.store or ["memory"]))
+    for store in stores:
+        if store != "memory" and not store.startswith("redis://"):
+            raise ValueError(f"--store: memory or redis://HOST:PORT/DB (got {store!r})")
+    if stores == ["memory"] and workers != [1]:
         raise ValueError("--workers: the memory store lives in one process; more workers need --store redis://...")
     for flag, value, low in (("--cores-per-instance", args.cores_per_instance, 1), ("--processes", args.processes, 1),
                              ("--steps", args.steps, 1), ("--start-users", args.start_users, 1),
@@ -96,7 +99,7 @@ def parse_options(args: argparse.Namespace):
     if args.from_dir is not None and not args.from_dir.is_dir():
         raise ValueError(f"--from: {args.from_dir} is not a run folder")
     return Options(target=target, p99_ms=p99, error_budget=errors, headroom=headroom,
-                   cores_per_instance=args.cores_per_instance, store=args.store, workers=workers,
+                   cores_per_instance=args.cores_per_instance, stores=stores, workers=workers,
                    processes=args.processes, steps=args.steps, step_s=args.step_seconds,
                    start_users=args.start_users, step_users=args.step_users, seed=args.seed,
                    from_dir=args.from_dir)
