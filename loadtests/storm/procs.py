@@ -90,6 +90,7 @@ def start_locust(*, host: str, env: dict, out_dir: Path, duration_s: float, proc
     base = [sys.executable, "-m", "locust", "-f", str(locustfile), "--loglevel", "WARNING"]
     main = base + ["--headless", "--host", host, "--csv", str(out_dir / "locust"),
                    "--csv-full-history", "--html", str(out_dir / "locust.html"),
+                   "--json-file", str(out_dir / "locust_final"),   # final stats, after all workers
                    "--stop-timeout", f"{int(stop_timeout_s)}s", "--run-time", f"{int(duration_s + 15)}s",
                    "--exit-code-on-error", "0"]
     extra: list[list[str]] = []

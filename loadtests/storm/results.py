@@ -7,6 +7,7 @@ cross-checking: Locust rounds latencies below 100 ms to whole milliseconds, we d
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from loadtests.storm.histogram import Histogram
@@ -31,12 +32,18 @@ def locust_stats(out_dir: Path) -> list[dict]:
     return rows
 
 
-def locust_counts(rows: list[dict], name: str) -> tuple[int, int]:
-    """(requests, failures) Locust aggregated for request ``name``."""
-    for r in rows:
-        if r.get("Name") == name:
-            return int(r.get("Request Count", 0)), int(r.get("Failure Count", 0))
-    return 0, 0
+def locust_final(out_dir: Path) -> dict[str, list[int]]:
+    """name -> [requests, failures] from Locust's own final stats (``--json-file``, written at
+    exit after every worker's last report; the CSV is rewritten only once a second)."""
+    path = out_dir / "locust_final.json"
+    if not path.is_file():
+        return {}
+    out: dict[str, list[int]] = {}
+    for e in json.loads(path.read_text()):
+        row = out.setdefault(e["name"], [0, 0])
+        row[0] += int(e.get("num_requests", 0))
+        row[1] += int(e.get("num_failures", 0))
+    return out
 
 
 def grab_histogram(extra: dict) -> Histogram:

@@ -125,7 +125,8 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, c
     audit = audit_mod.audit_ledger(ledger, attempts=extra.get("attempts"),
                                    acknowledged=extra.get("grabbed"),
                                    user_prefix=f"{extra.get('run_tag')}-")
-    lg_req, lg_fail = results.locust_counts(rows, "grab")
+    final = results.locust_final(out)
+    lg_req, lg_fail = final.get("grab", [0, 0])
     audit.reconciliation["locust_grab_requests_ok"] = lg_req - lg_fail
     saturated, why = monitor.load_generator_saturated(cpu, bool(extra.get("cpu_warning")))
     metrics = {"grab_histogram": hist, "grab_mean_ms": (hist.mean_us() or 0) / 1000 if hist.total else None,
@@ -159,6 +160,7 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, c
         "grab_p50_ms": (hist.percentile_us(50) or 0) / 1000 if hist.total else None,
         "grab_p99_ms": (hist.percentile_us(99) or 0) / 1000 if hist.total else None,
         "timeline": results.timeline(extra), "locust_stats": rows,
+        "locust_final_totals": final,
         "cpu": cpu, "load_generator_saturated": saturated, "saturation_note": why,
         "audit": audit.to_json(), "slo": gate,
         "exit": {"code": int(code), "name": code.name, "reasons": reasons},
