@@ -76,10 +76,21 @@ def check_ledger(ledger: dict, envelope_id: int) -> dict:
     return row
 
 
+def expected_shares(envelope: dict, seed: int) -> list[int]:
+    """pre_split: kernels.split(...); on_grab: kernels.next_share chained grab after grab."""
+    args = dict(algorithm=envelope["algorithm"], min_cents=envelope["min_cents"],
+                max_cents=envelope["max_cents"], seed=seed, envelope_id=envelope["id"])
+    if envelope["mode"] == "pre_split":
+        return kernels.split(envelope["total_cents"], envelope["count"], **args).tolist()
+    out, remaining = [], envelope["total_cents"]
+    for seq in range(envelope["count"]):
+        out.append(kernels.next_share(remaining, envelope["count"] - seq, step=seq, **args))
+        remaining -= out[-1]
+    return out
+
+
 def check_shares(firsts: dict[str, dict], envelope: dict, seed: int) -> None:
-    """Grab ``seq`` got exactly kernels.split(...)[seq] (both modes: on_grab == pre_split)."""
-    expected = kernels.split(envelope["total_cents"], envelope["count"], algorithm=envelope["algorithm"],
-                             min_cents=envelope["min_cents"], max_cents=envelope["max_cents"], seed=seed,
-                             envelope_id=envelope["id"])
+    """Grab ``seq`` got exactly the kernels' share number ``seq`` (see expected_shares)."""
+    expected = expected_shares(envelope, seed)
     for g in firsts.values():
         assert g["amount_cents"] == int(expected[g["seq"]]), f"seq {g['seq']}: share differs from the kernel"

@@ -13,13 +13,25 @@ from loadtests.service.validation import EnvelopeSpec
 
 
 class _Envelope:
-    __slots__ = ("meta", "shares", "users", "entries")
+    __slots__ = ("meta", "shares", "step", "users", "entries")
 
-    def __init__(self, meta: dict, split: list[int] | None):
+    def __init__(self, meta: dict, split: list[int] | None, seed: int):
         self.meta = meta
         self.shares = split        # pre_split: the whole split; on_grab: None
-        self.users: dict[str, dict] = {}   # user -> grab answer (without "repeat")
-        self.entries: list[dict] = []      # this envelope's ledger entries, in order
+        self.step = None if split is not None else shares.online_stepper(meta, seed)
+        self.users: dict[str, tuple] = {}   # user -> (amount, seq, remaining_count after, request_id)
+        self.entries: list[tuple] = []      # ledger: (kind, user, request_id, amount, seq, ts)
+
+
+def _grab_answer(envelope_id: int, user: str, grab: tuple, repeat: bool) -> dict:
+    amount, seq, left, request_id = grab
+    return {"envelope_id": envelope_id, "user": user, "request_id": request_id, "amount_cents": amount,
+            "seq": seq, "remaining_count": left, "repeat": repeat}
+
+
+def _entry(envelope_id: int, e: tuple) -> dict:
+    return {"kind": e[0], "envelope_id": envelope_id, "user": e[1], "request_id": e[2], "amount_cents": e[3],
+            "seq": e[4], "ts": e[5]}
 
 
 class MemoryStore:
@@ -50,7 +62,7 @@ class MemoryStore:
                 "min_cents": spec.min_cents, "max_cents": spec.max_cents, "created_at": now,
                 "expires_at": now + spec.expires_in_s, "remaining_cents": spec.total_cents,
                 "remaining_count": spec.count, "refunded_cents": 0, "refunded": False}
-        self._envelopes[envelope_id] = _Envelope(meta, split)
+        self._envelopes[envelope_id] = _Envelope(meta, split, self.seed)
         return envelope_view(meta)
 
     def _find(self, envelope_id: int) -> _Envelope:
@@ -63,7 +75,7 @@ class MemoryStore:
         env = self._find(envelope_id)
         prior = env.users.get(user)
         if prior is not None:
-            return {**prior, "repeat": True}
+            return _grab_answer(envelope_id, user, prior, True)
         meta = env.meta
         now = time.time()
         if meta["refunded"] or now >= meta["expires_at"]:
@@ -72,18 +84,13 @@ class MemoryStore:
         if left == 0:
             raise rejection(SOLD_OUT, envelope_id)
         seq = meta["count"] - left
-        if env.shares is not None:
-            amount = env.shares[seq]
-        else:
-            amount = shares.on_grab(meta, self.seed, meta["remaining_cents"], left, seq)
-        meta["remaining_cents"] -= amount
+        remaining = meta["remaining_cents"]
+        amount = env.shares[seq] if env.step is None else env.step(remaining, left, seq)
+        meta["remaining_cents"] = remaining - amount
         meta["remaining_count"] = left - 1
-        grab = {"envelope_id": envelope_id, "user": user, "request_id": request_id,
-                "amount_cents": amount, "seq": seq, "remaining_count": left - 1}
-        env.users[user] = grab
-        env.entries.append({"kind": "grab", "envelope_id": envelope_id, "user": user,
-                            "request_id": request_id, "amount_cents": amount, "seq": seq, "ts": now})
-        return {**grab, "repeat": False}
+        grab = env.users[user] = (amount, seq, left - 1, request_id)
+        env.entries.append(("grab", user, request_id, amount, seq, now))
+        return _grab_answer(envelope_id, user, grab, False)
 
     async def refund(self, envelope_id: int, request_id: str | None) -> dict:
         env = self._find(envelope_id)
@@ -96,9 +103,7 @@ class MemoryStore:
         amount = meta["remaining_cents"]
         request_id = request_id or f"refund-{envelope_id}"
         meta.update(refunded=True, refunded_cents=amount, remaining_cents=0)
-        env.shares = [] if env.shares is not None else None
-        env.entries.append({"kind": "refund", "envelope_id": envelope_id, "user": meta["sender"],
-                            "request_id": request_id, "amount_cents": amount, "seq": None, "ts": now})
+        env.entries.append(("refund", meta["sender"], request_id, amount, None, now))
         return {"envelope_id": envelope_id, "sender": meta["sender"], "request_id": request_id,
                 "refunded_cents": amount}
 
@@ -106,9 +111,8 @@ class MemoryStore:
         env = self._find(envelope_id)
         out = envelope_view(env.meta)
         out["expired"] = env.meta["refunded"] or time.time() >= env.meta["expires_at"]
-        out["grabs"] = [{"user": e["user"], "amount_cents": e["amount_cents"], "seq": e["seq"],
-                         "request_id": e["request_id"], "ts": e["ts"]}
-                        for e in env.entries if e["kind"] == "grab"]
+        out["grabs"] = [{"user": e[1], "amount_cents": e[3], "seq": e[4], "request_id": e[2], "ts": e[5]}
+                        for e in env.entries if e[0] == "grab"]
         return out
 
     async def ledger(self, after_id: int = 0, limit: int | None = None) -> dict:
@@ -119,5 +123,5 @@ class MemoryStore:
         for i in ids:
             env = self._envelopes[i]
             envelopes.append(ledger_row(env.meta))
-            entries.extend(env.entries)
+            entries.extend(_entry(i, e) for e in env.entries)
         return {"envelopes": envelopes, "entries": entries, "next_after_id": ids[-1] if more else None}

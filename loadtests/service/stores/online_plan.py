@@ -16,11 +16,11 @@ from loadtests.service.stores import shares
 class OnlinePlan:
     """One envelope's chain of (remaining_cents, share) from the newest state this worker saw."""
 
-    __slots__ = ("config", "seed", "head", "pairs")
+    __slots__ = ("config", "step", "head", "pairs")
 
     def __init__(self, config: dict, seed: int):
         self.config = config          # id, count, algorithm, min_cents, max_cents
-        self.seed = seed
+        self.step = shares.online_stepper(config, seed)
         self.head = -1                # seq of pairs[0]
         self.pairs: list[list[int]] = []   # [remaining_cents_before, share | -1 not computed yet]
 
@@ -46,7 +46,7 @@ class OnlinePlan:
             rem, share = pairs[-1]
             seq = self.head + len(pairs) - 1
             if share < 0:
-                share = pairs[-1][1] = shares.on_grab(self.config, self.seed, rem, count - seq, seq)
+                share = pairs[-1][1] = self.step(rem, count - seq, seq)
             if len(pairs) >= size or seq + 1 >= count:
                 break
             pairs.append([rem - share, -1])

@@ -1,0 +1,126 @@
+"""Measure the service against a bare ASGI echo app on the same server stack, with wrk.
+
+    python -m loadtests.service.measure_stack [--duration-s 8] [--connections 50] [--rounds 2]
+
+Each target runs in its own uvicorn process (uvloop + httptools, one worker) on a free loopback
+port; wrk (apt-get install wrk) drives it with one thread, bounded by --duration-s. Targets:
+bare echo POST, service GET /healthz, service POST grab (memory store, pre_split and on_grab,
+a fresh user per request). Prints requests/s, the ratio to the bare app and wrk's p99.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+
+GRAB_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local env = FIRST + math.floor(counter / PER_ENVELOPE)
+  local body = '{"user":"u' .. counter .. '","request_id":"r' .. counter .. '"}'
+  return wrk.format("POST", "/envelopes/" .. env .. "/grab", {["Content-Type"] = "application/json"}, body)
+end
+"""
+ECHO_LUA = """
+wrk.method = "POST"
+wrk.body = '{"user":"u1","request_id":"r1"}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+PER_ENVELOPE = 100_000
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(app: str, factory: bool, port: int) -> subprocess.Popen:
+    code = (f"import uvicorn; uvicorn.run({app!r}, factory={factory}, host='127.0.0.1', port={port}, "
+            "loop='uvloop', http='httptools', access_log=False, log_level='warning', timeout_keep_alive=75, "
+            "backlog=4096)")
+    proc = subprocess.Popen([sys.executable, "-c", code], env={"HONGBAO_STORE": "memory", "PATH": "/usr/bin:/bin"})
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{app} did not start")
+
+
+def _wrk(url: str, script: str, duration_s: int, connections: int) -> tuple[float, str]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency", "-s", f.name, url],
+                         capture_output=True, text=True, timeout=duration_s + 30).stdout
+    Path(f.name).unlink()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+(\S+)", out).group(1)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, f"p99 {p99}" + (f", {non2xx.group(1)} non-2xx" if non2xx else "")
+
+
+def _create(port: int, mode: str, n: int) -> int:
+    first = None
+    for _ in range(n):
+        body = orjson.dumps({"sender": "bench", "total_cents": PER_ENVELOPE * 100, "count": PER_ENVELOPE,
+                             "algorithm": "double_mean", "mode": mode})
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/envelopes", data=body, method="POST")
+        env = orjson.loads(urllib.request.urlopen(req).read())
+        first = first or env["id"]
+    return first
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration-s", type=int, default=8)
+    p.add_argument("--connections", type=int, default=50)
+    p.add_argument("--rounds", type=int, default=2)
+    args = p.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
+        return 2
+    results: dict[str, list[tuple[float, str]]] = {}
+    for _ in range(args.rounds):
+        port = _free_port()
+        proc = _serve("loadtests.service.bare_echo:app", False, port)
+        try:
+            results.setdefault("bare echo POST", []).append(
+                _wrk(f"http://127.0.0.1:{port}/", ECHO_LUA, args.duration_s, args.connections))
+        finally:
+            proc.terminate(), proc.wait(10)
+        port = _free_port()
+        proc = _serve("loadtests.service.app:app_from_env", True, port)
+        try:
+            results.setdefault("service GET /healthz", []).append(
+                _wrk(f"http://127.0.0.1:{port}/healthz", "", args.duration_s, args.connections))
+            for mode in ("pre_split", "on_grab"):
+                first = _create(port, mode, 4)
+                lua = GRAB_LUA.replace("FIRST", str(first)).replace("PER_ENVELOPE", str(PER_ENVELOPE))
+                results.setdefault(f"service POST grab ({mode})", []).append(
+                    _wrk(f"http://127.0.0.1:{port}", lua, args.duration_s, args.connections))
+        finally:
+            proc.terminate(), proc.wait(10)
+    bare = max(r for r, _ in results["bare echo POST"])
+    print(f"{'target':32} {'req/s (best of ' + str(args.rounds) + ')':>22} {'x bare':>7}  notes (all rounds)")
+    for name, runs in results.items():
+        best = max(r for r, _ in runs)
+        notes = "; ".join(f"{r:,.0f}/s {n}" for r, n in runs)
+        print(f"{name:32} {best:>22,.0f} {best / bare:>7.2f}  {notes}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Where the stores' shares come from: on_grab's fast stepper is exactly kernels.next_share, the
+Redis store's predicted window equals the chained online step, and splits are seeded by
+(service seed, envelope id)."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import kernels
+from loadtests.service.stores import shares
+from loadtests.service.stores.online_plan import OnlinePlan
+from loadtests.service.validation import EnvelopeSpec
+
+ONLINE = [a.name for a in kernels.ALGORITHMS.values() if a.online]
+
+
+@settings(max_examples=300, deadline=None)
+@given(algorithm=st.sampled_from(ONLINE), remaining=st.integers(1, 10**12), count=st.integers(1, 100_000),
+       seq=st.integers(0, 10**5), seed=st.integers(0, 2**32), envelope_id=st.integers(1, 2**40),
+       min_cents=st.integers(0, 3), capped=st.booleans())
+def test_stepper_equals_next_share(algorithm, remaining, count, seq, seed, envelope_id, min_cents, capped):
+    if remaining < count * min_cents:
+        remaining = count * min_cents + 1
+    max_cents = -(-remaining // count) + 7 if capped else None
+    meta = {"id": envelope_id, "algorithm": algorithm, "min_cents": min_cents, "max_cents": max_cents}
+    step = shares.online_stepper(meta, seed)
+    assert step(remaining, count, seq) == shares.on_grab(meta, seed, remaining, count, seq) == kernels.next_share(
+        remaining, count, algorithm=algorithm, step=seq, min_cents=min_cents, max_cents=max_cents, seed=seed,
+        envelope_id=envelope_id)
+
+
+@pytest.mark.parametrize("algorithm", ONLINE)
+def test_plan_window_is_the_chained_online_step(algorithm):
+    config = {"id": 17, "algorithm": algorithm, "min_cents": 1, "max_cents": None, "count": 40}
+    plan = OnlinePlan(config, seed=5)
+    plan.observe(0, 10_000)
+    window = plan.window(64)
+    assert window[0] == 0 and len(window) == 1 + 2 * 40  # clipped at the envelope's count
+    remaining = 10_000
+    for seq in range(40):
+        share = kernels.next_share(remaining, 40 - seq, algorithm=algorithm, step=seq, seed=5, envelope_id=17)
+        assert window[1 + 2 * seq: 3 + 2 * seq] == [remaining, share]
+        remaining -= share
+    assert remaining == 0
+    plan.observe(3, window[1 + 2 * 3])           # a sighting on the predicted chain keeps it
+    assert plan.window(2) == [3, *window[7:11]]
+    plan.observe(5, 1)                            # an unexpected state restarts the chain from it
+    assert plan.window(1)[:2] == [5, 1]
+    plan.observe(2, 10_000)                       # stale sightings are ignored
+    assert plan.head == 5
+    plan.observe(40, 0)
+    assert plan.window(8) == [40]                 # sold out: no candidates
+
+
+def test_pre_split_is_seeded_by_seed_and_envelope_id():
+    spec = EnvelopeSpec("s", 10_000, 50, "line_cut", "pre_split", 1, None, 60.0)
+    a, b, c = shares.pre_split(spec, 1, 7), shares.pre_split(spec, 1, 8), shares.pre_split(spec, 2, 7)
+    assert sum(a) == sum(b) == sum(c) == 10_000
+    assert a == shares.pre_split(spec, 1, 7) and a != b and a != c
