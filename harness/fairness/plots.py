@@ -65,12 +65,19 @@ def plot_best_luck(doc: dict, path: Path) -> Path:
 
 def plot_gini(doc: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.2))
+    tops = []
     for name, e in _scored(doc).items():
         h = e["gini"]["histogram"]
         counts = np.asarray(h["counts"], dtype=float)
-        ax.stairs(counts / max(counts.sum(), 1), h["edges"], label=f"{name} (mean {e['gini']['mean']:.3f})")
+        frac = counts / max(counts.sum(), 1)
+        spike = frac.max() > 0.5  # e.g. equal: every envelope at Gini ~ 0; keep the others readable
+        tops.append(0.0 if spike else frac.max())
+        label = f"{name} (mean {e['gini']['mean']:.3f}{', off scale' if spike else ''})"
+        ax.stairs(frac, h["edges"], label=label)
+    if 0 < max(tops) < 0.5:
+        ax.set_ylim(0, 1.15 * max(tops))
     ax.set(title="Gini coefficient per envelope", xlabel="Gini (0 = equal shares)", ylabel="fraction of envelopes")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
