@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -18,6 +18,7 @@ from loadtests import monitor, slo as slo_mod
 from loadtests.storm import procs, results
 from loadtests.storm.progress import watch
 from loadtests.storm.scenario import SHAPE_ENV, Scenario
+from loadtests.storm.shape_plan import users_at
 
 SCHEMA = "hongbao-storm/1"
 
@@ -80,7 +81,9 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
             env["HONGBAO_REDIS_URL"] = cfg.store
         if cfg.shape_overrides:
             env[SHAPE_ENV] = json.dumps(cfg.shape_overrides)
-        cpu = monitor.CpuMonitor({"load_generator": [], "service": [service.pid] if service else [],
+        service_pid = service.pid if service else (
+            None if cfg.redis_direct else monitor.pid_listening_on(urlparse(host).port or 80))
+        cpu = monitor.CpuMonitor({"load_generator": [], "service": [service_pid] if service_pid else [],
                                   "store": [p for p in [_store_pid(cfg)] if p]})
         started = procs.start_locust(host=host, env=env, out_dir=out, duration_s=sc.duration_s,
                                      processes=cfg.processes, workers=cfg.workers,
@@ -151,9 +154,7 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, c
         "service_workers": None if cfg.host else cfg.service_workers,
         "locust": {"processes": cfg.processes, "workers": cfg.workers, "runner": extra.get("runner"),
                    "connected_workers": extra.get("workers"), "run_tag": extra.get("run_tag")},
-        "load_model": {"model": sc.model, "open": sc.model == "open",
-                       "grabs_per_user_per_s": sc.grabs_per_user_per_s if sc.model == "open" else None,
-                       "think_time_s": list(sc.think_time_s) if sc.model == "closed" else None},
+        "load_model": _load_model(sc, cfg.shape_overrides, tot),
         "started_at": extra.get("started_at"), "ended_at": extra.get("ended_at"),
         "hot_envelope_ids": extra.get("hot_envelope_ids"),
         "totals": tot, "latency_ms": results.latency(extra),
@@ -170,6 +171,20 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, c
     path = out / "storm.json"
     path.write_text(json.dumps(data, indent=1))
     return StormOutcome(code, reasons, data, path)
+
+
+def _load_model(sc: Scenario, shape_overrides: dict, tot: dict) -> dict:
+    """Closed or open model; for the open model, the offered peak arrival rate beside the
+    achieved one (Locust paces each user, so a user whose answers are slower than its pace falls
+    behind: a shortfall means the system, or Locust, could not keep up)."""
+    if sc.model == "closed":
+        return {"model": "closed", "open": False, "think_time_s": list(sc.think_time_s)}
+    plan = replace(sc, shape_params={**sc.shape_params, **shape_overrides})
+    peak = max((users_at(plan, t)[0] for t in range(int(sc.duration_s))), default=0) - sc.senders
+    return {"model": "open", "open": True, "pacing": "locust constant_throughput per user",
+            "grabs_per_user_per_s": sc.grabs_per_user_per_s,
+            "offered_grab_requests_per_s_at_peak": round(peak * sc.grabs_per_user_per_s, 1),
+            "achieved_requests_per_s": tot["requests_per_s"]}
 
 
 def _unusable(out: Path, reason: str) -> StormOutcome:

@@ -91,7 +91,9 @@ def markdown(doc: dict) -> str:
     sc, tot, audit = doc["scenario"], doc["totals"], doc["audit"]
     lat = doc["latency_ms"].get("grab (all outcomes)", {})
     lm = doc.get("load_model") or {}
-    model = (f"open model, {lm.get('grabs_per_user_per_s')} grabs/s per user (arrival-rate pacing)"
+    model = (f"open model, {lm.get('grabs_per_user_per_s')} grabs/s per user (arrival-rate pacing: "
+             f"{_fmt(lm.get('offered_grab_requests_per_s_at_peak'))} grab requests/s offered at peak, "
+             f"{_fmt(lm.get('achieved_requests_per_s'))} requests/s achieved)"
              if lm.get("open") else "closed model (users wait for answers)")
     where = doc.get("store") or doc.get("host")
     lines = [f"Scenario **{sc['name']}** ({sc.get('description', '')}), seed {sc['seed']}, "
