@@ -154,3 +154,33 @@ def add_cross_ratios(benchmarks: list[dict]) -> None:
 
 def median(values: list[float]) -> float:
     return float(statistics.median(values))
+
+
+def gated_median(b: dict) -> float:
+    """Median of a benchmark's gated samples (raw time per share / paired RNG control) from its JSON dict."""
+    extra = b.get("extra_info") or {}
+    data = np.asarray(b["stats"]["data"], dtype=np.float64)
+    control = extra.get("rng_fill_seconds_per_value_samples")
+    if isinstance(control, list) and len(control) == len(data) and extra.get("shares_per_round"):
+        return float(np.median(data / extra["shares_per_round"] / np.asarray(control)))
+    return float(np.median(data))
+
+
+def median_of_repeats(docs: list[dict]) -> dict:
+    """One pytest-benchmark document from N repeats of the same suites: each benchmark entry is
+    taken whole (raw samples and all) from the repeat whose gated median is the median of the N.
+
+    Used for baselines: a load burst during one repeat cannot make the baseline lucky or unlucky."""
+    out = dict(docs[0])
+    picked = []
+    for entry in docs[0]["benchmarks"]:
+        same = [b for d in docs for b in d["benchmarks"] if b["name"] == entry["name"]]
+        ranked = sorted(range(len(same)), key=lambda i: gated_median(same[i]))
+        k = ranked[len(ranked) // 2]
+        chosen = dict(same[k])
+        chosen["extra_info"] = {**chosen.get("extra_info", {}), "picked_from_repeat": k + 1,
+                                "repeats": len(same)}
+        picked.append(chosen)
+    out["benchmarks"] = picked
+    out.setdefault("hongbao", {})["repeats"] = len(docs)
+    return out

@@ -16,7 +16,8 @@ from pathlib import Path
 from harness import stats
 from harness.results import Run, UnusableInput
 
-FASTER, SLOWER, REGRESSION, SAME, NOT_GATED = "faster", "slower", "REGRESSION", "no significant change", "slower (not gated)"
+FASTER, SLOWER, REGRESSION, SAME = "faster", "slower", "REGRESSION", "no significant change"
+NOT_GATED, NOT_CONFIRMED = "slower (not gated)", "slower (not confirmed)"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Row:
     verdict: str
     thresholds: Thresholds
     unit: str              # "RNG fills/share" (machine-independent) or "s" (raw, no control)
+    confirmations: list[stats.Difference] = field(default_factory=list)  # re-runs that reproduced it
 
 
 @dataclass
@@ -174,3 +176,23 @@ def compare_fairness(base: dict | None, new: dict | None) -> list[FairnessRow]:
         out.append(FairnessRow(name, was, now, claimed, entry.get("min_p_value"),
                                regression=claimed and was is True and now is not True))
     return out
+
+
+def confirm(result: Comparison, base: Run, reruns: list[Run], rules: list[Rule] = (),
+            defaults: Thresholds = Thresholds()) -> None:
+    """Keep a REGRESSION only if every re-run of that benchmark regresses against BASE too.
+
+    On a shared machine a burst of load can slow one benchmark's rounds by 20-30%; a real
+    regression reproduces in a fresh run, a burst rarely hits the same benchmark again."""
+    for row in result.regressions:
+        for rerun in reruns:
+            if row.name not in rerun.benchmarks:
+                row.verdict = NOT_CONFIRMED
+                break
+            again = compare_runs(Run(base.source, {row.name: base.benchmarks[row.name]}, base.doc),
+                                 Run(rerun.source, {row.name: rerun.benchmarks[row.name]}, rerun.doc),
+                                 defaults, rules).rows[0]
+            if again.verdict != REGRESSION:
+                row.verdict = NOT_CONFIRMED
+                break
+            row.confirmations.append(again.diff)

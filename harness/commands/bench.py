@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=2026, help="seed for envelope totals and RNGs (default 2026)")
     parser.add_argument("--impl-module", default="kernels", metavar="MODULE",
                         help="benchmark this module's split_batch(...) instead of kernels' (same signature)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="run the suites N times (OUT/repeat-K/) and write OUT/benchmark.json with each "
+                             "benchmark taken from the repeat with the median figure: how to record a baseline")
     parser.add_argument("--verbose", action="store_true", help="show pytest's and pytest-benchmark's own output")
 
 
@@ -49,19 +52,29 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         console.print(f"[red]--out {out}: cannot create the folder ({exc})[/red]")
         return Exit.UNUSABLE
-    outcome = run_suites(profile=args.profile, out_dir=out, filter_expr=args.filter, seed=args.seed,
-                         impl_module=args.impl_module, verbose=args.verbose, console=console)
-    if outcome.failures:
+    if args.repeat < 1:
+        console.print(f"[red]--repeat must be >= 1 (got {args.repeat})[/red]")
+        return Exit.UNUSABLE
+    docs, seconds = [], 0.0
+    for k in range(1, args.repeat + 1):
+        where = out if args.repeat == 1 else out / f"repeat-{k}"
+        where.mkdir(parents=True, exist_ok=True)
+        outcome = run_suites(profile=args.profile, out_dir=where, filter_expr=args.filter, seed=args.seed,
+                             impl_module=args.impl_module, verbose=args.verbose, console=console)
         for nodeid, text in outcome.failures:
             console.print(f"[red]FAILED {nodeid}[/red]\n{text}")
-    if outcome.exit_code == 5:
-        console.print(f"[red]--filter {args.filter!r} selects no benchmark[/red]")
-        return Exit.UNUSABLE
-    if outcome.exit_code != 0 or not outcome.json_path.exists():
-        console.print(f"[red]benchmark suites failed (pytest exit {outcome.exit_code}); nothing usable written[/red]")
-        return Exit.UNUSABLE
-    data = json.loads(outcome.json_path.read_text())
-    console.print(f"[green]{len(data['benchmarks'])} benchmarks in {outcome.seconds:.1f} s[/green] -> "
-                  f"{outcome.json_path}")
-    print(outcome.json_path)
+        if outcome.exit_code == 5:
+            console.print(f"[red]--filter {args.filter!r} selects no benchmark[/red]")
+            return Exit.UNUSABLE
+        if outcome.exit_code != 0 or not outcome.json_path.exists():
+            console.print(f"[red]benchmark suites failed (pytest exit {outcome.exit_code}); nothing usable "
+                          "written[/red]")
+            return Exit.UNUSABLE
+        docs.append(json.loads(outcome.json_path.read_text()))
+        seconds += outcome.seconds
+    json_path = out / "benchmark.json"
+    if args.repeat > 1:
+        json_path.write_text(json.dumps(bench.median_of_repeats(docs), indent=4))
+    console.print(f"[green]{len(docs[-1]['benchmarks'])} benchmarks in {seconds:.1f} s[/green] -> {json_path}")
+    print(json_path)
     return Exit.OK

@@ -15,8 +15,8 @@ DEFAULT_THRESHOLDS = Path("seeds/thresholds.toml")
 
 HELP = "regression gate: compare two benchmark runs with significance tests"
 
-_STYLE = {cmp.REGRESSION: "bold red", cmp.SLOWER: "yellow", cmp.NOT_GATED: "dim yellow", cmp.FASTER: "green",
-          cmp.SAME: "dim"}
+_STYLE = {cmp.REGRESSION: "bold red", cmp.SLOWER: "yellow", cmp.NOT_CONFIRMED: "yellow", cmp.NOT_GATED: "dim yellow",
+          cmp.FASTER: "green", cmp.SAME: "dim"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--thresholds", type=Path, default=None, metavar="FILE.toml",
                         help=f"per-benchmark thresholds (default {DEFAULT_THRESHOLDS} when it exists: "
                              "parallel cases reported but not gated, Python baselines allowed 25%%)")
+    parser.add_argument("--confirm", type=int, default=0, metavar="N",
+                        help="when NEW is a run folder and something regressed, re-run just those benchmarks N "
+                             "times (same profile, seed and --impl-module, written to NEW/confirm-K/) and keep "
+                             "only regressions every re-run reproduces; what CI on a shared 2-core machine needs")
     parser.add_argument("--changes-only", action="store_true", help="list only benchmarks whose verdict is not "
                                                                     "'no significant change'")
 
@@ -52,6 +56,26 @@ def _defaults(args: argparse.Namespace, from_file: dict) -> cmp.Thresholds:
     if "alpha" in overrides and not 0 < overrides["alpha"] < 1:
         raise ValueError(f"--alpha must be between 0 and 1 (got {args.alpha})")
     return cmp.Thresholds(**{**t.__dict__, **overrides})
+
+
+def _rerun(new, names: list[str], times: int, err: Console) -> list:
+    """Re-run the named benchmarks ``times`` times like NEW was run; returns the loaded runs."""
+    from harness.runner import run_suites
+
+    meta = new.doc.get("hongbao") or {}
+    ids = [n.split("[", 1)[-1].rstrip("]") for n in names]
+    runs = []
+    for k in range(1, times + 1):
+        out = new.folder / f"confirm-{k}"
+        out.mkdir(exist_ok=True)
+        err.print(f"confirming {len(ids)} suspected regression(s), re-run {k}/{times} -> {out}", highlight=False)
+        outcome = run_suites(profile=meta.get("profile", "quick"), out_dir=out, filter_expr=" or ".join(ids),
+                             seed=int(meta.get("seed", 2026)), impl_module=meta.get("impl_module", "kernels"),
+                             console=err)
+        if outcome.exit_code != 0:
+            raise UnusableInput(f"confirmation re-run {k} failed (pytest exit {outcome.exit_code})")
+        runs.append(load_run(out, f"re-run {k}"))
+    return runs
 
 
 def _fmt(value: float) -> str:
@@ -78,7 +102,9 @@ def explain(row: cmp.Row) -> str:
     return (f"{row.name.split('[', 1)[-1].rstrip(']')}: {d.change:+.1%} slower ({_fmt(d.base_median)} -> {_fmt(d.new_median)} {row.unit}, "
             f"median of raw samples); the {1 - t.alpha:.0%} bootstrap CI of new/base is "
             f"{d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}, wholly above the allowed 1 + {t.max_regression:.0%}; "
-            f"Mann-Whitney U p = {d.p_value:.2g} < alpha {t.alpha:g}.")
+            f"Mann-Whitney U p = {d.p_value:.2g} < alpha {t.alpha:g}."
+            + (f" Reproduced by {len(row.confirmations)} re-run(s): "
+               + ", ".join(f"{c.change:+.1%}" for c in row.confirmations) + "." if row.confirmations else ""))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,6 +117,13 @@ def run(args: argparse.Namespace) -> int:
         base = load_run(args.base, "BASE")
         new = load_run(args.new, "NEW")
         result = cmp.compare_runs(base, new, defaults, rules)
+        if args.confirm < 0:
+            raise ValueError(f"--confirm must be >= 0 (got {args.confirm})")
+        if args.confirm and result.regressions:
+            if new.folder is None:
+                raise ValueError("--confirm needs NEW to be a run folder (re-runs are written inside it)")
+            reruns = _rerun(new, [r.name for r in result.regressions], args.confirm, err)
+            cmp.confirm(result, base, reruns, rules, defaults)
     except (UnusableInput, ValueError) as exc:
         err.print(f"[red]unusable input:[/red] {exc}", highlight=False)
         return Exit.UNUSABLE
