@@ -208,10 +208,14 @@ def audit_ledger(ledger: dict, *, attempts: dict[str, int] | None = None,
         recon["acknowledged_grabs"] = sum(acknowledged.values())
         recon["unacknowledged_ledger_grabs"] = recon["ledger_grabs_this_run"] - recon["acknowledged_grabs"]
     users = set(attempts or {}) | set(ledger_per_user)
+    tried = [u for u in (attempts or {}) if attempts[u] > 0]
     access = {"users": len(users),
               "users_with_a_grab": sum(1 for u in users if ledger_per_user.get(u, 0) > 0),
               "jain_index": jain_index(ledger_per_user.get(u, 0) for u in users),
-              "basis": "users who sent a grab" if attempts else "users in the ledger"}
+              "basis": "users who sent a grab" if attempts else "users in the ledger",
+              # users joining late in a shape send fewer grabs: their success rate is comparable
+              "jain_index_success_rate": jain_index(ledger_per_user.get(u, 0) / attempts[u] for u in tried)
+              if tried else None}
     return AuditResult(checks=checks, envelopes=len(envelopes), grabs=len(grabs),
                        refunds=len(refunds),
                        fairness_by_order={**fairness_by_order(envelopes, grabs),

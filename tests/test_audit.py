@@ -94,6 +94,8 @@ def test_acknowledged_grab_missing_from_ledger(clean):
     # Jain over every user who tried, including z who got nothing: (2+2+2+0)^2 / (4 * 12)
     assert res.access_fairness["users"] == 4
     assert res.access_fairness["jain_index"] == pytest.approx(36 / 48)
+    # success rates a 2/2, b 2/3, z 0/4 -> (1 + 2/3)^2 / (3 * (1 + 4/9))
+    assert res.access_fairness["jain_index_success_rate"] == pytest.approx((5 / 3) ** 2 / (3 * 13 / 9))
 
 
 def test_user_prefix_limits_reconciliation(clean):

@@ -4,6 +4,10 @@ from __future__ import annotations
 from rich.console import Console
 
 
+def _f(v) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
 def print_summary(outcome) -> None:
     con = Console(stderr=False, highlight=False)
     d = outcome.data
@@ -16,7 +20,9 @@ def print_summary(outcome) -> None:
                   f"grab p50 {d['grab_p50_ms']} ms, p99 {d['grab_p99_ms']} ms, "
                   f"errors {t['failures']}/{t['requests']}")
         con.print(f"audit: {'clean' if a['ok'] else 'FAILED'} ({a['envelopes']} envelopes, "
-                  f"{a['grabs']} grabs; Jain {a['access_fairness']['jain_index']})")
+                  f"{a['grabs']} grabs; Jain's index of grabs per user "
+                  f"{_f(a['access_fairness']['jain_index'])}, of success rate "
+                  f"{_f(a['access_fairness'].get('jain_index_success_rate'))})")
         if d["load_generator_saturated"]:
             con.print(f"[yellow]load generator saturated[/]: {d['saturation_note']} - "
                       "this throughput is Locust's ceiling, not the service's capacity")

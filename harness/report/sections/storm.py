@@ -122,8 +122,9 @@ def markdown(doc: dict) -> str:
     if fo.get("p_value") is not None:
         lines.append(f"- all complete envelopes ({fo['complete_envelopes']}): Kruskal-Wallis across "
                      f"positions p = {fo['p_value']:.3g}")
-    lines.append(f"- access fairness: Jain's index {_fmt(af.get('jain_index'), '.3f')} over "
-                 f"{af.get('users')} users ({af.get('basis')}); users joining late in a shape get fewer grabs")
+    lines.append(f"- access fairness: Jain's index of grabs per user {_fmt(af.get('jain_index'), '.3f')} over "
+                 f"{af.get('users')} users ({af.get('basis')}; users joining late in a shape get fewer), "
+                 f"of success rate per user {_fmt(af.get('jain_index_success_rate'), '.3f')}")
     lines.append("")
     for r in doc.get("slo", []):
         lines.append(f"- SLO `{r['slo']}`: {'met' if r['ok'] else '**BREACHED**'} (observed {r['observed']})")
