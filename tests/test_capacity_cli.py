@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,21 @@ def test_redis_run_projects_shards_from_the_measured_script_rate(tmp_path):
     assert _row(doc, "redis store: memory per million open envelopes") == pytest.approx(
         redis_fig["bytes_per_envelope_grabbed"] * 1e6 / 2**20)
     assert doc["ramps"][0]["steps"][0]["cores"].get("store") == 1.0    # the redis-server's CPU was sampled
+
+
+@pytest.mark.slow
+@pytest.mark.storm
+def test_from_a_step_ramp_storm_folder(tmp_path):
+    """`hongbao storm` with the ramp scenario, then `hongbao capacity --from` that folder: the knee comes
+    from the storm's own per-second figures, nothing is stormed again."""
+    storm_dir = tmp_path / "storm"
+    scenario = Path(__file__).resolve().parents[1] / "seeds" / "storms" / "ramp.toml"
+    assert main(["storm", "--scenario", str(scenario), "--duration", "10s", "--out", str(storm_dir),
+                 "--no-progress"]) == 0
+    assert main(["capacity", "--from", str(storm_dir), "--out", str(tmp_path / "cap"), "--no-report"]) == 0
+    doc = json.loads((tmp_path / "cap" / "capacity.json").read_text())
+    assert not (tmp_path / "cap" / "capacity-work").exists()
+    (ramp,) = doc["ramps"]
+    assert ramp["storm_json"] == str(storm_dir / "storm.json") and len(ramp["steps"]) == 2
+    assert ramp["steps"][1]["users"] > ramp["steps"][0]["users"]
+    assert ramp["knee"]["grabs_per_second"] == max(s["grabs_per_second"] for s in ramp["steps"][:ramp["knee"]["step_index"] + 1])

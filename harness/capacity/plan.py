@@ -98,9 +98,16 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     earlier = load_capacity(opts.from_dir) if opts.from_dir else None
+    stormed = None
+    if opts.from_dir and not (earlier and earlier.get("ramps")):
+        from harness.capacity.ramp import ramp_from_storm
+        stormed = ramp_from_storm(opts.from_dir)
     if earlier and earlier.get("ramps"):
         ramps = earlier["ramps"]
         notes.append(f"Ramps read from {opts.from_dir / 'capacity.json'} (not re-measured).")
+    elif stormed:
+        ramps = [stormed]
+        notes.append(f"Ramp read from the step-ramp storm in {opts.from_dir / 'storm.json'} (not re-measured).")
     else:
         ramps = measure_ramps(opts, out / "capacity-work", progress)
     for ramp in ramps:
@@ -119,7 +126,9 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
                                               chosen["service_workers"])
     basis = f"{chosen['label']}: {basis}"
     if knee["lower_bound"]:
-        notes.append(f"The knee used ({chosen['label']}) is a lower bound. {knee['advice']}")
+        notes.append(f"The knee used for the projection ({chosen['label']}) is a lower bound (see the "
+                     "saturation search); the service rows rest on its CPU cost per grab, assuming the service "
+                     "keeps that cost per grab up to a full core.")
 
     if earlier and "measurements" in earlier:
         measurements = earlier["measurements"]

@@ -79,6 +79,51 @@ def to_steps(raw: list[dict], extra: dict, machine: MachineCpu | None, *, step_s
     return out
 
 
+def _ramp_json(*, kind: str, workers: int, processes: int, step_s: float, outcome_data: dict, storm_json: str,
+               raw: list[dict], ramp_steps: list[RampStep]) -> dict:
+    return {"label": f"{kind} store, {workers} worker(s), {processes} Locust process(es)", "store": kind,
+            "service_workers": workers, "loadgen_processes": processes, "step_s": step_s,
+            "storm_json": storm_json, "audit_ok": outcome_data.get("audit", {}).get("ok"),
+            "load_generator_saturated": outcome_data.get("load_generator_saturated"),
+            "successful_grabs_per_second": [r["grabs_per_s"] for r in raw],
+            "machine_cores": psutil.cpu_count(), "steps": [s.to_json() for s in ramp_steps]}
+
+
+def _cores(kind: str, workers: int, processes: int) -> dict[str, float]:
+    cores = {"load_generator": float(processes), "service": float(workers),
+             "machine": float(psutil.cpu_count() or 1)}
+    if kind == "redis":            # the memory store lives inside the service: no store process
+        cores["store"] = 1.0
+    return cores
+
+
+def ramp_from_storm(run_dir: Path) -> dict | None:
+    """A ramp from an earlier ``hongbao storm`` with a ramp shape (its storm.json + locust_extra.json)."""
+    from loadtests.storm.ramp import per_step
+    run_dir = Path(run_dir)
+    try:
+        storm = json.loads((run_dir / "storm.json").read_text())
+        extra = json.loads((run_dir / "locust_extra.json").read_text())
+    except (OSError, ValueError):
+        return None
+    shape = storm.get("shape") or {}
+    if shape.get("kind") != "ramp" or "cpu" not in storm:
+        return None
+    step_s = float(shape.get("step_s", 5))
+    steps = max(1, int(float(storm["scenario"]["duration_s"]) // step_s))
+    raw = per_step(extra, storm["cpu"], start_users=int(shape.get("start_users", 5)),
+                   step_users=int(shape.get("step_users", 5)), step_s=step_s, steps=steps)
+    kind = "redis" if str(storm.get("store") or "").startswith("redis") else "memory"
+    workers = int(storm.get("service_workers") or 1)
+    processes = int((storm.get("locust") or {}).get("processes") or 1)
+    cores = _cores(kind, workers, processes)
+    for r in raw:
+        r["cpu_percent"] = {k: v for k, v in (r.get("cpu_percent") or {}).items() if k in cores}
+    ramp_steps = to_steps(raw, extra, None, step_s=step_s, settle_s=1.0, cores=cores)
+    return _ramp_json(kind=kind, workers=workers, processes=processes, step_s=step_s, outcome_data=storm,
+                      storm_json=str(run_dir / "storm.json"), raw=raw, ramp_steps=ramp_steps)
+
+
 def run_ramp(*, store: str = "memory", workers: int = 1, processes: int = 1, steps: int = 6,
              step_s: float = 5.0, start_users: int = 10, step_users: int = 20, seed: int = 3,
              work_dir: Path, on_progress=None) -> dict:
@@ -102,16 +147,9 @@ def run_ramp(*, store: str = "memory", workers: int = 1, processes: int = 1, ste
     raw = per_step(extra, outcome.data["cpu"], start_users=shape["start_users"], step_users=step_users,
                    step_s=step_s, steps=steps)
     kind = "redis" if store.startswith("redis") else store
-    cores = {"load_generator": float(processes), "service": float(workers),
-             "machine": float(psutil.cpu_count() or 1)}
-    if kind == "redis":            # the memory store lives inside the service: no store process
-        cores["store"] = 1.0
+    cores = _cores(kind, workers, processes)
     for r in raw:
         r["cpu_percent"] = {k: v for k, v in (r.get("cpu_percent") or {}).items() if k in cores}
     ramp_steps = to_steps(raw, extra, machine, step_s=step_s, settle_s=1.0, cores=cores)
-    return {"label": f"{kind} store, {workers} worker(s), {processes} Locust process(es)", "store": kind,
-            "service_workers": workers, "loadgen_processes": processes, "step_s": step_s,
-            "storm_json": str(outcome.path), "audit_ok": outcome.data.get("audit", {}).get("ok"),
-            "load_generator_saturated": outcome.data.get("load_generator_saturated"),
-            "successful_grabs_per_second": [r["grabs_per_s"] for r in raw],
-            "machine_cores": psutil.cpu_count(), "steps": [s.to_json() for s in ramp_steps]}
+    return _ramp_json(kind=kind, workers=workers, processes=processes, step_s=step_s, outcome_data=outcome.data,
+                      storm_json=str(outcome.path), raw=raw, ramp_steps=ramp_steps)

@@ -10,7 +10,9 @@ from harness.report.section import Section
 
 def _fmt(value) -> str:
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 10 else f"{value:,.1f}".rstrip("0").rstrip(".")
+        if abs(value) < 10:
+            return f"{value:,.4g}"
+        return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
     if isinstance(value, int):
         return f"{value:,}"
     return "—" if value is None else str(value)
