@@ -101,3 +101,11 @@ def test_master_and_two_workers_aggregate_what_the_ledger_records(tmp_path):
     assert users >= 2 and d["totals"]["repeat"] == 0        # ids unique across both workers
     ws = {u.split("-")[1] for u in json.loads((tmp_path / "dist" / "locust_extra.json").read_text())["attempts"]}
     assert ws == {"w0", "w1"}
+
+
+def test_a_scenario_the_service_rejects_is_unusable_with_its_reason(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SMOKE.read_text().replace('algorithm = "double_mean"', 'algorithm = "nope"'))
+    code, d = _storm(tmp_path, bad)
+    assert code == Exit.UNUSABLE
+    assert "algorithm must be one of" in d["exit"]["reasons"][0]

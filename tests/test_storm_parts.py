@@ -98,3 +98,29 @@ def test_report_section_of_an_unusable_storm_says_why(tmp_path):
     (tmp_path / "storm.json").write_text(json.dumps(
         {"exit": {"code": 2, "name": "UNUSABLE", "reasons": ["service exited with code 1"]}}))
     assert "service exited with code 1" in render(tmp_path).markdown
+
+
+def test_storm_command_refuses_bad_setups_with_exit_2(tmp_path, capsys):
+    from harness.cli import main
+    assert main(["storm", "--scenario", str(tmp_path / "nope.toml"), "--out", str(tmp_path)]) == 2
+    assert "scenario file not found" in capsys.readouterr().err
+    smoke = str(SEEDS / "smoke.toml")
+    assert main(["storm", "--scenario", smoke, "--slo", "p99<50", "--out", str(tmp_path)]) == 2
+    assert "needs a unit" in capsys.readouterr().err
+    assert main(["storm", "--scenario", smoke, "--host", "http://example.com", "--out", str(tmp_path)]) == 2
+    assert "loopback" in capsys.readouterr().err
+    assert main(["storm", "--scenario", smoke, "--processes", "2", "--workers", "2", "--out", str(tmp_path)]) == 2
+    assert main(["storm", "--scenario", smoke, "--redis-direct", "--out", str(tmp_path)]) == 2
+    assert "--redis-direct needs --store redis://" in capsys.readouterr().err
+
+
+def test_storm_against_a_dead_host_is_unusable(tmp_path):
+    import json
+
+    from harness.cli import main
+    from loadtests.storm.procs import free_port
+    code = main(["storm", "--scenario", str(SEEDS / "smoke.toml"), "--host",
+                 f"http://127.0.0.1:{free_port()}", "--out", str(tmp_path), "--no-progress"])
+    assert code == 2
+    reasons = json.loads((tmp_path / "storm.json").read_text())["exit"]["reasons"]
+    assert "healthz not ok" in reasons[0]

@@ -131,7 +131,13 @@ def _on_test_start(environment, **kwargs):
     STATE["started_at"] = time.time()
     STATE["run_tag"] = os.environ.get(RUN_TAG_ENV) or f"r{int(STATE['started_at'] * 1000):x}"
     POOL.set_run(STATE["run_tag"])
-    STATE["hot_ids"] = HOT_FACTORY[0](environment) if SCENARIO.hot_envelopes else []
+    try:
+        STATE["hot_ids"] = HOT_FACTORY[0](environment) if SCENARIO.hot_envelopes else []
+    except Exception as e:  # noqa: BLE001 - reported in locust_extra.json; the storm is unusable
+        body = e.read().decode(errors="replace")[:300] if hasattr(e, "read") else ""
+        STATE["setup_error"] = f"creating the hot envelopes failed: {type(e).__name__}: {e} {body}".strip()
+        STATE["hot_ids"] = []
+        gevent.spawn_later(0.1, environment.runner.quit)   # no point storming a broken setup
     STATE["release_at"] = STATE["started_at"] + SCENARIO.hot_release_s
     POOL.set_hot(STATE["hot_ids"], STATE["release_at"])
     if isinstance(environment.runner, MasterRunner):
@@ -185,7 +191,7 @@ def _on_quitting(environment, **kwargs):
     extra = RECORDING.to_json()
     extra.update({
         "scenario": SCENARIO.name, "seed": SCENARIO.seed, "model": SCENARIO.model,
-        "run_tag": STATE["run_tag"],
+        "run_tag": STATE["run_tag"], "setup_error": STATE.get("setup_error"),
         "hot_envelope_ids": STATE["hot_ids"], "hot_release_at": STATE["release_at"],
         "started_at": STATE["started_at"], "ended_at": time.time(),
         "runner": type(runner).__name__,

@@ -71,7 +71,7 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
             host = cfg.store
         elif cfg.host:
             host = cfg.host.rstrip("/")
-            procs.wait_healthy(host, timeout_s=10)
+            procs.wait_healthy(host, timeout_s=3)
         else:
             service, host = procs.start_service(cfg.store, sc.seed, out / "service.log",
                                                  cfg.service_workers)
@@ -107,6 +107,8 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
             return _unusable(out, f"Locust exited with code {started[0].returncode} without results; "
                                   f"see {out / 'locust.log'}")
         extra = json.loads(extra_path.read_text())
+        if extra.get("setup_error"):
+            return _unusable(out, extra["setup_error"])
         ledger = procs.fetch_ledger_redis(cfg.store) if cfg.redis_direct else procs.fetch_ledger(host)
     except (RuntimeError, OSError, ValueError) as e:
         return _unusable(out, str(e))
