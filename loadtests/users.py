@@ -15,67 +15,16 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections import deque
 
 import gevent
 from locust import between, constant, constant_throughput
 from locust.contrib.fasthttp import FastHttpUser
 
+from loadtests.storm.pool import EnvelopePool
 from loadtests.storm.scenario import Scenario, from_env
 
 SCENARIO: Scenario = from_env()
 _user_numbers = itertools.count(1)
-
-
-class EnvelopePool:
-    """The envelopes this worker process knows: hot ones (shared by every worker, opened at
-    ``release_at``) and recent cold ones created by this process's senders."""
-
-    def __init__(self, pool_size: int) -> None:
-        self.hot: list[int] = []
-        self.release_at = 0.0
-        self.cold: deque[int] = deque(maxlen=pool_size)
-        self.closed: set[int] = set()            # sold out or expired
-        self.run_tag = "r0"                      # set by the master at test start
-
-    def set_run(self, run_tag: str) -> None:
-        self.run_tag = run_tag
-
-    def set_hot(self, ids: list[int], release_at: float) -> None:
-        self.hot = [int(i) for i in ids]
-        self.release_at = float(release_at)
-
-    def add_cold(self, envelope_id: int) -> None:
-        self.cold.append(int(envelope_id))
-
-    def close(self, envelope_id: int) -> None:
-        self.closed.add(envelope_id)
-
-    def pick(self, rng: random.Random, tried: set[int], hot_share: float, now: float) -> int | None:
-        """An envelope this user has not tried yet, hot first with probability ``hot_share``."""
-        hot_open = now >= self.release_at
-        hot = [i for i in self.hot if i not in tried and i not in self.closed] if hot_open else []
-        if hot_share >= 1.0 and not hot_open and any(i not in self.closed for i in self.hot):
-            return None   # a herd: everyone waits for the hot envelope to open
-        if hot and (rng.random() < hot_share or not self.cold):
-            return rng.choice(hot)
-        cold = self.cold
-        for _ in range(8):
-            if not cold:
-                break
-            i = cold[rng.randrange(len(cold))]
-            if i not in tried and i not in self.closed:
-                return i
-        for i in reversed(cold):
-            if i not in tried and i not in self.closed:
-                return i
-        return rng.choice(hot) if hot else None
-
-    def idle_s(self, now: float) -> float:
-        """How long a grabber with nothing to grab waits before looking again."""
-        if self.hot and now < self.release_at:
-            return max(0.0, min(self.release_at - now, 0.05))
-        return 0.01
 
 
 POOL = EnvelopePool(SCENARIO.pool_size)

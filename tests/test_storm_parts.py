@@ -124,3 +124,21 @@ def test_storm_against_a_dead_host_is_unusable(tmp_path):
     assert code == 2
     reasons = json.loads((tmp_path / "storm.json").read_text())["exit"]["reasons"]
     assert "healthz not ok" in reasons[0]
+
+
+def test_pool_picks_untried_open_envelopes_and_holds_a_herd_until_t0():
+    import random
+
+    from loadtests.storm.pool import EnvelopePool
+    pool, rng = EnvelopePool(pool_size=3), random.Random(1)
+    pool.set_hot([100], release_at=50.0)
+    assert pool.pick(rng, set(), hot_share=1.0, now=10.0) is None      # herd: wait for T0
+    assert pool.idle_s(10.0) == 0.05 and pool.idle_s(49.99) == pytest.approx(0.01)
+    for i in (1, 2, 3, 4):
+        pool.add_cold(i)                                                 # 1 falls out (pool_size 3)
+    assert pool.pick(rng, set(), hot_share=0.5, now=10.0) in {2, 3, 4}   # hot not open: cold only
+    assert pool.pick(rng, set(), hot_share=1.0, now=50.0) == 100
+    pool.close(100)
+    pool.close(3)
+    assert pool.pick(rng, {2}, hot_share=1.0, now=60.0) == 4            # untried, not closed
+    assert pool.pick(rng, {2, 4}, hot_share=1.0, now=60.0) is None
