@@ -9,6 +9,10 @@ from harness.report.section import Section
 TESTS = 3
 
 
+def _num(v: float) -> str:
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
 def _p(p) -> str:
     if p is None:
         return "—"
@@ -41,7 +45,7 @@ def markdown(doc: dict) -> str:
         std, best = e["positions"]["std_cents"], e["best_luck_prob"]
         fit = e.get("theory")
         fit_text = f"{_p(fit['p_value'])} ({fit['law']})" if fit else "—"
-        out.append(f"| {name} | {claim} | {e['mean_spread_cents']:.1f} | {std[0]:.0f} → {std[-1]:.0f} | "
+        out.append(f"| {name} | {claim} | {e['mean_spread_cents']:.1f} | {_num(std[0])} → {_num(std[-1])} | "
                    f"{min(best):.3f}–{max(best):.3f} | {e['gini']['mean']:.3f} | {fit_text} | "
                    f"{_p(e['min_p_value'])} | {_verdict(e)} |")
     scored = {n: e for n, e in doc["algorithms"].items() if not e.get("broken")}
@@ -49,7 +53,7 @@ def markdown(doc: dict) -> str:
         out += ["", "Std of the share by grab position (cents):", "",
                 "| position | " + " | ".join(scored) + " |", "|---:|" + "---:|" * len(scored)]
         for p in range(doc["count"]):
-            out.append(f"| {p + 1} | " + " | ".join(f"{e['positions']['std_cents'][p]:.0f}" for e in scored.values())
+            out.append(f"| {p + 1} | " + " | ".join(_num(e['positions']['std_cents'][p]) for e in scored.values())
                        + " |")
     calib = doc.get("calibration") or {}
     if calib:
