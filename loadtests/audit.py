@@ -221,3 +221,29 @@ def audit_ledger(ledger: dict, *, attempts: dict[str, int] | None = None,
                        fairness_by_order={**fairness_by_order(envelopes, grabs),
                                           "scorecard_by_size": scorecard_by_size(envelopes, grabs)},
                        access_fairness=access, reconciliation=recon)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m loadtests.audit URL|ledger.json``: audit a service's ledger; exit 0 clean, 4 failed."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m loadtests.audit", description=main.__doc__)
+    parser.add_argument("source", help="service base URL (GET /ledger) or a saved ledger.json")
+    args = parser.parse_args(argv)
+    if args.source.startswith(("http://", "https://")):
+        from loadtests.storm.procs import fetch_ledger
+        ledger = fetch_ledger(args.source)
+    else:
+        ledger = json.loads(Path(args.source).read_text())
+    res = audit_ledger(ledger)
+    print(f"audit {'clean' if res.ok else 'FAILED'}: {res.envelopes} envelopes, {res.grabs} grabs, "
+          f"{res.refunds} refunds")
+    for line in res.messages():
+        print(line)
+    return 0 if res.ok else 4
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

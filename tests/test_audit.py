@@ -137,3 +137,16 @@ def test_scorecard_runs_on_a_common_envelope_size():
     assert (group["total_cents"], group["count"], group["envelopes"]) == (100, 4, 40)
     assert group["exact"] is True and group["position_fair"] is False
     assert group["mean_cents_by_position"] == [70.0, 10.0, 10.0, 10.0]
+
+
+def test_audit_command_on_a_saved_ledger(clean, tmp_path, capsys):
+    import json
+
+    from loadtests.audit import main
+    path = tmp_path / "ledger.json"
+    path.write_text(json.dumps(clean))
+    assert main([str(path)]) == 0
+    clean["entries"][0]["amount_cents"] = 399
+    path.write_text(json.dumps(clean))
+    assert main([str(path)]) == 4
+    assert "envelope 1: lost 1 cent(s)" in capsys.readouterr().out
