@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.runner import run_suites  # imports pytest; kept out of --help
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     out = args.out or default_out_dir()
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -108,8 +108,8 @@ def explain(row: cmp.Row) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console() if Console().is_terminal else Console(width=150)
-    err = Console(stderr=True)
+    console = Console(soft_wrap=True) if Console().is_terminal else Console(width=150, soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
     try:
         path = args.thresholds or (DEFAULT_THRESHOLDS if DEFAULT_THRESHOLDS.is_file() else None)
         file_defaults, rules = cmp.load_thresholds(path) if path else ({}, [])

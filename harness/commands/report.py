@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.report.builder import write_report  # matplotlib: only when the command runs
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     if not args.run_dir.is_dir():
         console.print(f"[red]RUN_DIR {args.run_dir}: no such folder[/red]")
         return Exit.UNUSABLE

@@ -1,0 +1,24 @@
+"""Real, small ``hongbao bench`` runs for the harness tests (subprocess, so the suites' pytest
+session is separate from the test session)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+GOLDEN = REPO / "tests" / "golden"
+
+
+def hongbao(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """Run ``python -m harness.cli ARGS`` from the repository root (so tests.support imports)."""
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def bench_run(out: Path, filter_expr: str, *extra: str) -> Path:
+    """A real quick-profile run restricted by ``filter_expr``; returns the run folder."""
+    res = hongbao("bench", "--profile", "quick", "--filter", filter_expr, "--out", str(out), *extra)
+    assert res.returncode == 0, f"hongbao bench failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
+    assert (out / "benchmark.json").is_file()
+    return out

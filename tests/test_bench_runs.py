@@ -1,0 +1,89 @@
+"""``hongbao bench``: real (small) runs write pytest-benchmark's own JSON with the kit's figures."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from harness import bench
+from tests.support.bench_runs import REPO, bench_run, hongbao
+
+pytestmark = pytest.mark.slow
+
+#: count 10, double_mean: Python baseline, serial, parallel with 2 threads and with 1 thread
+FILTER = "double_mean and c10-"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return bench_run(tmp_path_factory.mktemp("bench") / "run", FILTER)
+
+
+@pytest.fixture(scope="module")
+def doc(run_dir):
+    return json.loads((run_dir / "benchmark.json").read_text())
+
+
+def by_impl(doc) -> dict[str, dict]:
+    out = {}
+    for b in doc["benchmarks"]:
+        e = b["extra_info"]
+        out[e["impl"] if e["impl"] != "parallel" else f"parallel-t{e['threads']}"] = b
+    return out
+
+
+def test_json_is_pytest_benchmark_format_with_raw_samples(doc):
+    assert {"machine_info", "commit_info", "benchmarks", "datetime", "version"} <= doc.keys()
+    assert len(doc["benchmarks"]) == 4
+    for b in doc["benchmarks"]:
+        data = b["stats"]["data"]
+        assert len(data) == b["stats"]["rounds"] >= bench.PROFILES["quick"].min_rounds
+        assert b["stats"]["min"] == min(data)
+        # one paired RNG control per timed round
+        assert len(b["extra_info"]["rng_fill_seconds_per_value_samples"]) == len(data)
+
+
+def test_extra_info_figures_are_consistent_ratios(doc):
+    b = by_impl(doc)
+    py, serial, par = b["python"]["extra_info"], b["serial"]["extra_info"], b["parallel-t2"]["extra_info"]
+    for item in b.values():
+        e = item["extra_info"]
+        assert e["shares_per_second"] == pytest.approx(e["shares_per_round"] / item["stats"]["median"])
+        per_share = item["stats"]["median"] / e["shares_per_round"]
+        assert e["fraction_of_rng_limit"] == pytest.approx(e["rng_fill_seconds_per_value"] / per_share)
+    assert serial["compile_seconds"] > 0 and par["compile_seconds"] > 0
+    assert "compile_seconds" not in py
+    med = {k: v["stats"]["median"] / v["extra_info"]["shares_per_round"] for k, v in b.items()}
+    assert serial["speedup_vs_python"] == pytest.approx(med["python"] / med["serial"])
+    assert par["parallel_speedup"] == pytest.approx(med["serial"] / med["parallel-t2"])
+    assert b["parallel-t1"]["extra_info"]["threads"] == 1
+    assert serial["clock"] == "thread_time" and par["clock"] == "perf_counter"
+    assert b["serial"]["options"]["timer"] == "thread_time"
+
+
+def test_pytest_benchmark_compare_reads_the_json(run_dir):
+    exe = REPO / ".venv" / "bin" / "pytest-benchmark"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "pytest_benchmark.cli"]
+    res = subprocess.run([*cmd, "compare", str(run_dir / "benchmark.json")], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "double_mean-serial-c10-n20000" in res.stdout
+
+
+def test_filter_that_selects_nothing_is_unusable(tmp_path):
+    res = hongbao("bench", "--filter", "no_such_algorithm", "--out", str(tmp_path / "x"))
+    assert res.returncode == 2
+    assert "selects no benchmark" in res.stderr
+
+
+def test_quick_profile_keeps_python_batches_small():
+    for case in bench.cases(bench.PROFILES["quick"]):
+        if case.impl == bench.PYTHON:
+            assert case.shares <= 10_000
+        else:
+            assert case.shares <= 200_000
+    ids = [c.id for c in bench.cases(bench.PROFILES["full"])]
+    assert len(ids) == len(set(ids))
+    assert "double_mean-serial-c10-n1000000" in ids  # the issue's 10**6-envelope figure

@@ -1,0 +1,50 @@
+"""``hongbao report``: report.md for a CI summary and one self-contained report.html with plots."""
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+
+from harness.cli import main
+from harness.report.builder import section_names
+from tests.support.bench_runs import GOLDEN
+
+
+def run_folders(tmp_path):
+    """Two saved runs under a results/ folder (real golden runs), so history has two points."""
+    results = tmp_path / "results"
+    older, newer = results / "20261125T100000Z", results / "20261125T110000Z"
+    for d, src in ((older, "aa_run1.json"), (newer, "aa_run2.json")):
+        d.mkdir(parents=True)
+        shutil.copy(GOLDEN / src, d / "benchmark.json")
+    return newer
+
+
+def test_report_writes_markdown_and_self_contained_html(tmp_path, capsys):
+    run = run_folders(tmp_path)
+    assert main(["report", str(run)]) == 0
+    md = (run / "report.md").read_text()
+    assert "## Kernel benchmarks" in md
+    assert "| double_mean | serial | 20,000 |" in md          # the count = 10 headline row
+    html = (run / "report.html").read_text()
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    names = {alt for alt, _ in images}
+    assert {"bench_throughput", "bench_speedup", "bench_threads", "bench_history"} <= names
+    for _, data in images:
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<table>" in html and "src=\"http" not in html  # nothing fetched from elsewhere
+
+
+def test_sections_are_ordered_bench_first_then_fairness_storm_capacity():
+    names = section_names()
+    known = [n for n in ("bench", "fairness", "storm", "capacity") if n in names]
+    assert [n for n in names if n in known] == known
+    assert "bench" in names
+
+
+def test_missing_or_empty_run_folder_is_unusable(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["report", str(empty)]) == 2
+    assert "no results to report" in capsys.readouterr().err
