@@ -1,0 +1,71 @@
+"""Unit tests of the fault pieces that need no process: parsing ``--fault`` and judging a run
+against the README's durability promises (loadtests/faults/promises.py)."""
+from __future__ import annotations
+
+import pytest
+
+from loadtests.faults import Fault, parse_fault, promise
+from loadtests.faults.promises import AOF_POSTPONE_S, broken
+
+
+@pytest.mark.parametrize("text,target,at_s", [("kill-redis@10s", "redis", 10.0), ("kill-service@2.5s", "service", 2.5),
+                                              ("kill-redis@800ms", "redis", 0.8), (" kill-redis@3 ", "redis", 3.0)])
+def test_parse_fault(text, target, at_s):
+    fault = parse_fault(text)
+    assert (fault.target, fault.at_s) == (target, at_s)
+    assert parse_fault(str(fault)) == fault
+
+
+@pytest.mark.parametrize("text,words", [("kill-db@10s", "target"), ("kill-redis", "kill-redis@10s"),
+                                        ("kill-redis@-1s", "kill-redis@10s"), ("kill-redis@0s", "> 0"),
+                                        ("", "kill-redis@10s"), (None, "kill-redis@10s"),
+                                        ("kill-redis@10h", "kill-redis@10s")])
+def test_parse_fault_errors_say_what_is_accepted(text, words):
+    with pytest.raises(ValueError, match=words):
+        parse_fault(text)
+
+
+def _run(**over) -> dict:
+    d = {"fault": "kill-redis@1s", "store": "redis", "fsync": "always", "injector_error": None,
+         "killed_at_s": 1.0, "up_at_s": 1.5, "audit_failures": [], "unresolved": 0, "mismatched_acks": 0,
+         "mismatched_examples": [], "lost_acks": 0, "lost_acks_s_before_kill": [], "lost_examples": []}
+    d.update(over)
+    d["promise"] = promise(d["store"], d["fault"].split("@")[0][5:], d["fsync"])
+    return d
+
+
+def test_a_clean_run_keeps_its_promise():
+    assert broken(_run()) == []
+
+
+@pytest.mark.parametrize("over,why", [
+    ({"lost_acks": 1, "lost_acks_s_before_kill": [0.01], "lost_examples": ["e1"]}, "missing from the ledger"),
+    ({"fsync": "everysec", "lost_acks": 1, "lost_acks_s_before_kill": [AOF_POSTPONE_S + 0.5],
+      "lost_examples": ["e1"]}, "missing from the ledger"),
+    ({"fault": "kill-service@1s", "fsync": "everysec", "lost_acks": 1, "lost_acks_s_before_kill": [0.1],
+      "lost_examples": ["e1"]}, "missing from the ledger"),
+    ({"audit_failures": ["conservation: 1 violation(s): envelope 3: lost 5 cent(s)"]}, "conservation"),
+    ({"audit_failures": ["no double grab: 1 violation(s)"]}, "double"),
+    ({"unresolved": 2}, "no final answer"),
+    ({"mismatched_acks": 1, "mismatched_examples": ["x"]}, "recorded differently"),
+    ({"killed_at_s": None, "injector_error": None}, "not fired"),
+])
+def test_broken_promises_are_reported(over, why):
+    reasons = broken(_run(**over))
+    assert reasons and any(why in r for r in reasons), reasons
+
+
+def test_everysec_may_lose_only_the_last_two_seconds():
+    assert broken(_run(fsync="everysec", lost_acks=2, lost_acks_s_before_kill=[0.2, 1.9],
+                       lost_examples=["a", "b"])) == []
+
+
+def test_no_promise_without_aof_or_for_memory():
+    assert broken(_run(fsync=None, lost_acks=50, lost_acks_s_before_kill=[0.1] * 50)) == []
+    assert "starts empty" in promise("memory", "service", None)
+    with pytest.raises(ValueError, match="no durability promise"):
+        promise("memory", "redis", None)
+
+
+def test_fault_str_round_trips():
+    assert str(Fault("service", 1.5)) == "kill-service@1.5s"
