@@ -69,3 +69,23 @@ def test_no_promise_without_aof_or_for_memory():
 
 def test_fault_str_round_trips():
     assert str(Fault("service", 1.5)) == "kill-service@1.5s"
+
+
+def _cli_args(*argv: str):
+    import argparse
+
+    from harness.commands import faults
+    parser = argparse.ArgumentParser()
+    faults.add_arguments(parser)
+    return faults, parser.parse_args(list(argv))
+
+
+@pytest.mark.parametrize("argv,words", [(["--fault", "kill-db@1s"], "target"),
+                                        (["--fault", "kill-redis@1s", "--store", "memory"], "needs --store redis"),
+                                        (["--fault", "kill-redis@1s", "--users", "0"], "--users must be >= 1"),
+                                        (["--fault", "kill-redis@1s", "--users", "5000"], "<= 20000 grabs")])
+def test_faults_command_refuses_bad_arguments(capsys, argv, words):
+    """``hongbao faults`` says what is wrong and exits 2 before starting anything."""
+    faults, args = _cli_args(*argv)
+    assert faults.run(args) == 2
+    assert words in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -143,7 +144,10 @@ def run_fault(cfg: FaultRunConfig) -> FaultReport:
     with tempfile.TemporaryDirectory(prefix="hb-fault-") as tmp:
         work = Path(cfg.work_dir or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        redis_proc = RedisProc(work, cfg.fsync) if cfg.store == "redis" else None
+        data_dir = work / "redis"
+        shutil.rmtree(data_dir, ignore_errors=True)  # a previous run's AOF would be replayed into this one
+        data_dir.mkdir(parents=True)
+        redis_proc = RedisProc(data_dir, cfg.fsync) if cfg.store == "redis" else None
         service = None
         try:
             store_url = redis_proc.start().url if redis_proc else "memory"

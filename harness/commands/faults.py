@@ -1,0 +1,82 @@
+"""``hongbao faults``: one bounded fault run (issue 8) - SIGKILL redis-server or the service
+mid-storm, restart it, clients retry with the same request ids, then audit the ledger against
+every acknowledged grab. Exit codes: 0 the promise held, 2 UNUSABLE setup, 4 AUDIT_FAILED."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.exitcodes import Exit
+
+HELP = "kill Redis or the service mid-storm, restart, audit: is every acknowledged grab still there?"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = ("examples:\n"
+                     "  hongbao faults --fault kill-redis@1.5s --fsync always\n"
+                     "  hongbao faults --fault kill-redis@2s --fsync everysec --users 60 --duration 5\n"
+                     "  hongbao faults --fault kill-service@1.5s --out results/faults-1\n"
+                     "promises checked (README, loadtests/faults/promises.py):\n"
+                     "  appendfsync always   : no acknowledged grab lost\n"
+                     "  appendfsync everysec : none acknowledged more than 2 s before the crash lost\n"
+                     "  kill-service         : no acknowledged grab lost (the service holds no state)\n"
+                     "  --store memory / --fsync none : nothing promised (figures only)")
+    parser.add_argument("--fault", required=True, help="kill-redis@SECONDS or kill-service@SECONDS (e.g. 1.5s, 800ms)")
+    parser.add_argument("--store", choices=["redis", "memory"], default="redis",
+                        help="redis: a redis-server started here on a free loopback port (default); memory")
+    parser.add_argument("--fsync", choices=["always", "everysec", "no", "none"], default="everysec",
+                        help="appendfsync of that redis-server; none = appendonly no (default everysec)")
+    parser.add_argument("--envelopes", type=int, default=12, help="envelopes created before the storm (default 12)")
+    parser.add_argument("--count", type=int, default=30, help="shares per envelope (default 30)")
+    parser.add_argument("--users", type=int, default=36, help="users; each tries every envelope once (default 36)")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds the grabs are spread over (default 3)")
+    parser.add_argument("--concurrency", type=int, default=16, help="grabs in flight at most (default 16)")
+    parser.add_argument("--down-s", type=float, default=0.5, help="seconds between the kill and the restart")
+    parser.add_argument("--recover-s", type=float, default=20.0, help="retry window after the storm (default 20)")
+    parser.add_argument("--seed", type=int, default=0, help="RNG seed of envelopes, due times, shares")
+    parser.add_argument("--out", type=Path, help="folder for faults.json, service.log and the Redis data dir")
+
+
+def _check(args: argparse.Namespace) -> str | None:
+    for name in ("envelopes", "count", "users", "concurrency"):
+        if getattr(args, name) < 1:
+            return f"--{name} must be >= 1 (got {getattr(args, name)})"
+    if args.envelopes * args.users > 20_000:
+        return f"--envelopes x --users must be <= 20000 grabs (got {args.envelopes * args.users})"
+    if not 0 < args.duration <= 120 or not 0 < args.recover_s <= 300:
+        return "--duration must be in (0, 120] s and --recover-s in (0, 300] s"
+    if args.store == "memory" and args.fault.startswith("kill-redis"):
+        return "--fault kill-redis needs --store redis"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from loadtests.faults import FaultRunConfig, parse_fault, run_fault
+
+    try:
+        fault = parse_fault(args.fault, down_s=args.down_s)
+    except ValueError as exc:
+        print(f"hongbao faults: {exc}", file=sys.stderr)
+        return int(Exit.UNUSABLE)
+    problem = _check(args)
+    if problem:
+        print(f"hongbao faults: {problem}", file=sys.stderr)
+        return int(Exit.UNUSABLE)
+    cfg = FaultRunConfig(fault, store=args.store, fsync=None if args.fsync == "none" else args.fsync,
+                         envelopes=args.envelopes, count=args.count, users=args.users, duration_s=args.duration,
+                         concurrency=args.concurrency, seed=args.seed, recover_s=args.recover_s, work_dir=args.out)
+    print(f"hongbao faults: {fault} on store={args.store} fsync={args.fsync}: {args.envelopes * args.users} grabs "
+          f"over {args.duration:g} s (+ up to {args.recover_s:g} s of retries)...", flush=True)
+    try:
+        report = run_fault(cfg)
+    except (RuntimeError, ValueError, OSError) as exc:
+        print(f"hongbao faults: setup failed: {exc}", file=sys.stderr)
+        return int(Exit.UNUSABLE)
+    print(report.summary())
+    for reason in report.reasons:
+        print(f"  BROKEN: {reason}")
+    if args.out:
+        print(f"figures: {Path(args.out) / 'faults.json'}")
+    return int(Exit.OK if report.ok else Exit.AUDIT_FAILED)
