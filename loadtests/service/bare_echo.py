@@ -21,3 +21,14 @@ async def app(scope, receive, send) -> None:
     await send({"type": "http.response.start", "status": 200,
                 "headers": _HEADERS + [(b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def starlette_app():
+    """The same echo behind Starlette's router, to price the framework (uvicorn factory)."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def echo(request):
+        return Response(await request.body() or b"{}", media_type="application/json")
+    return Starlette(routes=[Route("/", echo, methods=["POST"]), Route("/healthz", echo, methods=["GET"])])

@@ -4,8 +4,9 @@
 
 Each target runs in its own uvicorn process (uvloop + httptools, one worker) on a free loopback
 port; wrk (apt-get install wrk) drives it with one thread, bounded by --duration-s. Targets:
-bare echo POST, service GET /healthz, service POST grab (memory store, pre_split and on_grab,
-a fresh user per request). Prints requests/s, the ratio to the bare app and wrk's p99.
+bare echo POST, the same echo behind Starlette, service GET /healthz, service POST grab (memory store, pre_split and on_grab,
+a fresh user per request). Prints requests/s and the server's CPU time per request (psutil), each as a ratio to the bare
+app: on a shared machine the CPU cost per request is the steadier of the two.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import orjson
+import psutil
 
 GRAB_LUA = """
 counter = 0
@@ -60,16 +62,21 @@ def _serve(app: str, factory: bool, port: int) -> subprocess.Popen:
     raise RuntimeError(f"{app} did not start")
 
 
-def _wrk(url: str, script: str, duration_s: int, connections: int) -> tuple[float, str]:
+def _wrk(url: str, script: str, duration_s: int, connections: int, server_pid: int) -> tuple[float, float, str]:
+    """(requests/s, server CPU microseconds per request, notes) of one bounded wrk run."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
+    server = psutil.Process(server_pid)
+    cpu0 = sum(server.cpu_times()[:2])
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency", "-s", f.name, url],
                          capture_output=True, text=True, timeout=duration_s + 30).stdout
+    cpu_s = sum(server.cpu_times()[:2]) - cpu0
     Path(f.name).unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     p99 = re.search(r"99%\s+(\S+)", out).group(1)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, f"p99 {p99}" + (f", {non2xx.group(1)} non-2xx" if non2xx else "")
+    return rps, cpu_s / total * 1e6, f"p99 {p99}" + (f", {non2xx.group(1)} non-2xx" if non2xx else "")
 
 
 def _create(port: int, mode: str, n: int) -> int:
@@ -98,27 +105,35 @@ def main(argv: list[str] | None = None) -> int:
         proc = _serve("loadtests.service.bare_echo:app", False, port)
         try:
             results.setdefault("bare echo POST", []).append(
-                _wrk(f"http://127.0.0.1:{port}/", ECHO_LUA, args.duration_s, args.connections))
+                _wrk(f"http://127.0.0.1:{port}/", ECHO_LUA, args.duration_s, args.connections, proc.pid))
+        finally:
+            proc.terminate(), proc.wait(10)
+        port = _free_port()
+        proc = _serve("loadtests.service.bare_echo:starlette_app", True, port)
+        try:
+            results.setdefault("Starlette echo POST", []).append(
+                _wrk(f"http://127.0.0.1:{port}/", ECHO_LUA, args.duration_s, args.connections, proc.pid))
         finally:
             proc.terminate(), proc.wait(10)
         port = _free_port()
         proc = _serve("loadtests.service.app:app_from_env", True, port)
         try:
             results.setdefault("service GET /healthz", []).append(
-                _wrk(f"http://127.0.0.1:{port}/healthz", "", args.duration_s, args.connections))
+                _wrk(f"http://127.0.0.1:{port}/healthz", "", args.duration_s, args.connections, proc.pid))
             for mode in ("pre_split", "on_grab"):
                 first = _create(port, mode, 4)
                 lua = GRAB_LUA.replace("FIRST", str(first)).replace("PER_ENVELOPE", str(PER_ENVELOPE))
                 results.setdefault(f"service POST grab ({mode})", []).append(
-                    _wrk(f"http://127.0.0.1:{port}", lua, args.duration_s, args.connections))
+                    _wrk(f"http://127.0.0.1:{port}", lua, args.duration_s, args.connections, proc.pid))
         finally:
             proc.terminate(), proc.wait(10)
-    bare = max(r for r, _ in results["bare echo POST"])
-    print(f"{'target':32} {'req/s (best of ' + str(args.rounds) + ')':>22} {'x bare':>7}  notes (all rounds)")
+    bare_rps = max(r for r, _, _ in results["bare echo POST"])
+    bare_cpu = min(c for _, c, _ in results["bare echo POST"])
+    print(f"{'target':28} {'best req/s':>10} {'x bare':>6} {'server CPU us/req (min)':>24} {'x bare':>6}  all rounds")
     for name, runs in results.items():
-        best = max(r for r, _ in runs)
-        notes = "; ".join(f"{r:,.0f}/s {n}" for r, n in runs)
-        print(f"{name:32} {best:>22,.0f} {best / bare:>7.2f}  {notes}")
+        best, cpu = max(r for r, _, _ in runs), min(c for _, c, _ in runs)
+        notes = "; ".join(f"{r:,.0f}/s {c:.0f}us {n}" for r, c, n in runs)
+        print(f"{name:28} {best:>10,.0f} {best / bare_rps:>6.2f} {cpu:>24.1f} {bare_cpu / cpu:>6.2f}  {notes}")
     return 0
 
 

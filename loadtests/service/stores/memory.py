@@ -45,7 +45,7 @@ class MemoryStore:
         self._envelopes: dict[int, _Envelope] = {}
 
     async def open(self) -> None:
-        return None
+        shares.warm_up()
 
     async def close(self) -> None:
         return None

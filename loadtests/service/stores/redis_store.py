@@ -89,6 +89,7 @@ class RedisStore:
         self._inflight: dict[int, int] = {}       # envelope -> grabs in flight in this process
 
     async def open(self) -> None:
+        shares.warm_up()
         if self.cluster:
             self._client = RedisCluster.from_url("redis://" + self.url.split("://", 1)[1],
                                                  decode_responses=True, max_connections=self.max_connections)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 import kernels
-from kernels import reference, rng
+from kernels import reference, rng, steps
 from loadtests.service.validation import EnvelopeSpec
 
 
@@ -23,14 +25,31 @@ def on_grab(meta: dict, seed: int, remaining_cents: int, remaining_count: int, s
 
 def online_stepper(meta: dict, seed: int) -> Callable[[int, int, int], int]:
     """``on_grab`` for one envelope without re-validating every call: the envelope key is derived
-    once and kernels.reference.step_share (the body of kernels.next_share) is called directly.
+    once and the scalar step is called directly - the Numba one for integer-only algorithms (the
+    same draws as kernels.next_share's Python reference, 3x cheaper), the reference otherwise.
     Returns ``step(remaining_cents, remaining_count, seq) -> share``; equal to ``on_grab`` (tested)."""
-    code = kernels.ALGORITHMS[meta["algorithm"]].code
+    algo = kernels.ALGORITHMS[meta["algorithm"]]
     key = rng.py_envelope_key(seed, meta["id"])
     m = meta["min_cents"]
     M = -1 if meta["max_cents"] is None else meta["max_cents"]
+    code = algo.code
+    if algo.integer_only:
+        jitted, ukey = steps.step_share, np.uint64(key)
+
+        def step(remaining_cents: int, remaining_count: int, seq: int) -> int:
+            return int(jitted(code, remaining_cents, remaining_count, m, M, ukey, seq))
+        return step
     step_share = reference.step_share
 
     def step(remaining_cents: int, remaining_count: int, seq: int) -> int:
         return step_share(code, remaining_cents, remaining_count, m, M, key, seq)
     return step
+
+
+def warm_up() -> None:
+    """Compile (or load from Numba's cache) every kernel a store calls, before serving requests."""
+    for name, algo in kernels.ALGORITHMS.items():
+        spec = EnvelopeSpec("warm", 100, 3, name, "pre_split", 1, None, 1.0)
+        pre_split(spec, 0, 1)
+        if algo.online:
+            online_stepper({"id": 1, "algorithm": name, "min_cents": 1, "max_cents": None}, 0)(100, 3, 0)
