@@ -31,8 +31,10 @@ def plot_ramps(capacity: dict, out: Path) -> Path | None:
             tag = "knee (lower bound)" if knee.get("lower_bound") else "knee"
             lat.plot([step["users"]], [step["p99_ms"]], "*", color="black", markersize=16, zorder=5)
             thr.plot([step["users"]], [step["grabs_per_second"]], "*", color="black", markersize=16, zorder=5)
+            early = idx < len(ramp["steps"]) / 2        # label on the side with room for it
             thr.annotate(f"{tag}: {step['grabs_per_second']:,.0f}/s", (step["users"], step["grabs_per_second"]),
-                         textcoords="offset points", xytext=(-10, -18), ha="right", fontsize=9)
+                         textcoords="offset points", xytext=(12 if early else -12, -16),
+                         ha="left" if early else "right", fontsize=9)
     if slo:
         lat.axhline(slo, color="red", linestyle=":", label=f"p99 SLO {slo:g} ms")
     lat.set_yscale("log")
@@ -43,7 +45,7 @@ def plot_ramps(capacity: dict, out: Path) -> Path | None:
     thr.set_xlabel("offered load (concurrent Locust users)")
     thr.set_ylabel("grab requests answered per second")
     thr.set_title("Throughput vs offered load (star = knee)")
-    thr.set_ylim(bottom=0)
+    thr.set_ylim(bottom=0, top=thr.get_ylim()[1] * 1.1)
     thr.legend(fontsize=8)
     for ax in (lat, thr):
         ax.grid(True, alpha=0.3)

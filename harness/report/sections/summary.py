@@ -96,6 +96,8 @@ def render(run_dir: Path) -> Section | None:
     heads = summary.get("headlines") or headlines(Path(run_dir))
     if heads:
         lines += ["", "| headline | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in heads]
-    lines += ["", f"Seed {summary.get('seed')}; measured on {summary.get('machine', 'this machine')}. "
+    seed = summary.get("seed")
+    seed_text = f"Seed {seed} for every stage" if seed is not None else "Each stage used its own seed from seeds/"
+    lines += ["", f"{seed_text}; measured on {summary.get('machine', 'this machine')}. "
               "Figures from a shared or small machine are lower bounds for production hardware."]
     return Section(title="Summary (hongbao run)", markdown="\n".join(lines) + "\n")
