@@ -90,3 +90,10 @@ def test_help_answers(capsys):
 
 def test_section_is_none_without_fairness_json(tmp_path):
     assert section.render(tmp_path) is None
+
+
+def test_forced_split_is_not_held_against_an_unfair_claim(tmp_path):
+    # one person per envelope: every algorithm hands out the whole total, nothing to test
+    code, doc = _run(tmp_path, "--count", "1", "--no-plots")
+    assert code == 0
+    assert all(e["testable"] is False for e in doc["algorithms"].values())

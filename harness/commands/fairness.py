@@ -92,7 +92,8 @@ def _validate(args) -> tuple[list[str], list]:
         raise ValueError(f"--seed must be >= 0 (got {args.seed})")
     if args.repeat_seeds < 0 or args.calibration_envelopes < 2:
         raise ValueError("--repeat-seeds must be >= 0 and --calibration-envelopes >= 2")
-    sys.path.insert(0, str(Path.cwd()))
+    if str(Path.cwd()) not in sys.path:  # let --callable import the user's own modules
+        sys.path.insert(0, str(Path.cwd()))
     return names, [(spec, load_callable(spec)) for spec in args.callable]
 
 

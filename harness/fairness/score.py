@@ -26,7 +26,7 @@ def _summary(values: np.ndarray, *, lo: float | None = None, hi: float | None = 
             "histogram": {"edges": edges.tolist(), "counts": counts.tolist()}}
 
 
-def _exactness(shares: np.ndarray, row_sum: np.ndarray, row_min: np.ndarray, total_cents, min_cents) -> dict:
+def _exactness(row_sum: np.ndarray, row_min: np.ndarray, total_cents, min_cents) -> dict:
     """Money checks on the matrix: every row sums to its total, no share below the floor."""
     floor = 0 if min_cents is None else int(min_cents)
     if total_cents is None:
@@ -52,7 +52,7 @@ def score_matrix(shares_2d: np.ndarray, *, alpha: float = 0.01, total_cents=None
 
     Returns per-position mean/std with CIs, best-luck probability (ties to the earliest grabber),
     Gini/min/max distributions, the exchangeability tests' p-values combined with Bonferroni at
-    ``alpha``, ``position_fair`` (no test rejects) and ``exact`` (every row sums to ``total_cents``
+    ``alpha``, ``position_fair`` (no test rejects), ``testable`` (shares vary at all) and ``exact`` (every row sums to ``total_cents``
     — its common sum when None — and no share is below ``min_cents``, 0 when None).
     """
     shares = np.asarray(shares_2d)
@@ -73,7 +73,7 @@ def score_matrix(shares_2d: np.ndarray, *, alpha: float = 0.01, total_cents=None
              "spread": stats.spread_test(p.spread_sum, p.spread_within, n_env)}
     p_values = {k: v["p_value"] for k, v in tests.items()}
     family = stats.bonferroni(p_values, alpha)
-    exactness = _exactness(shares, p.row_sum, p.row_min, total_cents, min_cents)
+    exactness = _exactness(p.row_sum, p.row_min, total_cents, min_cents)
     ties = float(np.mean(p.best_first != p.best_random))
     return {
         "envelopes": n_env,
@@ -102,4 +102,6 @@ def score_matrix(shares_2d: np.ndarray, *, alpha: float = 0.01, total_cents=None
         "min_p_value": family["min_p_value"],
         "bonferroni": family,
         "position_fair": not family["reject"],
+        # False when no share varies inside any envelope (a forced split): nothing can be unfair
+        "testable": bool(tests["position_bins"]["applicable"] or tests["spread"]["applicable"]),
     }

@@ -99,6 +99,10 @@ def new_document(*, alpha: float, total: int, count: int, envelopes: int, seed: 
 
 
 def claims_hold(doc: dict) -> bool:
-    """True when every scored entry's verdict matches its claimed position fairness."""
+    """True when every scored entry's verdict matches its claimed position fairness.
+
+    A forced split (no share varies, e.g. count = 1) cannot show unfairness: it is not held
+    against an algorithm that claims to be unfair."""
     return all(entry.get("position_fair") == entry.get("claimed_position_fair")
-               for entry in doc["algorithms"].values() if not entry.get("broken"))
+               for entry in doc["algorithms"].values()
+               if not entry.get("broken") and entry.get("testable", True))

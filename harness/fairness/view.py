@@ -52,6 +52,8 @@ def short_name(name: str) -> str:
 def verdict_text(entry: dict) -> str:
     if entry.get("broken"):
         return "[bold red]BROKEN[/] (not scored)"
+    if not entry.get("testable", True):
+        return "fair (no variation)"
     fair = "[green]fair[/]" if entry["position_fair"] else "[red]NOT fair[/]"
     ok = entry["position_fair"] == entry["claimed_position_fair"]
     return fair + ("" if ok else " [bold red](claim failed)[/]")

@@ -23,6 +23,8 @@ def _verdict(e: dict) -> str:
     if e.get("broken"):
         f = e["exactness"]["first_failure"]
         return f"**BROKEN** (envelope {f['envelope']}: {f['problem']}); not scored"
+    if not e.get("testable", True):
+        return "position-fair (no share varies: nothing to test)"
     text = "position-fair" if e["position_fair"] else "**NOT position-fair**"
     return text if e["position_fair"] == e["claimed_position_fair"] else text + " — **claim failed**"
 
