@@ -81,7 +81,7 @@ RECORDING = Recording()
 #: how the master creates hot envelopes (set below); loadtests/redis_user.py swaps in Redis
 HOT_FACTORY: list = []
 STATE: dict = {"hot_ids": [], "release_at": None, "started_at": None, "run_tag": None,
-               "workers": set()}
+               "workers": set(), "last_report": {}}
 RUN_TAG_ENV = "HONGBAO_RUN_TAG"
 
 
@@ -102,6 +102,7 @@ def _on_report_to_master(client_id, data):
 @events.worker_report.add_listener
 def _on_worker_report(client_id, data):
     STATE["workers"].add(client_id)
+    STATE["last_report"][client_id] = time.time()
     if "hongbao" in data:
         RECORDING.merge_json(data["hongbao"])
 
@@ -144,6 +145,21 @@ def _on_test_start(environment, **kwargs):
         environment.runner.send_message("hongbao_hot", {"ids": STATE["hot_ids"],
                                                         "release_at": STATE["release_at"],
                                                         "run_tag": STATE["run_tag"]})
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment, **kwargs):
+    """Master: wait (at most 8 s) for one report from every worker sent after its users stopped,
+    so the totals include every request that finished during the graceful stop. Locust's own
+    quit waits only 0.5 s for the workers' final reports, too little on a loaded machine."""
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        return
+    stopped_at, deadline = time.time(), time.time() + 8.0
+    while time.time() < deadline:
+        if all(STATE["last_report"].get(c.id, 0.0) > stopped_at for c in runner.clients.all):
+            return
+        gevent.sleep(0.2)
 
 
 def _on_hot_message(environment, msg, **kwargs):
