@@ -21,6 +21,7 @@ TOTAL_CENTS = 10_000
 
 
 def bench_score_matrix_1e6x10(benchmark, profile, seed) -> None:
+    split_matrix("line_cut", total=TOTAL_CENTS, count=COUNT, envelopes=10, seed=seed)  # warm-up JIT
     t0 = time.perf_counter()
     shares = split_matrix("line_cut", total=TOTAL_CENTS, count=COUNT, envelopes=ENVELOPES, seed=seed)
     split_s = time.perf_counter() - t0
