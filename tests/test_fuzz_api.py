@@ -18,8 +18,10 @@ from collections import Counter
 
 import orjson
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from loadtests.service import validation as v
@@ -76,6 +78,8 @@ def snapshot(store: MemoryStore) -> bytes:
 def _figures(request):
     yield
     total = sum(CASES.values())
+    if not total:
+        return
     by_mode = Counter()
     for (_, mode), n in CASES.items():
         by_mode[mode] += n
@@ -110,3 +114,71 @@ def test_api_fuzz(case):
         body = response.json()
         assert status == 422 and body["error"] == "invalid_field", body
         assert body.get("field") in ("total_cents", "mode", "min_cents", "max_cents", "count"), body
+
+
+# ----------------------------------------------------------------------------- Redis store, real server
+# The same fuzzing against ``hongbao serve --store redis://...`` (a real redis-server and a real
+# uvicorn process on 127.0.0.1): rejections go through the Lua scripts' refusal paths (sold out,
+# expired, already refunded, not found), and "changes nothing" is checked on Redis itself: the
+# key count, the id counter, the envelope index and a DUMP of every fixture envelope's keys.
+REDIS_MAX_EXAMPLES = 300
+REDIS_CASES: Counter = Counter()
+
+
+@pytest.fixture(scope="module")
+def redis_service():
+    import time
+
+    import httpx
+
+    from tests.support.redis_server import redis_server
+    from tests.support.service_proc import service_process
+    with redis_server() as srv, service_process(srv.url, seed=SEED) as svc:
+        for envelope_id, (body, users) in FIXTURE.items():
+            body = {**body, "expires_in_s": 0.3} if envelope_id == EXPIRED_ID else body
+            assert httpx.post(svc.base_url + "/envelopes", json=body).json()["id"] == envelope_id
+            for n, user in enumerate(users):
+                httpx.post(f"{svc.base_url}/envelopes/{envelope_id}/grab",
+                           json={"user": user, "request_id": f"setup-{n}"}).raise_for_status()
+        time.sleep(0.4)  # envelope 4 is now expired
+        yield srv, svc
+
+
+@pytest.mark.redis
+def test_api_fuzz_redis_store(redis_service, request):
+    """No 5xx and no write to Redis on any rejected request, through the real Lua scripts."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from loadtests.service.stores.redis_store import ID_KEY, INDEX_KEY, keys
+    srv, svc = redis_service
+    schema = schemathesis.openapi.from_url(svc.base_url + "/openapi.json")
+    cases = st.one_of(schema.as_strategy(GenerationMode.POSITIVE), schema.as_strategy(GenerationMode.NEGATIVE))
+    client = srv.client(decode_responses=False)
+    session = requests.Session()  # keep-alive: one connection for every case
+    names = [k for i in FIXTURE for k in keys(i).values()]
+
+    def redis_state() -> tuple:
+        return client.dbsize(), client.get(ID_KEY), client.zcard(INDEX_KEY), [client.dump(n) for n in names]
+
+    @settings(max_examples=REDIS_MAX_EXAMPLES, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(case=cases)
+    def fuzz(case):
+        if case.meta.generation.mode.value == "positive" and isinstance((case.path_parameters or {}).get("id"), int):
+            case.path_parameters["id"] = 1 + case.path_parameters["id"] % ID_TARGETS
+        before = redis_state()
+        response = case.call(base_url=svc.base_url, session=session)
+        REDIS_CASES[response.status_code] += 1
+        case.validate_response(response, excluded_checks=[positive_data_acceptance])
+        assert response.status_code < 500, f"{case.operation.label}: {response.status_code} {response.text[:200]}"
+        if 400 <= response.status_code < 500:
+            assert redis_state() == before, f"rejected {case.operation.label} ({response.text[:200]}) wrote to Redis"
+
+    try:
+        fuzz()
+    finally:
+        client.close()
+        session.close()
+        report_figure(request.config, f"API fuzz (schemathesis, real `hongbao serve` + redis-server): "
+                                      f"{sum(REDIS_CASES.values())} cases, statuses {dict(sorted(REDIS_CASES.items()))}")
