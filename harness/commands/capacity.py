@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,12 +14,12 @@ HELP = "saturation search and capacity projection for a target peak"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from harness.capacity.presets import preset_names
-    parser.description = (
+    parser.description = textwrap.fill(
         "Find the knee (highest sustainable grabs/s within the p99 SLO and error budget) with a short "
         "step ramp against the reference grab service, name what limited it (load generator, service, "
         "store), and project service cores/instances, Redis shards and memory per million open "
         "envelopes for a target peak. Writes capacity.json, capacity_latency.png, report.md and "
-        "report.html into the run folder. Every assumption is listed in the report.")
+        "report.html into the run folder. Every assumption is listed in the report.", width=88)
     parser.epilog = (
         "examples:\n"
         "  hongbao capacity --preset wechat-2017\n"
@@ -50,14 +51,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", type=int, default=1, metavar="N",
                         help="Locust processes generating load (default 1; add more when the load "
                              "generator is what saturates)")
-    parser.add_argument("--steps", type=int, default=6, help="ramp steps (default 6)")
-    parser.add_argument("--step-seconds", type=float, default=5.0, help="seconds per step (default 5)")
-    parser.add_argument("--start-users", type=int, default=10, help="users in the first step (default 10)")
-    parser.add_argument("--step-users", type=int, default=20, help="users added per step (default 20)")
-    parser.add_argument("--seed", type=int, default=3, help="seed of the ramp's storm and stores (default 3)")
+    parser.add_argument("--steps", type=int, default=6, metavar="N", help="ramp steps (default 6)")
+    parser.add_argument("--step-seconds", type=float, default=5.0, metavar="S",
+                        help="seconds per step, >= 3 (default 5; the first second of a step is not measured)")
+    parser.add_argument("--start-users", type=int, default=10, metavar="N",
+                        help="grabbing users in the first step (default 10)")
+    parser.add_argument("--step-users", type=int, default=20, metavar="N", help="users added per step (default 20)")
+    parser.add_argument("--seed", type=int, default=3, metavar="S",
+                        help="seed of the ramp's storm and stores (default 3)")
     parser.add_argument("--from", dest="from_dir", type=Path, metavar="RUN_DIR",
-                        help="reuse the knees and measurements of an earlier run folder (its capacity.json; "
-                             "its benchmark.json for the kernel cost) instead of measuring again")
+                        help="project from an earlier run folder instead of load-testing again: its "
+                             "capacity.json (knees and measurements), or the storm.json of a step-ramp storm "
+                             "(hongbao storm --scenario seeds/storms/ramp.toml); its benchmark.json gives the "
+                             "kernel cost")
     parser.add_argument("--out", type=Path, metavar="DIR", help="run folder (default results/<UTC timestamp>/)")
     parser.add_argument("--no-report", action="store_true", help="write capacity.json only")
 

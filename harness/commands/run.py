@@ -17,6 +17,7 @@ import json
 import platform
 import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -40,31 +41,33 @@ class Stage:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
+    parser.description = textwrap.fill(
         "The main job, on the embedded default (memory store, no Redis): quick kernel benchmark, fairness "
         "scorecard, a short grab storm with its audit, a saturation ramp and capacity projection, then one "
-        "report: OUT/report.html, OUT/report.md and OUT/summary.json. About 3-5 minutes on 2 cores.")
+        "report: OUT/report.html, OUT/report.md and OUT/summary.json. About 3-5 minutes on 2 cores. "
+        "The flags below shrink or skip stages (for a quick look or a smoke test).", width=88)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = ("examples:\n  hongbao run\n  hongbao run --out results/mine --seed 7\n"
                      "  hongbao run --skip storm --skip capacity      # kernels and fairness only\n"
                      "exit codes: 0 every stage passed; otherwise the first failed stage's code")
     parser.add_argument("--out", type=Path, metavar="DIR", help="run folder (default results/<UTC timestamp>/)")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=int, default=None, metavar="S",
                         help="one seed for every stage (default: each stage's own seed from seeds/)")
     parser.add_argument("--skip", action="append", default=[], choices=STAGES[:-1], metavar="STAGE",
                         help=f"skip a stage (repeatable): {', '.join(STAGES[:-1])}")
-    parser.add_argument("--preset", default="wechat-2017", help="capacity target preset (default wechat-2017)")
+    parser.add_argument("--preset", default="wechat-2017", metavar="NAME", help="capacity target preset (default wechat-2017)")
     parser.add_argument("--storm-scenario", type=Path, default=ROOT / "seeds" / "storms" / "countdown.toml",
                         metavar="TOML", help="storm scenario (default seeds/storms/countdown.toml)")
-    parser.add_argument("--storm-duration", default="20s", help="storm length (default 20s)")
-    parser.add_argument("--fairness-envelopes", type=int, default=20_000,
+    parser.add_argument("--storm-duration", default="20s", metavar="DURATION", help="storm length (default 20s)")
+    parser.add_argument("--fairness-envelopes", type=int, default=20_000, metavar="N",
                         help="envelopes per algorithm in the scorecard (default 20000)")
     parser.add_argument("--bench-filter", default=None, metavar="EXPR",
                         help="pytest -k expression to run only some benchmarks (default: the whole quick profile)")
-    parser.add_argument("--ramp-steps", type=int, default=6, help="saturation ramp steps (default 6)")
-    parser.add_argument("--step-seconds", type=float, default=5.0, help="seconds per ramp step (default 5)")
-    parser.add_argument("--stage-timeout", type=float, default=240.0,
-                        help="seconds after which a stage is stopped and marked failed (default 240)")
+    parser.add_argument("--ramp-steps", type=int, default=6, metavar="N", help="saturation ramp steps (default 6)")
+    parser.add_argument("--step-seconds", type=float, default=5.0, metavar="S",
+                        help="seconds per ramp step, >= 3 (default 5)")
+    parser.add_argument("--stage-timeout", type=float, default=300.0, metavar="S",
+                        help="seconds after which a stage is stopped and marked failed (default 300)")
 
 
 def _command(name: str, args: argparse.Namespace, out: Path) -> list[str]:
