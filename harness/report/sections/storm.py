@@ -83,6 +83,14 @@ def plot_cpu(doc: dict, path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def _claim(algorithm: str | None) -> bool | None:
+    try:
+        from kernels import ALGORITHMS
+        return ALGORITHMS[algorithm].position_fair
+    except (ImportError, KeyError):
+        return None
+
+
 def _fmt(v, spec: str = ",.0f") -> str:
     return "n/a" if v is None else format(v, spec)
 
@@ -102,8 +110,8 @@ def markdown(doc: dict) -> str:
              "| grabs/s | requests/s | new grabs | sold out | errors | p50 | p99 | p99.9 |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|",
              f"| {_fmt(tot['grabs_per_s'])} | {_fmt(tot['requests_per_s'])} | {tot['grabs_ok']:,} | "
-             f"{tot['sold_out']:,} | {tot['failures']:,}/{tot['requests']:,} | {_fmt(lat.get('p50_ms'), '.3f')} ms | "
-             f"{_fmt(lat.get('p99_ms'), '.3f')} ms | {_fmt(lat.get('p99.9_ms'), '.3f')} ms |", "",
+             f"{tot['sold_out']:,} | {tot['failures']:,}/{tot['requests']:,} | {_fmt(lat.get('p50_ms'), '.3g')} ms | "
+             f"{_fmt(lat.get('p99_ms'), '.3g')} ms | {_fmt(lat.get('p99.9_ms'), '.3g')} ms |", "",
              "Latency is recorded per request in microseconds (Locust's own table rounds to whole "
              "milliseconds below 100 ms).", ""]
     lines.append(f"**Post-storm audit: {'clean' if audit['ok'] else 'FAILED'}** over {audit['envelopes']:,} "
@@ -115,6 +123,10 @@ def markdown(doc: dict) -> str:
     lines.append(f"Locust saw {rec.get('acknowledged_grabs', 'n/a')} grabs acknowledged; the ledger "
                  f"holds {rec.get('ledger_grabs_this_run', 'n/a')} for this storm's users.")
     fo, af = audit.get("fairness_by_order", {}), audit.get("access_fairness", {})
+    claim = _claim(sc.get("algorithm"))
+    if claim is not None and fo.get("scorecard_by_size"):
+        lines.append(f"- `{sc.get('algorithm')}` is {'' if claim else 'not '}claimed position-fair "
+                     "(kernels.ALGORITHMS); the storm's real grabs say:")
     for g in fo.get("scorecard_by_size", []):
         lines.append(f"- grab-order fairness, {g['envelopes']} envelopes of {g['total_cents']} cents / "
                      f"{g['count']}: {'position-fair' if g['position_fair'] else 'NOT position-fair'} "
