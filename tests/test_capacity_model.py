@@ -175,3 +175,11 @@ def test_a_step_with_no_answers_is_not_sustainable():
                                           p50_ms=0, p99_ms=0)]
     knee = find_knee(steps, 100, 0.01)
     assert knee.grabs_per_second == 1000 and "no grab was answered" in knee.stop_reason
+
+
+def test_the_storm_kits_load_generator_flag_counts_even_below_the_cpu_threshold():
+    steps = [_step(10, 1000, 5, lg=0.5), _step(20, 1100, 6, lg=0.6)]
+    steps[1].loadgen_saturated = True
+    knee = find_knee(steps, 100, 0.01)
+    assert knee.limiting == "load_generator" and knee.lower_bound
+    assert RampStep.from_json(steps[1].to_json()).loadgen_saturated

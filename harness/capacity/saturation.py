@@ -28,6 +28,7 @@ class RampStep:
     p99_ms: float
     cpu_cores: dict[str, float] = field(default_factory=dict)    # component -> cores busy (1.0 = one core)
     cores: dict[str, float] = field(default_factory=dict)        # component -> cores it may use
+    loadgen_saturated: bool = False     # the storm kit flagged Locust as out of CPU in this step
 
     @property
     def error_ratio(self) -> float:
@@ -48,7 +49,7 @@ class RampStep:
     @classmethod
     def from_json(cls, data: dict) -> "RampStep":
         names = ("users", "duration_s", "requests", "failures", "grabs_per_second", "p50_ms", "p99_ms",
-                 "cpu_cores", "cores")
+                 "cpu_cores", "cores", "loadgen_saturated")
         return cls(**{k: data[k] for k in names if k in data})
 
 
@@ -89,6 +90,8 @@ def _limiting(steps: list[RampStep]) -> tuple[str, dict[str, float | None]]:
     for c in COMPONENTS:
         values = [u for s in steps if (u := s.utilisation(c)) is not None]
         worst[c] = max(values) if values else None
+    if any(s.loadgen_saturated for s in steps):
+        worst["load_generator"] = max(worst["load_generator"] or 0.0, 1.0)   # Locust said so itself
     machine = [u for s in steps if (u := s.utilisation("machine")) is not None]
     worst["machine"] = max(machine) if machine else None
     known = {c: worst[c] for c in COMPONENTS if worst[c] is not None}
