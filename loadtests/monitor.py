@@ -43,10 +43,9 @@ class CpuMonitor:
         self._thread.start()
         return self
 
-    def stop(self) -> dict:
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        return self.summary()
 
     def _tree(self, pid: int) -> list[psutil.Process]:
         try:
@@ -56,38 +55,52 @@ class CpuMonitor:
             return []
         return [self._procs.setdefault(p.pid, p) for p in procs]
 
-    def _sample_role(self, pids: list[int]) -> tuple[float, int]:
-        total, n = 0.0, 0
+    def _sample_role(self, pids: list[int]) -> dict[int, float]:
+        """CPU percent of every process of a role since the previous sample, by PID."""
+        out: dict[int, float] = {}
         for pid in pids:
             for p in self._tree(pid):
                 try:
-                    total += p.cpu_percent(None)  # since this process's previous call
-                    n += 1
+                    out[p.pid] = p.cpu_percent(None)  # since this process's previous call
                 except psutil.Error:
                     pass
-        return total, n
+        return out
 
     def _loop(self) -> None:
         for pids in self.roles.values():   # prime: the first cpu_percent call returns 0.0
             self._sample_role(pids)
         while not self._stop.wait(self.interval_s):
-            row: dict = {"t_s": round(time.time() - self.started_at, 2)}
+            now = time.time()
+            row: dict = {"t_s": round(now - self.started_at, 2)}
             for role, pids in list(self.roles.items()):
-                pct, n = self._sample_role(pids)
-                row[role] = round(pct, 1)
-                row[f"{role}_processes"] = n
+                per_pid = self._sample_role(pids)
+                row[role] = round(sum(per_pid.values()), 1)
+                row[f"{role}_processes"] = len(per_pid)
+                row[f"{role}_by_pid"] = {str(k): round(v, 1) for k, v in per_pid.items()}
             self.samples.append(row)
 
-    def summary(self) -> dict:
+    def summary(self, window: tuple[float, float] | None = None) -> dict:
+        """Mean/max CPU per role (and the busiest process's mean), over the samples inside
+        ``window`` (epoch seconds, e.g. the storm itself without Locust's start-up) if given."""
+        samples = self.samples
+        if window is not None:
+            lo, hi = window[0] - self.started_at, window[1] - self.started_at
+            samples = [s for s in samples if lo <= s["t_s"] <= hi] or samples
         out: dict = {"cores": psutil.cpu_count(logical=True), "interval_s": self.interval_s,
-                     "started_at": self.started_at,
+                     "started_at": self.started_at, "window": list(window) if window else None,
                      "samples": self.samples, "roles": {}}
         for role in self.roles:
-            vals = [s[role] for s in self.samples if role in s]
-            procs = max((s.get(f"{role}_processes", 0) for s in self.samples), default=0)
+            vals = [s[role] for s in samples if role in s]
+            procs = max((s.get(f"{role}_processes", 0) for s in samples), default=0)
+            by_pid: dict[str, list[float]] = {}
+            for s in samples:
+                for pid, v in s.get(f"{role}_by_pid", {}).items():
+                    by_pid.setdefault(pid, []).append(v)
+            busiest = max((sum(v) / len(v) for v in by_pid.values()), default=None)
             out["roles"][role] = {
                 "mean_percent": round(sum(vals) / len(vals), 1) if vals else None,
-                "max_percent": max(vals) if vals else None, "processes": procs}
+                "max_percent": max(vals) if vals else None, "processes": procs,
+                "busiest_process_mean_percent": None if busiest is None else round(busiest, 1)}
         return out
 
 
@@ -98,7 +111,12 @@ def load_generator_saturated(cpu: dict, locust_cpu_warning: bool, threshold: flo
         return True, "Locust emitted cpu_warning (a Locust process above 90% CPU)"
     lg = cpu.get("roles", {}).get("load_generator", {})
     mean, procs = lg.get("mean_percent"), lg.get("processes") or 1
+    busiest = lg.get("busiest_process_mean_percent")
     usable = min(procs, cpu.get("cores") or 1)
+    if busiest is not None and busiest > threshold * 100:
+        return True, (f"a Locust process averaged {busiest:.0f}% CPU (> {threshold:.0%} of the one core "
+                      "a gevent process can use)")
     if mean is not None and mean > threshold * 100 * usable:
         return True, f"load generator mean CPU {mean:.0f}% > {threshold:.0%} of its {usable} core(s)"
-    return False, "" if mean is None else f"load generator mean CPU {mean:.0f}% of {usable * 100}%"
+    return False, "" if mean is None else (f"load generator mean CPU {mean:.0f}% of {usable * 100}%, "
+                                           f"busiest process {busiest:.0f}%")

@@ -142,3 +142,18 @@ def test_pool_picks_untried_open_envelopes_and_holds_a_herd_until_t0():
     pool.close(3)
     assert pool.pick(rng, {2}, hot_share=1.0, now=60.0) == 4            # untried, not closed
     assert pool.pick(rng, {2, 4}, hot_share=1.0, now=60.0) is None
+
+
+@pytest.mark.parametrize("warning,mean,procs,busiest,expected", [
+    (True, 10.0, 1, 10.0, True),       # Locust's own cpu_warning
+    (False, 95.0, 1, 95.0, True),      # the one process is pegged
+    (False, 120.0, 3, 92.0, True),     # master idle, one worker pegged
+    (False, 150.0, 3, 75.0, False),    # two workers at 75% on 2 cores: headroom left
+    (False, 40.0, 1, 40.0, False),
+])
+def test_load_generator_saturation(warning, mean, procs, busiest, expected):
+    from loadtests.monitor import load_generator_saturated
+    cpu = {"cores": 2, "roles": {"load_generator": {"mean_percent": mean, "processes": procs,
+                                                    "busiest_process_mean_percent": busiest}}}
+    saturated, why = load_generator_saturated(cpu, warning)
+    assert saturated is expected and why

@@ -98,7 +98,7 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 pass
-        cpu_summary = cpu.stop()
+        cpu.stop()
         if timed_out:
             return _unusable(out, f"Locust did not finish within {sc.duration_s + cfg.grace_s:.0f}s "
                                   "(hard timeout): stopped it; see locust.log")
@@ -107,6 +107,8 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
             return _unusable(out, f"Locust exited with code {started[0].returncode} without results; "
                                   f"see {out / 'locust.log'}")
         extra = json.loads(extra_path.read_text())
+        window = (extra["started_at"], extra["ended_at"]) if extra.get("started_at") else None
+        cpu_summary = cpu.summary(window)   # the storm itself, not Locust's start-up
         if extra.get("setup_error"):
             return _unusable(out, extra["setup_error"])
         ledger = procs.fetch_ledger_redis(cfg.store) if cfg.redis_direct else procs.fetch_ledger(host)
