@@ -45,7 +45,8 @@ def test_memory_storm_audits_clean_and_gates_on_a_sub_ms_slo(tmp_path):
     assert rec["acknowledged_grabs"] == rec["locust_grab_requests_ok"] == t["grabs_ok"]
     assert rec["ledger_grabs_this_run"] == t["grabs_ok"]
     # microsecond resolution: Locust's own table would print whole milliseconds
-    assert d["latency_ms"]["grab"]["p50_ms"] != int(d["latency_ms"]["grab"]["p50_ms"])
+    grab = d["latency_ms"]["grab"]
+    assert any(grab[k] != int(grab[k]) for k in ("p50_ms", "p90_ms", "p95_ms", "p99_ms"))
     assert d["timeline"] and d["cpu"]["roles"]["service"]["processes"] >= 1
     assert isinstance(d["load_generator_saturated"], bool)
     assert (tmp_path / "run" / "locust_stats.csv").is_file()

@@ -175,13 +175,13 @@ def _write(path: Path, data: dict) -> None:
 
 def _progress_loop(environment, out: Path) -> None:
     while True:
-        ok = RECORDING.hist.get("grab")
         runner = environment.runner
         _write(out / "progress.json", {
             "time": time.time(), "started_at": STATE["started_at"],
             "users": getattr(runner, "user_count", 0),
             "grab_requests": sum(h.total for n, h in RECORDING.hist.items() if n in GRAB_NAMES),
-            "grabs_ok": ok.total if ok else 0,
+            "grabs_ok": sum(n - f for names in RECORDING.timeline.values()
+                            for name, (n, f) in names.items() if name == "grab"),
             "timeline_tail": {str(s): v for s, v in sorted(RECORDING.timeline.items())[-8:]},
         })
         gevent.sleep(1.0)
