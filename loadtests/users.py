@@ -20,13 +20,12 @@ import gevent
 from locust import between, constant, constant_throughput
 from locust.contrib.fasthttp import FastHttpUser
 
+from loadtests.storm import outcomes
 from loadtests.storm.pool import EnvelopePool
 from loadtests.storm.scenario import Scenario, from_env
 
 SCENARIO: Scenario = from_env()
 _user_numbers = itertools.count(1)
-
-
 POOL = EnvelopePool(SCENARIO.pool_size)
 
 
@@ -71,7 +70,7 @@ class SenderUser(FastHttpUser):
                 "expires_in_s": SCENARIO.expires_in_s}
 
     def create(self) -> None:
-        with self.client.post("/envelopes", json=self.envelope_body(), name="create envelope",
+        with self.client.post("/envelopes", json=self.envelope_body(), name=outcomes.CREATE,
                               catch_response=True) as r:
             if r.status_code == 201:
                 POOL.add_cold(r.json()["id"])
@@ -103,13 +102,13 @@ class GrabberUser(FastHttpUser):
             return
         self.tried.add(envelope_id)
         body = {"user": self.user_id, "request_id": f"{self.user_id}:{envelope_id}"}
-        with self.client.post(f"/envelopes/{envelope_id}/grab", json=body, name="grab",
+        with self.client.post(f"/envelopes/{envelope_id}/grab", json=body, name=outcomes.GRAB,
                               catch_response=True) as r:
             record_outcome(r, envelope_id)
             granted = r.status_code == 200
         if granted and SCENARIO.retry_share and self.rng.random() < SCENARIO.retry_share:
             # a client retry (lost answer, impatient tap): same user, same request_id
-            with self.client.post(f"/envelopes/{envelope_id}/grab", json=body, name="grab",
+            with self.client.post(f"/envelopes/{envelope_id}/grab", json=body, name=outcomes.GRAB,
                                   catch_response=True) as r:
                 record_outcome(r, envelope_id)
 
@@ -119,18 +118,18 @@ class GrabberUser(FastHttpUser):
 def record_outcome(r, envelope_id: int) -> None:
     """Name the outcome of one grab response (see the module docstring)."""
     status = r.status_code
+    try:
+        body = r.json() if status in (200, 409, 410) else {}
+    except Exception:  # noqa: BLE001 - any unreadable body is a failure of the service
+        r.failure(f"grab: HTTP {status} with a body that is not JSON: {str(r.text)[:200]}")
+        return
     if status == 200:
-        try:
-            repeat = bool(r.json().get("repeat"))
-        except Exception:  # noqa: BLE001 - any unreadable body is a failure of the service
-            r.failure(f"grab: HTTP 200 with a body that is not the grab JSON: {str(r.text)[:200]}")
-            return
-        if repeat:
-            r.request_meta["name"] = "grab repeat"
+        if body.get("repeat"):
+            r.request_meta["name"] = outcomes.REPEAT
         r.success()
-    elif status in (409, 410):
+    elif (status, body.get("error")) in ((409, "sold_out"), (410, "expired")):
         POOL.close(envelope_id)
-        r.request_meta["name"] = "grab sold_out" if status == 409 else "grab expired"
+        r.request_meta["name"] = outcomes.SOLD_OUT if status == 409 else outcomes.EXPIRED
         r.success()
     else:
         r.failure(f"grab: HTTP {status} {str(r.text)[:200]}")
