@@ -83,7 +83,10 @@ def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, 
     """
     totals = _as_int64_array(totals, "totals")
     n = totals.shape[0]
-    fixed = np.ndim(counts) == 0
+    try:
+        fixed = np.ndim(counts) == 0
+    except (ValueError, TypeError) as exc:  # ragged nesting: numpy's own message names no field
+        raise ValueError(f"counts must be an integer or a 1-D sequence of integers ({exc})") from None
     if fixed:
         as_cents(counts, "count", minimum=1)  # also for an empty batch: it sets the array shape
     counts_arr = _as_int64_array(counts, "counts", n)
