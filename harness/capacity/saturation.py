@@ -66,6 +66,7 @@ class Knee:
     advice: str
     utilisation: dict[str, float | None] = field(default_factory=dict)
     plateaued: bool = False
+    breach_index: int | None = None     # the step that stopped the search (later steps are not used)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -115,9 +116,11 @@ def find_knee(steps: list[RampStep], p99_slo_ms: float, error_budget: float) -> 
             stop_reason, broken = why, step
             break
         sustainable.append(step)
+    breach_index = steps.index(broken) if broken is not None else None
     if not sustainable:
         return Knee(None, None, None, stop_reason, "none", True,
-                    "The first step already broke the SLO: start the ramp lower or relax --p99.")
+                    "The first step already broke the SLO: start the ramp lower or relax --p99.",
+                    breach_index=breach_index)
     best = max(range(len(sustainable)), key=lambda i: sustainable[i].grabs_per_second)
     knee = sustainable[best]
     later = sustainable[best + 1:]
@@ -144,4 +147,4 @@ def find_knee(steps: list[RampStep], p99_slo_ms: float, error_budget: float) -> 
     else:
         lower, advice = False, f"The {limiting.replace('_', ' ')} saturated first: it sets this knee."
     return Knee(knee.grabs_per_second, steps.index(knee), knee.p99_ms, stop_reason, limiting, lower,
-                advice, util, plateaued)
+                advice, util, plateaued, breach_index)
