@@ -36,21 +36,22 @@ def test_plan_window_is_the_chained_online_step(algorithm):
     plan = OnlinePlan(config, seed=5)
     plan.observe(0, 10_000)
     window = plan.window(64)
-    assert window[0] == 0 and len(window) == 1 + 2 * 40  # clipped at the envelope's count
+    pairs = plan.pairs_of(window)
+    assert window[0] == 0 and len(pairs) == 40  # clipped at the envelope's count
     remaining = 10_000
     for seq in range(40):
         share = kernels.next_share(remaining, 40 - seq, algorithm=algorithm, step=seq, seed=5, envelope_id=17)
-        assert window[1 + 2 * seq: 3 + 2 * seq] == [remaining, share]
+        assert pairs[seq] == (remaining, share)
         remaining -= share
     assert remaining == 0
-    plan.observe(3, window[1 + 2 * 3])           # a sighting on the predicted chain keeps it
-    assert plan.window(2) == [3, *window[7:11]]
-    plan.observe(5, 1)                            # an unexpected state restarts the chain from it
-    assert plan.window(1)[:2] == [5, 1]
+    plan.observe(3, pairs[3][0])                  # a sighting on the predicted chain keeps it
+    assert plan.pairs_of(plan.window(2))[:2] == pairs[3:5] and plan.window(2)[0] == 3
+    plan.observe(5, 500)                          # an unexpected state restarts the chain from it
+    assert plan.window(1)[0] == 5 and plan.pairs_of(plan.window(1))[0][0] == 500
     plan.observe(2, 10_000)                       # stale sightings are ignored
     assert plan.head == 5
     plan.observe(40, 0)
-    assert plan.window(8) == [40]                 # sold out: no candidates
+    assert plan.window(8) == [40, ""]             # sold out: no candidates
 
 
 def test_pre_split_is_seeded_by_seed_and_envelope_id():

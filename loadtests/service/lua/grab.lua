@@ -2,10 +2,11 @@
 -- KEYS[1] {env:ID}:meta (hash)   KEYS[2] {env:ID}:users (hash user -> grab record)
 -- KEYS[3] {env:ID}:shares (list, pre_split)   KEYS[4] {env:ID}:ledger (list)
 -- ARGV[1] user   ARGV[2] request_id
--- ARGV[3] on_grab only: seq of the first candidate ('' = none yet), then ARGV[4], ARGV[5], ...
---         pairs (remaining_cents before grab i, share of grab i) for i = ARGV[3], ARGV[3]+1, ...
---         computed by kernels.next_share (see stores/online_plan.py); applied only when both the
---         seq and remaining_cents match the current state (compare-and-set)
+-- ARGV[3] on_grab only: seq of the first candidate ('' = none yet)
+-- ARGV[4] on_grab only: candidate pairs (remaining_cents before grab i, share of grab i) for
+--         i = ARGV[3], ARGV[3]+1, ..., each number 16 zero-padded digits, computed by
+--         kernels.next_share (stores/online_plan.py); applied only when both the seq and
+--         remaining_cents match the current state (compare-and-set)
 -- Returns {'repeat', record} | {'ok', record, remaining_cents}
 --       | {'retry', remaining_cents, remaining_count, seq}  (on_grab: state changed, recompute)
 --       | {'not_found'} | {'expired'} | {'sold_out'}
@@ -27,10 +28,13 @@ if st[1] == 'pre_split' then
   if not amount then return redis.error_reply('shares list shorter than remaining_count') end
 else
   local i = tonumber(st[4]) - (tonumber(ARGV[3]) or 1e18)
-  if i < 0 or 5 + 2 * i > #ARGV or ARGV[4 + 2 * i] ~= st[3] then
+  local packed = ARGV[4] or ''
+  local at = i * 32
+  if i < 0 or at + 32 > #packed
+     or string.match(string.sub(packed, at + 1, at + 16), '^0*(%d+)$') ~= st[3] then
     return {'retry', st[3], st[2], st[4]}
   end
-  amount = ARGV[5 + 2 * i]
+  amount = string.match(string.sub(packed, at + 17, at + 32), '^0*(%d+)$')
 end
 local remaining_cents = st[3]
 if amount ~= '0' then remaining_cents = redis.call('HINCRBY', KEYS[1], 'remaining_cents', '-' .. amount) end

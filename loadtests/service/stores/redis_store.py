@@ -39,7 +39,7 @@ INDEX_KEY = "hb:envelopes"
 PUSH_CHUNK = 10_000        # shares per RPUSH at creation
 SNAPSHOT_BATCH = 256       # envelopes per pipeline when reading the ledger
 MAX_CAS_ATTEMPTS = 1_000   # on_grab retries before giving up with 503 (never seen in practice)
-MAX_WINDOW = 256           # on_grab candidate pairs per script call
+MAX_WINDOW = 512           # on_grab candidate pairs per script call (one packed argument)
 _REJECT = {"expired": EXPIRED, "sold_out": SOLD_OUT, "already_refunded": ALREADY_REFUNDED,
            "not_expired": NOT_EXPIRED}
 _INT_FIELDS = ("total_cents", "count", "min_cents", "remaining_cents", "remaining_count",
@@ -143,7 +143,7 @@ class RedisStore:
         plan = self._plans.get(envelope_id)
         inflight = self._inflight[envelope_id] = self._inflight.get(envelope_id, 0) + 1
         try:
-            args = [user, request_id, *(plan.window(_window(inflight)) if plan else ("",))]
+            args = [user, request_id, *(plan.window(_window(inflight)) if plan else ("", ""))]
             for _ in range(MAX_CAS_ATTEMPTS):
                 res = await self._run("grab", script_keys, args)
                 tag = res[0]

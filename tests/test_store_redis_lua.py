@@ -1,0 +1,50 @@
+"""grab.lua's compare-and-set, driven directly: a candidate share is applied only when both the
+seq and remaining_cents it was computed from match; otherwise nothing is written."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from loadtests.service.stores.redis_store import LUA_DIR, RedisStore, keys
+from loadtests.service.validation import EnvelopeSpec
+from tests.support.redis_server import redis_proc, redis_url  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.redis
+
+
+def _pack(*pairs: tuple[int, int]) -> str:
+    return "".join(f"{r:016d}{s:016d}" for r, s in pairs)
+
+
+def _state(client, envelope_id: int) -> tuple:
+    k = keys(envelope_id)
+    return (client.hgetall(k["meta"]), client.hgetall(k["users"]), client.lrange(k["ledger"], 0, -1))
+
+
+def test_grab_script_compare_and_set(redis_proc, redis_url):
+    async def create():
+        store = RedisStore(redis_url, seed=0)
+        await store.open()
+        env = await store.create(EnvelopeSpec("boss", 1_000, 4, "double_mean", "on_grab", 1, None, 60.0))
+        await store.close()
+        return env["id"]
+    envelope_id = asyncio.run(create())
+    client = redis_proc.client()
+    grab = client.register_script((LUA_DIR / "grab.lua").read_text())
+    k = keys(envelope_id)
+    script_keys = [k["meta"], k["users"], k["shares"], k["ledger"]]
+    before = _state(client, envelope_id)
+    for seq, packed in [("", ""), ("1", _pack((1_000, 300))), ("0", _pack((999, 300))), ("0", "garbage")]:
+        assert grab(keys=script_keys, args=["alice", "r1", seq, packed]) == ["retry", "1000", "4", "0"]
+        assert _state(client, envelope_id) == before, f"a refused candidate wrote something ({seq!r})"
+    # the second pair of a window is used when the envelope is one grab further on
+    ok = grab(keys=script_keys, args=["alice", "r1", "0", _pack((1_000, 300), (700, 50))])
+    assert ok[0] == "ok" and ok[1].startswith("300|0|3|r1|") and ok[2] == 700
+    ok = grab(keys=script_keys, args=["bob", "r2", "0", _pack((1_000, 300), (700, 50))])
+    assert ok[0] == "ok" and ok[1].startswith("50|1|2|r2|") and ok[2] == 650
+    repeat = grab(keys=script_keys, args=["bob", "r3", "0", _pack((1_000, 1))])
+    assert repeat == ["repeat", ok[1]]
+    meta = client.hgetall(k["meta"])
+    assert (meta["remaining_cents"], meta["remaining_count"], meta["seq"]) == ("650", "2", "2")
+    assert len(client.lrange(k["ledger"], 0, -1)) == 2
