@@ -22,7 +22,7 @@ from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtests.storm.histogram import Histogram
-from loadtests.storm.outcomes import GRAB_NAMES
+from loadtests.storm.outcomes import GRAB, GRAB_NAMES, REPEAT
 from loadtests.users import POOL, SCENARIO
 
 OUT_ENV = "HONGBAO_STORM_OUT"
@@ -46,9 +46,9 @@ class Recording:
         row[1] += int(failed)
         if name in GRAB_NAMES:
             self.grab_hist.setdefault(sec, Histogram()).record(response_time_ms)
-            if user_id:
+            if user_id and name != REPEAT:    # a client retry is not a new attempt
                 self.attempts[user_id] = self.attempts.get(user_id, 0) + 1
-                if name == "grab" and not failed:
+                if name == GRAB and not failed:
                     self.grabbed[user_id] = self.grabbed.get(user_id, 0) + 1
 
     def to_json(self) -> dict:
