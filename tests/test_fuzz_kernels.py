@@ -9,12 +9,16 @@ Run ``pytest tests/test_fuzz_kernels.py --hypothesis-show-statistics`` for the c
 """
 from __future__ import annotations
 
+import functools
+from collections import Counter
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import kernels
+from tests.support.figures import report_figure
 
 INT64_MAX = 2**63 - 1
 ALGOS = sorted(kernels.ALGORITHMS)
@@ -24,6 +28,26 @@ FIELDS = ("total_cents", "count", "min_cents", "max_cents", "seed", "envelope_id
           "impl", "step", "totals", "counts", "envelope_ids")
 MAX_COUNT = 400          # bounded so the Python reference stays fast
 BIG_COUNT = 20_000       # the Numba-only "huge count" cases
+
+CASES: Counter = Counter()
+
+
+def counted(test):
+    """Count the cases hypothesis runs (shown in the terminal summary)."""
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        CASES[test.__name__] += 1
+        return test(*args, **kwargs)
+    return wrapper
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _figures(request):
+    yield
+    if CASES:
+        report_figure(request.config, f"kernel fuzz (hypothesis): {sum(CASES.values())} cases over "
+                                      f"{len(CASES)} properties: " + ", ".join(f"{k} {v}" for k, v in CASES.items()))
+
 
 FUZZ = settings(max_examples=1000, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -87,6 +111,7 @@ def call_split(env: dict, algorithm: str, impl: str, seed=0, envelope_id=0):
          seed=INT64_MAX, envelope_id=0)
 @example(env=dict(total=INT64_MAX - 1, count=2, min_cents=0, max_cents=INT64_MAX // 2),
          algorithm="double_mean", seed=0, envelope_id=INT64_MAX)
+@counted
 def test_valid_envelopes_split_exactly(env, algorithm, seed, envelope_id):
     """Feasible input: an exact split, and the Python twin agrees for the integer algorithms."""
     if algorithm == "line_cut" and line_cut_overflows(env):
@@ -103,6 +128,7 @@ def test_valid_envelopes_split_exactly(env, algorithm, seed, envelope_id):
 
 @FUZZ_LIGHT
 @given(env=envelopes(max_count=BIG_COUNT), algorithm=st.sampled_from(ALGOS), seed=seeds)
+@counted
 def test_big_counts_numba_only(env, algorithm, seed):
     """Counts up to 20 000: still exact (Numba only; the reference would be slow)."""
     if algorithm == "line_cut" and line_cut_overflows(env):
@@ -140,6 +166,7 @@ def small_enough(arg: str, value) -> bool:
 
 @FUZZ
 @given(arg=st.sampled_from(sorted(ARG_FIELD)), value=hostile, algorithm=st.sampled_from(ALGOS))
+@counted
 def test_hostile_arguments_valid_or_named_error(arg, value, algorithm):
     """One argument replaced by anything at all: a valid split or a ValueError naming that field."""
     kwargs = dict(BASE, algorithm=algorithm, impl="numba")
@@ -180,7 +207,7 @@ def row_feasible(total: int, count: int, m: int, M) -> bool:
     return count * m <= total and (M is None or total <= count * M)
 
 
-@FUZZ
+@FUZZ_LIGHT
 @given(b=batches(), algorithm=st.sampled_from(ALGOS), parallel=st.booleans())
 @example(b=dict(totals=[5], counts=2, count_list=[2], min_cents=2**62 + 1, max_cents=None, envelope_ids=None),
          algorithm="naive", parallel=False)  # count x min_cents overflowed int64: negative shares
@@ -190,6 +217,7 @@ def row_feasible(total: int, count: int, m: int, M) -> bool:
                 max_cents=INT64_MAX // 2 + 1, envelope_ids=None), algorithm="naive", parallel=True)
 @example(b=dict(totals=[INT64_MAX], counts=[2**40], count_list=[2**40], min_cents=0, max_cents=2**20,
                 envelope_ids=None), algorithm="naive", parallel=True)  # ceil(t / c) overflowed: 8 TiB asked
+@counted
 def test_split_batch_matches_split_or_names_field(b, algorithm, parallel):
     """split_batch: each row equals split() of that envelope; any infeasible row -> ValueError."""
     totals, counts, m, M = b["totals"], b["count_list"], b["min_cents"], b["max_cents"]
@@ -215,6 +243,7 @@ def test_split_batch_matches_split_or_names_field(b, algorithm, parallel):
 
 @FUZZ_LIGHT
 @given(totals=st.one_of(hostile, st.lists(hostile, max_size=3)), counts=st.one_of(hostile, st.lists(hostile, max_size=3)))
+@counted
 def test_split_batch_hostile(totals, counts):
     """Any totals/counts at all: a result or a ValueError naming a field, nothing else."""
     if isinstance(counts, (int, np.integer)) and not isinstance(counts, bool) and int(counts) > 10**6:
@@ -228,6 +257,7 @@ def test_split_batch_hostile(totals, counts):
 # ------------------------------------------------------------------------ next_share
 @FUZZ
 @given(env=envelopes(max_count=60), algorithm=st.sampled_from(ONLINE), seed=seeds, envelope_id=seeds)
+@counted
 def test_next_share_replays_split(env, algorithm, seed, envelope_id):
     """Grab after grab, next_share(remaining, people left, step) == split()[step]."""
     ref = call_split(env, algorithm, "python", seed, envelope_id).tolist()
@@ -248,6 +278,7 @@ def test_next_share_replays_split(env, algorithm, seed, envelope_id):
 @FUZZ_LIGHT
 @given(arg=st.sampled_from(["remaining_cents", "remaining_count", "step", "min_cents", "max_cents",
                             "seed", "envelope_id", "algorithm"]), value=hostile)
+@counted
 def test_next_share_hostile(arg, value):
     """next_share with one hostile argument: an int share or a ValueError naming the field."""
     kwargs = dict(remaining_cents=500, remaining_count=5, step=2, min_cents=1, max_cents=None,
