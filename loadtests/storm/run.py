@@ -114,6 +114,8 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
         ledger = procs.fetch_ledger_redis(cfg.store) if cfg.redis_direct else procs.fetch_ledger(host)
     except (RuntimeError, OSError, ValueError) as e:
         return _unusable(out, str(e))
+    except KeyboardInterrupt:
+        return _unusable(out, "interrupted (Ctrl-C): every process of the storm was stopped")
     finally:
         for p in started:
             procs.stop(p)
