@@ -6,6 +6,7 @@ Options: ``--hongbao-profile quick|full``, ``--hongbao-seed N`` and ``--hongbao-
 from __future__ import annotations
 
 import importlib
+import os
 
 import pytest
 
@@ -54,4 +55,6 @@ def pytest_benchmark_update_json(config, benchmarks, output_json) -> None:
     output_json["hongbao"].update({"profile": config.getoption("hongbao_profile"),
                                    "seed": config.getoption("hongbao_seed"),
                                    "impl_module": config.getoption("hongbao_impl_module"),
-                                   "format": "pytest-benchmark JSON; kit figures in extra_info"})
+                                   "format": "pytest-benchmark JSON; kit figures in extra_info",
+                                   "load_average_1m_at_end": os.getloadavg()[0],
+                                   "cpu_count": os.cpu_count()})

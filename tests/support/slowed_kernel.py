@@ -19,6 +19,6 @@ def split_batch(totals, counts, **kwargs):
     out = kernels.split_batch(totals, counts, **kwargs)
     totals = np.asarray(totals)
     extra = max(1, int(round(totals.shape[0] * SLOWDOWN)))
-    more = {k: v for k, v in kwargs.items() if k != "envelope_ids"}
+    more = {k: v for k, v in kwargs.items() if k not in ("envelope_ids", "out")}
     kernels.split_batch(totals[:extra], counts if np.ndim(counts) == 0 else np.asarray(counts)[:extra], **more)
     return out

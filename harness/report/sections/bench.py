@@ -87,7 +87,10 @@ def render(run_dir: Path) -> Section | None:
     md = [f"Profile **{meta.get('profile', '?')}**, seed {meta.get('seed', '?')}, {len(rows)} kernel benchmarks "
           f"on {cpu} ({doc.get('datetime', '')}). Single-threaded cases are timed in thread CPU time, parallel "
           "ones in wall time; *fraction of RNG limit* = share rate / the rate at which numpy's default "
-          "Generator fills float64 values, measured round by round in the same run.", "",
+          "Generator fills float64 values, measured round by round in the same run."
+          + (f" Load average at the end: {meta['load_average_1m_at_end']:.1f} on {meta.get('cpu_count')} CPUs"
+             " (wall-clock parallel figures mean little when it exceeds the CPU count)."
+             if "load_average_1m_at_end" in meta else ""), "",
           "### count = 10", ""] + headline(rows) + [
           "", "<details><summary>All benchmarks</summary>", ""] + all_rows_table(rows) + ["", "</details>", ""]
     return Section(TITLE, "\n".join(md), figures=figures)
