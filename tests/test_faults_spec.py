@@ -89,3 +89,11 @@ def test_faults_command_refuses_bad_arguments(capsys, argv, words):
     faults, args = _cli_args(*argv)
     assert faults.run(args) == 2
     assert words in capsys.readouterr().err
+
+
+def test_storm_fault_refuses_a_fault_outside_the_storm(capsys):
+    """The hook for ``hongbao storm --fault``: a kill after the storm's end is a usage error."""
+    from harness.commands.faults import storm_fault
+    assert storm_fault("kill-redis@30s", seed=1, duration_s=10) == 2
+    assert "not within" in capsys.readouterr().err
+    assert storm_fault("kill-db@3s", seed=1, duration_s=10) == 2

@@ -53,7 +53,7 @@ def _check(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from loadtests.faults import FaultRunConfig, parse_fault, run_fault
+    from loadtests.faults import FaultRunConfig, parse_fault
 
     try:
         fault = parse_fault(args.fault, down_s=args.down_s)
@@ -67,8 +67,16 @@ def run(args: argparse.Namespace) -> int:
     cfg = FaultRunConfig(fault, store=args.store, fsync=None if args.fsync == "none" else args.fsync,
                          envelopes=args.envelopes, count=args.count, users=args.users, duration_s=args.duration,
                          concurrency=args.concurrency, seed=args.seed, recover_s=args.recover_s, work_dir=args.out)
-    print(f"hongbao faults: {fault} on store={args.store} fsync={args.fsync}: {args.envelopes * args.users} grabs "
-          f"over {args.duration:g} s (+ up to {args.recover_s:g} s of retries)...", flush=True)
+    return run_and_print(cfg)
+
+
+def run_and_print(cfg) -> int:
+    """Run one FaultRunConfig, print its figures and broken promises; returns the exit code."""
+    from loadtests.faults import run_fault
+
+    print(f"hongbao faults: {cfg.fault} on store={cfg.store} fsync={cfg.fsync or 'none'}: "
+          f"{cfg.envelopes * cfg.users} grabs over {cfg.duration_s:g} s (+ up to {cfg.recover_s:g} s of retries)...",
+          flush=True)
     try:
         report = run_fault(cfg)
     except (RuntimeError, ValueError, OSError) as exc:
@@ -77,6 +85,28 @@ def run(args: argparse.Namespace) -> int:
     print(report.summary())
     for reason in report.reasons:
         print(f"  BROKEN: {reason}")
-    if args.out:
-        print(f"figures: {Path(args.out) / 'faults.json'}")
+    if cfg.work_dir:
+        print(f"figures: {Path(cfg.work_dir) / 'faults.json'}")
     return int(Exit.OK if report.ok else Exit.AUDIT_FAILED)
+
+
+def storm_fault(fault_text: str, *, seed: int, duration_s: float, out_dir: Path | None = None,
+                fsync: str = "everysec") -> int:
+    """What ``hongbao storm --fault kill-redis@10s`` should run: this fault run (its own
+    redis-server with the AOF, its own service, the retrying client) with the storm scenario's
+    seed and duration (capped at 60 s). Exit code as ``hongbao faults``."""
+    from loadtests.faults import FaultRunConfig, parse_fault
+
+    try:
+        fault = parse_fault(fault_text)
+    except ValueError as exc:
+        print(f"hongbao storm: {exc}", file=sys.stderr)
+        return int(Exit.UNUSABLE)
+    duration_s = min(float(duration_s), 60.0)
+    if fault.at_s >= duration_s:
+        print(f"hongbao storm: --fault at {fault.at_s:g} s is not within the storm's {duration_s:g} s",
+              file=sys.stderr)
+        return int(Exit.UNUSABLE)
+    users = max(36, min(400, int(duration_s * 12)))  # about 150 grabs/s over 12 envelopes
+    return run_and_print(FaultRunConfig(fault, store="redis", fsync=None if fsync == "none" else fsync, seed=seed,
+                                        duration_s=duration_s, users=users, count=users - 6, work_dir=out_dir))
