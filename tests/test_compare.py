@@ -149,3 +149,23 @@ def test_live_injected_slowdown_is_caught_with_explanation(live_runs):
     assert "regression(s):" in res.stdout
     assert "double_mean-serial-c10-n20000: +" in res.stdout and "% slower" in res.stdout
     assert "Reproduced by 1 re-run(s)" in res.stdout
+
+
+def test_confirm_keeps_only_regressions_a_rerun_reproduces(tmp_path):
+    """Constructed NEW (serial samples x 1.3). A re-run that is the real, unscaled twin run does not
+    reproduce it (verdict 'not confirmed'); a re-run scaled the same way does."""
+    from harness import compare as cmp
+    from harness.results import load_run
+
+    base = load_run(GOLDEN / "aa_run1.json")
+    new_path = scaled_copy(GOLDEN / "aa_run1.json", tmp_path / "new.json", 1.3, match="double_mean-serial-")
+    result = cmp.compare_runs(base, load_run(new_path), cmp.Thresholds())
+    assert [r.name for r in result.regressions] == ["bench_split[double_mean-serial-c10-n20000]"]
+    cmp.confirm(result, base, [load_run(GOLDEN / "aa_run2.json")])
+    assert not result.regressions
+    assert cmp.NOT_CONFIRMED in {r.verdict for r in result.rows}
+
+    result = cmp.compare_runs(base, load_run(new_path), cmp.Thresholds())
+    again = scaled_copy(GOLDEN / "aa_run2.json", tmp_path / "again.json", 1.3, match="double_mean-serial-")
+    cmp.confirm(result, base, [load_run(again)])
+    assert len(result.regressions) == 1 and len(result.regressions[0].confirmations) == 1
