@@ -27,9 +27,27 @@ def _band(ax, x, values, ci, label):
     ax.fill_between(x, ci[:, 0], ci[:, 1], color=line.get_color(), alpha=0.25)
 
 
+def _std_ratio(ax, entries: dict) -> None:
+    """Std relative to the first grabber's: a fair split stays at 1 (double_mean climbs ~1.3x)."""
+    off = []
+    for name, e in entries.items():
+        std = np.asarray(e["positions"]["std_cents"])
+        if std[0] <= 0:
+            continue
+        ratio = std / std[0]
+        if ratio.min() < 0.5 or ratio.max() > 2:
+            off.append(name)
+        ax.plot(np.arange(1, len(std) + 1), ratio, marker="o", ms=3, label=name)
+    ax.axhline(1.0, color="grey", ls="--", lw=1)
+    ax.set_ylim(0.5, 2.0)
+    ax.set(title="Std relative to the first grabber", xlabel="grab position", ylabel="std / std at position 1")
+    if off:
+        ax.text(0.02, 0.03, "off scale: " + ", ".join(off), transform=ax.transAxes, fontsize=8, color="grey")
+
+
 def plot_mean_std(doc: dict, path: Path) -> Path:
     entries = _scored(doc)
-    fig, (ax_m, ax_s) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax_m, ax_s, ax_r) = plt.subplots(1, 3, figsize=(15, 4.2))
     for name, e in entries.items():
         pos = e["positions"]
         x = np.arange(1, len(pos["mean_cents"]) + 1)
@@ -39,6 +57,7 @@ def plot_mean_std(doc: dict, path: Path) -> Path:
     ax_m.set(title=f"Mean share by grab position ({level}% CI)", xlabel="grab position", ylabel="mean share (cents)")
     ax_s.set(title=f"Std of share by grab position ({level}% CI)", xlabel="grab position",
              ylabel="std of share (cents)")
+    _std_ratio(ax_r, entries)
     ax_m.legend(fontsize=8)
     fig.suptitle(f"{doc['envelopes']:,} envelopes of {doc['total_cents']:,} cents for {doc['count']}")
     fig.tight_layout()
