@@ -7,8 +7,9 @@ Stable public API (the storm audit and the regression gate rely on it)::
         "positions" (mean_cents, mean_ci, std_cents, std_ci, best_luck_prob, best_luck_ci),
         "best_luck_prob" (ties to the earliest grabber), "gini" / "min_share" / "max_share"
         summaries with histograms, "tests" and "p_values" {position_bins, best_luck, spread},
-        "min_p_value", "bonferroni", "position_fair" (no test rejects at alpha / 3) and "exact"
-        (every row sums to total_cents, or to one common sum when None; no share < min_cents).
+        "min_p_value", "bonferroni", "position_fair" (no test rejects at alpha / 3), "testable"
+        (False when no share varies: a forced split) and "exact" (every row sums to total_cents,
+        or to one common sum when None; no share < min_cents). Rows may have different totals.
 
     scorecard(algorithms, *, total, count, envelopes, seed, alpha=0.01, min_cents=1, max_cents=None)
         -> the fairness.json document {"schema": "hongbao.fairness/1", "alpha", "total_cents",
