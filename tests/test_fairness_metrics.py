@@ -92,3 +92,15 @@ def test_constant_matrix_is_fair_and_has_zero_gini():
     out = score_matrix(np.full((200, 5), 20, dtype=np.int64))
     assert out["position_fair"] and out["gini"]["mean"] == 0.0
     assert out["best_luck_prob"][0] == 1.0  # all tied: the earliest grabber has the best luck
+
+
+def test_envelopes_of_different_totals_as_a_storm_audit_passes_them():
+    import kernels
+
+    totals = np.random.default_rng(4).integers(1_000, 50_000, size=5_000)
+    x = kernels.split_batch(totals, 8, algorithm="line_cut", seed=9)
+    out = score_matrix(x, total_cents=totals, min_cents=1)
+    assert out["exact"] and out["position_fair"]
+    assert not score_matrix(x)["exact"]  # without totals: rows must share one sum
+    x[123, 0] += 1
+    assert score_matrix(x, total_cents=totals)["exactness"]["first_wrong_sum"]["envelope"] == 123
