@@ -183,3 +183,11 @@ def test_the_storm_kits_load_generator_flag_counts_even_below_the_cpu_threshold(
     knee = find_knee(steps, 100, 0.01)
     assert knee.limiting == "load_generator" and knee.lower_bound
     assert RampStep.from_json(steps[1].to_json()).loadgen_saturated
+
+
+def test_a_ramp_whose_audit_failed_is_never_projected_from():
+    from harness.capacity.plan import _pick
+    good = {"store": "memory", "audit_ok": True, "knee": {"grabs_per_second": 900}}
+    lossy = {"store": "redis", "audit_ok": False, "knee": {"grabs_per_second": 5000}}
+    assert _pick([good, lossy]) is good
+    assert _pick([lossy]) is None

@@ -86,8 +86,9 @@ def _timed(fn) -> float:
 
 
 def _pick(ramps: list[dict]) -> dict | None:
-    """The ramp the service projection uses: a Redis one when measured (production-like), highest knee."""
-    usable = [r for r in ramps if (r.get("knee") or {}).get("grabs_per_second")]
+    """The ramp the service projection uses: audited clean, a Redis one when measured (production-like),
+    highest knee."""
+    usable = [r for r in ramps if (r.get("knee") or {}).get("grabs_per_second") and r.get("audit_ok") is not False]
     if not usable:
         return None
     return max(usable, key=lambda r: (r["store"] == "redis", r["knee"]["grabs_per_second"]))
