@@ -16,6 +16,7 @@ import os
 import time
 
 import gevent
+import gevent.lock
 import redis
 from locust import User, events
 
@@ -40,16 +41,21 @@ def client() -> redis.Redis:
     return _client
 
 
+_asyncio_lock = gevent.lock.BoundedSemaphore(1)   # one asyncio loop at a time per thread
+_async: dict = {}                                  # this process's asyncio loop and RedisStore
+
+
 def create_envelopes(bodies: list[dict]) -> list[int]:
-    """Create envelopes with RedisStore.create (its asyncio client, in a short private loop)."""
-    async def go():
-        store = rs.RedisStore(REDIS_URL, seed=SCENARIO.seed)
-        await store.open()
-        try:
-            return [(await store.create(parse_create(_json(b))))["id"] for b in bodies]
-        finally:
-            await store.close()
-    return asyncio.run(go())
+    """Create envelopes with RedisStore.create itself, on a private asyncio loop kept for this
+    process (greenlets share the thread, so only one of them may drive the loop at a time)."""
+    with _asyncio_lock:
+        if "store" not in _async:
+            loop = asyncio.new_event_loop()
+            store = rs.RedisStore(REDIS_URL, seed=SCENARIO.seed)
+            loop.run_until_complete(store.open())
+            _async.update(loop=loop, store=store)
+        loop, store = _async["loop"], _async["store"]
+        return [loop.run_until_complete(store.create(parse_create(_json(b))))["id"] for b in bodies]
 
 
 def _json(body: dict) -> bytes:
