@@ -61,6 +61,8 @@ def _store_pid(cfg: StormConfig) -> int | None:
 def run_storm(cfg: StormConfig) -> StormOutcome:
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in ("locust_extra.json", "progress.json", "storm.json", "locust_final.json"):
+        (out / stale).unlink(missing_ok=True)   # a rerun into the same folder never reads old results
     sc = cfg.scenario
     service = None
     started = []
