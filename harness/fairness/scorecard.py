@@ -9,8 +9,8 @@ import numpy as np
 import kernels
 from harness.fairness import theory
 from harness.fairness.allocator import Allocator, run_allocator
-from kernels import registry
 from harness.fairness.score import score_matrix
+from kernels import registry
 
 SCHEMA = "hongbao.fairness/1"
 
