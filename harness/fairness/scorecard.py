@@ -33,7 +33,7 @@ def score_algorithm(algorithm: str, *, total: int, count: int, envelopes: int, s
     t1 = time.perf_counter()
     result = score_matrix(shares, alpha=alpha, total_cents=total, min_cents=min_cents, tie_seed=seed)
     t2 = time.perf_counter()
-    result["claimed_position_fair"] = kernels.ALGORITHMS[algorithm].position_fair
+    result["claimed_position_fair"] = kernels.ALGORITHMS[algorithm].claims_position_fair(max_cents)
     result["theory"] = (theory.first_share_fit(shares[:, 0], algorithm, total, count, min_cents)
                         if max_cents is None else None)
     result["split_seconds"] = t1 - t0

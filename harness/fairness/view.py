@@ -24,7 +24,7 @@ def run_calibration(prog: Progress, names: list[str], args, common: dict) -> dic
     """False-alarm rate over ``args.repeat_seeds`` seeds for each algorithm that claims fairness."""
     out = {}
     for name in names:
-        if not ALGORITHMS[name].position_fair:
+        if not ALGORITHMS[name].claims_position_fair(common["max_cents"]):
             continue
         task = prog.add_task(f"{name}: {args.repeat_seeds} seeds", total=args.repeat_seeds)
         out[name] = calibrate(name, seeds=args.repeat_seeds, first_seed=common["seed"], total=common["total"],
