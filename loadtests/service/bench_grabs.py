@@ -101,3 +101,25 @@ def bench_full_ledger_read(benchmark, store, loop):
     assert len(out["entries"]) == LEDGER_ENVELOPES * LEDGER_GRABS_EACH
     benchmark.extra_info.update(entries=len(out["entries"]),
                                 entries_per_second=round(len(out["entries"]) / benchmark.stats.stats.mean))
+
+
+def bench_round_trip_floor(benchmark, store, loop):
+    """The floor under the grab rate, same concurrency: a trivial one-key Lua script per call
+    (Redis) or an empty await (memory). grabs_per_second / calls_per_second says how much of a
+    grab's cost is the store's own logic rather than the client round trip."""
+    client = getattr(store, "_client", None)
+
+    async def calls() -> None:
+        sem = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(i: int) -> None:
+            async with sem:
+                if client is None:
+                    await asyncio.sleep(0)
+                else:
+                    await client.eval("return redis.call('INCR', KEYS[1])", 1, f"hb:{{env:{i % 8}}}:floor")
+        await asyncio.gather(*(one(i) for i in range(GRABS)))
+
+    benchmark.pedantic(lambda: loop.run_until_complete(calls()), rounds=ROUNDS, warmup_rounds=1)
+    benchmark.extra_info.update(calls_per_round=GRABS, concurrency=CONCURRENCY,
+                                calls_per_second=round(GRABS / benchmark.stats.stats.mean))
