@@ -69,9 +69,13 @@ class CpuMonitor:
     def _loop(self) -> None:
         for pids in self.roles.values():   # prime: the first cpu_percent call returns 0.0
             self._sample_role(pids)
+        psutil.cpu_percent(None)
+        cores = psutil.cpu_count(logical=True) or 1
         while not self._stop.wait(self.interval_s):
             now = time.time()
-            row: dict = {"t_s": round(now - self.started_at, 2)}
+            # the whole machine, same unit (100 = one core): other work competing for the cores
+            row: dict = {"t_s": round(now - self.started_at, 2),
+                         "machine": round(psutil.cpu_percent(None) * cores, 1)}
             for role, pids in list(self.roles.items()):
                 per_pid = self._sample_role(pids)
                 row[role] = round(sum(per_pid.values()), 1)
@@ -101,7 +105,20 @@ class CpuMonitor:
                 "mean_percent": round(sum(vals) / len(vals), 1) if vals else None,
                 "max_percent": max(vals) if vals else None, "processes": procs,
                 "busiest_process_mean_percent": None if busiest is None else round(busiest, 1)}
+        machine = [s["machine"] for s in samples if "machine" in s]
+        out["machine_mean_percent"] = round(sum(machine) / len(machine), 1) if machine else None
         return out
+
+
+def machine_busy(cpu: dict, threshold: float = 0.9) -> tuple[bool, str]:
+    """Was the whole machine near full CPU during the storm? Then other work competed with the
+    storm's processes, and its latencies and rates are lower bounds of what they could do."""
+    mean, cores = cpu.get("machine_mean_percent"), cpu.get("cores") or 1
+    if mean is None:
+        return False, ""
+    own = sum((r.get("mean_percent") or 0) for r in cpu.get("roles", {}).values())
+    note = (f"machine CPU {mean:.0f}% of {cores * 100}% (the storm's own processes {own:.0f}%)")
+    return mean > threshold * 100 * cores, note
 
 
 def load_generator_saturated(cpu: dict, locust_cpu_warning: bool, threshold: float = 0.9) -> tuple[bool, str]:

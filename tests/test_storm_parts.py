@@ -157,3 +157,12 @@ def test_load_generator_saturation(warning, mean, procs, busiest, expected):
                                                     "busiest_process_mean_percent": busiest}}}
     saturated, why = load_generator_saturated(cpu, warning)
     assert saturated is expected and why
+
+
+def test_machine_busy_flags_competing_work():
+    from loadtests.monitor import machine_busy
+    cpu = {"cores": 2, "machine_mean_percent": 195.0,
+           "roles": {"load_generator": {"mean_percent": 40.0}, "service": {"mean_percent": 15.0}}}
+    busy, note = machine_busy(cpu)
+    assert busy and "own processes 55%" in note
+    assert machine_busy({**cpu, "machine_mean_percent": 60.0})[0] is False

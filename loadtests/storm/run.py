@@ -140,6 +140,7 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, c
     lg_req, lg_fail = final.get("grab", [0, 0])
     audit.reconciliation["locust_grab_requests_ok"] = lg_req - lg_fail
     saturated, why = monitor.load_generator_saturated(cpu, bool(extra.get("cpu_warning")))
+    busy, busy_note = monitor.machine_busy(cpu)
     metrics = {"grab_histogram": hist, "grab_mean_ms": (hist.mean_us() or 0) / 1000 if hist.total else None,
                "error_ratio": tot["error_ratio"], "grabs_per_s": tot["grabs_per_s"],
                "requests_per_s": tot["requests_per_s"]}
@@ -171,6 +172,7 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, c
         "timeline": results.timeline(extra), "locust_stats": rows,
         "locust_final_totals": final,
         "cpu": cpu, "load_generator_saturated": saturated, "saturation_note": why,
+        "machine_busy": busy, "machine_note": busy_note,
         "audit": audit.to_json(), "slo": gate,
         "exit": {"code": int(code), "name": code.name, "reasons": reasons},
         "note": "figures from a shared machine; a saturated load generator means the throughput "

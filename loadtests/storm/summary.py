@@ -23,6 +23,9 @@ def print_summary(outcome) -> None:
                   f"{a['grabs']} grabs; Jain's index of grabs per user "
                   f"{_f(a['access_fairness']['jain_index'])}, of success rate "
                   f"{_f(a['access_fairness'].get('jain_index_success_rate'))})")
+        if d.get("machine_busy"):
+            con.print(f"[yellow]machine busy[/]: {d['machine_note']} - other work competed for the "
+                      "cores; rates and latencies are lower bounds")
         if d["load_generator_saturated"]:
             con.print(f"[yellow]load generator saturated[/]: {d['saturation_note']} - "
                       "this throughput is Locust's ceiling, not the service's capacity")

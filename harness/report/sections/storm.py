@@ -75,6 +75,9 @@ def plot_cpu(doc: dict, path: Path) -> Path | None:
     for role, color in ROLE_COLORS.items():
         if any(s.get(f"{role}_processes") for s in samples):
             ax.plot([s["t_s"] for s in samples], [s.get(role, 0) for s in samples], label=role, color=color)
+    if any("machine" in s for s in samples):
+        ax.plot([s["t_s"] for s in samples], [s.get("machine", 0) for s in samples], label="whole machine",
+                color="black", alpha=0.35)
     ax.axhline(100 * (cpu.get("cores") or 1), color="black", linestyle=":", label="all cores")
     ax.set_xlabel("seconds since Locust started")
     ax.set_ylabel("CPU % (100 = one core)")
@@ -144,6 +147,10 @@ def markdown(doc: dict) -> str:
     cpu_txt = ", ".join(f"{k} {_fmt(v.get('mean_percent'), '.0f')}% mean / {_fmt(v.get('max_percent'), '.0f')}% max"
                         for k, v in roles.items() if v.get("processes"))
     lines.append(f"- CPU ({(doc.get('cpu') or {}).get('cores')} cores): {cpu_txt}")
+    if doc.get("machine_note"):
+        lines.append(f"- {'**Machine busy**: ' if doc.get('machine_busy') else ''}{doc['machine_note']}"
+                     + ("; other work competed for the cores, so rates and latencies are lower bounds"
+                        if doc.get("machine_busy") else ""))
     if doc.get("load_generator_saturated"):
         lines.append(f"- **Load generator saturated** ({doc.get('saturation_note')}): this throughput is "
                      "Locust's ceiling, not the service's capacity.")
