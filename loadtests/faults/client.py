@@ -30,7 +30,7 @@ class Job:
 @dataclass
 class Outcome:
     job: Job
-    status: str = "unresolved"     # ack | sold_out | expired | rejected | unresolved
+    status: str = "unresolved"     # ack | sold_out | expired | rejected | unresolved | not_sent
     http_status: int | None = None
     amount_cents: int | None = None
     seq: int | None = None
@@ -63,6 +63,8 @@ async def _one(client: httpx.AsyncClient, job: Job, t0: float, deadline: float) 
                 return out
             out.retries_after = out.retries_after or f"HTTP {r.status_code}"
         await asyncio.sleep(BACKOFF_S[min(out.attempts - 1, len(BACKOFF_S) - 1)])
+    if out.attempts == 0:
+        out.status = "not_sent"  # the deadline came while it queued for a slot: a client backlog
     return out
 
 

@@ -51,9 +51,11 @@ class FaultReport:
         d = self.data
         store = f"redis/appendfsync {d['fsync']}" if d["fsync"] else ("redis/no AOF" if d["store"] == "redis"
                                                                       else d["store"])
+        backlog = f", {d['not_sent']} not sent by the deadline (service slower than planned)" if d["not_sent"] else ""
         return (f"{d['fault']} store={store}: "
-                f"{d['jobs']} grabs sent, {d['acks']} acknowledged ({d['acks_via_repeat']} via a retry's "
-                f"repeat), {d['retried_jobs']} retried, {d['unresolved']} unresolved; "
+                f"{d['jobs']} grabs planned, {d['acks']} acknowledged ({d['acks_via_repeat']} via a retry's "
+                f"repeat), {d['retried_jobs']} retried, {d['unresolved']} unresolved"
+                f"{backlog}; "
                 f"lost acks {d['lost_acks']} (promise: {d['promise']}); audit "
                 f"{'OK' if d['audit_ok'] else 'FAILED'}: {d['money']['total_cents']} cents = grabbed "
                 f"{d['money']['grabbed_cents']} + remaining {d['money']['remaining_cents']} + refunded "
@@ -185,7 +187,8 @@ def _storm(cfg: FaultRunConfig, service: ServiceProc, redis_proc: RedisProc | No
             "seed": cfg.seed, "jobs": len(jobs), "acks": statuses["ack"],
             "acks_via_repeat": sum(1 for o in outcomes if o.status == "ack" and o.repeat),
             "sold_out": statuses["sold_out"], "expired": statuses["expired"], "rejected": statuses["rejected"],
-            "unresolved": statuses["unresolved"], "retried_jobs": sum(1 for o in outcomes if o.attempts > 1),
+            "unresolved": statuses["unresolved"], "not_sent": statuses["not_sent"],
+            "retried_jobs": sum(1 for o in outcomes if o.attempts > 1),
             "first_retry_causes": dict(Counter(o.retries_after for o in outcomes if o.retries_after)),
             "killed_at_s": injector.killed_at_s, "up_at_s": injector.up_at_s,
             "down_s": (injector.up_at_s or 0) - (injector.killed_at_s or 0), "injector_error": injector.error,
