@@ -162,7 +162,8 @@ def test_utf16_body_is_rejected_or_read_as_its_utf8_twin(svc):
 
 def test_request_id_bound_is_64_characters(svc):
     base = svc.base_url
-    assert send(base, "POST", "/envelopes/2/grab", b'{"user": "u64", "request_id": "' + b"r" * 64 + b'"}').status_code == 200
+    body = b'{"user": "u64", "request_id": "' + b"r" * 64 + b'"}'
+    assert send(base, "POST", "/envelopes/2/grab", body).status_code == 200
     assert v.NAME_MAX_CHARS == 64
 
 

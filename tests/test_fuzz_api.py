@@ -181,4 +181,5 @@ def test_api_fuzz_redis_store(redis_service, request):
         client.close()
         session.close()
         report_figure(request.config, f"API fuzz (schemathesis, real `hongbao serve` + redis-server): "
-                                      f"{sum(REDIS_CASES.values())} cases, statuses {dict(sorted(REDIS_CASES.items()))}")
+                                      f"{sum(REDIS_CASES.values())} cases, "
+                                      f"statuses {dict(sorted(REDIS_CASES.items()))}")

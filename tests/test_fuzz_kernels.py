@@ -242,7 +242,8 @@ def test_split_batch_matches_split_or_names_field(b, algorithm, parallel):
 
 
 @FUZZ_LIGHT
-@given(totals=st.one_of(hostile, st.lists(hostile, max_size=3)), counts=st.one_of(hostile, st.lists(hostile, max_size=3)))
+@given(totals=st.one_of(hostile, st.lists(hostile, max_size=3)),
+       counts=st.one_of(hostile, st.lists(hostile, max_size=3)))
 @counted
 def test_split_batch_hostile(totals, counts):
     """Any totals/counts at all: a result or a ValueError naming a field, nothing else."""
