@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from harness.report.section import Section  # noqa: E402
 
 TITLE = "Grab storm (Locust)"
-ROLE_COLORS = {"load_generator": "tab:gray", "service": "tab:blue", "store": "tab:red"}
+ROLE_COLORS = {"load_generator": "tab:green", "service": "tab:blue", "store": "tab:red"}
 
 
 def _save(fig, path: Path) -> Path:
