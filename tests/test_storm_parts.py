@@ -166,3 +166,14 @@ def test_machine_busy_flags_competing_work():
     busy, note = machine_busy(cpu)
     assert busy and "own processes 55%" in note
     assert machine_busy({**cpu, "machine_mean_percent": 60.0})[0] is False
+
+
+def test_open_model_records_offered_and_achieved_rates():
+    from loadtests.storm.run import _load_model
+    sc = scen.load(SEEDS / "steady.toml")
+    lm = _load_model(sc, {}, {"requests_per_s": 1234.5})
+    grabbers = sc.shape_params["users"] - sc.senders
+    assert lm["open"] and lm["offered_grab_requests_per_s_at_peak"] == grabbers * sc.grabs_per_user_per_s
+    assert lm["achieved_requests_per_s"] == 1234.5
+    closed = _load_model(scen.load(SEEDS / "countdown.toml"), {}, {"requests_per_s": 1.0})
+    assert closed == {"model": "closed", "open": False, "think_time_s": [0.0, 0.002]}
