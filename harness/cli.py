@@ -20,6 +20,7 @@ COMMANDS = {
     "serve": "serve",
     "storm": "storm",
     "capacity": "capacity",
+    "faults": "faults",
 }
 
 _SUMMARIES = {
@@ -31,6 +32,7 @@ _SUMMARIES = {
     "serve": "start the reference grab service (memory or Redis store)",
     "storm": "run a bounded Locust grab storm, audit the ledger, gate on SLOs",
     "capacity": "saturation search and capacity projection for a target peak",
+    "faults": "kill Redis or the service mid-load, restart, retry, and audit that nothing was lost",
 }
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from kernels import rng
 from kernels._jit import jit, jit_parallel
 from kernels.linecut import line_cut_into
-from kernels.validate import INT64_MAX
+from kernels.validate import INT64_MAX, MAX_COUNT
 from kernels.registry import BETA, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
 from kernels.steps import rows_beta, rows_double_mean, rows_equal, rows_naive, sequential_into
 from kernels.vector import VEC, vector_double_mean, vector_equal, vector_naive
@@ -101,7 +101,7 @@ def first_bad_row(totals, counts, envelope_ids, m, M, line_cut):
     for e in range(totals.shape[0]):
         t = totals[e]
         c = counts[e]
-        if c < 1 or t < 0 or envelope_ids[e] < 0:
+        if c < 1 or c > MAX_COUNT or t < 0 or envelope_ids[e] < 0:
             return e
         small = c <= 0x7FFFFFFF  # then c * m and c * M fit in int64 when m, M do below
         if (t < c * m) if (small and m <= 0x7FFFFFFF) else (t // c < m):

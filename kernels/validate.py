@@ -7,6 +7,7 @@ import numpy as np
 
 INT64_MAX = int(np.iinfo(np.int64).max)
 NO_CAP = -1  # the kernels' encoding of max_cents=None
+MAX_COUNT = 10**9  # shares in one envelope: 8 GB of int64 output (a campaign of 10**8 is the design point)
 
 
 def as_cents(value, field: str, *, minimum: int = 0) -> int:
@@ -25,6 +26,8 @@ def check_split(total, count, min_cents=1, max_cents=None) -> tuple[int, int, in
     """Validate one envelope; returns (total, count, min, max) with max = NO_CAP when uncapped."""
     total = as_cents(total, "total_cents")
     count = as_cents(count, "count", minimum=1)
+    if count > MAX_COUNT:
+        raise ValueError(f"count must be <= {MAX_COUNT} shares per envelope (got {count})")
     min_cents = as_cents(min_cents, "min_cents")
     if total < count * min_cents:
         raise ValueError(

@@ -52,6 +52,7 @@ def test_tight_envelopes_have_one_answer(algorithm):
     (dict(total=10, count=2, algorithm="fair_dice"), r"algorithm must be one of"),
     (dict(total=10, count=2, impl="cuda"), r"impl must be one of numba, python"),
     (dict(total=10, count=2, seed=-3), r"seed must be >= 0"),
+    (dict(total=10**12, count=10**10, min_cents=0), r"count must be <= 1000000000 shares per envelope"),
 ])
 def test_bad_input_names_the_field(kwargs, message):
     kwargs.setdefault("algorithm", "double_mean")
