@@ -55,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path,
                         help="run folder (default results/<UTC timestamp>/); storm.json goes there")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    parser.add_argument("--fault", metavar="KIND@TIME",
+                        help="fault run instead of a Locust storm: kill-redis@10s or kill-service@10s "
+                             "(SIGKILL mid-load, restart, clients retry with the same request ids, then the "
+                             "ledger audit checks every acknowledged grab); uses its own redis-server with "
+                             "the AOF, the scenario's seed and duration (at most 60 s)")
+    parser.add_argument("--fsync", choices=["always", "everysec", "no", "none"], default="everysec",
+                        help="with --fault: the redis-server's appendfsync policy (none: no AOF)")
 
 
 def _fail(msg: str) -> int:
@@ -89,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
     if args.processes and args.workers:
         return _fail("use --processes or --workers, not both")
     out = args.out or Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    if args.fault:
+        # Locust users do not retry failed grabs with their request ids, and the storm does not own
+        # the redis-server it would kill: the fault runner does both (loadtests/faults/).
+        from harness.commands.faults import storm_fault
+        return storm_fault(args.fault, seed=sc.seed, duration_s=sc.duration_s, out_dir=out, fsync=args.fsync)
     cfg = StormConfig(scenario=sc, out_dir=out, store=args.store, host=args.host,
                       processes=args.processes, workers=args.workers, slos=slos,
                       service_workers=args.service_workers, redis_direct=args.redis_direct,
