@@ -1,11 +1,14 @@
 """Storm shapes for Locust: ``ScenarioShape`` is the one LoadTestShape the locustfile exposes; it
 plays the shape named in the scenario (steady, countdown, herd, ramp: see
-loadtests/storm/shape_plan.py for each one's parameters) and ends the run after ``duration_s``.
+loadtests/storm/shape_plan.py for each one's parameters) and ends the run after ``duration_s``,
+or, for a ramp with stop limits, after the first step past them (loadtests/storm/ramp_stop.py).
 """
 from __future__ import annotations
 
 from locust import LoadTestShape
 
+from loadtests.storm import recorder
+from loadtests.storm.ramp_stop import RampStop
 from loadtests.storm.scenario import from_env
 from loadtests.storm.shape_plan import users_at
 
@@ -16,6 +19,11 @@ class ScenarioShape(LoadTestShape):
     def __init__(self) -> None:
         super().__init__()
         self.scenario = from_env()
+        self.stop = RampStop(self.scenario.shape, self.scenario.shape_params)
 
     def tick(self):
-        return users_at(self.scenario, self.get_run_time())
+        t_s = self.get_run_time()
+        if self.stop.breached(recorder.RECORDING, recorder.STATE.get("started_at"), t_s):
+            recorder.STATE["stopped_early"] = self.stop.stopped
+            return None
+        return users_at(self.scenario, t_s)

@@ -55,6 +55,7 @@ def measure_ramps(opts: Options, work: Path, progress: Progress = _quiet) -> lis
             ramps.append(run_ramp(store=store, workers=w, processes=opts.processes, steps=opts.steps,
                                   step_s=opts.step_s, start_users=opts.start_users, step_users=opts.step_users,
                                   seed=opts.seed, work_dir=work / f"ramp-{kind}-w{w}",
+                                  stop_p99_ms=opts.p99_ms, stop_error_ratio=opts.error_budget,
                                   on_progress=lambda d, t, s=stage: progress(s, d, t)))
     return ramps
 
@@ -115,6 +116,9 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
         if ramp.get("audit_ok") is False:
             notes.append(f"{ramp['label']}: the ramp's post-storm audit FAILED (see {ramp.get('storm_json')}): "
                          "a service that loses money has no capacity worth planning.")
+        if ramp.get("stopped_early"):
+            notes.append(f"{ramp['label']}: the ramp stopped loading after {ramp['stopped_early']['reason']} "
+                         "(no step beyond the first breach is run).")
         steps = [RampStep.from_json(s) for s in ramp["steps"]]
         ramp["knee"] = find_knee(steps, opts.p99_ms, opts.error_budget).to_json()
     chosen = _pick(ramps)

@@ -127,14 +127,20 @@ def ramp_from_storm(run_dir: Path) -> dict | None:
 
 def run_ramp(*, store: str = "memory", workers: int = 1, processes: int = 1, steps: int = 6,
              step_s: float = 5.0, start_users: int = 10, step_users: int = 20, seed: int = 3,
-             work_dir: Path, on_progress=None) -> dict:
-    """Serve, ramp, measure (bounded: ``steps x step_s`` seconds of load); returns the ramp as JSON."""
+             work_dir: Path, on_progress=None, stop_p99_ms: float | None = None,
+             stop_error_ratio: float | None = None) -> dict:
+    """Serve, ramp, measure (bounded: ``steps x step_s`` seconds of load); returns the ramp as JSON.
+    With ``stop_p99_ms``/``stop_error_ratio`` the ramp ends after the first step that breaks them."""
     from loadtests.storm import scenario as scen
     from loadtests.storm.ramp import RAMP, per_step
     from loadtests.storm.run import StormConfig, run_storm
 
     sc = scen.load(RAMP).with_overrides(duration_s=steps * step_s, seed=seed)
     shape = {"start_users": start_users + sc.senders, "step_users": step_users, "step_s": step_s}
+    if stop_p99_ms is not None:
+        shape["stop_p99_ms"] = stop_p99_ms
+    if stop_error_ratio is not None:
+        shape["stop_error_ratio"] = stop_error_ratio
     total_s = steps * step_s
     tick = (lambda t: on_progress(min(t, total_s), total_s)) if on_progress else None
     with MachineCpu(on_tick=tick) as machine:
@@ -145,12 +151,16 @@ def run_ramp(*, store: str = "memory", workers: int = 1, processes: int = 1, ste
     if outcome.data.get("exit", {}).get("name") == "UNUSABLE" or not extra_path.is_file():
         raise RampError("step ramp could not run: " + "; ".join(outcome.reasons or ["see " + str(work_dir)]))
     extra = json.loads(extra_path.read_text())
+    stopped = extra.get("stopped_early")
+    ran = min(steps, stopped["after_step"] + 1) if stopped else steps
     raw = per_step(extra, outcome.data["cpu"], start_users=shape["start_users"], step_users=step_users,
-                   step_s=step_s, steps=steps)
+                   step_s=step_s, steps=ran)
     kind = "redis" if store.startswith("redis") else store
     cores = _cores(kind, workers, processes)
     for r in raw:
         r["cpu_percent"] = {k: v for k, v in (r.get("cpu_percent") or {}).items() if k in cores}
     ramp_steps = to_steps(raw, extra, machine, step_s=step_s, settle_s=1.0, cores=cores)
-    return _ramp_json(kind=kind, workers=workers, processes=processes, step_s=step_s, outcome_data=outcome.data,
-                      storm_json=str(outcome.path), raw=raw, ramp_steps=ramp_steps)
+    result = _ramp_json(kind=kind, workers=workers, processes=processes, step_s=step_s,
+                        outcome_data=outcome.data, storm_json=str(outcome.path), raw=raw, ramp_steps=ramp_steps)
+    result["stopped_early"] = stopped
+    return result

@@ -21,60 +21,11 @@ import gevent
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests.storm.histogram import Histogram
-from loadtests.storm.outcomes import GRAB, GRAB_NAMES, REPEAT
+from loadtests.storm.outcomes import GRAB_NAMES
+from loadtests.storm.recording import Recording
 from loadtests.users import POOL, SCENARIO
 
 OUT_ENV = "HONGBAO_STORM_OUT"
-
-
-class Recording:
-    """What one process has seen since its last report (workers) or in total (master/local)."""
-
-    def __init__(self) -> None:
-        self.hist: dict[str, Histogram] = {}
-        self.timeline: dict[int, dict[str, list[int]]] = {}   # epoch second -> name -> [n, failures]
-        self.grab_hist: dict[int, Histogram] = {}             # epoch second -> grab latencies
-        self.attempts: dict[str, int] = {}                    # user -> grab requests sent
-        self.grabbed: dict[str, int] = {}                     # user -> new grabs acknowledged
-
-    def add(self, name: str, response_time_ms: float, failed: bool, user_id: str | None) -> None:
-        self.hist.setdefault(name, Histogram()).record(response_time_ms)
-        sec = int(time.time())
-        row = self.timeline.setdefault(sec, {}).setdefault(name, [0, 0])
-        row[0] += 1
-        row[1] += int(failed)
-        if name in GRAB_NAMES:
-            self.grab_hist.setdefault(sec, Histogram()).record(response_time_ms)
-            if user_id and name != REPEAT:    # a client retry is not a new attempt
-                self.attempts[user_id] = self.attempts.get(user_id, 0) + 1
-                if name == GRAB and not failed:
-                    self.grabbed[user_id] = self.grabbed.get(user_id, 0) + 1
-
-    def to_json(self) -> dict:
-        return {
-            "hist": {k: h.to_json() for k, h in self.hist.items()},
-            "timeline": {str(s): v for s, v in self.timeline.items()},
-            "grab_hist": {str(s): h.to_json() for s, h in self.grab_hist.items()},
-            "attempts": self.attempts,
-            "grabbed": self.grabbed,
-        }
-
-    def merge_json(self, data: dict) -> None:
-        for k, h in data.get("hist", {}).items():
-            self.hist.setdefault(k, Histogram()).merge({int(b): c for b, c in h.items()})
-        for s, names in data.get("timeline", {}).items():
-            dst = self.timeline.setdefault(int(s), {})
-            for name, (n, f) in names.items():
-                row = dst.setdefault(name, [0, 0])
-                row[0] += n
-                row[1] += f
-        for s, h in data.get("grab_hist", {}).items():
-            self.grab_hist.setdefault(int(s), Histogram()).merge({int(b): c for b, c in h.items()})
-        for key in ("attempts", "grabbed"):
-            dst = getattr(self, key)
-            for u, n in data.get(key, {}).items():
-                dst[u] = dst.get(u, 0) + n
 
 
 RECORDING = Recording()
@@ -209,6 +160,7 @@ def _on_quitting(environment, **kwargs):
         "scenario": SCENARIO.name, "seed": SCENARIO.seed, "model": SCENARIO.model,
         "run_tag": STATE["run_tag"], "setup_error": STATE.get("setup_error"),
         "hot_envelope_ids": STATE["hot_ids"], "hot_release_at": STATE["release_at"],
+        "stopped_early": STATE.get("stopped_early"),   # a ramp past its SLO (loadtests/shapes.py)
         "started_at": STATE["started_at"], "ended_at": time.time(),
         "runner": type(runner).__name__,
         "workers": len(STATE["workers"]),   # workers that reported during the run
