@@ -78,6 +78,19 @@ def _rerun(new, names: list[str], times: int, err: Console) -> list:
     return runs
 
 
+def _load_warning(base, new, console: Console) -> None:
+    """Contention inflates kernels and the RNG control differently: say so when the runs' loads differ."""
+    def per_cpu(run) -> float | None:
+        meta = run.doc.get("hongbao") or {}
+        load, cpus = meta.get("load_average_1m_at_end"), meta.get("cpu_count")
+        return load / cpus if load is not None and cpus else None
+    b, n = per_cpu(base), per_cpu(new)
+    if b is not None and n is not None and abs(b - n) > 1.0:
+        console.print(f"[yellow]Load differs: {b:.1f} (BASE) vs {n:.1f} (NEW) runnable tasks per CPU; under "
+                      "contention Numba kernels slow down more than the RNG control, so expect shifts of "
+                      "10-40% that are not code changes.[/yellow]", highlight=False)
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
@@ -131,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"BASE {base.source}  NEW {new.source}  thresholds: {path or 'built-in'} "
                   f"(max-regression {defaults.max_regression:.0%}, min-effect {defaults.min_effect:.0%}, "
                   f"alpha {defaults.alpha:g})", highlight=False)
+    _load_warning(base, new, console)
     unit = {r.unit for r in result.rows}
     console.print(f"Figures: median {', '.join(sorted(unit))} (RNG fills/share = time per share / numpy "
                   "fill time per float64 in the same run; lower is faster).", highlight=False)
