@@ -91,6 +91,10 @@ def _load_warning(base, new, console: Console) -> None:
                       "10-40% that are not code changes.[/yellow]", highlight=False)
 
 
+def _p(value) -> str:
+    return "n/a" if value is None else f"{value:.2g}"
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
@@ -145,9 +149,11 @@ def run(args: argparse.Namespace) -> int:
                   f"(max-regression {defaults.max_regression:.0%}, min-effect {defaults.min_effect:.0%}, "
                   f"alpha {defaults.alpha:g})", highlight=False)
     _load_warning(base, new, console)
-    unit = {r.unit for r in result.rows}
-    console.print(f"Figures: median {', '.join(sorted(unit))} (RNG fills/share = time per share / numpy "
-                  "fill time per float64 in the same run; lower is faster).", highlight=False)
+    raw = [r.name.split("[", 1)[-1].rstrip("]") for r in result.rows if r.unit == "s"]
+    console.print("Figures: median RNG fills per share (time per share / numpy's fill time per float64, paired "
+                  "round by round in the same run; lower is faster)"
+                  + (f"; in seconds and never gated (no same-run control): {', '.join(raw)}" if raw else "") + ".",
+                  highlight=False)
     if result.only_base:
         console.print(f"[yellow]{len(result.only_base)} benchmark(s) only in BASE (not compared):[/yellow] "
                       + ", ".join(n.split('[', 1)[-1].rstrip(']') for n in result.only_base[:8]), highlight=False)
@@ -156,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     for f in result.fairness:
         mark = "[bold red]REGRESSION[/]" if f.regression else "ok"
         console.print(f"fairness {f.algorithm}: position_fair {f.base_fair} -> {f.new_fair} "
-                      f"(claimed {f.claimed}, min p {f.min_p_value}) {mark}", highlight=False)
+                      f"(claimed {f.claimed}, min p {_p(f.min_p_value)}) {mark}", highlight=False)
     counts = {v: sum(r.verdict == v for r in result.rows) for v in _STYLE}
     console.print(", ".join(f"{n} {v}" for v, n in counts.items() if n), highlight=False)
     if not result.regressed:
@@ -167,5 +173,5 @@ def run(args: argparse.Namespace) -> int:
         console.print("  " + explain(row), highlight=False)
     for f in result.fairness_regressions:
         console.print(f"  fairness: {f.algorithm} is registered position-fair and was fair in BASE, but NEW's "
-                      f"scorecard rejects position fairness (min p = {f.min_p_value}).", highlight=False)
+                      f"scorecard rejects position fairness (min p = {_p(f.min_p_value)}).", highlight=False)
     return Exit.REGRESSION
