@@ -94,6 +94,7 @@ def thread_scaling(rows: list[dict], path: Path) -> Path | None:
         ax.bar([i + 0.27 * k for i in range(len(keys))], vals, width=0.27, label=label,
                color=("tab:blue", "tab:olive", "tab:orange")[k])
     ax.set_xticks([i + 0.27 for i in range(len(keys))], [f"{a}\nc{c} n{n}" for a, c, n in keys], fontsize=7)
+    ax.set_yscale("log")
     ax.set_ylabel("shares per second")
     ax.set_title("thread scaling (numba.set_num_threads)")
     ax.legend(fontsize=7)
