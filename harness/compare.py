@@ -162,7 +162,8 @@ def compare_runs(base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = 
 
 
 def compare_fairness(base: dict | None, new: dict | None) -> list[FairnessRow]:
-    """Fair -> unfair for an algorithm the registry claims position-fair is a regression."""
+    """Fair -> unfair for an algorithm the registry claims position-fair (as recorded in NEW's
+    fairness.json for its cap, else the registry itself) is a regression."""
     if not base or not new:
         return []
     from kernels import ALGORITHMS
@@ -172,7 +173,11 @@ def compare_fairness(base: dict | None, new: dict | None) -> list[FairnessRow]:
         if name not in base["algorithms"]:
             continue
         was, now = base["algorithms"][name].get("position_fair"), entry.get("position_fair")
-        claimed = ALGORITHMS[name].position_fair if name in ALGORITHMS else bool(entry.get("claimed_position_fair"))
+        # the scorecard records the registry's claim for that run's cap (beta's holds only uncapped)
+        if isinstance(entry.get("claimed_position_fair"), bool):
+            claimed = entry["claimed_position_fair"]
+        else:
+            claimed = bool(ALGORITHMS[name].position_fair) if name in ALGORITHMS else False
         out.append(FairnessRow(name, was, now, claimed, entry.get("min_p_value"),
                                regression=claimed and was is True and now is not True))
     return out

@@ -72,12 +72,18 @@ def test_parallel_cases_are_reported_but_not_gated(capsys, tmp_path):
     assert "slower (not gated)" in out
 
 
-def _folder(tmp_path: Path, name: str, fair: dict[str, bool]) -> Path:
+def _folder(tmp_path: Path, name: str, fair: dict[str, bool], claimed: dict[str, bool] | None = None) -> Path:
+    """A run folder: a real benchmark.json plus a fairness.json in the scorecard's schema
+    (constructed verdicts; claims from the registry unless ``claimed`` overrides them)."""
+    from kernels import ALGORITHMS
+
     d = tmp_path / name
     d.mkdir()
     shutil.copy(GOLDEN / "aa_run1.json", d / "benchmark.json")
+    claimed = claimed or {}
     doc = {"schema": 1, "alpha": 0.01, "algorithms": {
-        algo: {"position_fair": v, "min_p_value": 0.5 if v else 1e-9, "claimed_position_fair": v}
+        algo: {"position_fair": v, "min_p_value": 0.5 if v else 1e-9,
+               "claimed_position_fair": claimed.get(algo, ALGORITHMS[algo].position_fair)}
         for algo, v in fair.items()}}
     (d / "fairness.json").write_text(json.dumps(doc))
     return d
@@ -169,3 +175,13 @@ def test_confirm_keeps_only_regressions_a_rerun_reproduces(tmp_path):
     again = scaled_copy(GOLDEN / "aa_run2.json", tmp_path / "again.json", 1.3, match="double_mean-serial-")
     cmp.confirm(result, base, [load_run(again)])
     assert len(result.regressions) == 1 and len(result.regressions[0].confirmations) == 1
+
+
+def test_claim_recorded_in_fairness_json_wins_over_the_registry(capsys, tmp_path):
+    """beta is registered position-fair, but only uncapped: a capped scorecard records
+    claimed_position_fair = false, so fair -> unfair under that cap is not a regression."""
+    base = _folder(tmp_path, "base", {"beta": True})
+    new = _folder(tmp_path, "new", {"beta": False}, claimed={"beta": False})
+    code, out, _ = compare(capsys, str(base), str(new), "--thresholds", THRESHOLDS)
+    assert code == 0
+    assert "fairness beta: position_fair True -> False (claimed False" in out
