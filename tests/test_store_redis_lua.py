@@ -48,3 +48,33 @@ def test_grab_script_compare_and_set(redis_proc, redis_url):
     meta = client.hgetall(k["meta"])
     assert (meta["remaining_cents"], meta["remaining_count"], meta["seq"]) == ("650", "2", "2")
     assert len(client.lrange(k["ledger"], 0, -1)) == 2
+
+
+def test_batched_scripts_survive_script_flush_and_report_a_dead_server():
+    """After SCRIPT FLUSH (as after a restart) batched grabs fall back to EVAL; a dead server makes
+    every waiting grab fail as 503 store_unavailable (never a hang), and the store recovers."""
+    from loadtests.service.errors import ApiError
+    from tests.support.redis_server import redis_server
+
+    async def main(server):
+        store = RedisStore(server.url, seed=0)
+        await store.open()
+        try:
+            spec = EnvelopeSpec("boss", 10_000, 100, "double_mean", "on_grab", 1, None, 60.0)
+            env = await store.create(spec)
+            server.client().script_flush()
+            done = await asyncio.gather(*(store.grab(env["id"], f"u{i}", "r") for i in range(20)))
+            assert sorted(g["seq"] for g in done) == list(range(20))
+            server.kill()
+            failed = await asyncio.wait_for(asyncio.gather(
+                *(store.grab(env["id"], f"v{i}", "r") for i in range(20)), return_exceptions=True), 30)
+            assert all(isinstance(f, ApiError) and f.status == 503 and f.code == "store_unavailable"
+                       for f in failed), failed
+            server.start()  # empty again (no persistence in this test)
+            env = await store.create(spec)
+            assert (await store.grab(env["id"], "w", "r"))["seq"] == 0
+        finally:
+            await store.close()
+
+    with redis_server() as server:
+        asyncio.run(main(server))

@@ -4,7 +4,7 @@
 
 Each target runs in its own uvicorn process (uvloop + httptools, one worker) on a free loopback
 port; wrk (apt-get install wrk) drives it with one thread, bounded by --duration-s. Targets:
-bare echo POST, the same echo behind Starlette, service GET /healthz, service POST grab (memory store, pre_split and on_grab,
+bare echo POST, the same echo behind Starlette, service GET /healthz, service POST grab (--store, default memory; pre_split and on_grab,
 a fresh user per request). Prints requests/s and the server's CPU time per request (psutil), each as a ratio to the bare
 app: on a shared machine the CPU cost per request is the steadier of the two.
 """
@@ -47,11 +47,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(app: str, factory: bool, port: int) -> subprocess.Popen:
+def _serve(app: str, factory: bool, port: int, store: str = "memory") -> subprocess.Popen:
     code = (f"import uvicorn; uvicorn.run({app!r}, factory={factory}, host='127.0.0.1', port={port}, "
             "loop='uvloop', http='httptools', access_log=False, log_level='warning', timeout_keep_alive=75, "
             "backlog=4096)")
-    proc = subprocess.Popen([sys.executable, "-c", code], env={"HONGBAO_STORE": "memory", "PATH": "/usr/bin:/bin"})
+    proc = subprocess.Popen([sys.executable, "-c", code], env={"HONGBAO_STORE": store, "PATH": "/usr/bin:/bin"})
     for _ in range(200):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration-s", type=int, default=8)
     p.add_argument("--connections", type=int, default=50)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--store", default="memory", help="the service's store URL (default memory), e.g. redis://127.0.0.1:6379/0")
     args = p.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             proc.terminate(), proc.wait(10)
         port = _free_port()
-        proc = _serve("loadtests.service.app:app_from_env", True, port)
+        proc = _serve("loadtests.service.app:app_from_env", True, port, args.store)
         try:
             results.setdefault("service GET /healthz", []).append(
                 _wrk(f"http://127.0.0.1:{port}/healthz", "", args.duration_s, args.connections, proc.pid))

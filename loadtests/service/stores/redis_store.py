@@ -30,6 +30,7 @@ from redis.exceptions import NoScriptError, RedisError
 from loadtests.service.errors import (ALREADY_REFUNDED, EXPIRED, NOT_EXPIRED, SOLD_OUT, ApiError,
                                       not_found, rejection)
 from loadtests.service.stores import envelope_view, ledger_row, shares
+from loadtests.service.stores.batcher import ScriptBatcher
 from loadtests.service.stores.online_plan import OnlinePlan
 from loadtests.service.validation import EnvelopeSpec
 
@@ -83,6 +84,7 @@ class RedisStore:
         self.cluster = url.startswith("redis+cluster://")
         self.max_connections = max_connections
         self._client = None
+        self._batcher: ScriptBatcher | None = None
         self._gate = asyncio.Semaphore(max_connections) if self.cluster else None
         self._scripts = {n: _script(n) for n in ("grab", "refund", "snapshot")}
         self._plans: dict[int, OnlinePlan] = {}   # on_grab envelope -> predicted shares
@@ -99,6 +101,7 @@ class RedisStore:
                                                             max_connections=self.max_connections, timeout=10)
             self._client = aioredis.Redis(connection_pool=pool)
         await self._client.ping()
+        self._batcher = None if self.cluster else ScriptBatcher(self._client)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -107,6 +110,8 @@ class RedisStore:
 
     async def _run(self, name: str, keys_: list[str], args: list) -> list:
         source, sha = self._scripts[name]
+        if self._batcher is not None and name in ("grab", "refund"):  # shared round trips (batcher.py)
+            return await self._batcher.call(sha, source, keys_, args)
         try:
             return await self._client.evalsha(sha, len(keys_), *keys_, *args)
         except NoScriptError:  # first use on this server (or after a restart): send the source
@@ -155,7 +160,9 @@ class RedisStore:
                     return grab
                 if tag == "retry":  # on_grab: the state moved on (or first sight): recompute from it
                     cents, seq = int(res[1]), int(res[3])
-                    plan = self._plans.get(envelope_id) or await self._new_plan(envelope_id)
+                    plan = self._plans.get(envelope_id)
+                    if plan is None or seq < plan.head:  # the store went back (restarted empty,
+                        plan = await self._new_plan(envelope_id)  # id reused): forget the old chain
                     plan.observe(seq, cents)
                     args = [user, request_id, *plan.window(_window(self._inflight[envelope_id]))]
                     continue
@@ -174,6 +181,8 @@ class RedisStore:
     async def _new_plan(self, envelope_id: int) -> OnlinePlan:
         fields = ("algorithm", "min_cents", "max_cents", "count")
         algorithm, m, M, count = await self._client.hmget(keys(envelope_id)["meta"], *fields)
+        if algorithm is None:
+            raise not_found(envelope_id)
         if len(self._plans) > 10_000:  # bound the cache; a miss costs one round trip
             self._plans.clear()
         config = {"id": envelope_id, "algorithm": algorithm, "min_cents": int(m),
