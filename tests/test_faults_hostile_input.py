@@ -100,9 +100,12 @@ HOSTILE = [
     ("bool count", "POST", CREATE, b'{"sender":"a","total_cents":100,"count":true,"algorithm":"equal",'
                                    b'"mode":"pre_split"}', {}, 422, "count"),
     ("form-encoded body", "POST", GRAB, b"user=u7&request_id=r7",
-     {"content-type": "application/x-www-form-urlencoded"}, 400, "body"),
+     {"content-type": "application/x-www-form-urlencoded"}, 415, "content-type"),
     ("multipart body", "POST", GRAB, b"--x\r\nContent-Disposition: form-data; name=user\r\n\r\nu7\r\n--x--\r\n",
-     {"content-type": "multipart/form-data; boundary=x"}, 400, "body"),
+     {"content-type": "multipart/form-data; boundary=x"}, 415, "content-type"),
+    # a browser's cross-site "simple" request: JSON text sent as text/plain must not grab
+    ("JSON as text/plain", "POST", GRAB, b'{"user": "u7", "request_id": "r7"}',
+     {"content-type": "text/plain"}, 415, "content-type"),
     ("oversized body", "POST", GRAB, b'{"user": "u7", "request_id": "r7", "pad": "' + b"x" * LIMIT + b'"}', {},
      413, "body"),
     ("zero id", "POST", "/envelopes/0/grab", b'{"user": "u7", "request_id": "r7"}', {}, 404, "id"),
@@ -116,6 +119,27 @@ HOSTILE = [
 def test_hostile_request_is_rejected_and_changes_nothing(svc, name, method, path, body, headers, status, field):
     before = snapshot(svc.base_url)
     assert_rejected(svc, send(svc.base_url, method, path, body, headers), status, field, before)
+
+
+def test_missing_content_type_is_refused(svc):
+    before = snapshot(svc.base_url)
+    r = HTTP.post(svc.base_url + GRAB, content=b'{"user": "u9", "request_id": "r9"}',
+                  headers={"content-type": ""})
+    assert_rejected(svc, r, 415, "content-type", before)
+
+
+def test_announced_body_that_never_comes_is_cut_off(monkeypatch):
+    """Headers with Content-Length: 100 and then silence: 408 after HONGBAO_BODY_TIMEOUT_S, and the
+    connection does not stay open forever."""
+    monkeypatch.setenv("HONGBAO_BODY_TIMEOUT_S", "1.5")
+    with service_process("memory", seed=5) as proc:
+        port = int(proc.base_url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+            s.sendall(b"POST /envelopes/1/grab HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 100\r\n\r\n")
+            answer = s.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"body_timeout" in answer
 
 
 def test_body_limit_boundary(svc):

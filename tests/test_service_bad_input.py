@@ -94,7 +94,7 @@ CASES = ([("POST", "/envelopes", raw, *rest) for raw, *rest in CREATE]
 def target(request):
     """(client on a fresh service, id of an envelope with one grab)."""
     def prepare(svc):
-        client = httpx.Client(base_url=svc.base_url)
+        client = httpx.Client(base_url=svc.base_url, headers={"content-type": "application/json"})
         env = client.post("/envelopes", content=body()).json()
         client.post(f"/envelopes/{env['id']}/grab", json={"user": "first", "request_id": "f1"})
         return client, env["id"]

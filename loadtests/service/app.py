@@ -6,6 +6,8 @@ process builds its own store connection).
 """
 from __future__ import annotations
 
+import asyncio
+
 import logging
 import os
 from urllib.parse import parse_qs
@@ -110,8 +112,40 @@ def _allow(method: str, allowed: str) -> None:
         raise exc
 
 
+#: a client that announces a body and sends nothing is cut off with 408 after this many seconds
+BODY_TIMEOUT_S = float(os.environ.get("HONGBAO_BODY_TIMEOUT_S", "10"))
+_JSON_TYPES = (b"application/json",)
+
+
+def _check_content_type(scope) -> None:
+    """A body must be declared JSON: a browser's cross-site "simple" POST (text/plain, forms) to a
+    service on 127.0.0.1 is refused with 415 before it can grab anything."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            if value.split(b";", 1)[0].strip().lower() in _JSON_TYPES:
+                return
+            raise ApiError(415, "unsupported_media_type",
+                           f"Content-Type must be application/json (got {value[:60].decode('latin-1')!r})",
+                           "content-type")
+    raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json (header missing)",
+                   "content-type")
+
+
 async def _body(scope, receive) -> bytes:
-    """The request body, at most MAX_BODY_BYTES (413 body_too_large as soon as it is exceeded)."""
+    """The request body, at most MAX_BODY_BYTES (413 body_too_large as soon as it is exceeded),
+    within BODY_TIMEOUT_S (408 body_timeout); a non-empty body must be Content-Type JSON (415)."""
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            body = await _read_body(receive)
+    except TimeoutError:
+        raise ApiError(408, "body_timeout", f"request body not received within {BODY_TIMEOUT_S:g} s",
+                       "body") from None
+    if body:
+        _check_content_type(scope)
+    return body
+
+
+async def _read_body(receive) -> bytes:
     limit = v.MAX_BODY_BYTES
     message = await receive()
     chunk = message.get("body", b"")

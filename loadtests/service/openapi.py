@@ -32,7 +32,9 @@ _ERRORS = {
     405: "method_not_allowed",
     409: "sold_out, already_refunded or not_expired",
     410: "expired: the envelope expired or was refunded",
+    408: "body_timeout: the announced body did not arrive in time",
     413: f"body_too_large: bodies are limited to {v.MAX_BODY_BYTES} bytes",
+    415: "unsupported_media_type: a body must be sent as Content-Type: application/json",
     422: "invalid_field, missing_field or unknown_field (the field is named)",
     503: "store_unavailable: the store (Redis) cannot be reached",
 }
@@ -123,17 +125,17 @@ def spec() -> dict:
         "paths": {
             "/envelopes": {"post": {
                 "operationId": "createEnvelope", "requestBody": _body("CreateEnvelope"),
-                "responses": _responses(201, "Envelope", (400, 413, 422), "the new envelope")}},
+                "responses": _responses(201, "Envelope", (400, 408, 413, 415, 422), "the new envelope")}},
             "/envelopes/{id}": {"get": {
                 "operationId": "getEnvelope", "parameters": [_ID],
                 "responses": _responses(200, "EnvelopeState", (404,), "state and grabs")}},
             "/envelopes/{id}/grab": {"post": {
                 "operationId": "grab", "parameters": [_ID], "requestBody": _body("GrabRequest"),
-                "responses": _responses(200, "Grab", (400, 404, 409, 410, 413, 422),
+                "responses": _responses(200, "Grab", (400, 404, 408, 409, 410, 413, 415, 422),
                                         "the grab (repeat=true: the same grab again)")}},
             "/envelopes/{id}/refund": {"post": {
                 "operationId": "refund", "parameters": [_ID], "requestBody": _body("RefundRequest", False),
-                "responses": _responses(200, "Refund", (400, 404, 409, 413, 422),
+                "responses": _responses(200, "Refund", (400, 404, 408, 409, 413, 415, 422),
                                         "the remainder went back to the sender")}},
             "/ledger": {"get": {
                 "operationId": "ledger",
