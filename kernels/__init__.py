@@ -89,22 +89,28 @@ def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, 
         raise ValueError(f"counts must be an integer or a 1-D sequence of integers ({exc})") from None
     if fixed:
         as_cents(counts, "count", minimum=1)  # also for an empty batch: it sets the array shape
-    counts_arr = _as_int64_array(counts, "counts", n)
-    ids = np.arange(n, dtype=np.int64) if envelope_ids is None else _as_int64_array(envelope_ids, "envelope_ids")
-    if counts_arr.shape[0] != n or ids.shape[0] != n:
+    # a fixed count stays one value and default ids stay implicit (row numbers): no batch-sized
+    # temporaries on the fast path (they cost as much as the split on 10**6 envelopes)
+    counts_arr = _as_int64_array([counts] if fixed else counts, "counts")
+    ids = (np.empty(0, dtype=np.int64) if envelope_ids is None
+           else _as_int64_array(envelope_ids, "envelope_ids"))
+    if (not fixed and counts_arr.shape[0] != n) or (envelope_ids is not None and ids.shape[0] != n):
         raise ValueError(f"totals, counts and envelope_ids must have the same length (got {n}, "
-                         f"{counts_arr.shape[0]}, {ids.shape[0]})")
+                         f"{1 if fixed else counts_arr.shape[0]}, {n if envelope_ids is None else ids.shape[0]})")
     algo = globals()["algorithm"](algorithm)
     seed = _seed(seed, "seed")
     m, M = _min_max(min_cents, max_cents)
     e = _batch.first_bad_row(totals, counts_arr, ids, m, M, algo.code == LINE_CUT) if n else -1
     if e >= 0:  # the first bad row raises, naming the field and the constraint
-        as_cents(int(ids[e]), "envelope_id")
-        check(int(totals[e]), int(counts_arr[e]), algorithm=algorithm, min_cents=m,
+        if ids.shape[0]:
+            as_cents(int(ids[e]), "envelope_id")
+        check(int(totals[e]), int(counts_arr[0 if fixed else e]), algorithm=algorithm, min_cents=m,
               max_cents=None if M == NO_CAP else M)
     if _impl(impl) == "python":
+        all_ids = ids if ids.shape[0] else np.arange(n)
+        all_counts = np.full(n, counts_arr[0]) if fixed else counts_arr
         rows = [_reference.split(algo.code, int(t), int(c), m, M, seed, int(i))
-                for t, c, i in zip(totals, counts_arr, ids)]
+                for t, c, i in zip(totals, all_counts, all_ids)]
         if fixed:
             return np.array(rows, dtype=np.int64).reshape(n, int(counts))
         offsets = np.zeros(n + 1, dtype=np.int64)

@@ -32,7 +32,7 @@ def _fixed_range(out, start, stop, alg, totals, m, M, seed, envelope_ids):
     double_mean, naive, equal; count >= 2), then scalar lanes for whatever it left."""
     if alg == LINE_CUT:
         for e in range(start, stop):
-            split_into(out[e], alg, totals[e], m, M, seed, envelope_ids[e])
+            split_into(out[e], alg, totals[e], m, M, seed, rng.id_of(envelope_ids, e))
         return
     count = out.shape[1]
     remaining = np.empty(VEC, dtype=np.int64)
@@ -85,23 +85,25 @@ def split_fixed_parallel(out, alg, totals, m, M, seed, envelope_ids):
 @jit
 def split_ragged_serial(out, offsets, alg, totals, m, M, seed, envelope_ids):
     for e in range(totals.shape[0]):
-        split_into(out[offsets[e]:offsets[e + 1]], alg, totals[e], m, M, seed, envelope_ids[e])
+        split_into(out[offsets[e]:offsets[e + 1]], alg, totals[e], m, M, seed, rng.id_of(envelope_ids, e))
 
 
 @jit_parallel
 def split_ragged_parallel(out, offsets, alg, totals, m, M, seed, envelope_ids):
     for e in numba.prange(totals.shape[0]):
-        split_into(out[offsets[e]:offsets[e + 1]], alg, totals[e], m, M, seed, envelope_ids[e])
+        split_into(out[offsets[e]:offsets[e + 1]], alg, totals[e], m, M, seed, rng.id_of(envelope_ids, e))
 
 
 @jit
 def first_bad_row(totals, counts, envelope_ids, m, M, line_cut):
     """Index of the first envelope breaking a constraint, or -1: one pass, no int64 overflow
-    (bounds compared by division, never by counts * m)."""
+    (bounds compared by division, never by counts * m). ``counts`` of length 1 is one count for
+    every envelope; ``envelope_ids`` may be empty (ids are then the row numbers)."""
+    fixed = counts.shape[0] == 1
     for e in range(totals.shape[0]):
         t = totals[e]
-        c = counts[e]
-        if c < 1 or c > MAX_COUNT or t < 0 or envelope_ids[e] < 0:
+        c = counts[0] if fixed else counts[e]
+        if c < 1 or c > MAX_COUNT or t < 0 or (envelope_ids.shape[0] and envelope_ids[e] < 0):
             return e
         small = c <= 0x7FFFFFFF  # then c * m and c * M fit in int64 when m, M do below
         if (t < c * m) if (small and m <= 0x7FFFFFFF) else (t // c < m):

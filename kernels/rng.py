@@ -112,6 +112,13 @@ def envelope_key(seed, envelope_id):
 
 
 @jit_inline
+def id_of(envelope_ids, e):
+    """Envelope e's id: ``envelope_ids[e]``, or ``e`` itself when no ids were given (empty array),
+    which spares the batch API an arange as large as the batch."""
+    return envelope_ids[e] if envelope_ids.shape[0] else np.uint64(e)
+
+
+@jit_inline
 def counter_of(step, j):
     """Counters are int64 in the kernels (plain ``counter += 1``); ``draw`` widens them."""
     return (np.int64(step) << STEP_BITS) | np.int64(j)

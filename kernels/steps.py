@@ -122,7 +122,7 @@ def _rows_kernel(step_fn):
             lanes = min(LANES, stop - b0)
             for j in range(lanes):
                 remaining[j] = totals[b0 + j]
-                keys[j] = rng.envelope_key(seed, envelope_ids[b0 + j])
+                keys[j] = rng.envelope_key(seed, rng.id_of(envelope_ids, b0 + j))
             for i in range(count - 1):
                 k = count - i
                 for j in range(lanes):

@@ -73,7 +73,7 @@ def _vector_rows(lane_fn, step_fn):
             for j in range(VEC):
                 R[j] = totals[b0 + j]
                 big |= R[j] >= FLOAT_EXACT
-                keys[j] = rng.envelope_key(seed, envelope_ids[b0 + j])
+                keys[j] = rng.envelope_key(seed, rng.id_of(envelope_ids, b0 + j))
             if big:
                 return b0
             for i in range(count - 1):
