@@ -34,11 +34,13 @@ def run_calibration(prog: Progress, names: list[str], args, common: dict) -> dic
     return out
 
 
-def _num(v: float) -> str:
+def fmt_num(v: float) -> str:
+    """A figure for tables: whole above 100, three significant digits below."""
     return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
-def _fmt_p(p) -> str:
+def fmt_p(p) -> str:
+    """A p-value for tables; 0 underflowed below double precision."""
     if p is None:
         return "-"
     return "< 1e-300" if p == 0 else f"{p:.2g}"
@@ -77,8 +79,8 @@ def scorecard_table(doc: dict) -> Table:
             continue
         std = e["positions"]["std_cents"]
         best = e["best_luck_prob"]
-        t.add_row(short_name(name), claim, f"{e['mean_spread_cents']:.1f}", f"{_num(std[0])}→{_num(std[-1])}",
-                  f"{min(best):.3f}–{max(best):.3f}", f"{e['gini']['mean']:.3f}", _fmt_p(e["min_p_value"]),
+        t.add_row(short_name(name), claim, f"{e['mean_spread_cents']:.1f}", f"{fmt_num(std[0])}→{fmt_num(std[-1])}",
+                  f"{min(best):.3f}–{max(best):.3f}", f"{e['gini']['mean']:.3f}", fmt_p(e["min_p_value"]),
                   verdict_text(e))
     return t
 
@@ -93,7 +95,7 @@ def position_table(doc: dict) -> Table | None:
     for name in scored:
         t.add_column(short_name(name), justify="right")
     for p in range(doc["count"]):
-        t.add_row(str(p + 1), *(_num(e['positions']['std_cents'][p]) for e in scored.values()))
+        t.add_row(str(p + 1), *(fmt_num(e['positions']['std_cents'][p]) for e in scored.values()))
     return t
 
 
@@ -110,7 +112,7 @@ def calibration_table(calib: dict) -> Table:
         ks = " / ".join(f"{v:.2g}" for v in c["ks_uniform_p_values"].values())
         ok = "[green]consistent with alpha[/]" if c["consistent_with_alpha"] else "[red]too many false alarms[/]"
         t.add_row(name, f"{c['seeds']} x {c['envelopes']:,}", str(c["false_alarms"]), f"{c['false_alarm_rate']:.3f}",
-                  _fmt_p(c["binomial_p_value"]), ks, ok)
+                  fmt_p(c["binomial_p_value"]), ks, ok)
     return t
 
 

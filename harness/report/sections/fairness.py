@@ -4,19 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.fairness.view import fmt_num as _num
+from harness.fairness.view import fmt_p as _p
 from harness.report.section import Section
 
 TESTS = 3
-
-
-def _num(v: float) -> str:
-    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
-
-
-def _p(p) -> str:
-    if p is None:
-        return "—"
-    return "< 1e-300" if p == 0 else f"{p:.2g}"
 
 
 def _verdict(e: dict) -> str:
