@@ -1,15 +1,13 @@
 """``hongbao serve`` arguments: refusals are clear and exit 2; several workers share a Redis store."""
 from __future__ import annotations
 
-import asyncio
 
 import httpx
 import pytest
 
 from harness.cli import main
 from harness.exitcodes import Exit
-from loadtests.service.errors import ApiError
-from tests.support.grab_checks import check_ledger, check_outcomes, check_shares, race, requests_for
+from tests.support.grab_checks import check_ledger, check_outcomes, check_shares, race_over_http, requests_for
 from tests.support.redis_server import free_port, redis_server
 from tests.support.service_proc import service_process
 
@@ -51,16 +49,7 @@ def test_two_workers_share_one_redis_store():
         url = f"{svc.base_url}/envelopes/{env['id']}/grab"
         requests = requests_for(160, seed=8)
 
-        async def run():
-            async with httpx.AsyncClient(limits=httpx.Limits(max_connections=16), timeout=30) as client:
-                async def grab(user, request_id):
-                    r = await client.post(url, json={"user": user, "request_id": request_id})
-                    if r.status_code != 200:
-                        raise ApiError(r.status_code, r.json()["error"], r.json()["detail"])
-                    return r.json()
-                return await race(grab, requests)
-
-        results = asyncio.run(run())
+        results = race_over_http(url, requests)
         firsts = check_outcomes(results, requests, count=120)
         assert len(firsts) == 120
         check_shares(firsts, env, seed=4)

@@ -9,8 +9,7 @@ import httpx
 import jsonschema_rs  # installed with schemathesis
 import pytest
 
-from loadtests.service.errors import ApiError
-from tests.support.grab_checks import check_ledger, check_outcomes, check_shares, race, requests_for
+from tests.support.grab_checks import check_ledger, check_outcomes, check_shares, race_over_http, requests_for
 from tests.support.redis_server import redis_server
 from tests.support.service_proc import service_process
 
@@ -118,17 +117,7 @@ def test_concurrent_grabs_over_http(service, mode, algorithm):
     url = f"{service.base_url}/envelopes/{env['id']}/grab"
     requests = requests_for(220, seed=2)
 
-    async def main():
-        limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)  # httpx slows down with many
-        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-            async def grab(user, request_id):
-                r = await client.post(url, json={"user": user, "request_id": request_id})
-                if r.status_code != 200:
-                    raise ApiError(r.status_code, r.json()["error"], r.json()["detail"])
-                return r.json()
-            return await race(grab, requests)
-
-    results = asyncio.run(main())
+    results = race_over_http(url, requests)
     firsts = check_outcomes(results, requests, count=150)
     assert len(firsts) == 150
     check_shares(firsts, env, SEED)

@@ -32,6 +32,26 @@ async def race(grab: Grab, requests: list[tuple[str, str]]) -> list[dict | BaseE
     return await asyncio.gather(*(grab(u, r) for u, r in requests), return_exceptions=True)
 
 
+def race_over_http(url: str, requests: list[tuple[str, str]]) -> list[dict | BaseException]:
+    """``race`` through a real HTTP grab endpoint: 16 keep-alive connections (httpx slows down
+    with many); a non-200 answer becomes the service's ApiError, as the store would raise it."""
+    import httpx
+
+    from loadtests.service.errors import ApiError
+
+    async def main():
+        limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+            async def grab(user, request_id):
+                r = await client.post(url, json={"user": user, "request_id": request_id})
+                if r.status_code != 200:
+                    raise ApiError(r.status_code, r.json()["error"], r.json()["detail"])
+                return r.json()
+            return await race(grab, requests)
+
+    return asyncio.run(main())
+
+
 def check_outcomes(results: list, requests: list[tuple[str, str]], count: int,
                    allowed_errors: tuple[str, ...] = ("sold_out",)) -> dict[str, dict]:
     """Per-user grabs are unique and stable; returns user -> grab."""
