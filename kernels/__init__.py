@@ -17,7 +17,8 @@ import numpy as np
 from kernels import batch as _batch
 from kernels import reference as _reference
 from kernels import rng as _rng
-from kernels.registry import ALGORITHMS, LINE_CUT, Algorithm, algorithm
+from kernels.registry import ALGORITHMS, LINE_CUT, Algorithm
+from kernels.registry import algorithm as lookup
 from kernels.validate import INT64_MAX, NO_CAP, as_cents, check_split
 
 __all__ = ["ALGORITHMS", "Algorithm", "split", "split_batch", "next_share", "check", "IMPLS"]
@@ -38,7 +39,7 @@ def _seed(value, field: str) -> int:
 
 def check(total, count, *, algorithm: str, min_cents=1, max_cents=None) -> tuple[Algorithm, int, int, int, int]:
     """Validate one envelope for ``algorithm``; returns (Algorithm, total, count, min, max|-1)."""
-    algo = globals()["algorithm"](algorithm)
+    algo = lookup(algorithm)
     total, count, m, M = check_split(total, count, min_cents, max_cents)
     if algo.code == LINE_CUT and total - count * (m - 1) > INT64_MAX:
         raise ValueError("total_cents + count must fit in int64 for line_cut with min_cents=0")
@@ -97,7 +98,7 @@ def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, 
     if (not fixed and counts_arr.shape[0] != n) or (envelope_ids is not None and ids.shape[0] != n):
         raise ValueError(f"totals, counts and envelope_ids must have the same length (got {n}, "
                          f"{1 if fixed else counts_arr.shape[0]}, {n if envelope_ids is None else ids.shape[0]})")
-    algo = globals()["algorithm"](algorithm)
+    algo = lookup(algorithm)
     seed = _seed(seed, "seed")
     m, M = _min_max(min_cents, max_cents)
     e = _batch.first_bad_row(totals, counts_arr, ids, m, M, algo.code == LINE_CUT) if n else -1
