@@ -9,7 +9,6 @@ carries from one machine to another far better than seconds do.
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 from typing import Callable
 
