@@ -109,6 +109,40 @@ class PairedControl:
         self.samples.append((self.clock() - t0) / self.buf.size)
 
 
+class PairedRun:
+    """Times one call of ``fn`` per call of ``measure`` (a pytest-benchmark ``pedantic`` setup hook).
+
+    Used to pair each parallel round with a serial run of the same batch, just before it and on
+    the same clock: a spell that slows or speeds up the whole machine then falls on both sides of
+    the ratio (the 1-thread parallel case, paired, stays within 1.06-1.13x of serial where the
+    unpaired medians of two separate benchmarks gave 0.88-1.59x)."""
+
+    def __init__(self, fn: Callable[[], object], clock: Callable[[], float]) -> None:
+        self.fn = fn
+        self.clock = clock
+        self.samples: list[float] = []
+
+    def measure(self) -> None:
+        t0 = self.clock()
+        self.fn()
+        self.samples.append(self.clock() - t0)
+
+
+def paired_ratios(numerators: list[float], denominators: list[float]) -> list[float]:
+    """The per-round ratios numerator_i / denominator_i (pairs taken in order)."""
+    if len(numerators) != len(denominators) or not numerators:
+        raise ValueError(f"paired samples differ in length: {len(numerators)} vs {len(denominators)}")
+    return [a / b for a, b in zip(numerators, denominators)]
+
+
+def paired_figures(serial: list[float], parallel: list[float]) -> dict:
+    """A parallel case's speedup from its rounds, each paired with a serial run just before it:
+    the median of the per-round ratios, and their quartiles (how much the host moved it)."""
+    q1, med, q3 = np.quantile(paired_ratios(serial, parallel), [0.25, 0.5, 0.75])
+    return {"paired_serial_seconds_samples": serial, "parallel_speedup": float(med),
+            "parallel_speedup_quartiles": [float(q1), float(q3)]}
+
+
 def rounds_for(round_seconds: float, profile: Profile, max_rounds: int = 400) -> int:
     """Enough rounds to fill ``profile.max_time_s``, at least ``min_rounds``."""
     wanted = int(profile.max_time_s / max(round_seconds, 1e-6))
@@ -130,9 +164,9 @@ def _key(extra: dict) -> tuple:
 
 
 def add_cross_ratios(benchmarks: list[dict]) -> None:
-    """Add speedup_vs_python and parallel_speedup to each benchmark dict (pytest-benchmark JSON form).
-
-    Both are ratios of per-share median times measured in the same run."""
+    """Add speedup_vs_python and parallel_speedup_unpaired to each benchmark dict (pytest-benchmark
+    JSON form): ratios of per-share median times of two benchmarks of the same run. (The headline
+    ``parallel_speedup`` is paired round by round inside the parallel benchmark itself.)"""
     def per_share(b: dict) -> float:
         return b["stats"]["median"] / b["extra_info"]["shares_per_round"]
 
@@ -148,7 +182,7 @@ def add_cross_ratios(benchmarks: list[dict]) -> None:
             extra["speedup_vs_python"] = python[_key(extra)] / mine
         ser = serial.get((*_key(extra), extra["envelopes"]))
         if extra["impl"] == "parallel" and ser is not None:
-            extra["parallel_speedup"] = ser / mine
+            extra["parallel_speedup_unpaired"] = ser / mine
 
 
 def median(values: list[float]) -> float:

@@ -58,10 +58,17 @@ def test_extra_info_figures_are_consistent_ratios(doc):
     assert "compile_seconds" not in py
     med = {k: v["stats"]["median"] / v["extra_info"]["shares_per_round"] for k, v in b.items()}
     assert serial["speedup_vs_python"] == pytest.approx(med["python"] / med["serial"])
-    assert par["parallel_speedup"] == pytest.approx(med["serial"] / med["parallel-t2"])
-    assert b["parallel-t1"]["extra_info"]["threads"] == 1
-    assert serial["clock"] == "thread_time" and par["clock"] == "perf_counter"
-    assert b["serial"]["options"]["timer"] == "thread_time"
+    assert par["parallel_speedup_unpaired"] == pytest.approx(med["serial"] / med["parallel-t2"])
+    # the headline figure: each parallel round against a serial run of the same batch just before it
+    for name in ("parallel-t2", "parallel-t1"):
+        data, e = b[name]["stats"]["data"], b[name]["extra_info"]
+        assert len(e["paired_serial_seconds_samples"]) == len(data)
+        ratios = [s / p for s, p in zip(e["paired_serial_seconds_samples"], data)]
+        assert e["parallel_speedup"] == pytest.approx(bench.median(ratios))
+    assert "paired_serial_seconds_samples" not in serial
+    for name in ("parallel-t2", "parallel-t1"):
+        q1, q3 = b[name]["extra_info"]["parallel_speedup_quartiles"]
+        assert q1 <= b[name]["extra_info"]["parallel_speedup"] <= q3
 
 
 def test_pytest_benchmark_compare_reads_the_json(run_dir):
@@ -70,6 +77,25 @@ def test_pytest_benchmark_compare_reads_the_json(run_dir):
                          timeout=60)
     assert res.returncode == 0, res.stderr
     assert "double_mean-serial-c10-n20000" in res.stdout
+
+
+def test_run_records_its_time_per_benchmark(doc):
+    assert doc["hongbao"]["max_time_s"] == bench.PROFILES["quick"].max_time_s
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "601"])
+def test_max_time_out_of_range_is_unusable(tmp_path, value):
+    res = hongbao("bench", "--max-time", value, "--out", str(tmp_path / "x"))
+    assert res.returncode == 2
+    assert "--max-time must be > 0 and <= 600 seconds" in res.stderr
+
+
+def test_max_time_sets_the_rounds_of_a_run(tmp_path):
+    """1 ms of 200k-share rounds asks for fewer rounds than the profile's minimum, which is what it gets."""
+    out = bench_run(tmp_path / "short", "double_mean-serial-c10-", "--max-time", "0.001")
+    short = json.loads((out / "benchmark.json").read_text())
+    assert short["hongbao"]["max_time_s"] == 0.001
+    assert [b["stats"]["rounds"] for b in short["benchmarks"]] == [bench.PROFILES["quick"].min_rounds]
 
 
 def test_filter_that_selects_nothing_is_unusable(tmp_path):

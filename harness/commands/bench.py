@@ -24,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Run the kernel benchmark suites (harness/suites, pytest-benchmark): algorithm x implementation "
         "(pure-Python baseline, Numba serial, Numba parallel) x count x batch size. Writes "
         "OUT/benchmark.json in pytest-benchmark's own format, raw samples kept, with shares_per_second, "
-        "speedup_vs_python, fraction_of_rng_limit, compile_seconds and parallel_speedup in extra_info.")
+        "speedup_vs_python, fraction_of_rng_limit, compile_seconds and parallel_speedup in extra_info. "
+        "Each parallel round is paired with a serial run of the same batch just before it; "
+        "parallel_speedup is the median of those per-round ratios.")
     parser.add_argument("--profile", choices=sorted(bench.PROFILES), default="quick",
                         help="quick (< 60 s on 2 cores, what CI gates on) or full (issue figures: "
                              "10**6 envelopes, thread scaling for every algorithm; minutes)")
@@ -33,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--filter", default=None, metavar="EXPR",
                         help='pytest -k expression over benchmark ids such as '
                              '"double_mean-serial-c10-n20000", e.g. --filter "double_mean and c10-"')
+    parser.add_argument("--max-time", type=float, default=None, metavar="S",
+                        help="seconds of timed rounds per benchmark, instead of the profile's (quick 0.1, "
+                             "full 0.5); at most 400 rounds. Longer runs average a shared machine's slow and "
+                             "fast spells, e.g. --max-time 8 for the parallel speedup")
     parser.add_argument("--seed", type=int, default=2026, help="seed for envelope totals and RNGs (default 2026)")
     parser.add_argument("--impl-module", default="kernels", metavar="MODULE",
                         help="benchmark this module's split_batch(...) instead of kernels' (same signature)")
@@ -55,12 +61,16 @@ def run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         console.print(f"[red]--repeat must be >= 1 (got {args.repeat})[/red]")
         return Exit.UNUSABLE
+    if args.max_time is not None and not 0 < args.max_time <= 600:
+        console.print(f"[red]--max-time must be > 0 and <= 600 seconds (got {args.max_time})[/red]")
+        return Exit.UNUSABLE
     docs, seconds = [], 0.0
     for k in range(1, args.repeat + 1):
         where = out if args.repeat == 1 else out / f"repeat-{k}"
         where.mkdir(parents=True, exist_ok=True)
         outcome = run_suites(profile=args.profile, out_dir=where, filter_expr=args.filter, seed=args.seed,
-                             impl_module=args.impl_module, verbose=args.verbose, console=console)
+                             impl_module=args.impl_module, verbose=args.verbose, console=console,
+                             max_time_s=args.max_time)
         for nodeid, text in outcome.failures:
             console.print(f"[red]FAILED {nodeid}[/red]\n{text}")
         if outcome.exit_code == 5:

@@ -24,10 +24,9 @@ from kernels.baseline import BASELINES
 _FIRST_CALL_SECONDS: dict[tuple, tuple[float, float]] = {}
 
 
-def _numba_target(module, case: bench.Case, totals: np.ndarray, seed: int):
+def _numba_target(module, case: bench.Case, totals: np.ndarray, seed: int, parallel: bool):
     """Writes into one preallocated output, as the RNG control fills a preallocated buffer: both
     sides then time the computation, not the allocator's page faults."""
-    parallel = case.impl == "parallel"
     out = np.empty((case.envelopes, case.count), dtype=np.int64)
 
     def target():
@@ -83,7 +82,7 @@ def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, 
         threads = min(case.threads, numba.config.NUMBA_NUM_THREADS)
         numba.set_num_threads(threads if case.impl == "parallel" else numba.config.NUMBA_NUM_THREADS)
         extra["threads"] = threads
-        target = _numba_target(impl_module, case, totals, seed)
+        target = _numba_target(impl_module, case, totals, seed, parallel=case.impl == "parallel")
     shares = target()  # warm-up (JIT, caches) before the round count is chosen; checks what is timed
     sums = [sum(row) for row in shares] if case.impl == bench.PYTHON else np.asarray(shares).sum(axis=1)
     if not np.array_equal(np.asarray(sums, dtype=np.int64), totals):
@@ -96,12 +95,24 @@ def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, 
     target()
     rounds = bench.rounds_for(clock() - t0, profile)
     control = bench.PairedControl(case.shares, clock, seed)
+    setup = control.measure
+    serial = None
+    if case.impl == "parallel":
+        # the serial kernel on the same batch just before each parallel round, on the same wall clock
+        serial = bench.PairedRun(_numba_target(impl_module, case, totals, seed, parallel=False), clock)
+        serial.fn()  # warm: its first call in this process may load or compile the serial kernel
+
+        def setup():
+            control.measure()
+            serial.measure()
     try:
-        benchmark.pedantic(target, setup=control.measure, rounds=rounds, warmup_rounds=1, iterations=1)
+        benchmark.pedantic(target, setup=setup, rounds=rounds, warmup_rounds=1, iterations=1)
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     samples = control.samples[1:]  # the first setup call served the warm-up round
     extra["rng_fill_seconds_per_value_samples"] = samples
     extra["rng_fill_seconds_per_value"] = bench.median(samples)
     extra.update(bench.run_figures(extra, benchmark.stats.stats.median))
+    if serial is not None:  # the warm-up round had its serial pair too
+        extra.update(bench.paired_figures(serial.samples[1:], list(benchmark.stats.stats.data)))
     benchmark.extra_info.update(extra)

@@ -5,6 +5,7 @@ Options: ``--hongbao-profile quick|full``, ``--hongbao-seed N`` and ``--hongbao-
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 
@@ -18,6 +19,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hongbao-profile", default="quick", choices=sorted(bench.PROFILES),
                     help="benchmark profile (default quick)")
     group.addoption("--hongbao-seed", type=int, default=2026, help="seed for envelope totals and RNGs")
+    group.addoption("--hongbao-max-time", type=float, default=None,
+                    help="seconds of timed rounds per benchmark (default: the profile's max_time_s)")
     group.addoption("--hongbao-impl-module", default="kernels",
                     help="module exposing split_batch(...) to benchmark instead of kernels")
 
@@ -31,7 +34,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def profile(pytestconfig: pytest.Config) -> bench.Profile:
-    return bench.PROFILES[pytestconfig.getoption("hongbao_profile")]
+    chosen = bench.PROFILES[pytestconfig.getoption("hongbao_profile")]
+    max_time = pytestconfig.getoption("hongbao_max_time")
+    return chosen if max_time is None else dataclasses.replace(chosen, max_time_s=max_time)
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +59,8 @@ def pytest_benchmark_update_json(config, benchmarks, output_json) -> None:
     output_json.setdefault("hongbao", {})
     output_json["hongbao"].update({"profile": config.getoption("hongbao_profile"),
                                    "seed": config.getoption("hongbao_seed"),
+                                   "max_time_s": config.getoption("hongbao_max_time")
+                                   or bench.PROFILES[config.getoption("hongbao_profile")].max_time_s,
                                    "impl_module": config.getoption("hongbao_impl_module"),
                                    "format": "pytest-benchmark JSON; kit figures in extra_info",
                                    "load_average_1m_at_end": os.getloadavg()[0],
