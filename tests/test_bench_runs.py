@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,12 @@ def test_quick_profile_keeps_python_batches_small():
     ids = [c.id for c in bench.cases(bench.PROFILES["full"])]
     assert len(ids) == len(set(ids))
     assert "double_mean-serial-c10-n1000000" in ids  # the 10**6-envelope figure
+
+
+def test_report_plots_the_paired_rounds_and_gives_the_spread(run_dir):
+    from harness.cli import main
+    assert main(["report", str(run_dir)]) == 0
+    md = (run_dir / "report.md").read_text()
+    assert re.search(r"\| parallel \(2 threads\) vs serial \| \d+\.\d\d \(quartiles \d+\.\d\d-\d+\.\d\d\) \| 1\.7 \|", md)
+    html = (run_dir / "report.html").read_text()
+    assert 'alt="bench_parallel_rounds"' in html

@@ -101,6 +101,30 @@ def thread_scaling(rows: list[dict], path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def paired_speedup_rounds(rows: list[dict], path: Path) -> Path | None:
+    """Per-round parallel speedup (each round over the serial run paired with it) at count 10, the
+    largest batch, one line per algorithm: a shared machine's slow and fast spells show as steps."""
+    cands = [r for r in rows if r["impl"] == "parallel" and r.get("threads", 0) >= 2 and r["count"] == 10
+             and r.get("paired_serial_seconds_samples") and r.get("round_seconds")]
+    if not cands:
+        return None
+    n = max(r["envelopes"] for r in cands)
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for r in sorted((r for r in cands if r["envelopes"] == n), key=lambda r: r["algorithm"]):
+        ratios = [s / p for s, p in zip(r["paired_serial_seconds_samples"], r["round_seconds"])]
+        ax.plot(range(1, len(ratios) + 1), ratios, lw=0.9, marker=".", ms=3,
+                label=f"{r['algorithm']} (median {r['parallel_speedup']:.2f})")
+    threads = max(r["threads"] for r in cands)
+    ax.axhline(threads, color="black", lw=0.8, ls="--", label=f"{threads} threads, ideal")
+    ax.axhline(1.0, color="gray", lw=0.8)
+    ax.set_xlabel("timed round (in order)")
+    ax.set_ylabel("serial time / parallel time")
+    ax.set_title(f"parallel speedup round by round (count 10, {n:,} envelopes)", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
 def history(points: dict[str, list[tuple[str, float]]], path: Path, ylabel: str) -> Path | None:
     """A line per series over saved runs (x = run folder names, oldest first)."""
     if not points or max(len(v) for v in points.values()) < 2:

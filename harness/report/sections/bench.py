@@ -18,7 +18,8 @@ def rows_of(doc: dict) -> list[dict]:
         extra = b.get("extra_info") or {}
         if "shares_per_second" not in extra or "algorithm" not in extra:
             continue
-        out.append({**extra, "id": b["name"].split("[", 1)[-1].rstrip("]"), "median_s": b["stats"]["median"]})
+        out.append({**extra, "id": b["name"].split("[", 1)[-1].rstrip("]"), "median_s": b["stats"]["median"],
+                    "round_seconds": b["stats"].get("data")})
     return out
 
 
@@ -59,7 +60,9 @@ def targets(rows: list[dict]) -> list[str]:
                  and (impl != "parallel" or r.get("threads", 0) >= 2)]
         if match:
             value = match[0][key]
-            lines.append(f"| {label} | {value:.2f} | {minimum:g} | {'met' if value >= minimum else '**missed**'} |")
+            spread = match[0].get("parallel_speedup_quartiles") if key == "parallel_speedup" else None
+            shown = f"{value:.2f}" + (f" (quartiles {spread[0]:.2f}-{spread[1]:.2f})" if spread else "")
+            lines.append(f"| {label} | {shown} | {minimum:g} | {'met' if value >= minimum else '**missed**'} |")
     return lines + [""]
 
 
@@ -103,6 +106,7 @@ def render(run_dir: Path) -> Section | None:
         plots.throughput_vs_count(rows, run_dir / "bench_throughput.png"),
         plots.speedup_vs_python(rows, run_dir / "bench_speedup.png"),
         plots.thread_scaling(rows, run_dir / "bench_threads.png"),
+        plots.paired_speedup_rounds(rows, run_dir / "bench_parallel_rounds.png"),
         plots.history(history_points(run_dir, [r["id"] for r in rows if r["algorithm"] == "double_mean"
                                                and r["count"] == 10]),
                       run_dir / "bench_history.png", "share rate / numpy fill rate"),
@@ -110,7 +114,9 @@ def render(run_dir: Path) -> Section | None:
     md = [f"Profile **{meta.get('profile', '?')}**, seed {meta.get('seed', '?')}, {len(rows)} kernel benchmarks "
           f"on {cpu} ({doc.get('datetime', '')}). Single-threaded cases are timed in thread CPU time, parallel "
           "ones in wall time; *fraction of RNG limit* = share rate / the rate at which numpy's default "
-          "Generator fills float64 values, measured round by round in the same run."
+          "Generator fills float64 values, measured round by round in the same run. *Parallel speedup*: each "
+          "parallel round is paired with a serial run of the same batch just before it, on the wall clock; "
+          "the figure is the median of the per-round ratios."
           + (f" Load average at the end: {meta['load_average_1m_at_end']:.1f} on {meta.get('cpu_count')} CPUs"
              " (wall-clock parallel figures mean little when it exceeds the CPU count)."
              if "load_average_1m_at_end" in meta else ""), "",
