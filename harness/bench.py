@@ -115,7 +115,7 @@ class PairedRun:
     Used to pair each parallel round with a serial run of the same batch, just before it and on
     the same clock: a spell that slows or speeds up the whole machine then falls on both sides of
     the ratio (the 1-thread parallel case, paired, stays within 1.06-1.13x of serial where the
-    unpaired medians of two separate benchmarks gave 0.88-1.59x)."""
+    unpaired medians of two separate benchmarks gave 0.76-1.59x)."""
 
     def __init__(self, fn: Callable[[], object], clock: Callable[[], float]) -> None:
         self.fn = fn

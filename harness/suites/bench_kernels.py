@@ -9,6 +9,9 @@ before every round, so each raw sample has its own control from the same moment.
 Clocks: single-threaded cases (Python baseline, Numba serial) and their controls are timed with the
 calling thread's CPU time (``time.thread_time``), which a 2-core CI machine shared with other jobs
 does not inflate when it preempts us; parallel cases need wall time (``time.perf_counter``).
+Their ``parallel_speedup`` does not compare with the serial benchmark, timed at another moment on
+another clock: each parallel round is paired with a wall-clock run of the serial kernel on the same
+batch just before it (harness.bench.PairedRun), and the figure is the median of those ratios.
 """
 from __future__ import annotations
 
