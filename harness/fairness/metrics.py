@@ -18,21 +18,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from kernels import rng
 from kernels._jit import jit, jit_parallel
 
 CHUNK_ROWS = 8192
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
-
-
-@jit
-def _mix64(z):
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
 
 
 @jit
@@ -63,7 +54,7 @@ def row_pass(shares, tie_seed, best_first, best_random, row_min, row_max, row_su
     """Fill the per-envelope outputs and ``pos_sum[chunk, position]`` (float64 sums of shares)."""
     n_env, n_pos = shares.shape
     n_chunks = pos_sum.shape[0]
-    key = _mix64(np.uint64(tie_seed))
+    key = rng.mix64(np.uint64(tie_seed))
     for c in numba.prange(n_chunks):
         buf = np.empty(n_pos, dtype=np.int64)
         start = c * CHUNK_ROWS
@@ -89,7 +80,7 @@ def row_pass(shares, tie_seed, best_first, best_random, row_min, row_max, row_su
                     lo = x
             best_first[e] = best
             # random tie-break: the j-th of the tied maxima, j from a hash of (tie_seed, envelope)
-            j = np.int64(_mix64(key + np.uint64(e) * _GOLDEN) % np.uint64(ties))
+            j = np.int64(rng.mix64(key + np.uint64(e) * _GOLDEN) % np.uint64(ties))
             pick = best
             for p in range(best, n_pos):
                 if shares[e, p] == hi:

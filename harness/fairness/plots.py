@@ -17,6 +17,13 @@ FILES = {
 }
 
 
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _scored(doc: dict) -> dict:
     return {name: e for name, e in doc["algorithms"].items() if not e.get("broken")}
 
@@ -60,10 +67,7 @@ def plot_mean_std(doc: dict, path: Path) -> Path:
     _std_ratio(ax_r, entries)
     ax_m.legend(fontsize=8)
     fig.suptitle(f"{doc['envelopes']:,} envelopes of {doc['total_cents']:,} cents for {doc['count']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_best_luck(doc: dict, path: Path) -> Path:
@@ -76,10 +80,7 @@ def plot_best_luck(doc: dict, path: Path) -> Path:
     ax.set(title="P(best luck) by grab position (ties to the earliest grabber)", xlabel="grab position",
            ylabel="probability")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_gini(doc: dict, path: Path) -> Path:
@@ -97,10 +98,7 @@ def plot_gini(doc: dict, path: Path) -> Path:
         ax.set_ylim(0, 1.15 * max(tops))
     ax.set(title="Gini coefficient per envelope", xlabel="Gini (0 = equal shares)", ylabel="fraction of envelopes")
     ax.legend(fontsize=8, loc="upper center")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_first_share(doc: dict, path: Path) -> Path | None:
@@ -122,10 +120,7 @@ def plot_first_share(doc: dict, path: Path) -> Path | None:
     for ax in list(axes.flat)[len(fits):]:
         ax.axis("off")
     fig.suptitle("First grabber's share against its exact law (chi-squared goodness of fit)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def write_plots(doc: dict, out_dir: Path) -> list[Path]:
