@@ -1,0 +1,93 @@
+"""The kernels as they were at a git commit, importable beside the working ones in one process.
+
+The regression gate times the base commit's kernels and the working kernels round by round in the
+same process (``hongbao bench --base-ref REF``), so a slow or fast spell of a shared host falls on
+both sides of each ratio. To import two versions of one package at once, the base commit's
+``kernels/`` is extracted with ``git archive`` under another package name, ``kernels_at_<sha12>``,
+and its own ``from kernels...`` imports are pointed at that name: the code is otherwise the
+commit's, byte for byte. The copy lives in ``results/.base-kernels/<sha>/`` (git-ignored), so Numba's
+on-disk cache beside it serves later runs against the same commit.
+"""
+from __future__ import annotations
+
+import importlib
+import io
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from types import ModuleType
+
+from harness.results import UnusableInput
+
+PACKAGE = "kernels"
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "results" / ".base-kernels"
+
+_IMPORT = re.compile(rf"^(\s*)(from|import)\s+{PACKAGE}(?=[\s.])", re.MULTILINE)
+
+
+def alias(sha: str) -> str:
+    """The package name a commit's kernels are imported under."""
+    return f"{PACKAGE}_at_{sha[:12]}"
+
+
+def resolve(ref: str, repo: Path = REPO) -> str:
+    """The full commit id of ``ref``; UnusableInput naming --base-ref when git cannot find it."""
+    try:
+        done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UnusableInput(f"--base-ref {ref}: cannot run git ({exc})") from None
+    if done.returncode != 0:
+        raise UnusableInput(f"--base-ref {ref}: no such commit in {repo} (a shallow clone may lack it: "
+                            "git fetch --unshallow)")
+    return done.stdout.strip()
+
+
+def repoint_imports(source: str, name: str) -> str:
+    """``from kernels.x import y`` / ``import kernels`` -> the same from package ``name``."""
+    return _IMPORT.sub(lambda m: f"{m.group(1)}{m.group(2)} {name}", source)
+
+
+def extract(sha: str, repo: Path = REPO, cache: Path = CACHE) -> Path:
+    """Write commit ``sha``'s kernels/ as package ``alias(sha)`` under ``cache/<sha>/``; return that folder."""
+    root = cache / sha
+    name = alias(sha)
+    package = root / name
+    if (package / "__init__.py").is_file():
+        return root
+    done = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", sha, PACKAGE],
+                          capture_output=True, timeout=60)
+    if done.returncode != 0:
+        raise UnusableInput(f"--base-ref {sha[:12]}: git archive found no {PACKAGE}/ at that commit "
+                            f"({done.stderr.decode(errors='replace').strip()})")
+    staging = root / f".{name}.partial"
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
+        for member in tar.getmembers():
+            if not member.isfile() or not member.name.startswith(PACKAGE + "/"):
+                continue
+            target = staging / member.name[len(PACKAGE) + 1:]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = tar.extractfile(member).read()
+            if target.suffix == ".py":
+                data = repoint_imports(data.decode(), name).encode()
+            target.write_bytes(data)
+    if not (staging / "__init__.py").is_file():
+        raise UnusableInput(f"--base-ref {sha[:12]}: {PACKAGE}/__init__.py is missing at that commit")
+    staging.rename(package)  # whole or not at all: a crash mid-extract leaves only the .partial folder
+    return root
+
+
+def kernels_at(ref: str, repo: Path = REPO, cache: Path = CACHE) -> ModuleType:
+    """Import commit ``ref``'s kernels package (as ``kernels_at_<sha12>``) and return it."""
+    sha = resolve(ref, repo)
+    root = extract(sha, repo, cache)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    module = importlib.import_module(alias(sha))
+    if not callable(getattr(module, "split_batch", None)):
+        raise UnusableInput(f"--base-ref {ref}: {PACKAGE} at {sha[:12]} has no split_batch")
+    module.BASE_COMMIT = sha
+    return module
