@@ -42,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=2026, help="seed for envelope totals and RNGs (default 2026)")
     parser.add_argument("--impl-module", default="kernels", metavar="MODULE",
                         help="benchmark this module's split_batch(...) instead of kernels' (same signature)")
+    parser.add_argument("--base-ref", default=None, metavar="REF",
+                        help="git commit (sha, tag, branch) whose kernels are timed beside every Numba serial case, "
+                             "alternately just before and just after each round in the same process; "
+                             "`hongbao compare` then judges those cases on the per-round ratio new / base, which "
+                             "a shared host's slow and fast spells cannot move. CI passes the baseline's commit")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="run the suites N times (OUT/repeat-K/) and write OUT/benchmark.json with each "
                              "benchmark taken from the repeat with the median figure: how to record a baseline")
@@ -64,13 +69,22 @@ def run(args: argparse.Namespace) -> int:
     if args.max_time is not None and not 0 < args.max_time <= 600:
         console.print(f"[red]--max-time must be > 0 and <= 600 seconds (got {args.max_time})[/red]")
         return Exit.UNUSABLE
+    base_ref = None
+    if args.base_ref is not None:
+        from harness import baseref
+        from harness.results import UnusableInput
+        try:
+            base_ref = baseref.resolve(args.base_ref)
+        except UnusableInput as exc:
+            console.print(f"[red]{exc}[/red]", highlight=False)
+            return Exit.UNUSABLE
     docs, seconds = [], 0.0
     for k in range(1, args.repeat + 1):
         where = out if args.repeat == 1 else out / f"repeat-{k}"
         where.mkdir(parents=True, exist_ok=True)
         outcome = run_suites(profile=args.profile, out_dir=where, filter_expr=args.filter, seed=args.seed,
                              impl_module=args.impl_module, verbose=args.verbose, console=console,
-                             max_time_s=args.max_time)
+                             max_time_s=args.max_time, base_ref=base_ref)
         for nodeid, text in outcome.failures:
             console.print(f"[red]FAILED {nodeid}[/red]\n{text}")
         if outcome.exit_code == 5:

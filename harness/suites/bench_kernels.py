@@ -27,10 +27,11 @@ from kernels.baseline import BASELINES
 _FIRST_CALL_SECONDS: dict[tuple, tuple[float, float]] = {}
 
 
-def _numba_target(module, case: bench.Case, totals: np.ndarray, seed: int, parallel: bool):
+def _numba_target(module, case: bench.Case, totals: np.ndarray, seed: int, parallel: bool,
+                  out: np.ndarray | None = None):
     """Writes into one preallocated output, as the RNG control fills a preallocated buffer: both
     sides then time the computation, not the allocator's page faults."""
-    out = np.empty((case.envelopes, case.count), dtype=np.int64)
+    out = np.empty((case.envelopes, case.count), dtype=np.int64) if out is None else out
 
     def target():
         return module.split_batch(totals, case.count, algorithm=case.algorithm, min_cents=1, seed=seed,
@@ -71,7 +72,13 @@ def _jit_cache_hits() -> int | None:
     return int(sum(sum(k.stats.cache_hits.values()) for k in kernels))
 
 
-def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, impl_module) -> None:
+def _check_sums(shares, totals: np.ndarray, what: str) -> None:
+    sums = [sum(row) for row in shares] if isinstance(shares, list) else np.asarray(shares).sum(axis=1)
+    if not np.array_equal(np.asarray(sums, dtype=np.int64), totals):
+        raise AssertionError(f"{what}: shares do not add up to the envelope totals")
+
+
+def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, impl_module, base_module) -> None:
     totals = bench.batch_totals_cents(case.count, case.envelopes, seed)
     extra = {"algorithm": case.algorithm, "impl": case.impl, "count": case.count,
              "envelopes": case.envelopes, "shares_per_round": case.shares, "profile": profile.name}
@@ -85,11 +92,9 @@ def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, 
         threads = min(case.threads, numba.config.NUMBA_NUM_THREADS)
         numba.set_num_threads(threads if case.impl == "parallel" else numba.config.NUMBA_NUM_THREADS)
         extra["threads"] = threads
-        target = _numba_target(impl_module, case, totals, seed, parallel=case.impl == "parallel")
-    shares = target()  # warm-up (JIT, caches) before the round count is chosen; checks what is timed
-    sums = [sum(row) for row in shares] if case.impl == bench.PYTHON else np.asarray(shares).sum(axis=1)
-    if not np.array_equal(np.asarray(sums, dtype=np.int64), totals):
-        raise AssertionError(f"{case.id}: shares do not add up to the envelope totals")
+        out = np.empty((case.envelopes, case.count), dtype=np.int64)  # shared with the base commit's kernel
+        target = _numba_target(impl_module, case, totals, seed, parallel=case.impl == "parallel", out=out)
+    _check_sums(target(), totals, case.id)  # warm-up (JIT, caches) before the round count is chosen
 
     clock = time.perf_counter if case.impl == "parallel" else time.thread_time
     extra["clock"] = clock.__name__
@@ -99,7 +104,17 @@ def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, 
     rounds = bench.rounds_for(clock() - t0, profile)
     control = bench.PairedControl(case.shares, clock, seed)
     setup = control.measure
-    serial = None
+    serial = pair = None
+    if case.impl == bench.SERIAL and base_module is not None:
+        # the base commit's kernel on the same batch and output, alternately before and after each round
+        base_target = _numba_target(base_module, case, totals, seed, parallel=False, out=out)
+        pair = bench.AlternatingPair(base_target, target, clock)
+        _check_sums(base_target(), totals, f"{case.id} at --base-ref {base_module.BASE_COMMIT[:12]}")
+
+        def setup():
+            pair.settle()
+            control.measure()
+            pair.before_round()
     if case.impl == "parallel":
         # the serial kernel on the same batch just before each parallel round, on the same wall clock
         serial = bench.PairedRun(_numba_target(impl_module, case, totals, seed, parallel=False), clock)
@@ -113,6 +128,10 @@ def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, 
         benchmark.pedantic(target, setup=setup, rounds=rounds, warmup_rounds=1, iterations=1)
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    if pair is not None:
+        pair.finish()
+        extra.update(bench.base_pair_figures(base_module.BASE_COMMIT, pair.samples[1:], pair.order[1:],
+                                             list(benchmark.stats.stats.data)))
     samples = control.samples[1:]  # the first setup call served the warm-up round
     extra["rng_fill_seconds_per_value_samples"] = samples
     extra["rng_fill_seconds_per_value"] = bench.median(samples)

@@ -1,7 +1,8 @@
 """Fixtures and hooks for the kernel benchmark suites (pytest-benchmark).
 
-Options: ``--hongbao-profile quick|full``, ``--hongbao-seed N`` and ``--hongbao-impl-module MOD``
-(a module exposing ``split_batch`` with the kernels' signature; default ``kernels``).
+Options: ``--hongbao-profile quick|full``, ``--hongbao-seed N``, ``--hongbao-impl-module MOD``
+(a module exposing ``split_batch`` with the kernels' signature; default ``kernels``) and
+``--hongbao-base-ref REF`` (time that git commit's kernels beside each serial case, harness.baseref).
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds of timed rounds per benchmark (default: the profile's max_time_s)")
     group.addoption("--hongbao-impl-module", default="kernels",
                     help="module exposing split_batch(...) to benchmark instead of kernels")
+    group.addoption("--hongbao-base-ref", default=None,
+                    help="git ref whose kernels are timed beside each serial case, round by round")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -53,6 +56,20 @@ def impl_module(pytestconfig: pytest.Config):
     return module
 
 
+@pytest.fixture(scope="session")
+def base_module(pytestconfig: pytest.Config):
+    """The --hongbao-base-ref commit's kernels (harness.baseref), or None."""
+    ref = pytestconfig.getoption("hongbao_base_ref")
+    if ref is None:
+        return None
+    from harness import baseref
+    from harness.results import UnusableInput
+    try:
+        return baseref.kernels_at(ref)
+    except UnusableInput as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 def pytest_benchmark_update_json(config, benchmarks, output_json) -> None:
     """Cross-benchmark ratios (speedup_vs_python, parallel_speedup) once every median is known."""
     bench.add_cross_ratios(output_json["benchmarks"])
@@ -62,6 +79,7 @@ def pytest_benchmark_update_json(config, benchmarks, output_json) -> None:
                                    "max_time_s": config.getoption("hongbao_max_time")
                                    or bench.PROFILES[config.getoption("hongbao_profile")].max_time_s,
                                    "impl_module": config.getoption("hongbao_impl_module"),
+                                   "base_ref": config.getoption("hongbao_base_ref"),
                                    "format": "pytest-benchmark JSON; kit figures in extra_info",
                                    "load_average_1m_at_end": os.getloadavg()[0],
                                    "cpu_count": os.cpu_count()})
