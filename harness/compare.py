@@ -2,7 +2,10 @@
 
 A benchmark regresses when it is gated, Mann-Whitney U rejects "same distribution" at ``alpha``
 and the bootstrap interval of the median ratio lies wholly above ``1 + max_regression``: we are
-confident it got slower by more than the allowed amount, not merely that it moved. Changes under
+confident it got slower by more than the allowed amount, not merely that it moved. When NEW timed
+the base commit's kernels beside a benchmark (``hongbao bench --base-ref``), that benchmark is
+judged on those same-run pairs instead (Wilcoxon signed-rank on the per-round ratios, bootstrap
+interval of their median) and its figure against BASE is shown as drift. Changes under
 ``min_effect`` are never reported as changes. Thresholds come from CLI flags, then per-benchmark
 rules in a TOML file (seeds/thresholds.toml), first matching rule wins.
 """
@@ -29,10 +32,16 @@ class Thresholds:
     reason: str = ""
 
 
+#: How a benchmark is judged: against the base commit's kernels timed beside it in NEW's own run,
+#: or against the BASE run's figures (RNG fills per share). A rule's ``judged`` picks one or both.
+SAME_RUN, CROSS_RUN = "same-run", "cross-run"
+
+
 @dataclass(frozen=True)
 class Rule:
     match: str
     overrides: dict
+    judged: tuple[str, ...] = (SAME_RUN, CROSS_RUN)
 
 
 @dataclass
@@ -43,6 +52,8 @@ class Row:
     thresholds: Thresholds
     unit: str              # "RNG fills/share" (machine-independent) or "s" (raw, no control)
     confirmations: list[stats.Difference] = field(default_factory=list)  # re-runs that reproduced it
+    base_commit: str | None = None  # judged against this commit's kernels timed in the same run
+    drift: stats.Difference | None = None  # then: the figure against the BASE run, shown, not judged
 
 
 @dataclass
@@ -118,12 +129,19 @@ def load_thresholds(path: Path) -> tuple[dict, list[Rule]]:
     for i, table in enumerate(doc.get("rule", [])):
         if not isinstance(table.get("match"), str):
             raise UnusableInput(f"--thresholds {path}: [[rule]] #{i + 1} needs match = \"glob\"")
-        rules.append(Rule(table["match"], clean(table, f"[[rule]] #{i + 1}")))
+        judged = table.pop("judged", None)
+        if judged is not None and judged not in (SAME_RUN, CROSS_RUN):
+            raise UnusableInput(f"--thresholds {path}: [[rule]] #{i + 1} judged must be "
+                                f"\"{SAME_RUN}\" or \"{CROSS_RUN}\" (got {judged!r})")
+        rules.append(Rule(table["match"], clean(table, f"[[rule]] #{i + 1}"),
+                          (judged,) if judged else (SAME_RUN, CROSS_RUN)))
     return defaults, rules
 
 
-def thresholds_for(name: str, base: Thresholds, rules: list[Rule]) -> Thresholds:
+def thresholds_for(name: str, base: Thresholds, rules: list[Rule], judged: str = CROSS_RUN) -> Thresholds:
     for rule in rules:
+        if judged not in rule.judged:
+            continue
         if fnmatch.fnmatchcase(name, rule.match) or fnmatch.fnmatchcase(name.split("[", 1)[-1].rstrip("]"), rule.match):
             return replace(base, **rule.overrides)
     return base
@@ -150,12 +168,19 @@ def compare_runs(base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = 
     for name in common:
         b, n = base.benchmarks[name], new.benchmarks[name]
         both = b.normalised and n.normalised
-        t = thresholds_for(name, defaults, list(rules))
+        t = thresholds_for(name, defaults, list(rules), CROSS_RUN)
+        figures = stats.difference(b.gated_samples() if both else b.samples_s,
+                                   n.gated_samples() if both else n.samples_s, confidence=1.0 - t.alpha)
+        pairs = n.base_pairs()
+        if pairs is not None:  # NEW timed the base commit's kernel beside it, round by round: judge on that
+            t = thresholds_for(name, defaults, list(rules), SAME_RUN)
+            diff = stats.paired_difference(*pairs, confidence=1.0 - t.alpha)
+            rows.append(Row(name, diff, verdict(diff, t), t, "s", base_commit=n.extra.get("base_commit"),
+                            drift=figures))
+            continue
         if not both:  # raw seconds carry no same-run control: shown, never gated
             t = replace(t, gate=False, reason=t.reason or "no same-run control (raw seconds)")
-        diff = stats.difference(b.gated_samples() if both else b.samples_s,
-                                n.gated_samples() if both else n.samples_s, confidence=1.0 - t.alpha)
-        rows.append(Row(name, diff, verdict(diff, t), t, "RNG fills/share" if both else "s"))
+        rows.append(Row(name, figures, verdict(figures, t), t, "RNG fills/share" if both else "s"))
     return Comparison(rows, compare_fairness(base.fairness, new.fairness),
                       [n for n in base.benchmarks if n not in new.benchmarks],
                       [n for n in new.benchmarks if n not in base.benchmarks])

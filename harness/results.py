@@ -40,6 +40,14 @@ class Benchmark:
             per_value = float(self.extra["rng_fill_seconds_per_value"])
         return self.samples_s / float(self.extra["shares_per_round"]) / per_value
 
+    def base_pairs(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(base commit's seconds, this code's seconds), round by round, when the run timed the
+        --base-ref kernels beside this benchmark; None otherwise."""
+        base = self.extra.get("base_seconds_samples")
+        if not isinstance(base, list) or len(base) != len(self.samples_s):
+            return None
+        return np.asarray(base, dtype=np.float64), self.samples_s
+
     @property
     def short_name(self) -> str:
         return self.name.split("[", 1)[-1].rstrip("]") if "[" in self.name else self.name

@@ -2,7 +2,9 @@
 
 ``change`` is the relative change of medians (new / base - 1; > 0 means slower for times).
 Significance is a two-sided Mann-Whitney U test on the raw samples; the bootstrap interval is for
-the ratio of medians, with a seeded generator so the gate is reproducible.
+the ratio of medians, with a seeded generator so the gate is reproducible. Samples paired round by
+round (new and base code timed alternately in one run) are judged on the per-round ratios instead:
+Wilcoxon's signed-rank test on their logarithms and a bootstrap interval of their median.
 """
 from __future__ import annotations
 
@@ -51,3 +53,28 @@ def difference(base: np.ndarray, new: np.ndarray, *, confidence: float = 0.99, s
     p, effect = mann_whitney_p(base, new)
     ci = bootstrap_ratio_ci(base, new, confidence=confidence, seed=seed)
     return Difference(bm, nm, nm / bm - 1.0, p, ci, effect)
+
+
+def paired_difference(base: np.ndarray, new: np.ndarray, *, confidence: float = 0.99, seed: int = 0,
+                      resamples: int = 2000) -> Difference:
+    """Compare samples paired round by round (``new[i]`` and ``base[i]`` timed side by side).
+
+    ``change`` and ``ratio_ci`` are for the median of the per-round ratios new / base; the p-value
+    is Wilcoxon's signed-rank test (two-sided) of their logarithms against 0; the effect size is the
+    share of rounds where new was slower minus the share where it was faster."""
+    base = np.asarray(base, dtype=np.float64)
+    new = np.asarray(new, dtype=np.float64)
+    if len(base) != len(new):
+        raise ValueError(f"paired samples differ in length: {len(base)} base vs {len(new)} new")
+    if len(base) < 2:
+        raise ValueError(f"need >= 2 paired rounds (got {len(base)})")
+    ratios = new / base
+    logs = np.log(ratios)
+    p = 1.0 if not np.any(logs) else float(_sp.wilcoxon(logs, alternative="two-sided").pvalue)
+    rng = np.random.default_rng(seed)
+    medians = np.median(rng.choice(ratios, size=(resamples, len(ratios)), replace=True), axis=1)
+    tail = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(medians, [tail, 1.0 - tail])
+    effect = float(np.mean(ratios > 1.0) - np.mean(ratios < 1.0))
+    med = float(np.median(ratios))
+    return Difference(float(np.median(base)), float(np.median(new)), med - 1.0, p, (float(lo), float(hi)), effect)

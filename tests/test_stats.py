@@ -39,3 +39,35 @@ def test_bootstrap_is_reproducible():
 def test_too_few_samples_is_an_error():
     with pytest.raises(ValueError, match=">= 2 samples"):
         stats.difference(np.array([1.0]), np.array([1.0, 2.0]))
+
+
+def drifting_pairs(factor: float, n: int = 60, seed: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    """Base and new timed side by side while the host's speed drifts by up to 2x across rounds."""
+    rng = np.random.default_rng(seed)
+    host = 1.0 + 0.5 * (1.0 + np.sin(np.linspace(0.0, 6.0, n)))
+    base = host * (1.0 + 0.02 * rng.standard_normal(n))
+    new = factor * host * (1.0 + 0.02 * rng.standard_normal(n))
+    return base, new
+
+
+def test_paired_difference_sees_through_a_drift_the_unpaired_test_cannot():
+    base, new = drifting_pairs(1.12)
+    paired = stats.paired_difference(base, new)
+    assert paired.change == pytest.approx(0.12, abs=0.02)
+    assert paired.p_value < 1e-6 and paired.ratio_ci[0] > 1.08 and paired.effect_size > 0.9
+    unpaired = stats.difference(base, new)
+    assert unpaired.ratio_ci[0] < 1.0  # the drift swamps a 12% change when pairs are ignored
+
+
+def test_paired_difference_of_identical_code_is_not_significant():
+    base, new = drifting_pairs(1.0, seed=10)
+    d = stats.paired_difference(base, new)
+    assert d.p_value > 0.01 and d.ratio_ci[0] < 1.0 < d.ratio_ci[1]
+    assert stats.paired_difference(base, base).p_value == 1.0
+
+
+def test_paired_difference_refuses_unpaired_input():
+    with pytest.raises(ValueError, match="differ in length: 2 base vs 3 new"):
+        stats.paired_difference(np.ones(2), np.ones(3))
+    with pytest.raises(ValueError, match=">= 2 paired rounds"):
+        stats.paired_difference(np.ones(1), np.ones(1))

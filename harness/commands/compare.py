@@ -71,7 +71,7 @@ def _rerun(new, names: list[str], times: int, err: Console) -> list:
         err.print(f"confirming {len(ids)} suspected regression(s), re-run {k}/{times} -> {out}", highlight=False)
         outcome = run_suites(profile=meta.get("profile", "quick"), out_dir=out, filter_expr=" or ".join(ids),
                              seed=int(meta.get("seed", 2026)), impl_module=meta.get("impl_module", "kernels"),
-                             console=err)
+                             base_ref=meta.get("base_ref"), console=err)
         if outcome.exit_code != 0:
             raise UnusableInput(f"confirmation re-run {k} failed (pytest exit {outcome.exit_code})")
         runs.append(load_run(out, f"re-run {k}"))
@@ -99,33 +99,50 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _short(name: str) -> str:
+    return name.split("[", 1)[-1].rstrip("]")
+
+
 def table(result: cmp.Comparison, changes_only: bool) -> Table:
+    same_run = any(r.base_commit for r in result.rows)
     t = Table(title="hongbao compare", show_lines=False)
-    for col, justify in (("benchmark", "left"), ("base", "right"), ("new", "right"), ("change", "right"),
-                         ("CI of ratio", "right"), ("p-value", "right"), ("verdict", "left")):
+    columns = [("benchmark", "left"), ("base", "right"), ("new", "right"), ("change", "right"),
+               ("CI of ratio", "right"), ("p-value", "right"), ("verdict", "left")]
+    if same_run:
+        columns += [("judged on", "left"), ("vs BASE run", "right")]
+    for col, justify in columns:
         t.add_column(col, justify=justify)
     for row in result.rows:
         if changes_only and row.verdict == cmp.SAME:
             continue
         d = row.diff
-        t.add_row(row.name.split("[", 1)[-1].rstrip("]"), _fmt(d.base_median), _fmt(d.new_median),
-                  f"{d.change:+.1%}", f"{d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}", f"{d.p_value:.2g}",
-                  f"[{_STYLE[row.verdict]}]{row.verdict}[/]")
+        cells = [_short(row.name), _fmt(d.base_median), _fmt(d.new_median), f"{d.change:+.1%}",
+                 f"{d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}", f"{d.p_value:.2g}", f"[{_STYLE[row.verdict]}]{row.verdict}[/]"]
+        if same_run:
+            cells += ([f"same run, {row.base_commit[:12]}", f"[dim]{row.drift.change:+.1%}[/]"] if row.base_commit
+                      else ["BASE run", ""])
+        t.add_row(*cells)
     return t
 
 
 def explain(row: cmp.Row) -> str:
     d, t = row.diff, row.thresholds
-    return (f"{row.name.split('[', 1)[-1].rstrip(']')}: {d.change:+.1%} slower ({_fmt(d.base_median)} -> {_fmt(d.new_median)} {row.unit}, "
+    again = (f" Reproduced by {len(row.confirmations)} re-run(s): "
+             + ", ".join(f"{c.change:+.1%}" for c in row.confirmations) + "." if row.confirmations else "")
+    if row.base_commit:
+        return (f"{_short(row.name)}: {d.change:+.1%} slower than the kernels at {row.base_commit[:12]} timed beside "
+                f"it in the same run (median of the per-round ratios new / base; base {_fmt(d.base_median)} s, "
+                f"new {_fmt(d.new_median)} s per round); the {1 - t.alpha:.0%} bootstrap CI of that median is "
+                f"{d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}, wholly above the allowed 1 + {t.max_regression:.0%}; "
+                f"Wilcoxon signed-rank p = {d.p_value:.2g} < alpha {t.alpha:g}." + again)
+    return (f"{_short(row.name)}: {d.change:+.1%} slower ({_fmt(d.base_median)} -> {_fmt(d.new_median)} {row.unit}, "
             f"median of raw samples); the {1 - t.alpha:.0%} bootstrap CI of new/base is "
             f"{d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}, wholly above the allowed 1 + {t.max_regression:.0%}; "
-            f"Mann-Whitney U p = {d.p_value:.2g} < alpha {t.alpha:g}."
-            + (f" Reproduced by {len(row.confirmations)} re-run(s): "
-               + ", ".join(f"{c.change:+.1%}" for c in row.confirmations) + "." if row.confirmations else ""))
+            f"Mann-Whitney U p = {d.p_value:.2g} < alpha {t.alpha:g}." + again)
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(soft_wrap=True) if Console().is_terminal else Console(width=150, soft_wrap=True)
+    console = Console(soft_wrap=True) if Console().is_terminal else Console(width=200, soft_wrap=True)
     err = Console(stderr=True, soft_wrap=True)
     try:
         path = args.thresholds or (DEFAULT_THRESHOLDS if DEFAULT_THRESHOLDS.is_file() else None)
@@ -149,11 +166,18 @@ def run(args: argparse.Namespace) -> int:
                   f"(max-regression {defaults.max_regression:.0%}, min-effect {defaults.min_effect:.0%}, "
                   f"alpha {defaults.alpha:g})", highlight=False)
     _load_warning(base, new, console)
-    raw = [r.name.split("[", 1)[-1].rstrip("]") for r in result.rows if r.unit == "s"]
+    raw = [_short(r.name) for r in result.rows if r.unit == "s" and not r.base_commit]
     console.print("Figures: median RNG fills per share (time per share / numpy's fill time per float64, paired "
                   "round by round in the same run; lower is faster)"
                   + (f"; in seconds and never gated (no same-run control): {', '.join(raw)}" if raw else "") + ".",
                   highlight=False)
+    commits = sorted({r.base_commit[:12] for r in result.rows if r.base_commit})
+    if commits:
+        console.print(f"Judged on 'same run': NEW timed the kernels at {', '.join(commits)} beside each such benchmark, "
+                      "alternately just before and just after each round; base and new are their median seconds per "
+                      "round, change is the median per-round ratio (Wilcoxon signed-rank p). 'vs BASE run' is the "
+                      "figure against BASE in RNG fills per share: shown, not judged (a shared host's spells move it "
+                      "by up to 35% with the code unchanged).", highlight=False)
     if result.only_base:
         console.print(f"[yellow]{len(result.only_base)} benchmark(s) only in BASE (not compared):[/yellow] "
                       + ", ".join(n.split('[', 1)[-1].rstrip(']') for n in result.only_base[:8]), highlight=False)
