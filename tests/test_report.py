@@ -48,3 +48,15 @@ def test_missing_or_empty_run_folder_is_unusable(tmp_path, capsys):
     empty.mkdir()
     assert main(["report", str(empty)]) == 2
     assert "no results to report" in capsys.readouterr().err
+
+
+def test_the_benchmark_table_shows_same_run_ratios_to_the_base_commit_when_there_are_any():
+    from harness.report.sections.bench import all_rows_table
+
+    plain = {"id": "double_mean-serial-c10-n20000", "median_s": 0.001, "shares_per_second": 2e8,
+             "fraction_of_rng_limit": 1.0, "clock": "thread_time"}
+    paired = {**plain, "base_commit": "0123456789abcdef", "vs_base": 1.2346, "vs_base_quartiles": [1.1, 1.3]}
+    assert "base" not in all_rows_table([plain])[0]
+    table = all_rows_table([paired, {**plain, "id": "double_mean-python-c10-n1000"}])
+    assert "time / base (0123456789ab), same run" in table[0]
+    assert table[2].endswith("| 1.235 (1.10-1.30) |") and table[3].endswith("|  |")

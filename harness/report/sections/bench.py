@@ -66,12 +66,26 @@ def targets(rows: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def _vs_base(r: dict) -> str:
+    """'1.004 (0.98-1.02)': median and quartiles of the per-round ratios to the --base-ref kernels."""
+    if r.get("vs_base") is None:
+        return ""
+    q = r.get("vs_base_quartiles") or [None, None]
+    return f"{r['vs_base']:.3f} ({_f(q[0], '.2f')}-{_f(q[1], '.2f')})"
+
+
 def all_rows_table(rows: list[dict]) -> list[str]:
-    lines = ["| benchmark | median ms | shares/s | x Python | RNG fraction | clock |", "|---|---:|---:|---:|---:|---|"]
+    commits = sorted({r["base_commit"][:12] for r in rows if r.get("base_commit")})
+    head = "| benchmark | median ms | shares/s | x Python | RNG fraction | clock |"
+    rule = "|---|---:|---:|---:|---:|---|"
+    if commits:
+        head += f" time / base ({', '.join(commits)}), same run |"
+        rule += "---:|"
+    lines = [head, rule]
     for r in rows:
         lines.append(f"| {r['id']} | {r['median_s'] * 1e3:.3f} | {r['shares_per_second']:,.0f} | "
                      f"{_f(r.get('speedup_vs_python'), '.1f')} | {_f(r.get('fraction_of_rng_limit'), '.3f')} | "
-                     f"{r.get('clock', '')} |")
+                     f"{r.get('clock', '')} |" + (f" {_vs_base(r)} |" if commits else ""))
     return lines
 
 
