@@ -47,18 +47,39 @@ def test_a_commit_is_loaded_as_committed_not_as_in_the_working_tree(tmp_path):
     assert baseref.extract(sha, repo, tmp_path / "cache") == tmp_path / "cache" / sha  # reused, not re-extracted
 
 
-def test_the_project_head_splits_exactly_like_the_working_kernels(tmp_path):
-    base = baseref.kernels_at("HEAD", cache=tmp_path)
+@pytest.fixture(scope="module")
+def head_base(tmp_path_factory):
+    """The project's HEAD kernels, compiled into Numba's cache by a child process, then imported here."""
+    cache = tmp_path_factory.mktemp("base-kernels")
+    sha = baseref.resolve("HEAD")
+    baseref.extract(sha, cache=cache)
+    baseref.prime_caches([sha], cache=cache)
+    return baseref.kernels_at(sha, cache=cache), cache
+
+
+def test_the_project_head_splits_exactly_like_the_working_kernels(head_base):
+    base, cache = head_base
     assert base.batch is not kernels.batch and base.rng is not kernels.rng
     totals = np.array([100, 5_000, 123_456, 10**9], dtype=np.int64)
     for algorithm in ("double_mean", "line_cut", "naive", "equal", "beta"):
         ours = kernels.split_batch(totals, 7, algorithm=algorithm, seed=11)
         theirs = base.split_batch(totals, 7, algorithm=algorithm, seed=11)
         assert np.array_equal(ours, theirs), algorithm
-    package_dir = tmp_path / base.BASE_COMMIT
+    package_dir = cache / base.BASE_COMMIT
     for name, module in list(sys.modules.items()):
         if name.startswith(base.__name__ + "."):
             assert module.__file__.startswith(str(package_dir)), name
+
+
+def test_primed_kernels_are_loaded_from_numbas_cache_not_compiled_here(head_base):
+    """A kernel compiled in the timing process runs at another speed than the same kernel loaded
+    from the cache (module docstring), so both sides of a same-run pair must be cache loads."""
+    base, _ = head_base
+    totals = np.array([1_000, 20_000, 30_000], dtype=np.int64)
+    for parallel, kernel in ((False, base.batch.split_fixed_serial), (True, base.batch.split_fixed_parallel)):
+        base.split_batch(totals, 10, algorithm="double_mean", seed=3, parallel=parallel,
+                         out=np.empty((3, 10), dtype=np.int64))
+        assert sum(kernel.stats.cache_hits.values()) >= 1 and not kernel.stats.cache_misses, kernel
 
 
 def test_unknown_ref_is_refused_naming_the_flag(tmp_path):

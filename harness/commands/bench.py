@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
         from harness.results import UnusableInput
         try:
             base_ref = baseref.resolve(args.base_ref)
+            baseref.extract(base_ref)
+            with console.status(f"compiling the working kernels and those at {base_ref[:12]} into Numba's cache"):
+                baseref.prime_caches(["kernels", base_ref])
         except UnusableInput as exc:
             console.print(f"[red]{exc}[/red]", highlight=False)
             return Exit.UNUSABLE
