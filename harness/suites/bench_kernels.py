@@ -12,6 +12,10 @@ does not inflate when it preempts us; parallel cases need wall time (``time.perf
 Their ``parallel_speedup`` does not compare with the serial benchmark, timed at another moment on
 another clock: each parallel round is paired with a wall-clock run of the serial kernel on the same
 batch just before it (harness.bench.PairedRun), and the figure is the median of those ratios.
+
+With ``--hongbao-base-ref`` (``hongbao bench --base-ref``), each serial case also times the base
+commit's kernel (harness.baseref) on the same batch and output array, alternately just before and
+just after each round (harness.bench.AlternatingPair); the regression gate judges those pairs.
 """
 from __future__ import annotations
 
