@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
                       "alternately just before and just after each round; base and new are their median seconds per "
                       "round, change is the median per-round ratio (Wilcoxon signed-rank p). 'vs BASE run' is the "
                       "figure against BASE in RNG fills per share: shown, not judged (a shared host's spells move it "
-                      "by up to 35% with the code unchanged).", highlight=False)
+                      "from -25% to +48% with the code unchanged).", highlight=False)
     if result.only_base:
         console.print(f"[yellow]{len(result.only_base)} benchmark(s) only in BASE (not compared):[/yellow] "
                       + ", ".join(n.split('[', 1)[-1].rstrip(']') for n in result.only_base[:8]), highlight=False)
