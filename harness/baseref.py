@@ -113,11 +113,11 @@ def prime_caches(packages: list[str], repo: Path = REPO, cache: Path = CACHE, ti
 def _prime(repo: Path, cache: Path, packages: list[str]) -> None:
     import numpy as np
 
+    totals = np.array([1_000, 20_000], dtype=np.int64)
     for name in packages:
         module = importlib.import_module(PACKAGE) if name == PACKAGE else kernels_at(name, repo, cache)
         for algorithm in module.ALGORITHMS:
             for parallel in (False, True):
-                totals = np.array([1_000, 20_000], dtype=np.int64)
                 module.split_batch(totals, 2, algorithm=algorithm, min_cents=1, seed=1, parallel=parallel,
                                    out=np.empty((2, 2), dtype=np.int64))
 

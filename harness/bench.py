@@ -142,29 +142,27 @@ class AlternatingPair:
     BASE_FIRST, NEW_FIRST = "base-first", "new-first"
 
     def __init__(self, fn: Callable[[], object], new_fn: Callable[[], object], clock: Callable[[], float]) -> None:
-        self.fn = fn
+        self.base = PairedRun(fn, clock)
         self.new_fn = new_fn
-        self.clock = clock
-        self.samples: list[float] = []
         self.order: list[str] = []
         self._owed = False
 
-    def _measure(self) -> None:
-        t0 = self.clock()
-        self.fn()
-        self.samples.append(self.clock() - t0)
+    @property
+    def samples(self) -> list[float]:
+        """The base runs' times, one per round."""
+        return self.base.samples
 
     def settle(self) -> None:
         """Time the base run a new-first round still owes (first thing in the next setup)."""
         if self._owed:
-            self._measure()
+            self.base.measure()
             self._owed = False
 
     def before_round(self) -> None:
         if len(self.order) % 2 == 0:
             self.order.append(self.BASE_FIRST)
-            self.fn()
-            self._measure()
+            self.base.fn()
+            self.base.measure()
         else:
             self.order.append(self.NEW_FIRST)
             self.new_fn()
@@ -181,20 +179,25 @@ def paired_ratios(numerators: list[float], denominators: list[float]) -> list[fl
     return [a / b for a, b in zip(numerators, denominators)]
 
 
+def ratio_quartiles(numerators: list[float], denominators: list[float]) -> tuple[float, float, float]:
+    """(lower quartile, median, upper quartile) of the per-round ratios numerator_i / denominator_i."""
+    q1, med, q3 = np.quantile(paired_ratios(numerators, denominators), [0.25, 0.5, 0.75])
+    return float(q1), float(med), float(q3)
+
+
 def paired_figures(serial: list[float], parallel: list[float]) -> dict:
     """A parallel case's speedup from its rounds, each paired with a serial run just before it:
     the median of the per-round ratios, and their quartiles (how much the host moved it)."""
-    q1, med, q3 = np.quantile(paired_ratios(serial, parallel), [0.25, 0.5, 0.75])
-    return {"paired_serial_seconds_samples": serial, "parallel_speedup": float(med),
-            "parallel_speedup_quartiles": [float(q1), float(q3)]}
+    q1, med, q3 = ratio_quartiles(serial, parallel)
+    return {"paired_serial_seconds_samples": serial, "parallel_speedup": med, "parallel_speedup_quartiles": [q1, q3]}
 
 
 def base_pair_figures(commit: str, base: list[float], order: list[str], new: list[float]) -> dict:
     """A serial case's timing against the base commit's kernel, round by round: the raw base
     samples (what the gate judges, with the round's own sample) and the median of new / base."""
-    q1, med, q3 = np.quantile(paired_ratios(new, base), [0.25, 0.5, 0.75])
+    q1, med, q3 = ratio_quartiles(new, base)
     return {"base_commit": commit, "base_seconds_samples": base, "base_order": order,
-            "vs_base": float(med), "vs_base_quartiles": [float(q1), float(q3)]}
+            "vs_base": med, "vs_base_quartiles": [q1, q3]}
 
 
 def rounds_for(round_seconds: float, profile: Profile, max_rounds: int = 400) -> int:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import stats
-from harness.results import Run, UnusableInput
+from harness.results import Run, UnusableInput, short_name
 
 FASTER, SLOWER, REGRESSION, SAME = "faster", "slower", "REGRESSION", "no significant change"
 NOT_GATED, NOT_CONFIRMED = "slower (not gated)", "slower (not confirmed)"
@@ -142,7 +142,7 @@ def thresholds_for(name: str, base: Thresholds, rules: list[Rule], judged: str =
     for rule in rules:
         if judged not in rule.judged:
             continue
-        if fnmatch.fnmatchcase(name, rule.match) or fnmatch.fnmatchcase(name.split("[", 1)[-1].rstrip("]"), rule.match):
+        if fnmatch.fnmatchcase(name, rule.match) or fnmatch.fnmatchcase(short_name(name), rule.match):
             return replace(base, **rule.overrides)
     return base
 

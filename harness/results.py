@@ -13,6 +13,12 @@ from pathlib import Path
 import numpy as np
 
 
+def short_name(name: str) -> str:
+    """A benchmark's id without its test function: "bench_split[double_mean-serial-c10-n20000]" ->
+    "double_mean-serial-c10-n20000" (a name without brackets is returned as it is)."""
+    return name.split("[", 1)[-1].rstrip("]") if "[" in name else name
+
+
 class UnusableInput(Exception):
     """A results file or folder that cannot be compared; the message says which and why."""
 
@@ -50,7 +56,7 @@ class Benchmark:
 
     @property
     def short_name(self) -> str:
-        return self.name.split("[", 1)[-1].rstrip("]") if "[" in self.name else self.name
+        return short_name(self.name)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness import bench
+from harness.results import short_name
 
 SUITES_DIR = Path(__file__).parent / "suites"
 
@@ -34,7 +35,7 @@ class _ProgressPlugin:
         self.progress.update(self.task, total=len(session.items), description="benchmarking")
 
     def pytest_runtest_logstart(self, nodeid: str, location) -> None:
-        self.progress.update(self.task, description=nodeid.split("[", 1)[-1].rstrip("]"))
+        self.progress.update(self.task, description=short_name(nodeid))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed:

@@ -37,9 +37,13 @@ def bootstrap_ratio_ci(base: np.ndarray, new: np.ndarray, *, confidence: float =
     rng = np.random.default_rng(seed)
     b = np.median(rng.choice(base, size=(resamples, len(base)), replace=True), axis=1)
     n = np.median(rng.choice(new, size=(resamples, len(new)), replace=True), axis=1)
-    ratios = n / b
+    return percentile_interval(n / b, confidence)
+
+
+def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` share of bootstrap ``values`` (percentile method)."""
     tail = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(ratios, [tail, 1.0 - tail])
+    lo, hi = np.quantile(values, [tail, 1.0 - tail])
     return float(lo), float(hi)
 
 
@@ -73,8 +77,7 @@ def paired_difference(base: np.ndarray, new: np.ndarray, *, confidence: float = 
     p = 1.0 if not np.any(logs) else float(_sp.wilcoxon(logs, alternative="two-sided").pvalue)
     rng = np.random.default_rng(seed)
     medians = np.median(rng.choice(ratios, size=(resamples, len(ratios)), replace=True), axis=1)
-    tail = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(medians, [tail, 1.0 - tail])
     effect = float(np.mean(ratios > 1.0) - np.mean(ratios < 1.0))
     med = float(np.median(ratios))
-    return Difference(float(np.median(base)), float(np.median(new)), med - 1.0, p, (float(lo), float(hi)), effect)
+    return Difference(float(np.median(base)), float(np.median(new)), med - 1.0, p,
+                      percentile_interval(medians, confidence), effect)

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from harness import compare as cmp
 from harness.exitcodes import Exit
-from harness.results import UnusableInput, load_run
+from harness.results import UnusableInput, load_run, short_name
 
 DEFAULT_THRESHOLDS = Path("seeds/thresholds.toml")
 
@@ -63,7 +63,7 @@ def _rerun(new, names: list[str], times: int, err: Console) -> list:
     from harness.runner import run_suites
 
     meta = new.doc.get("hongbao") or {}
-    ids = [n.split("[", 1)[-1].rstrip("]") for n in names]
+    ids = [short_name(n) for n in names]
     runs = []
     for k in range(1, times + 1):
         out = new.folder / f"confirm-{k}"
@@ -99,10 +99,6 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _short(name: str) -> str:
-    return name.split("[", 1)[-1].rstrip("]")
-
-
 def table(result: cmp.Comparison, changes_only: bool) -> Table:
     same_run = any(r.base_commit for r in result.rows)
     t = Table(title="hongbao compare", show_lines=False)
@@ -116,7 +112,7 @@ def table(result: cmp.Comparison, changes_only: bool) -> Table:
         if changes_only and row.verdict == cmp.SAME:
             continue
         d = row.diff
-        cells = [_short(row.name), _fmt(d.base_median), _fmt(d.new_median), f"{d.change:+.1%}",
+        cells = [short_name(row.name), _fmt(d.base_median), _fmt(d.new_median), f"{d.change:+.1%}",
                  f"{d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}", f"{d.p_value:.2g}", f"[{_STYLE[row.verdict]}]{row.verdict}[/]"]
         if same_run:
             cells += ([f"same run, {row.base_commit[:12]}", f"[dim]{row.drift.change:+.1%}[/]"] if row.base_commit
@@ -130,12 +126,12 @@ def explain(row: cmp.Row) -> str:
     again = (f" Reproduced by {len(row.confirmations)} re-run(s): "
              + ", ".join(f"{c.change:+.1%}" for c in row.confirmations) + "." if row.confirmations else "")
     if row.base_commit:
-        return (f"{_short(row.name)}: {d.change:+.1%} slower than the kernels at {row.base_commit[:12]} timed beside "
+        return (f"{short_name(row.name)}: {d.change:+.1%} slower than the kernels at {row.base_commit[:12]} timed beside "
                 f"it in the same run (median of the per-round ratios new / base; base {_fmt(d.base_median)} s, "
                 f"new {_fmt(d.new_median)} s per round); the {1 - t.alpha:.0%} bootstrap CI of that median is "
                 f"{d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}, wholly above the allowed 1 + {t.max_regression:.0%}; "
                 f"Wilcoxon signed-rank p = {d.p_value:.2g} < alpha {t.alpha:g}." + again)
-    return (f"{_short(row.name)}: {d.change:+.1%} slower ({_fmt(d.base_median)} -> {_fmt(d.new_median)} {row.unit}, "
+    return (f"{short_name(row.name)}: {d.change:+.1%} slower ({_fmt(d.base_median)} -> {_fmt(d.new_median)} {row.unit}, "
             f"median of raw samples); the {1 - t.alpha:.0%} bootstrap CI of new/base is "
             f"{d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}, wholly above the allowed 1 + {t.max_regression:.0%}; "
             f"Mann-Whitney U p = {d.p_value:.2g} < alpha {t.alpha:g}." + again)
@@ -166,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
                   f"(max-regression {defaults.max_regression:.0%}, min-effect {defaults.min_effect:.0%}, "
                   f"alpha {defaults.alpha:g})", highlight=False)
     _load_warning(base, new, console)
-    raw = [_short(r.name) for r in result.rows if r.unit == "s" and not r.base_commit]
+    raw = [short_name(r.name) for r in result.rows if r.unit == "s" and not r.base_commit]
     console.print("Figures: median RNG fills per share (time per share / numpy's fill time per float64, paired "
                   "round by round in the same run; lower is faster)"
                   + (f"; in seconds and never gated (no same-run control): {', '.join(raw)}" if raw else "") + ".",
@@ -180,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
                       "from -25% to +48% with the code unchanged).", highlight=False)
     if result.only_base:
         console.print(f"[yellow]{len(result.only_base)} benchmark(s) only in BASE (not compared):[/yellow] "
-                      + ", ".join(n.split('[', 1)[-1].rstrip(']') for n in result.only_base[:8]), highlight=False)
+                      + ", ".join(short_name(n) for n in result.only_base[:8]), highlight=False)
     if result.only_new:
         console.print(f"[yellow]{len(result.only_new)} benchmark(s) only in NEW (no baseline yet)[/yellow]")
     for f in result.fairness:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from harness.report import plots
 from harness.report.section import Section
-from harness.results import UnusableInput, parse_benchmarks, saved_runs
+from harness.results import UnusableInput, parse_benchmarks, saved_runs, short_name
 
 TITLE = "Kernel benchmarks (is it fast enough?)"
 
@@ -18,7 +18,7 @@ def rows_of(doc: dict) -> list[dict]:
         extra = b.get("extra_info") or {}
         if "shares_per_second" not in extra or "algorithm" not in extra:
             continue
-        out.append({**extra, "id": b["name"].split("[", 1)[-1].rstrip("]"), "median_s": b["stats"]["median"],
+        out.append({**extra, "id": short_name(b["name"]), "median_s": b["stats"]["median"],
                     "round_seconds": b["stats"].get("data")})
     return out
 
