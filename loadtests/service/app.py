@@ -7,7 +7,6 @@ process builds its own store connection).
 from __future__ import annotations
 
 import asyncio
-
 import logging
 import os
 import time
