@@ -89,6 +89,7 @@ def test_max_time_out_of_range_is_unusable(tmp_path, value):
     res = hongbao("bench", "--max-time", value, "--out", str(tmp_path / "x"))
     assert res.returncode == 2
     assert "--max-time must be > 0 and <= 600 seconds" in res.stderr
+    assert not (tmp_path / "x").exists()
 
 
 def test_max_time_sets_the_rounds_of_a_run(tmp_path):

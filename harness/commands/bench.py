@@ -57,12 +57,6 @@ def run(args: argparse.Namespace) -> int:
     from harness.runner import run_suites  # imports pytest; kept out of --help
 
     console = Console(stderr=True, soft_wrap=True)
-    out = args.out or default_out_dir()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        console.print(f"[red]--out {out}: cannot create the folder ({exc})[/red]")
-        return Exit.UNUSABLE
     if args.repeat < 1:
         console.print(f"[red]--repeat must be >= 1 (got {args.repeat})[/red]")
         return Exit.UNUSABLE
@@ -81,6 +75,13 @@ def run(args: argparse.Namespace) -> int:
         except UnusableInput as exc:
             console.print(f"[red]{exc}[/red]", highlight=False)
             return Exit.UNUSABLE
+    # every flag is checked before the run folder is made: a refused run writes nothing
+    out = args.out or default_out_dir()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        console.print(f"[red]--out {out}: cannot create the folder ({exc})[/red]")
+        return Exit.UNUSABLE
     docs, seconds = [], 0.0
     for k in range(1, args.repeat + 1):
         where = out if args.repeat == 1 else out / f"repeat-{k}"
