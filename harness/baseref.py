@@ -5,8 +5,10 @@ same process (``hongbao bench --base-ref REF``), so a slow or fast spell of a sh
 both sides of each ratio. To import two versions of one package at once, the base commit's
 ``kernels/`` is extracted with ``git archive`` under another package name, ``kernels_at_<sha12>``,
 and its own ``from kernels...`` imports are pointed at that name: the code is otherwise the
-commit's, byte for byte. The copy lives in ``results/.base-kernels/<sha>/`` (git-ignored), so Numba's
-on-disk cache beside it serves later runs against the same commit.
+commit's, byte for byte (the kernels import each other relatively since the move into ``hongbao``;
+older commits' absolute ``kernels`` imports are repointed). The commit is looked up in the git
+repository of the current folder, and the copy lives in ``./results/.base-kernels/<sha>/``
+(git-ignored), so Numba's on-disk cache serves later runs against the same commit.
 
 Both sides must reach the timing process the same way. A kernel JIT-compiled in the process and the
 same kernel loaded from Numba's cache do not run at the same speed: with identical code, a freshly
@@ -26,22 +28,31 @@ import tarfile
 from pathlib import Path
 from types import ModuleType
 
-from harness.results import UnusableInput
+from hongbao.harness.results import UnusableInput
+from hongbao.harness.shipped import results_dir
 
-PACKAGE = "kernels"
-REPO = Path(__file__).resolve().parents[1]
-CACHE = REPO / "results" / ".base-kernels"
+FOLDER = "kernels"            # the kernels' folder in a commit's tree
+PACKAGE = "hongbao.kernels"   # the working kernels' import name
 
-_IMPORT = re.compile(rf"^(\s*)(from|import)\s+{PACKAGE}(?=[\s.])", re.MULTILINE)
+_IMPORT = re.compile(r"^(\s*)(from|import)\s+(?:hongbao\.)?kernels(?=[\s.])", re.MULTILINE)
+
+
+def default_repo() -> Path:
+    return Path.cwd()
+
+
+def default_cache() -> Path:
+    return results_dir() / ".base-kernels"
 
 
 def alias(sha: str) -> str:
     """The package name a commit's kernels are imported under."""
-    return f"{PACKAGE}_at_{sha[:12]}"
+    return f"{FOLDER}_at_{sha[:12]}"
 
 
-def resolve(ref: str, repo: Path = REPO) -> str:
+def resolve(ref: str, repo: Path | None = None) -> str:
     """The full commit id of ``ref``; UnusableInput naming --base-ref when git cannot find it."""
+    repo = repo or default_repo()
     try:
         done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
                               capture_output=True, text=True, timeout=30)
@@ -54,58 +65,62 @@ def resolve(ref: str, repo: Path = REPO) -> str:
 
 
 def repoint_imports(source: str, name: str) -> str:
-    """``from kernels.x import y`` / ``import kernels`` -> the same from package ``name``."""
+    """``from kernels.x import y`` / ``import hongbao.kernels`` -> the same from package ``name``."""
     return _IMPORT.sub(lambda m: f"{m.group(1)}{m.group(2)} {name}", source)
 
 
-def extract(sha: str, repo: Path = REPO, cache: Path = CACHE) -> Path:
+def extract(sha: str, repo: Path | None = None, cache: Path | None = None) -> Path:
     """Write commit ``sha``'s kernels/ as package ``alias(sha)`` under ``cache/<sha>/``; return that folder."""
+    repo, cache = repo or default_repo(), cache or default_cache()
     root = cache / sha
     name = alias(sha)
     package = root / name
     if (package / "__init__.py").is_file():
         return root
-    done = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", sha, PACKAGE],
+    done = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", sha, FOLDER],
                           capture_output=True, timeout=60)
     if done.returncode != 0:
-        raise UnusableInput(f"--base-ref {sha[:12]}: git archive found no {PACKAGE}/ at that commit "
+        raise UnusableInput(f"--base-ref {sha[:12]}: git archive found no {FOLDER}/ at that commit "
                             f"({done.stderr.decode(errors='replace').strip()})")
     staging = root / f".{name}.partial"
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
         for member in tar.getmembers():
-            if not member.isfile() or not member.name.startswith(PACKAGE + "/"):
+            if not member.isfile() or not member.name.startswith(FOLDER + "/"):
                 continue
-            target = staging / member.name[len(PACKAGE) + 1:]
+            target = staging / member.name[len(FOLDER) + 1:]
             target.parent.mkdir(parents=True, exist_ok=True)
             data = tar.extractfile(member).read()
             if target.suffix == ".py":
                 data = repoint_imports(data.decode(), name).encode()
             target.write_bytes(data)
     if not (staging / "__init__.py").is_file():
-        raise UnusableInput(f"--base-ref {sha[:12]}: {PACKAGE}/__init__.py is missing at that commit")
+        raise UnusableInput(f"--base-ref {sha[:12]}: {FOLDER}/__init__.py is missing at that commit")
     staging.rename(package)  # whole or not at all: a crash mid-extract leaves only the .partial folder
     return root
 
 
-def kernels_at(ref: str, repo: Path = REPO, cache: Path = CACHE) -> ModuleType:
+def kernels_at(ref: str, repo: Path | None = None, cache: Path | None = None) -> ModuleType:
     """Import commit ``ref``'s kernels package (as ``kernels_at_<sha12>``) and return it."""
+    repo, cache = repo or default_repo(), cache or default_cache()
     sha = resolve(ref, repo)
     root = extract(sha, repo, cache)
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     module = importlib.import_module(alias(sha))
     if not callable(getattr(module, "split_batch", None)):
-        raise UnusableInput(f"--base-ref {ref}: {PACKAGE} at {sha[:12]} has no split_batch")
+        raise UnusableInput(f"--base-ref {ref}: {FOLDER} at {sha[:12]} has no split_batch")
     module.BASE_COMMIT = sha
     return module
 
 
-def prime_caches(packages: list[str], repo: Path = REPO, cache: Path = CACHE, timeout: float = 900) -> None:
+def prime_caches(packages: list[str], repo: Path | None = None, cache: Path | None = None,
+                 timeout: float = 900) -> None:
     """Compile the batch kernels of ``packages`` ("kernels", or a commit id for its extracted copy)
     into Numba's on-disk cache, in a child process, for every algorithm, serial and parallel, with
     the argument types the benchmark suites use."""
-    done = subprocess.run([sys.executable, "-m", "harness.baseref", "--prime", str(repo), str(cache), *packages],
-                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    repo, cache = repo or default_repo(), cache or default_cache()
+    done = subprocess.run([sys.executable, "-m", "hongbao.harness.baseref", "--prime", str(repo), str(cache), *packages],
+                          capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise UnusableInput(f"--base-ref: compiling the kernels into Numba's cache failed:\n{done.stderr[-2000:]}")
 
@@ -115,7 +130,7 @@ def _prime(repo: Path, cache: Path, packages: list[str]) -> None:
 
     totals = np.array([1_000, 20_000], dtype=np.int64)
     for name in packages:
-        module = importlib.import_module(PACKAGE) if name == PACKAGE else kernels_at(name, repo, cache)
+        module = importlib.import_module(PACKAGE) if name in (FOLDER, PACKAGE) else kernels_at(name, repo, cache)
         for algorithm in module.ALGORITHMS:
             for parallel in (False, True):
                 module.split_batch(totals, 2, algorithm=algorithm, min_cents=1, seed=1, parallel=parallel,

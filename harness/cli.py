@@ -50,7 +50,7 @@ def create_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
 
 
 def _load(name: str):
-    return importlib.import_module(f"harness.commands.{COMMANDS[name]}")
+    return importlib.import_module(f"hongbao.harness.commands.{COMMANDS[name]}")
 
 
 def main(argv: list[str] | None = None) -> int:

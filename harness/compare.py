@@ -16,8 +16,8 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness import stats
-from harness.results import Run, UnusableInput, short_name
+from hongbao.harness import stats
+from hongbao.harness.results import Run, UnusableInput, short_name
 
 FASTER, SLOWER, REGRESSION, SAME = "faster", "slower", "REGRESSION", "no significant change"
 NOT_GATED, NOT_CONFIRMED = "slower (not gated)", "slower (not confirmed)"
@@ -191,7 +191,7 @@ def compare_fairness(base: dict | None, new: dict | None) -> list[FairnessRow]:
     fairness.json for its cap, else the registry itself) is a regression."""
     if not base or not new:
         return []
-    from kernels import ALGORITHMS
+    from hongbao.kernels import ALGORITHMS
 
     out = []
     for name, entry in new["algorithms"].items():

@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness import bench
-from harness.results import short_name
+from hongbao.harness import bench
+from hongbao.harness.results import short_name
 
 SUITES_DIR = Path(__file__).parent / "suites"
 
@@ -51,6 +51,9 @@ def pytest_args(profile: str, json_path: Path, filter_expr: str | None, seed: in
     args = ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR), str(SUITES_DIR),
             f"--hongbao-profile={profile}", f"--hongbao-seed={seed}", f"--hongbao-impl-module={impl_module}",
             f"--benchmark-json={json_path}", "--benchmark-save-data",
+            # pytest-benchmark makes its storage folder (default ./.benchmarks) even when it saves
+            # nothing: keep it in the run folder, not wherever the user stands
+            f"--benchmark-storage=file://{json_path.parent.resolve()}",
             "-W", "ignore::numba.NumbaWarning"]
     if filter_expr:
         args += ["-k", filter_expr]
@@ -64,7 +67,7 @@ def pytest_args(profile: str, json_path: Path, filter_expr: str | None, seed: in
 
 
 def run_suites(*, profile: str, out_dir: Path, filter_expr: str | None = None, seed: int = 2026,
-               impl_module: str = "kernels", verbose: bool = False, console: Console | None = None,
+               impl_module: str = "hongbao.kernels", verbose: bool = False, console: Console | None = None,
                max_time_s: float | None = None, base_ref: str | None = None) -> Outcome:
     """Run the suites; pytest-benchmark writes ``out_dir/benchmark.json``."""
     json_path = out_dir / "benchmark.json"

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels import batch as _batch
-from kernels import reference as _reference
-from kernels import rng as _rng
-from kernels.registry import ALGORITHMS, LINE_CUT, Algorithm
-from kernels.registry import algorithm as lookup
-from kernels.validate import INT64_MAX, NO_CAP, as_cents, check_split
+from . import batch as _batch
+from . import reference as _reference
+from . import rng as _rng
+from .registry import ALGORITHMS, LINE_CUT, Algorithm
+from .registry import algorithm as lookup
+from .validate import INT64_MAX, NO_CAP, as_cents, check_split
 
 __all__ = ["ALGORITHMS", "Algorithm", "split", "split_batch", "next_share", "check", "IMPLS"]
 

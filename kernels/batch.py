@@ -8,13 +8,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kernels import rng
-from kernels._jit import jit, jit_parallel
-from kernels.linecut import line_cut_into
-from kernels.validate import INT64_MAX, MAX_COUNT
-from kernels.registry import BETA, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
-from kernels.steps import rows_beta, rows_double_mean, rows_equal, rows_naive, sequential_into
-from kernels.vector import VEC, vector_double_mean, vector_equal, vector_naive
+from . import rng
+from ._jit import jit, jit_parallel
+from .linecut import line_cut_into
+from .validate import INT64_MAX, MAX_COUNT
+from .registry import BETA, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
+from .steps import rows_beta, rows_double_mean, rows_equal, rows_naive, sequential_into
+from .vector import VEC, vector_double_mean, vector_equal, vector_naive
 
 
 @jit

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from kernels import rng
-from kernels._jit import jit
+from . import rng
+from ._jit import jit
 
 CAP_ATTEMPTS = 4
 ATTEMPT_SHIFT = 48  # counters of attempt a start at a << 48

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
-from kernels import rng
-from kernels.linecut import ALPHA_INV, ATTEMPT_SHIFT, CAP_ATTEMPTS
-from kernels.registry import BETA, BETA_CONCENTRATION, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
+from . import rng
+from .linecut import ALPHA_INV, ATTEMPT_SHIFT, CAP_ATTEMPTS
+from .registry import BETA, BETA_CONCENTRATION, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
 
 
 def feasible_range(R: int, k: int, m: int, M: int) -> tuple[int, int]:

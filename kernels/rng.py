@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from kernels._jit import jit, jit_inline
+from ._jit import jit, jit_inline
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15

@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 
-from kernels import rng
-from kernels._jit import jit, jit_inline
-from kernels.registry import BETA, BETA_CONCENTRATION, DOUBLE_MEAN, EQUAL, NAIVE
+from . import rng
+from ._jit import jit, jit_inline
+from .registry import BETA, BETA_CONCENTRATION, DOUBLE_MEAN, EQUAL, NAIVE
 
 
 @jit_inline

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels import rng
-from kernels._jit import jit, jit_inline
-from kernels.steps import step_double_mean, step_equal, step_naive
+from . import rng
+from ._jit import jit, jit_inline
+from .steps import step_double_mean, step_equal, step_naive
 
 VEC = 64                       # envelopes per block
 FLOAT_EXACT = 1 << 52          # float quotient + one correction is exact below this

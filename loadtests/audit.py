@@ -122,7 +122,7 @@ def scorecard_by_size(envelopes: dict[int, dict], grabs: list[dict], min_envelop
     big = sorted((k for k, v in groups.items() if len(v) >= min_envelopes), key=lambda k: -len(groups[k]))
     if not big:
         return []
-    from harness.fairness import score_matrix   # numba-backed: imported only when needed
+    from hongbao.harness.fairness import score_matrix   # numba-backed: imported only when needed
     out = []
     for total, count in big[:max_groups]:
         sc = score_matrix(np.asarray(groups[(total, count)], dtype=np.int64), total_cents=total, min_cents=1)
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", help="service base URL (GET /ledger) or a saved ledger.json")
     args = parser.parse_args(argv)
     if args.source.startswith(("http://", "https://")):
-        from loadtests.storm.procs import fetch_ledger
+        from hongbao.loadtests.storm.procs import fetch_ledger
         ledger = fetch_ledger(args.source)
     else:
         ledger = json.loads(Path(args.source).read_text())

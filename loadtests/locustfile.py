@@ -11,9 +11,9 @@ Distributed: run the same command with ``--master`` on one machine and ``--worke
 """
 from __future__ import annotations
 
-from loadtests.shapes import ScenarioShape  # noqa: F401  (the one shape Locust will find)
-from loadtests.storm import recorder  # noqa: F401  (registers the event listeners)
-from loadtests.users import SCENARIO, GrabberUser, SenderUser
+from hongbao.loadtests.shapes import ScenarioShape  # noqa: F401  (the one shape Locust will find)
+from hongbao.loadtests.storm import recorder  # noqa: F401  (registers the event listeners)
+from hongbao.loadtests.users import SCENARIO, GrabberUser, SenderUser
 
 __all__ = ["GrabberUser", "ScenarioShape"]
 

@@ -20,12 +20,12 @@ import gevent.lock
 import redis
 from locust import User, events
 
-from loadtests.service.stores import redis_store as rs
-from loadtests.service.stores.online_plan import OnlinePlan
-from loadtests.service.validation import parse_create
-from loadtests.shapes import ScenarioShape  # noqa: F401  (the one shape Locust will find)
-from loadtests.storm import outcomes, recorder
-from loadtests.users import POOL, SCENARIO, _identity, grabber_wait_time
+from hongbao.loadtests.service.stores import redis_store as rs
+from hongbao.loadtests.service.stores.online_plan import OnlinePlan
+from hongbao.loadtests.service.validation import parse_create
+from hongbao.loadtests.shapes import ScenarioShape  # noqa: F401  (the one shape Locust will find)
+from hongbao.loadtests.storm import outcomes, recorder
+from hongbao.loadtests.users import POOL, SCENARIO, _identity, grabber_wait_time
 
 REDIS_URL = os.environ.get("HONGBAO_REDIS_URL", "redis://127.0.0.1:6379/0")
 _client: redis.Redis | None = None
@@ -132,7 +132,7 @@ class RedisSender(User):
         self.user_id, self.rng = _identity(self, "s")
 
     def create(self) -> None:
-        from loadtests.users import SenderUser
+        from hongbao.loadtests.users import SenderUser
         body = SenderUser.envelope_body(self)
         start = time.perf_counter()
         try:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from locust import LoadTestShape
 
-from loadtests.storm import recorder
-from loadtests.storm.ramp_stop import RampStop
-from loadtests.storm.scenario import from_env
-from loadtests.storm.shape_plan import users_at
+from hongbao.loadtests.storm import recorder
+from hongbao.loadtests.storm.ramp_stop import RampStop
+from hongbao.loadtests.storm.scenario import from_env
+from hongbao.loadtests.storm.shape_plan import users_at
 
 
 class ScenarioShape(LoadTestShape):

@@ -20,9 +20,9 @@ import gevent
 from locust import between, constant, constant_throughput
 from locust.contrib.fasthttp import FastHttpUser
 
-from loadtests.storm import outcomes
-from loadtests.storm.pool import EnvelopePool
-from loadtests.storm.scenario import Scenario, from_env
+from hongbao.loadtests.storm import outcomes
+from hongbao.loadtests.storm.pool import EnvelopePool
+from hongbao.loadtests.storm.scenario import Scenario, from_env
 
 SCENARIO: Scenario = from_env()
 _user_numbers = itertools.count(1)

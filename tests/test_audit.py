@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from loadtests.audit import audit_ledger, fairness_by_order, jain_index
+from hongbao.loadtests.audit import audit_ledger, fairness_by_order, jain_index
 
 
 def _env(eid, total, count, remaining, remaining_count, refunded=0):
@@ -127,7 +127,7 @@ def test_fairness_by_order_flags_a_position_bias():
 
 
 def test_scorecard_runs_on_a_common_envelope_size():
-    from loadtests.audit import scorecard_by_size
+    from hongbao.loadtests.audit import scorecard_by_size
     envs, grabs = {}, []
     for eid in range(1, 41):           # position 1 always gets 70 of 100 cents: clearly unfair
         envs[eid] = _env(eid, 100, 4, 0, 0)
@@ -142,7 +142,7 @@ def test_scorecard_runs_on_a_common_envelope_size():
 def test_audit_command_on_a_saved_ledger(clean, tmp_path, capsys):
     import json
 
-    from loadtests.audit import main
+    from hongbao.loadtests.audit import main
     path = tmp_path / "ledger.json"
     path.write_text(json.dumps(clean))
     assert main([str(path)]) == 0

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-import kernels
-from harness import baseref
-from harness.results import UnusableInput
+from hongbao import kernels
+from hongbao.harness import baseref
+from hongbao.harness.results import UnusableInput
 from tests.support.bench_runs import REPO, hongbao
 
 

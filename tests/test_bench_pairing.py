@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import bench
+from hongbao.harness import bench
 
 
 def test_paired_speedup_is_the_median_of_per_round_ratios():

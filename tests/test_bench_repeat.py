@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from harness import bench
+from hongbao.harness import bench
 from tests.support.bench_runs import GOLDEN
 
 

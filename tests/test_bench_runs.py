@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import bench
+from hongbao.harness import bench
 from tests.support.bench_runs import bench_run, hongbao
 
 pytestmark = pytest.mark.slow
@@ -118,7 +118,7 @@ def test_quick_profile_keeps_python_batches_small():
 
 
 def test_report_plots_the_paired_rounds_and_gives_the_spread(run_dir):
-    from harness.cli import main
+    from hongbao.harness.cli import main
     assert main(["report", str(run_dir)]) == 0
     md = (run_dir / "report.md").read_text()
     assert re.search(r"\| parallel \(2 threads\) vs serial \| \d+\.\d\d \(quartiles \d+\.\d\d-\d+\.\d\d\) \| 1\.7 \|", md)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.capacity.saturation import breach
-from harness.cli import main
-from harness.report.sections import capacity as capacity_section
+from hongbao.harness.capacity.saturation import breach
+from hongbao.harness.cli import main
+from hongbao.harness.report.sections import capacity as capacity_section
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_from_reprojects_another_target_without_measuring(run_dir, tmp_path):
 
 
 def test_every_ramp_step_breach_names_the_limit():
-    from harness.capacity.saturation import RampStep
+    from hongbao.harness.capacity.saturation import RampStep
     step = RampStep(users=5, duration_s=1, requests=100, failures=0, grabs_per_second=100, p50_ms=1, p99_ms=250)
     assert "p99 250.0 ms > SLO 200 ms" in breach(step, 200, 0.001)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from harness.capacity.measure import memory_store_bytes, redis_figures
+from hongbao.harness.capacity.measure import memory_store_bytes, redis_figures
 from tests.support.redis_server import redis_server
 
 

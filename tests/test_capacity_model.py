@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from harness.capacity import model, presets
-from harness.capacity.saturation import RampStep, find_knee
+from hongbao.harness.capacity import model, presets
+from hongbao.harness.capacity.saturation import RampStep, find_knee
 
 
 # --- targets, presets and flags -------------------------------------------------------------------
@@ -186,7 +186,7 @@ def test_the_storm_kits_load_generator_flag_counts_even_below_the_cpu_threshold(
 
 
 def test_a_ramp_whose_audit_failed_is_never_projected_from():
-    from harness.capacity.plan import _pick
+    from hongbao.harness.capacity.plan import _pick
     good = {"store": "memory", "audit_ok": True, "knee": {"grabs_per_second": 900}}
     lossy = {"store": "redis", "audit_ok": False, "knee": {"grabs_per_second": 5000}}
     assert _pick([good, lossy]) is good

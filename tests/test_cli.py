@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from harness.cli import COMMANDS, main
+from hongbao.harness.cli import COMMANDS, main
 
 
 def test_top_level_help_lists_every_command(capsys):
@@ -32,7 +32,7 @@ def test_no_command_prints_help_and_exits_2(capsys):
 
 
 def test_storm_fault_with_a_bad_spec_is_unusable():
-    out = subprocess.run([sys.executable, "-m", "harness.cli", "storm", "--scenario", "seeds/storms/smoke.toml",
+    out = subprocess.run([sys.executable, "-m", "hongbao.harness.cli", "storm", "--scenario", "seeds/storms/smoke.toml",
                           "--fault", "kill-the-moon@3s"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2, out.stderr
     assert "fault" in out.stderr.lower()

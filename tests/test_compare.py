@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from hongbao.harness.cli import main
 from tests.support.bench_runs import GOLDEN, REPO, bench_run, hongbao
 
 THRESHOLDS = str(REPO / "seeds" / "thresholds.toml")
@@ -76,7 +76,7 @@ def test_parallel_cases_are_reported_but_not_gated(capsys, tmp_path):
 def _folder(tmp_path: Path, name: str, fair: dict[str, bool], claimed: dict[str, bool] | None = None) -> Path:
     """A run folder: a real benchmark.json plus a fairness.json in the scorecard's schema
     (constructed verdicts; claims from the registry unless ``claimed`` overrides them)."""
-    from kernels import ALGORITHMS
+    from hongbao.kernels import ALGORITHMS
 
     d = tmp_path / name
     d.mkdir()
@@ -133,8 +133,8 @@ def test_bad_thresholds_and_flags_exit_2(capsys, tmp_path):
 def test_confirm_keeps_only_regressions_a_rerun_reproduces(tmp_path):
     """Constructed NEW (serial samples x 1.3). A re-run that is the real, unscaled twin run does not
     reproduce it (verdict 'not confirmed'); a re-run scaled the same way does."""
-    from harness import compare as cmp
-    from harness.results import load_run
+    from hongbao.harness import compare as cmp
+    from hongbao.harness.results import load_run
 
     base = load_run(GOLDEN / "aa_run1.json")
     new_path = scaled_copy(GOLDEN / "aa_run1.json", tmp_path / "new.json", 1.3, match="double_mean-serial-")
@@ -193,8 +193,8 @@ def test_same_run_pairs_are_judged_instead_of_the_base_run(capsys, tmp_path):
 
 
 def test_rules_can_be_limited_to_one_way_of_judging(tmp_path):
-    from harness import compare as cmp
-    from harness.results import UnusableInput, load_run
+    from hongbao.harness import compare as cmp
+    from hongbao.harness.results import UnusableInput, load_run
 
     rules_file = tmp_path / "t.toml"
     rules_file.write_text('[[rule]]\nmatch = "double_mean-serial-*"\njudged = "cross-run"\nmax_regression = 0.5\n')

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.fairness import score_allocator
-from harness.fairness.allocator import load_callable, run_allocator
+from hongbao.harness.fairness import score_allocator
+from hongbao.harness.fairness.allocator import load_callable, run_allocator
 from tests.support import allocators
 
 KW = dict(total=10_000, count=10, envelopes=3_000, seed=42, alpha=0.01)

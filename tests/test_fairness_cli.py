@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from harness.cli import main
-from harness.report.sections import fairness as section
+from hongbao.harness.cli import main
+from hongbao.harness.report.sections import fairness as section
 
 SMALL = ["--envelopes", "3000", "--seed", "5"]
 

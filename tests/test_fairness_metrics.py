@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from harness.fairness import metrics, score_matrix
+from hongbao.harness.fairness import metrics, score_matrix
 
 
 def _matrix(n_env: int, n_pos: int, seed: int, high: int = 50) -> np.ndarray:
@@ -95,7 +95,7 @@ def test_constant_matrix_is_fair_and_has_zero_gini():
 
 
 def test_envelopes_of_different_totals_as_a_storm_audit_passes_them():
-    import kernels
+    from hongbao import kernels
 
     totals = np.random.default_rng(4).integers(1_000, 50_000, size=5_000)
     x = kernels.split_batch(totals, 8, algorithm="line_cut", seed=9)

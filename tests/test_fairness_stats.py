@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as sps
 
-from harness.fairness import metrics, stats
+from hongbao.harness.fairness import metrics, stats
 
 
 def test_bins_statistic_equals_pearson_when_positions_are_independent():

@@ -6,8 +6,8 @@ import itertools
 import numpy as np
 import pytest
 
-import kernels
-from harness.fairness import theory
+from hongbao import kernels
+from hongbao.harness.fairness import theory
 
 
 def _pmf(algorithm, total, count, m):

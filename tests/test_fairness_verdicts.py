@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.fairness import scorecard
-from harness.fairness.calibration import calibrate
+from hongbao.harness.fairness import scorecard
+from hongbao.harness.fairness.calibration import calibrate
 
 ALPHA = 0.01
 

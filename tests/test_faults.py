@@ -10,8 +10,8 @@ import shutil
 
 import pytest
 
-from loadtests.faults import FaultRunConfig, parse_fault, run_fault
-from loadtests.faults.promises import ACK_CHECK
+from hongbao.loadtests.faults import FaultRunConfig, parse_fault, run_fault
+from hongbao.loadtests.faults.promises import ACK_CHECK
 from tests.support.figures import report_figure
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]

@@ -16,8 +16,8 @@ import sys
 import httpx
 import pytest
 
-from harness.commands import serve
-from loadtests.service import validation as v
+from hongbao.harness.commands import serve
+from hongbao.loadtests.service import validation as v
 from tests.support.service_proc import service_process
 
 LIMIT = v.MAX_BODY_BYTES
@@ -204,7 +204,7 @@ def test_same_request_replayed_is_one_grab(svc):
 @pytest.mark.parametrize("host", ["0.0.0.0", "::"])
 def test_serve_refuses_non_loopback_bind(host):
     """``hongbao serve --host <non-loopback>`` exits 2 naming --allow-remote, binding nothing."""
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--host", host, "--port", "1"],
+    done = subprocess.run([sys.executable, "-m", "hongbao.harness.cli", "serve", "--host", host, "--port", "1"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
     assert "--allow-remote" in done.stderr and "loopback" in done.stderr, done.stderr

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadtests.faults import Fault, parse_fault, promise
-from loadtests.faults.promises import AOF_POSTPONE_S, broken
+from hongbao.loadtests.faults import Fault, parse_fault, promise
+from hongbao.loadtests.faults.promises import AOF_POSTPONE_S, broken
 
 
 @pytest.mark.parametrize("text,target,at_s", [("kill-redis@10s", "redis", 10.0), ("kill-service@2.5s", "service", 2.5),
@@ -74,7 +74,7 @@ def test_fault_str_round_trips():
 def _cli_args(*argv: str):
     import argparse
 
-    from harness.commands import faults
+    from hongbao.harness.commands import faults
     parser = argparse.ArgumentParser()
     faults.add_arguments(parser)
     return faults, parser.parse_args(list(argv))
@@ -93,7 +93,7 @@ def test_faults_command_refuses_bad_arguments(capsys, argv, words):
 
 def test_storm_fault_refuses_a_fault_outside_the_storm(capsys):
     """The hook for ``hongbao storm --fault``: a kill after the storm's end is a usage error."""
-    from harness.commands.faults import storm_fault
+    from hongbao.harness.commands.faults import storm_fault
     assert storm_fault("kill-redis@30s", seed=1, duration_s=10) == 2
     assert "not within" in capsys.readouterr().err
     assert storm_fault("kill-db@3s", seed=1, duration_s=10) == 2

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from loadtests.service import validation as v
-from loadtests.service.app import create_app
-from loadtests.service.stores.memory import MemoryStore
+from hongbao.loadtests.service import validation as v
+from hongbao.loadtests.service.app import create_app
+from hongbao.loadtests.service.stores.memory import MemoryStore
 from tests.support.figures import report_figure
 
 SEED = 8
@@ -150,7 +150,7 @@ def test_api_fuzz_redis_store(redis_service, request):
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from loadtests.service.stores.redis_store import ID_KEY, INDEX_KEY, keys
+    from hongbao.loadtests.service.stores.redis_store import ID_KEY, INDEX_KEY, keys
     srv, svc = redis_service
     schema = schemathesis.openapi.from_url(svc.base_url + "/openapi.json")
     cases = st.one_of(schema.as_strategy(GenerationMode.POSITIVE), schema.as_strategy(GenerationMode.NEGATIVE))

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import kernels
+from hongbao import kernels
 from tests.support.figures import report_figure
 
 INT64_MAX = 2**63 - 1

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import kernels
-from kernels import ALGORITHMS
+from hongbao import kernels
+from hongbao.kernels import ALGORITHMS
 
 
 @pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))

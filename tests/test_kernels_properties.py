@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import kernels
-from kernels import ALGORITHMS
+from hongbao import kernels
+from hongbao.kernels import ALGORITHMS
 
 ONLINE = [a.name for a in ALGORITHMS.values() if a.online]
 
@@ -100,7 +100,7 @@ def test_simd_path_equals_reference_across_block_edges(algorithm):
     for count in (2, 10, 33):
         got = kernels.split_batch(totals, count, algorithm=algorithm, seed=99, parallel=False)
         code = ALGORITHMS[algorithm].code
-        from kernels.reference import split as reference_split
+        from hongbao.kernels.reference import split as reference_split
         for e in range(0, len(totals), 7):
             assert list(got[e]) == reference_split(code, int(totals[e]), count, 1, -1, 99, e)
 

@@ -1,9 +1,9 @@
 """Saturation search stops loading once a ramp step breaks the SLO (loadtests/storm/ramp_stop.py)."""
 from __future__ import annotations
 
-from loadtests.storm.histogram import Histogram
-from loadtests.storm.ramp_stop import RampStop
-from loadtests.storm.recording import Recording
+from hongbao.loadtests.storm.histogram import Histogram
+from hongbao.loadtests.storm.ramp_stop import RampStop
+from hongbao.loadtests.storm.recording import Recording
 
 T0 = 1000.0
 PARAMS = {"step_s": 4, "start_users": 5, "step_users": 5, "stop_p99_ms": 20, "stop_error_ratio": 0.01}

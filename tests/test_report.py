@@ -5,8 +5,8 @@ import base64
 import re
 import shutil
 
-from harness.cli import main
-from harness.report.builder import section_names
+from hongbao.harness.cli import main
+from hongbao.harness.report.builder import section_names
 from tests.support.bench_runs import GOLDEN
 
 
@@ -51,7 +51,7 @@ def test_missing_or_empty_run_folder_is_unusable(tmp_path, capsys):
 
 
 def test_the_benchmark_table_shows_same_run_ratios_to_the_base_commit_when_there_are_any():
-    from harness.report.sections.bench import all_rows_table
+    from hongbao.harness.report.sections.bench import all_rows_table
 
     plain = {"id": "double_mean-serial-c10-n20000", "median_s": 0.001, "shares_per_second": 2e8,
              "fraction_of_rng_limit": 1.0, "clock": "thread_time"}

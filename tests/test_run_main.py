@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from hongbao.harness.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--bench-filter", "double_mean-serial-c10", "--fairness-envelopes", "2000", "--storm-duration", "5s",
@@ -21,7 +21,7 @@ SMALL = ["--bench-filter", "double_mean-serial-c10", "--fairness-envelopes", "20
 @pytest.mark.storm
 def test_main_job_writes_one_report_from_every_stage(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--out", str(out), *SMALL], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "hongbao.harness.cli", "run", "--out", str(out), *SMALL], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for name in ("benchmark.json", "fairness.json", "storm.json", "capacity.json", "summary.json",

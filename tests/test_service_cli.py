@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from harness.cli import main
-from harness.exitcodes import Exit
+from hongbao.harness.cli import main
+from hongbao.harness.exitcodes import Exit
 from tests.support.grab_checks import check_ledger, check_outcomes, check_shares, race_over_http, requests_for
 from tests.support.redis_server import free_port, redis_server
 from tests.support.service_proc import service_process

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadtests.slo import gate, parse_slo
-from loadtests.storm.histogram import Histogram
+from hongbao.loadtests.slo import gate, parse_slo
+from hongbao.loadtests.storm.histogram import Histogram
 
 
 @pytest.mark.parametrize("text,metric,op,limit", [

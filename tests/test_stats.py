@@ -1,10 +1,10 @@
-"""harness.stats: Mann-Whitney U and the bootstrap CI of the median ratio on seeded samples."""
+"""hongbao.harness.stats: Mann-Whitney U and the bootstrap CI of the median ratio on seeded samples."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from harness import stats
+from hongbao.harness import stats
 
 
 def samples(scale: float, n: int = 60, seed: int = 1) -> np.ndarray:

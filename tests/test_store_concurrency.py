@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from loadtests.service.errors import ApiError
-from loadtests.service.stores import open_store
-from loadtests.service.validation import EnvelopeSpec
+from hongbao.loadtests.service.errors import ApiError
+from hongbao.loadtests.service.stores import open_store
+from hongbao.loadtests.service.validation import EnvelopeSpec
 from tests.support.grab_checks import check_ledger, check_outcomes, check_shares, race, requests_for
 from tests.support.redis_server import redis_proc, redis_url  # noqa: F401 - fixtures
 

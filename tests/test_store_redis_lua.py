@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from loadtests.service.stores.redis_store import LUA_DIR, RedisStore, keys
-from loadtests.service.validation import EnvelopeSpec
+from hongbao.loadtests.service.stores.redis_store import LUA_DIR, RedisStore, keys
+from hongbao.loadtests.service.validation import EnvelopeSpec
 from tests.support.redis_server import redis_proc, redis_url  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.redis
@@ -53,7 +53,7 @@ def test_grab_script_compare_and_set(redis_proc, redis_url):
 def test_batched_scripts_survive_script_flush_and_report_a_dead_server():
     """After SCRIPT FLUSH (as after a restart) batched grabs fall back to EVAL; a dead server makes
     every waiting grab fail as 503 store_unavailable (never a hang), and the store recovers."""
-    from loadtests.service.errors import ApiError
+    from hongbao.loadtests.service.errors import ApiError
     from tests.support.redis_server import redis_server
 
     async def main(server):

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import kernels
-from loadtests.service.stores import shares
-from loadtests.service.stores.online_plan import OnlinePlan
-from loadtests.service.validation import EnvelopeSpec
+from hongbao import kernels
+from hongbao.loadtests.service.stores import shares
+from hongbao.loadtests.service.stores.online_plan import OnlinePlan
+from hongbao.loadtests.service.validation import EnvelopeSpec
 
 ONLINE = [a.name for a in kernels.ALGORITHMS.values() if a.online]
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.exitcodes import Exit
-from harness.report.sections.storm import render as render_storm
-from loadtests.storm import scenario as scen
-from loadtests.storm.run import StormConfig, run_storm
+from hongbao.harness.cli import main
+from hongbao.harness.exitcodes import Exit
+from hongbao.harness.report.sections.storm import render as render_storm
+from hongbao.loadtests.storm import scenario as scen
+from hongbao.loadtests.storm.run import StormConfig, run_storm
 from tests.support.redis_server import redis_server
 
 SMOKE = Path(__file__).resolve().parents[1] / "seeds" / "storms" / "smoke.toml"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands.storm import duration_s
-from loadtests.storm import shape_plan as shapes
-from loadtests.storm import scenario as scen
-from loadtests.storm.histogram import Histogram, bucket_us
+from hongbao.harness.commands.storm import duration_s
+from hongbao.loadtests.storm import shape_plan as shapes
+from hongbao.loadtests.storm import scenario as scen
+from hongbao.loadtests.storm.histogram import Histogram, bucket_us
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds" / "storms"
 
@@ -79,8 +79,18 @@ def test_bad_scenarios_name_the_field(patch, needle):
 def test_missing_seed_and_file():
     with pytest.raises(scen.ScenarioError, match="seed is required"):
         scen.parse({"duration_s": 5}, "x.toml")
-    with pytest.raises(scen.ScenarioError, match="scenario file not found"):
+    with pytest.raises(scen.ScenarioError, match="--scenario: file not found"):
         scen.load("nope/missing.toml")
+
+
+def test_shipped_scenarios_are_found_by_name_and_own_files_by_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # not the checkout: names resolve to the package data
+    assert scen.load("smoke").name == "smoke" and scen.load("countdown").name == "countdown"
+    own = tmp_path / "smoke"      # a file of one's own wins over a shipped name
+    own.write_text((SEEDS / "smoke.toml").read_text().replace('name = "smoke"', 'name = "mine"'))
+    assert scen.load("smoke").name == "mine" and scen.load(own).name == "mine"
+    with pytest.raises(scen.ScenarioError, match="shipped: countdown, herd, ramp, smoke, steady"):
+        scen.load("blizzard")
 
 
 def test_duration_parsing():
@@ -93,7 +103,7 @@ def test_duration_parsing():
 def test_report_section_of_an_unusable_storm_says_why(tmp_path):
     import json
 
-    from harness.report.sections.storm import render
+    from hongbao.harness.report.sections.storm import render
     assert render(tmp_path) is None
     (tmp_path / "storm.json").write_text(json.dumps(
         {"exit": {"code": 2, "name": "UNUSABLE", "reasons": ["service exited with code 1"]}}))
@@ -101,9 +111,9 @@ def test_report_section_of_an_unusable_storm_says_why(tmp_path):
 
 
 def test_storm_command_refuses_bad_setups_with_exit_2(tmp_path, capsys):
-    from harness.cli import main
+    from hongbao.harness.cli import main
     assert main(["storm", "--scenario", str(tmp_path / "nope.toml"), "--out", str(tmp_path)]) == 2
-    assert "scenario file not found" in capsys.readouterr().err
+    assert "--scenario: file not found" in capsys.readouterr().err
     smoke = str(SEEDS / "smoke.toml")
     assert main(["storm", "--scenario", smoke, "--slo", "p99<50", "--out", str(tmp_path)]) == 2
     assert "needs a unit" in capsys.readouterr().err
@@ -117,8 +127,8 @@ def test_storm_command_refuses_bad_setups_with_exit_2(tmp_path, capsys):
 def test_storm_against_a_dead_host_is_unusable(tmp_path):
     import json
 
-    from harness.cli import main
-    from loadtests.storm.procs import free_port
+    from hongbao.harness.cli import main
+    from hongbao.loadtests.storm.procs import free_port
     code = main(["storm", "--scenario", str(SEEDS / "smoke.toml"), "--host",
                  f"http://127.0.0.1:{free_port()}", "--out", str(tmp_path), "--no-progress"])
     assert code == 2
@@ -129,7 +139,7 @@ def test_storm_against_a_dead_host_is_unusable(tmp_path):
 def test_pool_picks_untried_open_envelopes_and_holds_a_herd_until_t0():
     import random
 
-    from loadtests.storm.pool import EnvelopePool
+    from hongbao.loadtests.storm.pool import EnvelopePool
     pool, rng = EnvelopePool(pool_size=3), random.Random(1)
     pool.set_hot([100], release_at=50.0)
     assert pool.pick(rng, set(), hot_share=1.0, now=10.0) is None      # herd: wait for T0
@@ -152,7 +162,7 @@ def test_pool_picks_untried_open_envelopes_and_holds_a_herd_until_t0():
     (False, 40.0, 1, 40.0, False),
 ])
 def test_load_generator_saturation(warning, mean, procs, busiest, expected):
-    from loadtests.monitor import load_generator_saturated
+    from hongbao.loadtests.monitor import load_generator_saturated
     cpu = {"cores": 2, "roles": {"load_generator": {"mean_percent": mean, "processes": procs,
                                                     "busiest_process_mean_percent": busiest}}}
     saturated, why = load_generator_saturated(cpu, warning)
@@ -160,7 +170,7 @@ def test_load_generator_saturation(warning, mean, procs, busiest, expected):
 
 
 def test_machine_busy_flags_competing_work():
-    from loadtests.monitor import machine_busy
+    from hongbao.loadtests.monitor import machine_busy
     cpu = {"cores": 2, "machine_mean_percent": 195.0,
            "roles": {"load_generator": {"mean_percent": 40.0}, "service": {"mean_percent": 15.0}}}
     busy, note = machine_busy(cpu)
@@ -169,7 +179,7 @@ def test_machine_busy_flags_competing_work():
 
 
 def test_open_model_records_offered_and_achieved_rates():
-    from loadtests.storm.run import _load_model
+    from hongbao.loadtests.storm.run import _load_model
     sc = scen.load(SEEDS / "steady.toml")
     lm = _load_model(sc, {}, {"requests_per_s": 1234.5})
     grabbers = sc.shape_params["users"] - sc.senders

@@ -14,8 +14,8 @@ import gc
 import time
 import tracemalloc
 
-from loadtests.service.stores import open_store
-from loadtests.service.validation import EnvelopeSpec
+from hongbao.loadtests.service.stores import open_store
+from hongbao.loadtests.service.validation import EnvelopeSpec
 
 
 def _spec(count: int, i: int) -> EnvelopeSpec:
@@ -81,7 +81,7 @@ def _redis_cpu_seconds(client) -> tuple[float | None, int | None]:
 
 def _envelope_bytes(client, ids: list[int]) -> float:
     """Sum of MEMORY USAGE over every key of the given envelopes (the store's own key names)."""
-    from loadtests.service.stores.redis_store import keys
+    from hongbao.loadtests.service.stores.redis_store import keys
     total = 0
     for eid in ids:
         for key in keys(eid).values():
@@ -90,14 +90,14 @@ def _envelope_bytes(client, ids: list[int]) -> float:
 
 
 def _index_bytes(client) -> int:
-    from loadtests.service.stores.redis_store import INDEX_KEY
+    from hongbao.loadtests.service.stores.redis_store import INDEX_KEY
     return int(client.memory_usage(INDEX_KEY, samples=0) or 0)
 
 
 def _pipelined_grabs(client, ids: list[int], count: int, batch: int = 500) -> int:
     """Run the store's grab script (loadtests/service/lua/grab.lua) for every share, pipelined,
     so that the client is not what limits Redis; returns how many grabs succeeded."""
-    from loadtests.service.stores.redis_store import LUA_DIR, keys
+    from hongbao.loadtests.service.stores.redis_store import LUA_DIR, keys
     sha = client.script_load((LUA_DIR / "grab.lua").read_text())
     jobs = [(eid, k) for k in range(count) for eid in ids]
     ok = 0
@@ -153,7 +153,7 @@ def redis_figures(url: str, envelopes: int = 2000, count: int = 10, seed: int = 
 
 def _delete(client, ids: list[int]) -> None:
     """Remove the measurement's own envelopes (keys and index entries) from the server."""
-    from loadtests.service.stores.redis_store import INDEX_KEY, keys
+    from hongbao.loadtests.service.stores.redis_store import INDEX_KEY, keys
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         client.delete(*[k for eid in chunk for k in keys(eid).values()])

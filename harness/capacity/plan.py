@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from harness.capacity import model
-from harness.capacity.presets import Target
-from harness.capacity.saturation import RampStep, find_knee
-from harness.capacity.sources import kernel_rate, load_capacity
+from hongbao.harness.capacity import model
+from hongbao.harness.capacity.presets import Target
+from hongbao.harness.capacity.saturation import RampStep, find_knee
+from hongbao.harness.capacity.sources import kernel_rate, load_capacity
 
 SCHEMA = "hongbao-capacity/1"
 
@@ -46,7 +46,7 @@ def _quiet(stage: str, done: float, total: float) -> None:
 
 def measure_ramps(opts: Options, work: Path, progress: Progress = _quiet) -> list[dict]:
     """Run one ramp per store and service worker count (the memory store allows one worker only)."""
-    from harness.capacity.ramp import run_ramp
+    from hongbao.harness.capacity.ramp import run_ramp
     ramps = []
     for store in opts.stores:
         kind = store.split("://")[0]
@@ -69,7 +69,7 @@ def kernel_figures(run_dirs: list[Path]) -> dict:
                 return found
     import numpy as np
 
-    import kernels
+    from hongbao import kernels
     envelopes, count = 100_000, 10
     totals = np.full(envelopes, 10_000, dtype=np.int64)
     kernels.split_batch(totals[:10], count, algorithm="double_mean", parallel=False)    # compile first
@@ -102,7 +102,7 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
     earlier = load_capacity(opts.from_dir) if opts.from_dir else None
     stormed = None
     if opts.from_dir and not (earlier and earlier.get("ramps")):
-        from harness.capacity.ramp import ramp_from_storm
+        from hongbao.harness.capacity.ramp import ramp_from_storm
         stormed = ramp_from_storm(opts.from_dir)
     if earlier and earlier.get("ramps"):
         ramps = earlier["ramps"]
@@ -138,7 +138,7 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
     if earlier and "measurements" in earlier:
         measurements = earlier["measurements"]
     else:
-        from harness.capacity.measure import memory_store_bytes, redis_figures
+        from hongbao.harness.capacity.measure import memory_store_bytes, redis_figures
         progress("kernel cost", 0, 1)
         measurements = {"kernel": kernel_figures([d for d in (opts.from_dir, out) if d])}
         progress("store memory", 0, 1)

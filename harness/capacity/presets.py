@@ -11,7 +11,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "seeds" / "capacity"
+from hongbao.harness.shipped import seed_file
+
+PRESET_DIR = seed_file("capacity")
 
 _SUFFIX = {"": 1, "k": 1_000, "m": 1_000_000}
 _RATE = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([kKmM]?)\s*(?:/\s*s(?:ec(?:ond)?)?)?\s*$")

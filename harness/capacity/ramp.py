@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from harness.capacity.saturation import RampStep
+from hongbao.harness.capacity.saturation import RampStep
 
 
 class RampError(RuntimeError):
@@ -100,7 +100,7 @@ def _cores(kind: str, workers: int, processes: int) -> dict[str, float]:
 
 def ramp_from_storm(run_dir: Path) -> dict | None:
     """A ramp from an earlier ``hongbao storm`` with a ramp shape (its storm.json + locust_extra.json)."""
-    from loadtests.storm.ramp import per_step
+    from hongbao.loadtests.storm.ramp import per_step
     run_dir = Path(run_dir)
     try:
         storm = json.loads((run_dir / "storm.json").read_text())
@@ -131,9 +131,9 @@ def run_ramp(*, store: str = "memory", workers: int = 1, processes: int = 1, ste
              stop_error_ratio: float | None = None) -> dict:
     """Serve, ramp, measure (bounded: ``steps x step_s`` seconds of load); returns the ramp as JSON.
     With ``stop_p99_ms``/``stop_error_ratio`` the ramp ends after the first step that breaks them."""
-    from loadtests.storm import scenario as scen
-    from loadtests.storm.ramp import RAMP, per_step
-    from loadtests.storm.run import StormConfig, run_storm
+    from hongbao.loadtests.storm import scenario as scen
+    from hongbao.loadtests.storm.ramp import RAMP, per_step
+    from hongbao.loadtests.storm.run import StormConfig, run_storm
 
     sc = scen.load(RAMP).with_overrides(duration_s=steps * step_s, seed=seed)
     shape = {"start_users": start_users + sc.senders, "step_users": step_users, "step_s": step_s}

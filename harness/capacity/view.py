@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.report.sections.capacity import _fmt
+from hongbao.harness.report.sections.capacity import _fmt
 
 
 @contextmanager
@@ -57,7 +57,7 @@ def print_capacity(console: Console, doc: dict) -> None:
 
 def write_report(run_dir: Path, console: Console) -> list[Path]:
     """report.md and report.html of the run folder, with every section present (the kit's builder)."""
-    from harness.report.builder import write_report as build
+    from hongbao.harness.report.builder import write_report as build
     md_path, html_path, _sections, problems = build(run_dir)
     for p in problems:
         console.print(f"[yellow]{p}[/yellow]")

@@ -2,21 +2,21 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from pathlib import Path
 
 from rich.console import Console
 
-from harness import bench
-from harness.exitcodes import Exit
+from hongbao.harness import bench
+from hongbao.harness.exitcodes import Exit
+from hongbao.harness.shipped import results_dir, timestamp
 
 HELP = "run the kernel benchmark suites (pytest-benchmark JSON with the kit's ratios)"
 
 
-def default_out_dir(root: Path = Path("results")) -> Path:
+def default_out_dir(root: Path | None = None) -> Path:
     """results/<UTC timestamp>/, e.g. results/20261125T120000Z/."""
-    return root / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return (root or results_dir()) / timestamp()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "full 0.5); at most 400 rounds. Longer runs average a shared machine's slow and "
                              "fast spells, e.g. --max-time 8 for the parallel speedup")
     parser.add_argument("--seed", type=int, default=2026, help="seed for envelope totals and RNGs (default 2026)")
-    parser.add_argument("--impl-module", default="kernels", metavar="MODULE",
+    parser.add_argument("--impl-module", default="hongbao.kernels", metavar="MODULE",
                         help="benchmark this module's split_batch(...) instead of kernels' (same signature)")
     parser.add_argument("--base-ref", default=None, metavar="REF",
                         help="git commit (sha, tag, branch) whose kernels are timed beside every Numba serial case, "
@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.runner import run_suites  # imports pytest; kept out of --help
+    from hongbao.harness.runner import run_suites  # imports pytest; kept out of --help
 
     console = Console(stderr=True, soft_wrap=True)
     if args.repeat < 1:
@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         return Exit.UNUSABLE
     base_ref = None
     if args.base_ref is not None:
-        from harness import baseref
-        from harness.results import UnusableInput
+        from hongbao.harness import baseref
+        from hongbao.harness.results import UnusableInput
         try:
             base_ref = baseref.resolve(args.base_ref)
             baseref.extract(base_ref)

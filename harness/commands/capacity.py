@@ -4,16 +4,16 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.exitcodes import Exit
+from hongbao.harness.exitcodes import Exit
+from hongbao.harness.shipped import default_run_dir
 
 HELP = "saturation search and capacity projection for a target peak"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from harness.capacity.presets import preset_names
+    from hongbao.harness.capacity.presets import preset_names
     parser.description = textwrap.fill(
         "Find the knee (highest sustainable grabs/s within the p99 SLO and error budget) with a short "
         "step ramp against the reference grab service, name what limited it (load generator, service, "
@@ -75,8 +75,8 @@ def _fail(msg: str) -> int:
 
 def parse_options(args: argparse.Namespace):
     """Options from the parsed flags; ValueError naming the flag on bad input."""
-    from harness.capacity import presets
-    from harness.capacity.plan import Options
+    from hongbao.harness.capacity import presets
+    from hongbao.harness.capacity.plan import Options
 
     target = presets.resolve_target(args.target, args.preset)
     p99 = presets.parse_duration_ms(args.p99, "--p99")
@@ -118,10 +118,10 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     from rich.console import Console
 
-    from harness.capacity import plan, view
+    from hongbao.harness.capacity import plan, view
 
     console = Console(stderr=True)
-    out = args.out or Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = (args.out or default_run_dir()).resolve()
     try:
         with view.progress(console) as progress:
             doc = plan.build(opts, out, progress)

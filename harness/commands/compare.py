@@ -7,11 +7,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness import compare as cmp
-from harness.exitcodes import Exit
-from harness.results import UnusableInput, load_run, short_name
+from hongbao.harness import compare as cmp
+from hongbao.harness.exitcodes import Exit
+from hongbao.harness.results import UnusableInput, load_run, short_name
+from hongbao.harness.shipped import seed_file
 
-DEFAULT_THRESHOLDS = Path("seeds/thresholds.toml")
+DEFAULT_THRESHOLDS = seed_file("thresholds.toml")
 
 HELP = "regression gate: compare two benchmark runs with significance tests"
 
@@ -60,7 +61,7 @@ def _defaults(args: argparse.Namespace, from_file: dict) -> cmp.Thresholds:
 
 def _rerun(new, names: list[str], times: int, err: Console) -> list:
     """Re-run the named benchmarks ``times`` times like NEW was run; returns the loaded runs."""
-    from harness.runner import run_suites
+    from hongbao.harness.runner import run_suites
 
     meta = new.doc.get("hongbao") or {}
     ids = [short_name(n) for n in names]
@@ -70,7 +71,7 @@ def _rerun(new, names: list[str], times: int, err: Console) -> list:
         out.mkdir(exist_ok=True)
         err.print(f"confirming {len(ids)} suspected regression(s), re-run {k}/{times} -> {out}", highlight=False)
         outcome = run_suites(profile=meta.get("profile", "quick"), out_dir=out, filter_expr=" or ".join(ids),
-                             seed=int(meta.get("seed", 2026)), impl_module=meta.get("impl_module", "kernels"),
+                             seed=int(meta.get("seed", 2026)), impl_module=meta.get("impl_module", "hongbao.kernels"),
                              base_ref=meta.get("base_ref"), console=err)
         if outcome.exit_code != 0:
             raise UnusableInput(f"confirmation re-run {k} failed (pytest exit {outcome.exit_code})")

@@ -5,13 +5,13 @@ import argparse
 import json
 import sys
 import tomllib
-from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.exitcodes import Exit
+from hongbao.harness.exitcodes import Exit
+from hongbao.harness.shipped import default_run_dir, seed_file
 
 HELP = "fairness scorecard of the split algorithms or of your own allocator"
-DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "seeds" / "fairness.toml"
+DEFAULTS_FILE = seed_file("fairness.toml")
 BUILTIN = {"seed": 20261125, "total_cents": 10000, "count": 10, "envelopes": 100000, "alpha": 0.01,
            "min_cents": 1, "algorithms": ["double_mean", "line_cut", "naive", "equal", "beta"],
            "calibration": {"envelopes": 2000}}
@@ -72,8 +72,8 @@ def _usage_error(msg: str) -> int:
 
 
 def _validate(args) -> tuple[list[str], list]:
-    from harness.fairness.allocator import load_callable
-    from kernels import check, registry
+    from hongbao.harness.fairness.allocator import load_callable
+    from hongbao.kernels import check, registry
 
     if args.algorithms is not None:
         names = [a.strip() for a in args.algorithms.split(",") if a.strip()]
@@ -102,11 +102,11 @@ def run(args) -> int:
         names, callables = _validate(args)
     except ValueError as exc:
         return _usage_error(str(exc))
-    from harness.fairness import plots, view
-    from harness.fairness.scorecard import new_document, score_algorithm, score_allocator
+    from hongbao.harness.fairness import plots, view
+    from hongbao.harness.fairness.scorecard import new_document, score_algorithm, score_allocator
 
     console = view.make_console()
-    out_dir = args.out or Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = (args.out or default_run_dir()).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     common = dict(total=args.total_cents, count=args.count, seed=args.seed, alpha=args.alpha,
                   min_cents=args.min_cents, max_cents=args.max_cents)
@@ -132,7 +132,7 @@ def run(args) -> int:
 
 def verdict(doc: dict) -> Exit:
     """4 if an allocator is broken, 1 if a claim failed (incl. calibration), else 0."""
-    from harness.fairness.scorecard import claims_hold
+    from hongbao.harness.fairness.scorecard import claims_hold
 
     if any(e.get("broken") for e in doc["algorithms"].values()):
         return Exit.AUDIT_FAILED

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.exitcodes import Exit
+from hongbao.harness.exitcodes import Exit
 
 HELP = "kill Redis or the service mid-storm, restart, audit: is every acknowledged grab still there?"
 
@@ -53,7 +53,7 @@ def _check(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from loadtests.faults import FaultRunConfig, parse_fault
+    from hongbao.loadtests.faults import FaultRunConfig, parse_fault
 
     try:
         fault = parse_fault(args.fault, down_s=args.down_s)
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_and_print(cfg) -> int:
     """Run one FaultRunConfig, print its figures and broken promises; returns the exit code."""
-    from loadtests.faults import run_fault
+    from hongbao.loadtests.faults import run_fault
 
     print(f"hongbao faults: {cfg.fault} on store={cfg.store} fsync={cfg.fsync or 'none'}: "
           f"{cfg.envelopes * cfg.users} grabs over {cfg.duration_s:g} s (+ up to {cfg.recover_s:g} s of retries)...",
@@ -95,7 +95,7 @@ def storm_fault(fault_text: str, *, seed: int, duration_s: float, out_dir: Path 
     """What ``hongbao storm --fault kill-redis@10s`` should run: this fault run (its own
     redis-server with the AOF, its own service, the retrying client) with the storm scenario's
     seed and duration (capped at 60 s). Exit code as ``hongbao faults``."""
-    from loadtests.faults import FaultRunConfig, parse_fault
+    from hongbao.loadtests.faults import FaultRunConfig, parse_fault
 
     try:
         fault = parse_fault(fault_text)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.exitcodes import Exit
+from hongbao.harness.exitcodes import Exit
 
 HELP = "write report.md and report.html (with plots) for a run folder"
 
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.report.builder import write_report  # matplotlib: only when the command runs
+    from hongbao.harness.report.builder import write_report  # matplotlib: only when the command runs
 
     console = Console(stderr=True, soft_wrap=True)
     if not args.run_dir.is_dir():

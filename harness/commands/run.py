@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.exitcodes import Exit
+from hongbao.harness.exitcodes import Exit
+from hongbao.harness.shipped import default_run_dir
 
 HELP = "the main job: quick benchmark, fairness, a short storm, capacity, one report"
-ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("bench", "fairness", "storm", "capacity", "report")
 
 
@@ -56,8 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip", action="append", default=[], choices=STAGES[:-1], metavar="STAGE",
                         help=f"skip a stage (repeatable): {', '.join(STAGES[:-1])}")
     parser.add_argument("--preset", default="wechat-2017", metavar="NAME", help="capacity target preset (default wechat-2017)")
-    parser.add_argument("--storm-scenario", type=Path, default=ROOT / "seeds" / "storms" / "countdown.toml",
-                        metavar="TOML", help="storm scenario (default seeds/storms/countdown.toml)")
+    parser.add_argument("--storm-scenario", default="countdown", metavar="NAME|TOML",
+                        help="storm scenario: a shipped name or a TOML file (default countdown)")
     parser.add_argument("--storm-duration", default="20s", metavar="DURATION", help="storm length (default 20s)")
     parser.add_argument("--fairness-envelopes", type=int, default=20_000, metavar="N",
                         help="envelopes per algorithm in the scorecard (default 20000)")
@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _command(name: str, args: argparse.Namespace, out: Path) -> list[str]:
     seed = [] if args.seed is None else ["--seed", str(args.seed)]
-    base = [sys.executable, "-m", "harness.cli", name]
+    base = [sys.executable, "-m", "hongbao.harness.cli", name]
     if name == "bench":
         return base + ["--profile", "quick", "--out", str(out)] + seed + \
             (["--filter", args.bench_filter] if args.bench_filter else [])
@@ -90,7 +90,7 @@ def _command(name: str, args: argparse.Namespace, out: Path) -> list[str]:
 def _run_stage(stage: Stage, cmd: list[str], timeout_s: float, console) -> None:
     """Run one stage's process with the terminal shared, bounded by ``timeout_s``."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT)
+    proc = subprocess.Popen(cmd)
     try:
         code = proc.wait(timeout=timeout_s)
         stage.detail = "" if code == 0 else f"exit {code} ({_exit_name(code)})"
@@ -118,7 +118,7 @@ def _exit_name(code: int) -> str:
 
 def _report(out: Path, stage: Stage, console) -> list[Path]:
     """``hongbao report OUT``: report.md and report.html from every section the run folder has."""
-    _run_stage(stage, [sys.executable, "-m", "harness.cli", "report", str(out)], 180, console)
+    _run_stage(stage, [sys.executable, "-m", "hongbao.harness.cli", "report", str(out)], 180, console)
     paths = [p for p in (out / "report.md", out / "report.html") if p.is_file()]
     if stage.status == "ok" and not paths:
         stage.status, stage.detail = "failed", "no report written"
@@ -126,7 +126,7 @@ def _report(out: Path, stage: Stage, console) -> list[Path]:
 
 
 def _write_summary(out: Path, stages: list[Stage], seed, started: float, report: list[Path]) -> dict:
-    from harness.report.sections.summary import headlines
+    from hongbao.harness.report.sections.summary import headlines
     doc = {"schema": "hongbao-run/1", "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
            "seed": seed, "seconds": time.perf_counter() - started,
            "machine": f"{platform.node()} ({platform.machine()}, {_cores()} cores, Python {platform.python_version()})",
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None and args.seed < 0:
         print(f"hongbao run: error: --seed must be >= 0 (got {args.seed})", file=sys.stderr)
         return int(Exit.UNUSABLE)
-    out = (args.out or ROOT / "results" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")).resolve()
+    out = (args.out or default_run_dir()).resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     titles = {"bench": "kernel benchmark (quick)", "fairness": "fairness scorecard", "storm": "grab storm + audit",

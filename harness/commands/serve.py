@@ -7,7 +7,7 @@ import ipaddress
 import os
 import sys
 
-from harness.exitcodes import Exit
+from hongbao.harness.exitcodes import Exit
 
 HELP = "start the reference grab service (memory or Redis store)"
 KEEP_ALIVE_S = 75  # longer than any storm's think time: idle keep-alive connections stay open
@@ -63,7 +63,7 @@ def check_args(args: argparse.Namespace) -> str | None:
 
 
 async def _probe(url: str, seed: int) -> None:
-    from loadtests.service.stores import open_store
+    from hongbao.loadtests.service.stores import open_store
     store = open_store(url, seed=seed)
     try:
         await store.open()
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ["HONGBAO_SEED"] = str(args.seed)
     print(f"hongbao serve: http://{args.host}:{args.port} store={args.store} workers={args.workers} "
           f"seed={args.seed} keep-alive={args.keep_alive_s}s (API: /openapi.json)", flush=True)
-    uvicorn.run("loadtests.service.app:app_from_env", factory=True, host=args.host, port=args.port,
+    uvicorn.run("hongbao.loadtests.service.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, loop="uvloop", http="httptools", lifespan="on",
                 timeout_keep_alive=args.keep_alive_s, backlog=4096, access_log=False,
                 log_level=args.log_level)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.exitcodes import Exit
+from hongbao.harness.exitcodes import Exit
+from hongbao.harness.shipped import default_run_dir, shipped_names
 
 HELP = "run a bounded Locust grab storm, audit the ledger, gate on SLOs"
 
@@ -26,14 +26,15 @@ def duration_s(text: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("examples:\n"
-                     "  hongbao storm --scenario seeds/storms/countdown.toml\n"
-                     "  hongbao storm --scenario seeds/storms/countdown.toml --store redis://127.0.0.1:6379/0 "
+                     "  hongbao storm --scenario countdown\n"
+                     "  hongbao storm --scenario countdown --store redis://127.0.0.1:6379/0 "
                      "--processes 2 --slo 'p99<50ms' --slo 'errors<0.1%'\n"
-                     "  hongbao storm --scenario seeds/storms/smoke.toml --host http://127.0.0.1:8000\n"
+                     "  hongbao storm --scenario my-storm.toml --host http://127.0.0.1:8000\n"
                      "exit codes: 0 OK, 2 UNUSABLE setup, 3 SLO_BREACH, 4 AUDIT_FAILED")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--scenario", required=True, type=Path,
-                        help="storm scenario TOML (seeds/storms/*.toml: seed, envelopes, users, shape)")
+    parser.add_argument("--scenario", required=True, metavar="NAME|TOML",
+                        help="storm scenario: a shipped name (" + ", ".join(shipped_names("storms")) + ") "
+                             "or a TOML file of your own (seed, envelopes, users, shape)")
     parser.add_argument("--store", default="memory",
                         help="store of the service this command starts: memory (default) or "
                              "redis://HOST:PORT/DB (a running Redis)")
@@ -70,10 +71,10 @@ def _fail(msg: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from loadtests import slo
-    from loadtests.storm import scenario as scen
-    from loadtests.storm.run import StormConfig, run_storm
-    from loadtests.storm.summary import print_summary
+    from hongbao.loadtests import slo
+    from hongbao.loadtests.storm import scenario as scen
+    from hongbao.loadtests.storm.run import StormConfig, run_storm
+    from hongbao.loadtests.storm.summary import print_summary
 
     try:
         sc = scen.load(args.scenario).with_overrides(duration_s=args.duration, seed=args.seed)
@@ -95,11 +96,11 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--redis-direct needs --store redis://HOST:PORT/DB and no --host")
     if args.processes and args.workers:
         return _fail("use --processes or --workers, not both")
-    out = args.out or Path("results") / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = (args.out or default_run_dir()).resolve()
     if args.fault:
         # Locust users do not retry failed grabs with their request ids, and the storm does not own
         # the redis-server it would kill: the fault runner does both (loadtests/faults/).
-        from harness.commands.faults import storm_fault
+        from hongbao.harness.commands.faults import storm_fault
         return storm_fault(args.fault, seed=sc.seed, duration_s=sc.duration_s, out_dir=out, fsync=args.fsync)
     cfg = StormConfig(scenario=sc, out_dir=out, store=args.store, host=args.host,
                       processes=args.processes, workers=args.workers, slos=slos,

@@ -12,8 +12,8 @@ from typing import Callable
 import numpy as np
 from scipy import stats as sps
 
-from harness.fairness.scorecard import split_matrix
-from harness.fairness.score import score_matrix
+from hongbao.harness.fairness.scorecard import split_matrix
+from hongbao.harness.fairness.score import score_matrix
 
 
 def calibrate(algorithm: str, *, seeds: int, first_seed: int, total: int, count: int, envelopes: int,

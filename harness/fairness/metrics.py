@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from kernels import rng
-from kernels._jit import jit, jit_parallel
+from hongbao.kernels import rng
+from hongbao.kernels._jit import jit, jit_parallel
 
 CHUNK_ROWS = 8192
 

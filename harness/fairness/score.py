@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.fairness import metrics, stats
+from hongbao.harness.fairness import metrics, stats
 
 #: envelopes per share bin and position the bin test wants on average (keeps the chi-squared valid)
 MIN_PER_BIN = 20

@@ -6,11 +6,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-import kernels
-from harness.fairness import theory
-from harness.fairness.allocator import Allocator, run_allocator
-from harness.fairness.score import score_matrix
-from kernels import registry
+from hongbao import kernels
+from hongbao.harness.fairness import theory
+from hongbao.harness.fairness.allocator import Allocator, run_allocator
+from hongbao.harness.fairness.score import score_matrix
+from hongbao.kernels import registry
 
 SCHEMA = "hongbao.fairness/1"
 

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import special
 from scipy import stats as sps
 
-from kernels.registry import BETA_CONCENTRATION
+from hongbao.kernels.registry import BETA_CONCENTRATION
 
 MIN_EXPECTED = 5.0
 CANDIDATE_BINS = 40

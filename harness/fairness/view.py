@@ -5,8 +5,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.fairness.calibration import calibrate
-from kernels import ALGORITHMS
+from hongbao.harness.fairness.calibration import calibrate
+from hongbao.kernels import ALGORITHMS
 
 
 def make_console() -> Console:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from harness.report import sections as _sections_pkg
-from harness.report.section import Section
+from hongbao.harness.report import sections as _sections_pkg
+from hongbao.harness.report.section import Section
 
 #: Known sections first, in this order; any other module under harness/report/sections/ follows.
 ORDER = ("summary", "bench", "fairness", "storm", "capacity")
@@ -32,7 +32,7 @@ def collect(run_dir: Path) -> tuple[list[Section], list[str]]:
     out, problems = [], []
     for name in section_names():
         try:
-            module = importlib.import_module(f"harness.report.sections.{name}")
+            module = importlib.import_module(f"hongbao.harness.report.sections.{name}")
             section = module.render(run_dir)
         except Exception as exc:  # one broken section must not lose the others
             problems.append(f"section {name}: {type(exc).__name__}: {exc}")

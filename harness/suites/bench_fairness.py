@@ -12,8 +12,8 @@ import time
 import numba
 import numpy as np
 
-from harness.fairness import score_matrix
-from harness.fairness.scorecard import split_matrix
+from hongbao.harness.fairness import score_matrix
+from hongbao.harness.fairness.scorecard import split_matrix
 
 ENVELOPES = 10**6
 COUNT = 10

@@ -25,8 +25,8 @@ import time
 import numba
 import numpy as np
 
-from harness import bench
-from kernels.baseline import BASELINES
+from hongbao.harness import bench
+from hongbao.kernels.baseline import BASELINES
 
 _FIRST_CALL_SECONDS: dict[tuple, tuple[float, float]] = {}
 
@@ -69,7 +69,7 @@ def _first_call_seconds(module, case: bench.Case, seed: int) -> tuple[float, flo
 
 def _jit_cache_hits() -> int | None:
     try:
-        from kernels import batch
+        from hongbao.kernels import batch
     except ImportError:  # pragma: no cover - kernels is part of the distribution
         return None
     kernels = (batch.split_fixed_serial, batch.split_fixed_parallel)
@@ -88,7 +88,7 @@ def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, 
              "envelopes": case.envelopes, "shares_per_round": case.shares, "profile": profile.name}
     if case.impl == bench.PYTHON:
         target = _python_target(case, totals, seed)
-        extra["baseline"] = f"kernels.baseline.{case.algorithm}"
+        extra["baseline"] = f"hongbao.kernels.baseline.{case.algorithm}"
     else:
         extra["compile_seconds"], extra["compile_cpu_seconds"] = _first_call_seconds(impl_module, case, seed)
         extra["jit_cache_hits"] = _jit_cache_hits()

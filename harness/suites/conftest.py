@@ -1,7 +1,8 @@
 """Fixtures and hooks for the kernel benchmark suites (pytest-benchmark).
 
 Options: ``--hongbao-profile quick|full``, ``--hongbao-seed N``, ``--hongbao-impl-module MOD``
-(a module exposing ``split_batch`` with the kernels' signature; default ``kernels``) and
+(a module exposing ``split_batch`` with the kernels' signature; default ``hongbao.kernels``; ``kernels``, as recorded by runs before the
+kit became one ``hongbao`` package, means the same) and
 ``--hongbao-base-ref REF`` (time that git commit's kernels beside each serial case, harness.baseref).
 """
 from __future__ import annotations
@@ -12,7 +13,10 @@ import os
 
 import pytest
 
-from harness import bench
+from hongbao.harness import bench
+
+#: impl_module names recorded in older benchmark.json files (a baseline re-run by --confirm)
+LEGACY_IMPL_MODULES = {"kernels": "hongbao.kernels"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -22,7 +26,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hongbao-seed", type=int, default=2026, help="seed for envelope totals and RNGs")
     group.addoption("--hongbao-max-time", type=float, default=None,
                     help="seconds of timed rounds per benchmark (default: the profile's max_time_s)")
-    group.addoption("--hongbao-impl-module", default="kernels",
+    group.addoption("--hongbao-impl-module", default="hongbao.kernels",
                     help="module exposing split_batch(...) to benchmark instead of kernels")
     group.addoption("--hongbao-base-ref", default=None,
                     help="git ref whose kernels are timed beside each serial case, round by round")
@@ -50,6 +54,7 @@ def seed(pytestconfig: pytest.Config) -> int:
 @pytest.fixture(scope="session")
 def impl_module(pytestconfig: pytest.Config):
     name = pytestconfig.getoption("hongbao_impl_module")
+    name = LEGACY_IMPL_MODULES.get(name, name)
     module = importlib.import_module(name)
     if not callable(getattr(module, "split_batch", None)):
         raise pytest.UsageError(f"--hongbao-impl-module {name} has no split_batch function")
@@ -62,8 +67,8 @@ def base_module(pytestconfig: pytest.Config):
     ref = pytestconfig.getoption("hongbao_base_ref")
     if ref is None:
         return None
-    from harness import baseref
-    from harness.results import UnusableInput
+    from hongbao.harness import baseref
+    from hongbao.harness.results import UnusableInput
     try:
         return baseref.kernels_at(ref)
     except UnusableInput as exc:

@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from harness.commands import faults
+from hongbao.harness.commands import faults
 
 parser = argparse.ArgumentParser(prog="python -m loadtests.faults", description=faults.HELP)
 faults.add_arguments(parser)

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import redis
 
-from loadtests.storm.procs import REPO, free_port, wait_healthy
+from hongbao.loadtests.storm.procs import free_port, wait_healthy
 
 FSYNC_POLICIES = ("always", "everysec", "no")
 
@@ -88,10 +88,10 @@ class ServiceProc:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 30.0) -> "ServiceProc":
-        cmd = [sys.executable, "-m", "harness.cli", "serve", "--store", self.store, "--port", str(self.port),
+        cmd = [sys.executable, "-m", "hongbao.harness.cli", "serve", "--store", self.store, "--port", str(self.port),
                "--seed", str(self.seed), "--workers", "1"]
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_healthy(self.base_url, timeout_s=timeout_s, proc=self.proc)
         except RuntimeError:

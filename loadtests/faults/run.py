@@ -13,11 +13,11 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from loadtests import audit as audit_mod
-from loadtests.faults import promises
-from loadtests.faults.client import Job, Outcome, request, run_jobs
-from loadtests.faults.procs import RedisProc, ServiceProc
-from loadtests.faults.spec import Fault
+from hongbao.loadtests import audit as audit_mod
+from hongbao.loadtests.faults import promises
+from hongbao.loadtests.faults.client import Job, Outcome, request, run_jobs
+from hongbao.loadtests.faults.procs import RedisProc, ServiceProc
+from hongbao.loadtests.faults.spec import Fault
 
 PRE_SPLIT_ALGOS = ("line_cut", "double_mean", "beta")
 ON_GRAB_ALGOS = ("double_mean", "naive", "equal", "beta")

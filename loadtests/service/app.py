@@ -14,10 +14,10 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from loadtests.service import validation as v
-from loadtests.service.errors import ApiError
-from loadtests.service.openapi import spec as openapi_spec
-from loadtests.service.stores import Store, open_store
+from hongbao.loadtests.service import validation as v
+from hongbao.loadtests.service.errors import ApiError
+from hongbao.loadtests.service.openapi import spec as openapi_spec
+from hongbao.loadtests.service.stores import Store, open_store
 
 log = logging.getLogger("hongbao.serve")
 _JSON = b"application/json"

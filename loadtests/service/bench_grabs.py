@@ -15,8 +15,8 @@ import asyncio
 
 import pytest
 
-from loadtests.service.stores import open_store
-from loadtests.service.validation import EnvelopeSpec
+from hongbao.loadtests.service.stores import open_store
+from hongbao.loadtests.service.validation import EnvelopeSpec
 from tests.support.redis_server import redis_cluster, redis_server
 
 GRABS = 2_000

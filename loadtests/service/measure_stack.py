@@ -115,12 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results: dict[str, list[tuple[float, str]]] = {}
     for _ in range(args.rounds):
-        for name, app in (("bare echo POST", "loadtests.service.bare_echo:app"),
-                          ("Starlette echo POST", "loadtests.service.bare_echo:starlette_app")):
+        for name, app in (("bare echo POST", "hongbao.loadtests.service.bare_echo:app"),
+                          ("Starlette echo POST", "hongbao.loadtests.service.bare_echo:starlette_app")):
             with _served(app, app.endswith("starlette_app")) as (port, pid):
                 results.setdefault(name, []).append(
                     _wrk(f"http://127.0.0.1:{port}/", ECHO_LUA, args.duration_s, args.connections, pid))
-        with _served("loadtests.service.app:app_from_env", True, args.store) as (port, pid):
+        with _served("hongbao.loadtests.service.app:app_from_env", True, args.store) as (port, pid):
             results.setdefault("service GET /healthz", []).append(
                 _wrk(f"http://127.0.0.1:{port}/healthz", "", args.duration_s, args.connections, pid))
             for mode in ("pre_split", "on_grab"):

@@ -1,8 +1,8 @@
 """GET /openapi.json: the service contract as OpenAPI 3.1, precise enough for schemathesis."""
 from __future__ import annotations
 
-import kernels
-from loadtests.service import validation as v
+from hongbao import kernels
+from hongbao.loadtests.service import validation as v
 
 
 def _name(what: str) -> dict:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import orjson
 
-import kernels
-from loadtests.service.errors import ApiError, invalid
+from hongbao import kernels
+from hongbao.loadtests.service.errors import ApiError, invalid
 
 MAX_BODY_BYTES = 4096
 MAX_TOTAL_CENTS = 10**12          # also keeps every amount exact in Redis Lua (doubles, 2**53)

@@ -18,7 +18,6 @@ import psutil
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
 REDIS_LOCUSTFILE = Path(__file__).resolve().parents[1] / "redis_user.py"
-REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -57,10 +56,10 @@ def start_service(store: str, seed: int, log_path: Path, workers: int = 1) -> tu
     """Start the reference grab service (``hongbao serve``) on a free loopback port;
     returns (process, base URL)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "harness.cli", "serve", "--store", store, "--port", str(port),
+    cmd = [sys.executable, "-m", "hongbao.harness.cli", "serve", "--store", store, "--port", str(port),
            "--seed", str(seed), "--workers", str(workers)]
     log = open(log_path, "ab")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     log.close()
     host = f"http://127.0.0.1:{port}"
     try:
@@ -105,7 +104,7 @@ def start_locust(*, host: str, env: dict, out_dir: Path, duration_s: float, proc
     procs = []
     for i, cmd in enumerate([main] + extra):
         log = open(out_dir / ("locust.log" if i == 0 else f"locust-worker{i}.log"), "ab")
-        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO))
+        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=out_dir))
         log.close()
     return procs
 
@@ -135,7 +134,7 @@ def fetch_ledger_redis(url: str) -> dict:
     """The ledger straight from a Redis store (for --redis-direct storms, no service running)."""
     import asyncio
 
-    from loadtests.service.stores.redis_store import RedisStore
+    from hongbao.loadtests.service.stores.redis_store import RedisStore
 
     async def go():
         store = RedisStore(url)

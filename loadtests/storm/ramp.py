@@ -1,7 +1,7 @@
 """Step-ramp saturation search: one bounded storm whose users grow by a fixed step every
 ``step_s`` seconds, cut into per-step figures (the capacity model finds the knee in them).
 
-    from loadtests.storm.ramp import run_step_ramp
+    from hongbao.loadtests.storm.ramp import run_step_ramp
     result = run_step_ramp(out_dir=Path("results/x/ramp"), start_users=10, step_users=20, step_s=5, steps=6)
     result["steps"]  # [{"step", "users", "rps", "grabs_per_s", "p50_ms", "p99_ms", "error_ratio",
                      #   "cpu_percent": {"load_generator", "service", "store"}, "load_generator_saturated"}]
@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from loadtests.storm import scenario as scen
-from loadtests.storm.histogram import Histogram
-from loadtests.storm.run import StormConfig, run_storm
-from loadtests.storm.shape_plan import ramp as ramp_users
+from hongbao.loadtests.storm import scenario as scen
+from hongbao.harness.shipped import seed_file
+from hongbao.loadtests.storm.histogram import Histogram
+from hongbao.loadtests.storm.run import StormConfig, run_storm
+from hongbao.loadtests.storm.shape_plan import ramp as ramp_users
 
-RAMP = Path(__file__).resolve().parents[2] / "seeds" / "storms" / "ramp.toml"
+RAMP = seed_file("storms", "ramp.toml")
 
 
 def per_step(extra: dict, cpu: dict, *, start_users: int, step_users: int, step_s: float, steps: int,

@@ -4,10 +4,10 @@ does not keep loading a service already past its knee. Figures over a step are t
 ``per_step``: whole seconds, the first ``settle_s`` (users still spawning) left out."""
 from __future__ import annotations
 
-from loadtests.storm.histogram import Histogram
-from loadtests.storm.outcomes import GRAB_NAMES
-from loadtests.storm.recording import Recording
-from loadtests.storm.shape_plan import ramp_step
+from hongbao.loadtests.storm.histogram import Histogram
+from hongbao.loadtests.storm.outcomes import GRAB_NAMES
+from hongbao.loadtests.storm.recording import Recording
+from hongbao.loadtests.storm.shape_plan import ramp_step
 
 
 def step_figures(recording: Recording, t0: float, step: int, step_s: float,

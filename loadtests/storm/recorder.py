@@ -21,9 +21,9 @@ import gevent
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests.storm.outcomes import GRAB_NAMES
-from loadtests.storm.recording import Recording
-from loadtests.users import POOL, SCENARIO
+from hongbao.loadtests.storm.outcomes import GRAB_NAMES
+from hongbao.loadtests.storm.recording import Recording
+from hongbao.loadtests.users import POOL, SCENARIO
 
 OUT_ENV = "HONGBAO_STORM_OUT"
 

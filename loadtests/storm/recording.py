@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from loadtests.storm.histogram import Histogram
-from loadtests.storm.outcomes import GRAB, GRAB_NAMES, REPEAT
+from hongbao.loadtests.storm.histogram import Histogram
+from hongbao.loadtests.storm.outcomes import GRAB, GRAB_NAMES, REPEAT
 
 
 class Recording:

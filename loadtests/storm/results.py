@@ -10,8 +10,8 @@ import csv
 import json
 from pathlib import Path
 
-from loadtests.storm.histogram import Histogram
-from loadtests.storm.outcomes import GRAB_NAMES
+from hongbao.loadtests.storm.histogram import Histogram
+from hongbao.loadtests.storm.outcomes import GRAB_NAMES
 
 
 def locust_stats(out_dir: Path) -> list[dict]:

@@ -12,13 +12,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
-from harness.exitcodes import Exit
-from loadtests import audit as audit_mod
-from loadtests import monitor, slo as slo_mod
-from loadtests.storm import procs, results
-from loadtests.storm.progress import watch
-from loadtests.storm.scenario import SHAPE_ENV, Scenario
-from loadtests.storm.shape_plan import users_at
+from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests import audit as audit_mod
+from hongbao.loadtests import monitor, slo as slo_mod
+from hongbao.loadtests.storm import procs, results
+from hongbao.loadtests.storm.progress import watch
+from hongbao.loadtests.storm.scenario import SHAPE_ENV, Scenario
+from hongbao.loadtests.storm.shape_plan import users_at
 
 SCHEMA = "hongbao-storm/1"
 

@@ -9,13 +9,15 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from hongbao.harness.shipped import find_toml, seed_file
+
 SHAPES = ("countdown", "herd", "ramp", "steady")
 MODELS = ("closed", "open")
 #: environment variable the locustfile reads to find its scenario (works under `locust -f` too)
 SCENARIO_ENV = "HONGBAO_SCENARIO"
 #: JSON object merged into the scenario's [shape] table (the step-ramp search sets its steps here)
 SHAPE_ENV = "HONGBAO_SHAPE"
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "seeds" / "storms" / "smoke.toml"
+DEFAULT_SCENARIO = seed_file("storms", "smoke.toml")
 
 
 class ScenarioError(ValueError):
@@ -177,10 +179,11 @@ def _check(sc: Scenario) -> None:
 
 
 def load(path: str | os.PathLike) -> Scenario:
-    """Read and check a scenario TOML file."""
-    p = Path(path)
-    if not p.is_file():
-        raise ScenarioError(f"scenario file not found: {p}")
+    """Read and check a scenario: a TOML file, or the name of a shipped one (``countdown``)."""
+    try:
+        p = find_toml(path, "storms", "--scenario").resolve()
+    except FileNotFoundError as e:
+        raise ScenarioError(str(e)) from None
     try:
         data = tomllib.loads(p.read_text())
     except tomllib.TOMLDecodeError as e:

@@ -13,7 +13,7 @@ Parameters (the ``[shape]`` table of a scenario):
 """
 from __future__ import annotations
 
-from loadtests.storm.scenario import Scenario
+from hongbao.loadtests.storm.scenario import Scenario
 
 
 def _num(params: dict, key: str, default: float) -> float:

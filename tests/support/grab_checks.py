@@ -12,7 +12,7 @@ import random
 from collections import defaultdict
 from typing import Awaitable, Callable
 
-import kernels
+from hongbao import kernels
 
 Grab = Callable[[str, str], Awaitable[dict]]   # (user, request_id) -> grab answer, raises on rejection
 
@@ -37,7 +37,7 @@ def race_over_http(url: str, requests: list[tuple[str, str]]) -> list[dict | Bas
     with many); a non-200 answer becomes the service's ApiError, as the store would raise it."""
     import httpx
 
-    from loadtests.service.errors import ApiError
+    from hongbao.loadtests.service.errors import ApiError
 
     async def main():
         limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)

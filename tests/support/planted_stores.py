@@ -3,7 +3,7 @@
 Each one breaks exactly one invariant that a correct store keeps; the audit must catch it."""
 from __future__ import annotations
 
-from loadtests.service.stores.memory import MemoryStore
+from hongbao.loadtests.service.stores.memory import MemoryStore
 
 
 class LosingCentStore(MemoryStore):

@@ -58,7 +58,7 @@ class ServiceProcess:
             return []
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "harness.cli", "serve", "--store", self.store, "--port", str(self.port),
+        return [sys.executable, "-m", "hongbao.harness.cli", "serve", "--store", self.store, "--port", str(self.port),
                 "--seed", str(self.seed), "--workers", str(self.workers), *self.extra_args]
 
     def start(self, timeout_s: float = 30.0) -> "ServiceProcess":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import kernels
+from hongbao import kernels
 
 SLOWDOWN = 0.30
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.report import plots
-from harness.report.section import Section
-from harness.results import UnusableInput, parse_benchmarks, saved_runs, short_name
+from hongbao.harness.report import plots
+from hongbao.harness.report.section import Section
+from hongbao.harness.results import UnusableInput, parse_benchmarks, saved_runs, short_name
 
 TITLE = "Kernel benchmarks (is it fast enough?)"
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.capacity.plot import plot_ramps
-from harness.capacity.sources import load_capacity
-from harness.report.section import Section
+from hongbao.harness.capacity.plot import plot_ramps
+from hongbao.harness.capacity.sources import load_capacity
+from hongbao.harness.report.section import Section
 
 
 def _fmt(value) -> str:

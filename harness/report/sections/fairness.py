@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.fairness.view import fmt_num as _num
-from harness.fairness.view import fmt_p as _p
-from harness.report.section import Section
+from hongbao.harness.fairness.view import fmt_num as _num
+from hongbao.harness.fairness.view import fmt_p as _p
+from hongbao.harness.report.section import Section
 
 TESTS = 3
 
@@ -71,7 +71,7 @@ def render(run_dir: Path) -> Section | None:
     if not path.exists():
         return None
     doc = json.loads(path.read_text())
-    from harness.fairness import plots
+    from hongbao.harness.fairness import plots
 
     figures = [run_dir / name for name in plots.FILES.values() if (run_dir / name).exists()]
     if not figures:

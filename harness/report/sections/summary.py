@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.report.section import Section
+from hongbao.harness.report.section import Section
 
 
 def _read(run_dir: Path, name: str) -> dict | None:

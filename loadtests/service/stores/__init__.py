@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Protocol
 
-from loadtests.service.validation import EnvelopeSpec
+from hongbao.loadtests.service.validation import EnvelopeSpec
 
 
 class Store(Protocol):
@@ -34,10 +34,10 @@ class Store(Protocol):
 def open_store(url: str, *, seed: int = 0) -> Store:
     """Build (not yet connect) the store named by ``url``; ValueError says what is accepted."""
     if url == "memory":
-        from loadtests.service.stores.memory import MemoryStore
+        from hongbao.loadtests.service.stores.memory import MemoryStore
         return MemoryStore(seed=seed)
     if url.startswith(("redis://", "redis+cluster://")):
-        from loadtests.service.stores.redis_store import RedisStore
+        from hongbao.loadtests.service.stores.redis_store import RedisStore
         return RedisStore(url, seed=seed)
     if url.startswith("python:"):
         parts = url.split(":")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import itertools
 import time
 
-from loadtests.service.errors import (ALREADY_REFUNDED, EXPIRED, NOT_EXPIRED, SOLD_OUT, not_found,
+from hongbao.loadtests.service.errors import (ALREADY_REFUNDED, EXPIRED, NOT_EXPIRED, SOLD_OUT, not_found,
                                       rejection)
-from loadtests.service.stores import envelope_view, ledger_row, shares
-from loadtests.service.validation import EnvelopeSpec
+from hongbao.loadtests.service.stores import envelope_view, ledger_row, shares
+from hongbao.loadtests.service.validation import EnvelopeSpec
 
 
 class _Envelope:

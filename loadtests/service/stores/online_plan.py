@@ -12,7 +12,7 @@ concurrent grabs on one hot envelope need a few round trips, not one each per ri
 """
 from __future__ import annotations
 
-from loadtests.service.stores import shares
+from hongbao.loadtests.service.stores import shares
 
 PAIR_DIGITS = 16  # per number; amounts are <= 10**12 (validation.MAX_TOTAL_CENTS)
 

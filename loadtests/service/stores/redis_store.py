@@ -27,12 +27,12 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError, RedisError
 
-from loadtests.service.errors import (ALREADY_REFUNDED, EXPIRED, NOT_EXPIRED, SOLD_OUT, ApiError,
+from hongbao.loadtests.service.errors import (ALREADY_REFUNDED, EXPIRED, NOT_EXPIRED, SOLD_OUT, ApiError,
                                       not_found, rejection)
-from loadtests.service.stores import envelope_view, ledger_row, shares
-from loadtests.service.stores.batcher import ScriptBatcher
-from loadtests.service.stores.online_plan import OnlinePlan
-from loadtests.service.validation import EnvelopeSpec
+from hongbao.loadtests.service.stores import envelope_view, ledger_row, shares
+from hongbao.loadtests.service.stores.batcher import ScriptBatcher
+from hongbao.loadtests.service.stores.online_plan import OnlinePlan
+from hongbao.loadtests.service.validation import EnvelopeSpec
 
 LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
 ID_KEY = "hb:envelope_id"

@@ -5,9 +5,9 @@ from typing import Callable
 
 import numpy as np
 
-import kernels
-from kernels import reference, rng, steps
-from loadtests.service.validation import EnvelopeSpec
+from hongbao import kernels
+from hongbao.kernels import reference, rng, steps
+from hongbao.loadtests.service.validation import EnvelopeSpec
 
 
 def pre_split(spec: EnvelopeSpec, seed: int, envelope_id: int) -> list[int]:

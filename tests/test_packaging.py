@@ -1,0 +1,110 @@
+"""The kit as a user gets it: the wheel in a fresh venv, run from an empty folder.
+
+The wheel holds one top-level import package, ``hongbao`` (the repo's kernels/, harness/,
+loadtests/ and seeds/ mapped into it); run folders land under ./results of the folder the command
+runs in, and nothing is written beside the installed code.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TOP_FOLDERS = {"kernels": "kernels", "harness": "harness", "loadtests": "loadtests"}
+
+
+def _python_folders() -> set[str]:
+    found = set()
+    for top in TOP_FOLDERS:
+        for path in (ROOT / top).rglob("*.py"):
+            if "__pycache__" not in path.parts:
+                found.add("hongbao." + ".".join(path.parent.relative_to(ROOT).parts))
+    return found
+
+
+def test_pyproject_lists_every_package_folder():
+    packages = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    assert _python_folders() <= packages, sorted(_python_folders() - packages)
+    assert all(p.startswith("hongbao.") for p in packages)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+                   check=True, timeout=600, cwd=out)
+    (path,) = out.glob("hongbao_bench-*.whl")
+    return path
+
+
+def test_wheel_has_one_top_level_package_and_the_seeds(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
+    assert tops == {"hongbao"}, tops
+    for shipped in ("hongbao/seeds/storms/smoke.toml", "hongbao/seeds/capacity/wechat-2017.toml",
+                    "hongbao/seeds/fairness.toml", "hongbao/seeds/thresholds.toml",
+                    "hongbao/loadtests/service/lua/grab.lua", "hongbao/harness/suites/pytest.ini"):
+        assert shipped in names, shipped
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """A fresh venv with the wheel and its dependencies; returns its bin folder."""
+    env_dir = tmp_path_factory.mktemp("venv")
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    bin_dir = env_dir / "bin"
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                    str(wheel)], check=True, timeout=900)
+    return bin_dir
+
+
+def _site_files(bin_dir: Path) -> set[Path]:
+    done = subprocess.run([str(bin_dir / "python"), "-c", "import hongbao.kernels, pathlib; "
+                           "print(pathlib.Path(hongbao.kernels.__file__).parents[1])"],
+                          capture_output=True, text=True, check=True)
+    package = Path(done.stdout.strip())
+    return {p for p in package.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_installed_kit_runs_from_an_empty_folder(installed, tmp_path):
+    work = tmp_path / "empty"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["HONGBAO_CACHE_DIR"] = str(tmp_path / "numba-cache")
+    before = _site_files(installed)
+
+    def hongbao(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        done = subprocess.run([str(installed / "hongbao"), *args], cwd=work, env=env, capture_output=True,
+                              text=True, timeout=timeout)
+        assert done.returncode == 0, f"hongbao {' '.join(args)}: exit {done.returncode}\n{done.stdout[-3000:]}" \
+                                     f"\n{done.stderr[-3000:]}"
+        return done
+
+    hongbao("storm", "--scenario", "smoke", "--duration", "4s", "--no-progress")
+    hongbao("fairness", "--envelopes", "2000", "--no-plots")
+    hongbao("bench", "--profile", "quick", "--filter", "double_mean and serial and c10-", "--max-time", "0.05")
+    runs = sorted((work / "results").iterdir())
+    found = {name for run in runs for name in ("storm.json", "fairness.json", "benchmark.json")
+             if (run / name).is_file()}
+    assert found == {"storm.json", "fairness.json", "benchmark.json"}, [list(r.iterdir()) for r in runs]
+    storm = json.loads(next(r / "storm.json" for r in runs if (r / "storm.json").is_file()).read_text())
+    assert storm["audit"]["ok"] is True
+    assert list(work.iterdir()) == [work / "results"]   # nothing else written where we stand
+
+    for name in ("kernels", "harness", "loadtests"):
+        done = subprocess.run([str(installed / "python"), "-c", f"import {name}"], cwd=work, env=env,
+                              capture_output=True, text=True)
+        assert done.returncode != 0 and "ModuleNotFoundError" in done.stderr, name
+    # nothing new beside the installed code but Python's own bytecode
+    added = {p for p in _site_files(installed) - before if p.suffix != ".pyc"}
+    assert not added, sorted(map(str, added))
+    assert any((tmp_path / "numba-cache").rglob("*.nbi")), "the kernels were cached outside the package"
