@@ -23,6 +23,8 @@ def plot_ramps(capacity: dict, out: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from hongbao.harness.report.plots import save
+
     slo = capacity.get("slo", {}).get("p99_ms")
     fig, (lat, thr) = plt.subplots(1, 2, figsize=(12, 4.6))
     for i, ramp in enumerate(ramps):
@@ -63,8 +65,4 @@ def plot_ramps(capacity: dict, out: Path) -> Path | None:
     thr.legend(fontsize=8)
     for ax in (lat, thr):
         ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    path = Path(out) / PLOT_NAME
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, Path(out) / PLOT_NAME, dpi=110)

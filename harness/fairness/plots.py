@@ -7,7 +7,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
 import numpy as np  # noqa: E402
+
+from hongbao.harness.report.plots import save  # noqa: E402
 
 FILES = {
     "mean_std": "fairness_mean_std.png",
@@ -18,10 +21,7 @@ FILES = {
 
 
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=110)
 
 
 def _scored(doc: dict) -> dict:

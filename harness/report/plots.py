@@ -18,9 +18,11 @@ def _main(r: dict) -> bool:
     return not (r["impl"] == "parallel" and r.get("threads") == 1)
 
 
-def _save(fig, path: Path) -> Path:
+def save(fig, path: Path, dpi: int = 90) -> Path:
+    """Write ``fig`` as a PNG whose canvas holds every title, label and legend whole: the bounding
+    box grows to what was drawn (a title wider than its axes used to be cut at the figure's edge)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
     return path
 
@@ -48,7 +50,7 @@ def throughput_vs_count(rows: list[dict], path: Path) -> Path | None:
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("shares per second")
     axes[0][0].legend(fontsize=7)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def speedup_vs_python(rows: list[dict], path: Path) -> Path | None:
@@ -73,7 +75,7 @@ def speedup_vs_python(rows: list[dict], path: Path) -> Path | None:
         ax.set_title(f"count = {count}")
     axes[0][0].set_ylabel("x faster than pure Python")
     axes[0][0].legend(fontsize=7)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def thread_scaling(rows: list[dict], path: Path) -> Path | None:
@@ -98,7 +100,7 @@ def thread_scaling(rows: list[dict], path: Path) -> Path | None:
     ax.set_ylabel("shares per second")
     ax.set_title("thread scaling (numba.set_num_threads)")
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def paired_speedup_rounds(rows: list[dict], path: Path) -> Path | None:
@@ -122,7 +124,7 @@ def paired_speedup_rounds(rows: list[dict], path: Path) -> Path | None:
     ax.set_title(f"parallel speedup round by round (count 10, {n:,} envelopes)", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def history(points: dict[str, list[tuple[str, float]]], path: Path, ylabel: str) -> Path | None:
@@ -141,4 +143,4 @@ def history(points: dict[str, list[tuple[str, float]]], path: Path, ylabel: str)
     ax.set_title("history across saved runs (results/*/benchmark.json)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save(fig, path)

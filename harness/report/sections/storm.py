@@ -11,17 +11,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from harness.report.section import Section  # noqa: E402
+from hongbao.harness.report.plots import save  # noqa: E402
+
+from hongbao.harness.report.section import Section  # noqa: E402
 
 TITLE = "Grab storm (Locust)"
 ROLE_COLORS = {"load_generator": "tab:green", "service": "tab:blue", "store": "tab:red"}
 
 
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=90)
 
 
 def plot_throughput(doc: dict, path: Path) -> Path | None:
@@ -88,7 +87,7 @@ def plot_cpu(doc: dict, path: Path) -> Path | None:
 
 def _claim(algorithm: str | None) -> bool | None:
     try:
-        from kernels import ALGORITHMS
+        from hongbao.kernels import ALGORITHMS
         return ALGORITHMS[algorithm].position_fair
     except (ImportError, KeyError):
         return None
