@@ -7,8 +7,9 @@ Keys of envelope ID share the hash tag ``{env:ID}`` (one Cluster slot)::
     hb:{env:ID}:shares  list: the pre-split shares still to grab (pre_split only)
     hb:{env:ID}:ledger  list: "g|user|amount|seq|left|request_id|ts" and "r|sender|amount|request_id|ts"
     hb:envelope_id      INCR counter for new ids
-    hb:envelopes        sorted set of ids (the ledger's index), written BEFORE the envelope's keys:
-                        an id there without a meta hash is skipped, so no money is ever unlisted.
+    hb:envelopes        sorted set of ids (the ledger's index), written in ONE MULTI/EXEC with the
+                        envelope's keys, so a crash leaves the whole envelope or nothing (on a
+                        Cluster it is written first; an id there without a meta hash is skipped).
 
 on_grab is compare-and-set (stores/online_plan.py): Python chains ``kernels.next_share`` forward
 from the last state it saw and offers a window of (remaining_cents, share) pairs; the script
@@ -125,20 +126,28 @@ class RedisStore:
     @_unavailable
     async def create(self, spec: EnvelopeSpec) -> dict:
         c = self._client
-        envelope_id = int(await c.incr(ID_KEY))
+        envelope_id = int(await c.incr(ID_KEY))  # an id burnt by a crash after this is harmless
         k = keys(envelope_id)
-        await c.zadd(INDEX_KEY, {str(envelope_id): envelope_id})
-        if spec.mode == "pre_split":
-            split = shares.pre_split(spec, self.seed, envelope_id)
-            for start in range(0, len(split), PUSH_CHUNK):
-                await c.rpush(k["shares"], *split[start:start + PUSH_CHUNK])
         now = float(await _server_time(c))
         meta = {"sender": spec.sender, "total_cents": spec.total_cents, "count": spec.count,
                 "algorithm": spec.algorithm, "mode": spec.mode, "min_cents": spec.min_cents,
                 "max_cents": "" if spec.max_cents is None else spec.max_cents, "created_at": repr(now),
                 "expires_at": repr(now + spec.expires_in_s), "remaining_cents": spec.total_cents,
                 "remaining_count": spec.count, "refunded_cents": 0, "refunded": 0, "seq": 0}
-        await c.hset(k["meta"], mapping=meta)  # written last: the envelope exists once complete
+        # All or nothing: on one server, MULTI/EXEC (Redis discards a MULTI whose client dies before
+        # EXEC, and on restart drops a transaction cut short at the end of the AOF). A Cluster has
+        # the index in another slot: the envelope's own keys go in one transaction after it.
+        pipe = c.pipeline(transaction=not self.cluster)
+        if self.cluster:
+            await c.zadd(INDEX_KEY, {str(envelope_id): envelope_id})
+        else:
+            pipe.zadd(INDEX_KEY, {str(envelope_id): envelope_id})
+        if spec.mode == "pre_split":
+            split = shares.pre_split(spec, self.seed, envelope_id)
+            for start in range(0, len(split), PUSH_CHUNK):
+                pipe.rpush(k["shares"], *split[start:start + PUSH_CHUNK])
+        pipe.hset(k["meta"], mapping=meta)  # last: on a Cluster the envelope exists once complete
+        await pipe.execute()
         return envelope_view(_decode_meta(envelope_id, {n: str(v) for n, v in meta.items()}))
 
     @_unavailable
