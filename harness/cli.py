@@ -21,6 +21,7 @@ COMMANDS = {
     "storm": "storm",
     "capacity": "capacity",
     "faults": "faults",
+    "soak": "soak",
 }
 
 _SUMMARIES = {
@@ -33,6 +34,7 @@ _SUMMARIES = {
     "storm": "run a bounded Locust grab storm, audit the ledger, gate on SLOs",
     "capacity": "saturation search and capacity projection for a target peak",
     "faults": "kill Redis or the service mid-load, restart, retry, and audit that nothing was lost",
+    "soak": "grab load under a schedule of kills and pauses, checked after every fault and at the end",
 }
 
 

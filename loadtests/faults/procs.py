@@ -65,8 +65,16 @@ class RedisProc:
     def kill(self) -> None:
         """SIGKILL by PID: a crash; only what the AOF already holds survives."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+            self.proc.send_signal(signal.SIGKILL)  # delivered to a stopped process too
             self.proc.wait(10)
+
+    def stop(self) -> None:
+        """A clean restart's first half: SIGTERM (Redis flushes its AOF and exits), SIGKILL after 10 s."""
+        _terminate(self.proc)
+
+    def pause(self, stopped: bool) -> None:
+        """SIGSTOP (``stopped``) or SIGCONT: a process frozen longer than the clients' timeout."""
+        _freeze(self.proc, stopped)
 
     def log_tail(self, lines: int = 8) -> str:
         path = self.dir / "redis.log"
@@ -117,10 +125,34 @@ class ServiceProc:
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM), SIGKILL after 10 s."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
+        _terminate(self.proc, self.kill)
+
+    def pause(self, stopped: bool) -> None:
+        """SIGSTOP (``stopped``) or SIGCONT the server and any worker it forked."""
+        _freeze(self.proc, stopped)
+
+
+def _terminate(proc: subprocess.Popen | None, kill=None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        (kill or proc.kill)()
+        proc.wait(10)
+
+
+def _freeze(proc: subprocess.Popen | None, stopped: bool) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.Error:
+        return
+    for p in family:
         try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.kill()
+            p.send_signal(signal.SIGSTOP if stopped else signal.SIGCONT)
+        except psutil.Error:
+            pass

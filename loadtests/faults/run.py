@@ -128,6 +128,7 @@ def _compare(outcomes: list[Outcome], ledger: dict, killed_at_s: float | None) -
             mismatched.append(f"envelope {o.job.envelope_id} user {o.job.user}: acknowledged "
                               f"{o.amount_cents} cents seq {o.seq}, ledger {entry['amount_cents']} seq {entry['seq']}")
     return {"lost_acks": len(lost), "lost_acks_s_before_kill": sorted(lost_times),
+            "lost_acked_at_s": sorted(o.acked_at_s for o in lost),
             "lost_examples": [f"envelope {o.job.envelope_id} user {o.job.user} ({o.amount_cents} cents, "
                               f"acknowledged at {o.acked_at_s:.3f} s)" for o in lost[:5]],
             "mismatched_acks": len(mismatched), "mismatched_examples": mismatched[:5]}

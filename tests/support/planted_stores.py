@@ -36,3 +36,37 @@ class DoubleGrabStore(MemoryStore):
         env = self._find(envelope_id)
         env.users.pop(user, None)
         return await super().grab(envelope_id, user, request_id)
+
+
+class PhantomAckStore(MemoryStore):
+    """Every 200th grab is acknowledged (200, one cent) but never recorded: an acknowledged grab
+    missing from the ledger, the soak checker's lost ack."""
+
+    kind = "planted-phantom-ack"
+
+    def __init__(self, *, url: str = "", seed: int = 0) -> None:
+        super().__init__(seed=seed)
+        self._calls = 0
+
+    async def grab(self, envelope_id: int, user: str, request_id: str) -> dict:
+        self._calls += 1
+        if self._calls % 200:
+            return await super().grab(envelope_id, user, request_id)
+        self._find(envelope_id)
+        return {"envelope_id": envelope_id, "user": user, "request_id": request_id, "amount_cents": 1,
+                "seq": 10**6, "remaining_count": 0, "repeat": False}
+
+
+class SilentRefundStore(MemoryStore):
+    """Answers every refund as done without refunding anything: the remainder stays in the
+    envelope (money still conserved), but no expired envelope is ever refunded."""
+
+    kind = "planted-silent-refund"
+
+    def __init__(self, *, url: str = "", seed: int = 0) -> None:
+        super().__init__(seed=seed)
+
+    async def refund(self, envelope_id: int, request_id: str | None) -> dict:
+        meta = self._find(envelope_id).meta
+        return {"envelope_id": envelope_id, "sender": meta["sender"], "request_id": request_id or "",
+                "refunded_cents": meta["remaining_cents"]}
