@@ -97,3 +97,33 @@ def test_storm_fault_refuses_a_fault_outside_the_storm(capsys):
     assert storm_fault("kill-redis@30s", seed=1, duration_s=10) == 2
     assert "not within" in capsys.readouterr().err
     assert storm_fault("kill-db@3s", seed=1, duration_s=10) == 2
+
+
+@pytest.mark.parametrize("text,kind,at_s,down_s", [("pause-service@40s+4s", "pause-service", 40.0, 4.0),
+                                                    ("pause-redis@10s", "pause-redis", 10.0, 3.0),
+                                                    ("restart-redis@1500ms", "restart-redis", 1.5, 0.5)])
+def test_parse_soak_faults(text, kind, at_s, down_s):
+    from hongbao.loadtests.faults.spec import ACTIONS
+    fault = parse_fault(text, actions=ACTIONS)
+    assert (fault.kind, fault.at_s, fault.down_s) == (kind, at_s, down_s)
+    assert parse_fault(str(fault), actions=ACTIONS) == fault
+
+
+def test_the_one_fault_runner_takes_kills_only():
+    with pytest.raises(ValueError, match="kill-redis@10s"):
+        parse_fault("pause-redis@10s")
+
+
+def test_nemesis_schedules():
+    from hongbao.loadtests.faults.spec import DEFAULT_KINDS, default_nemesis, parse_nemesis
+    faults = parse_nemesis("pause-service@45s+4s, kill-redis@20s")
+    assert [str(f) for f in faults] == ["kill-redis@20s", "pause-service@45s+4s"]
+    with pytest.raises(ValueError, match="starts before"):
+        parse_nemesis("pause-redis@10s+5s,kill-service@14s")
+    with pytest.raises(ValueError, match="at least one"):
+        parse_nemesis(" , ")
+    plan = default_nemesis(600, seed=3)
+    assert [f.kind for f in plan[:5]] == list(DEFAULT_KINDS)
+    gaps = [b.at_s - a.at_s for a, b in zip(plan, plan[1:])]
+    assert len(plan) >= 20 and all(19.9 <= g <= 30.1 for g in gaps)
+    assert plan[-1].at_s + plan[-1].down_s + 8 <= 600 and default_nemesis(600, seed=3) == plan
