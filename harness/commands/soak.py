@@ -11,15 +11,17 @@ from hongbao.harness.exitcodes import Exit
 
 HELP = "grab load under a schedule of kills and pauses; checks money, acks and refunds after each fault"
 
+EPILOG = ("examples:\n"
+          "  hongbao soak --duration 600 --out results/soak-10min\n"
+          "  hongbao soak --duration 60 --nemesis kill-redis@10s,pause-service@25s+3s,kill-service@40s\n"
+          "faults: kill-redis, kill-service (SIGKILL, restart 0.5 s later), pause-redis, pause-service\n"
+          "  (SIGSTOP, SIGCONT after +Ns, default 3 s > the 2 s client timeout), restart-redis (SIGTERM, start).\n"
+          "default nemesis: one of them in turn every 20-30 s (seeded), from 8 s on.")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = ("examples:\n"
-                     "  hongbao soak --duration 600 --out results/soak-10min\n"
-                     "  hongbao soak --duration 60 --nemesis kill-redis@10s,pause-service@25s+3s,kill-service@40s\n"
-                     "faults: kill-redis, kill-service (SIGKILL, restart 0.5 s later), pause-redis, pause-service\n"
-                     "  (SIGSTOP, SIGCONT after +Ns, default 3 s > the 2 s client timeout), restart-redis (SIGTERM, start).\n"
-                     "default nemesis: one of them in turn every 20-30 s (seeded), from 8 s on.")
+    parser.epilog = EPILOG
     parser.add_argument("--duration", type=float, required=True, help="seconds of load (faults fall within them)")
     parser.add_argument("--store", help="default: a redis-server with the AOF started here; redis://HOST:PORT/DB "
                                         "(not ours: service faults only), memory or python:MODULE:CLASS (pause-service only)")

@@ -121,25 +121,26 @@ async def grab(conn: Conn, job: Job, t0: float, deadline: float, out: Outcome | 
 
 async def _run(base_url: str, jobs: list[Job], concurrency: int, deadline_s: float, t0: float) -> list[Outcome]:
     host, port = _split(base_url)
-    idle = [Conn(host, port) for _ in range(concurrency)]  # at most `concurrency` in flight: one each
+    conns = [Conn(host, port) for _ in range(concurrency)]  # at most `concurrency` in flight: one each
+    idle: asyncio.Queue[Conn] = asyncio.Queue()
+    for conn in conns:
+        idle.put_nowait(conn)
     deadline = t0 + deadline_s
 
     async def gated(job):
         wait = t0 + job.due_s - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)  # before taking a connection: waiting jobs hold none
-        while not idle:
-            await asyncio.sleep(0.001)
-        conn = idle.pop()
+        conn = await idle.get()
         try:
             return await grab(conn, job, t0, deadline)
         finally:
-            idle.append(conn)
+            idle.put_nowait(conn)
 
     try:
         return list(await asyncio.gather(*(gated(j) for j in sorted(jobs, key=lambda j: j.due_s))))
     finally:
-        for conn in idle:
+        for conn in conns:
             conn.close()
 
 

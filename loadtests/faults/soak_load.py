@@ -54,9 +54,10 @@ class Load:
         self.cfg, self.t0, self.state = cfg, t0, LoadState()
         self.rng = random.Random(cfg.seed)
         self.deadline = t0 + cfg.duration_s + cfg.recover_s
-        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
         self._due: list[tuple[float, int]] = []     # (expires_at, envelope): the refund schedule
         self._late_pending = 0
+        self._sender_done = False
         self.orphans_after_load: list[tuple[float, int]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -81,7 +82,7 @@ class Load:
         conn, cfg, n = self._conn(), self.cfg, 0
         end = self.t0 + cfg.duration_s
         while time.monotonic() < end:
-            if self._queue.qsize() > 4 * cfg.concurrency:
+            if self._queue.qsize() > 4 * cfg.concurrency:  # keep the grabbers' backlog short
                 await asyncio.sleep(0.002)
                 continue
             mode, algo = ALGOS[n % len(ALGOS)]
@@ -100,7 +101,15 @@ class Load:
                 self._late(eid, float(data["expires_at"]))
             n += 1
         self.state.creates = n
+        self._sender_done = True
+        self._finish_if_done()
         conn.close()
+
+    def _finish_if_done(self) -> None:
+        """Once nothing more can be queued, one stop mark per grabber."""
+        if self._sender_done and not self._late_pending:
+            for _ in range(self.cfg.concurrency):
+                self._queue.put_nowait(None)
 
     def _late(self, eid: int, expires_at: float) -> None:
         for u in range(LATE_USERS):
@@ -111,6 +120,7 @@ class Load:
     def _put_late(self, job: Job) -> None:
         self._late_pending -= 1
         self._queue.put_nowait(job)
+        self._finish_if_done()
 
     def adopt(self, eid: int, expires_at: float) -> None:
         """Refund ``eid`` once it expires (also for orphans the checker found); thread-safe."""
@@ -122,16 +132,9 @@ class Load:
         else:
             self.orphans_after_load.append((expires_at, eid))  # refunded by the soak's last phase
 
-    async def _grabber(self, sender: asyncio.Task) -> None:
+    async def _grabber(self) -> None:
         conn, st = self._conn(), self.state
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                if sender.done() and not self._late_pending:
-                    break
-                await asyncio.sleep(0.002)
-                continue
+        while (job := await self._queue.get()) is not None:
             out = await grab(conn, job, self.t0, self.deadline)
             st.outcomes.append(out)
             if out.status == "ack":
@@ -158,7 +161,7 @@ class Load:
     async def run(self) -> LoadState:
         self._loop = asyncio.get_running_loop()
         sender = asyncio.create_task(self._sender())
-        grabbers = asyncio.gather(*(self._grabber(sender) for _ in range(self.cfg.concurrency)))
+        grabbers = asyncio.gather(*(self._grabber() for _ in range(self.cfg.concurrency)))
         await asyncio.gather(sender, grabbers, *(self._refunder(grabbers) for _ in range(REFUNDERS)))
         return self.state
 
