@@ -118,8 +118,10 @@ def _soak(cfg: SoakConfig, faults, service, redis_proc, store_url: str, progress
     ticker = _Ticker(load, t0, load_cfg.duration_s, progress)
     ticker.start()
     _run_loop(load.run())
+    phases = {"load_done_s": round(time.monotonic() - t0, 2)}
     ticker.stop.set()
     nemesis.join(60)
+    phases["nemesis_done_s"] = round(time.monotonic() - t0, 2)
     for expires_at, eid in sorted(load.orphans_after_load):
         time.sleep(max(0.0, expires_at - time.time()))
         request(service.base_url, "POST", f"/envelopes/{eid}/refund", body={"request_id": f"soak-refund-{eid}"},
@@ -132,7 +134,7 @@ def _soak(cfg: SoakConfig, faults, service, redis_proc, store_url: str, progress
             request(service.base_url, "POST", f"/envelopes/{eid}/refund",
                     body={"request_id": f"soak-refund-{eid}"}, ok=(200, 409), deadline_s=60)
     final = checker.check("end (whole ledger)", final=True)
-    return _document(cfg, faults, load, checker, nemesis, [drain, final])
+    return {**_document(cfg, faults, load, checker, nemesis, [drain, final]), "phases_s": phases}
 
 
 def _run_loop(coro) -> None:

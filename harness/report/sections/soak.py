@@ -38,7 +38,7 @@ def plot_grabs(doc: dict, path: Path) -> Path | None:
     ax.set_xlabel("seconds into the soak")
     ax.set_ylabel("grabs/s")
     ax.set_title(f"Soak: {doc['acknowledged']:,} grabs acknowledged through {len(doc.get('faults') or [])} faults")
-    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=4)  # below: no data hidden
     ax.grid(alpha=0.3)
     return save(fig, path)
 
