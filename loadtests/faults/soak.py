@@ -117,8 +117,8 @@ def _soak(cfg: SoakConfig, faults, service, redis_proc, store_url: str, progress
     nemesis.start()
     ticker = _Ticker(load, t0, load_cfg.duration_s, progress)
     ticker.start()
-    _run_loop(load.run())
-    phases = {"load_done_s": round(time.monotonic() - t0, 2)}
+    _run_loop(load.run(), load.state.phases_s, t0)
+    phases = {**load.state.phases_s, "load_done_s": round(time.monotonic() - t0, 2)}
     ticker.stop.set()
     nemesis.join(60)
     phases["nemesis_done_s"] = round(time.monotonic() - t0, 2)
@@ -137,12 +137,15 @@ def _soak(cfg: SoakConfig, faults, service, redis_proc, store_url: str, progress
     return {**_document(cfg, faults, load, checker, nemesis, [drain, final]), "phases_s": phases}
 
 
-def _run_loop(coro) -> None:
+def _run_loop(coro, phases: dict, t0: float) -> None:
     try:
         import uvloop
-        uvloop.run(coro)
+        factory = uvloop.new_event_loop
     except ImportError:
-        asyncio.run(coro)
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(coro)
+        phases["loop_returned_s"] = round(time.monotonic() - t0, 2)
 
 
 class _Ticker(threading.Thread):

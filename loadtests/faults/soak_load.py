@@ -44,6 +44,7 @@ class LoadState:
     refunded: dict[int, str] = field(default_factory=dict)       # envelope -> ok | already_refunded | ...
     first_id: int | None = None                                  # the first envelope this soak created
     creates: int = 0
+    phases_s: dict[str, float] = field(default_factory=dict)     # when each part of the load ended
     create_retries: int = 0
 
 
@@ -158,12 +159,15 @@ class Load:
                 break
         conn.close()
 
-    async def run(self) -> LoadState:
+    async def run(self) -> None:
+        """The whole load; figures in ``self.state`` (not returned: asyncio may repr a task's result)."""
         self._loop = asyncio.get_running_loop()
         sender = asyncio.create_task(self._sender())
         grabbers = asyncio.gather(*(self._grabber() for _ in range(self.cfg.concurrency)))
-        await asyncio.gather(sender, grabbers, *(self._refunder(grabbers) for _ in range(REFUNDERS)))
-        return self.state
+        refunders = asyncio.gather(*(self._refunder(grabbers) for _ in range(REFUNDERS)))
+        for name, part in (("sender_done_s", sender), ("grabbers_done_s", grabbers), ("refunders_done_s", refunders)):
+            await part
+            self.state.phases_s[name] = round(time.monotonic() - self.t0, 2)
 
     def timeline(self) -> list[dict]:
         """Acknowledged new grabs per second of the run (repeats counted once, when acknowledged)."""
