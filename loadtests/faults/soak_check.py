@@ -36,8 +36,10 @@ class Checker:
     def _fetch(self, after_id: int) -> dict:
         deadline, last = time.monotonic() + 60, None
         while time.monotonic() < deadline:
-            try:
-                return fetch_ledger(self.base_url, after_id=after_id)
+            try:  # the whole ledger page by page; a window (a few thousand envelopes) in one answer
+                if not after_id:
+                    return fetch_ledger(self.base_url)
+                return request(self.base_url, "GET", f"/ledger?after_id={after_id}", deadline_s=30)
             except Exception as exc:  # noqa: BLE001 - the service may still be coming back
                 last = exc
                 time.sleep(0.5)

@@ -146,9 +146,9 @@ def fetch_ledger_redis(url: str) -> dict:
     return asyncio.run(go())
 
 
-def fetch_ledger(host: str, page: int = 10_000, after_id: int = 0) -> dict:
-    """The whole ledger (of the envelopes after ``after_id``), page by page (GET /ledger?after_id=&limit=)."""
-    envelopes, entries, after = [], [], after_id
+def fetch_ledger(host: str, page: int = 10_000) -> dict:
+    """The whole ledger, page by page (GET /ledger?after_id=&limit=)."""
+    envelopes, entries, after = [], [], 0
     while True:
         part = http_json(f"{host.rstrip('/')}/ledger?after_id={after}&limit={page}", timeout_s=60)
         envelopes += part["envelopes"]
