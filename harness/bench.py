@@ -142,11 +142,15 @@ class AlternatingPair:
 
     BASE_FIRST, NEW_FIRST = "base-first", "new-first"
 
-    def __init__(self, fn: Callable[[], object], new_fn: Callable[[], object], clock: Callable[[], float]) -> None:
+    def __init__(self, fn: Callable[[], object], new_fn: Callable[[], object], clock: Callable[[], float],
+                 first: str = "base") -> None:
+        if first not in ("base", "new"):
+            raise ValueError(f"first must be 'base' or 'new' (got {first!r})")
         self.base = PairedRun(fn, clock)
         self.new_fn = new_fn
         self.order: list[str] = []
         self._owed = False
+        self._phase = 0 if first == "base" else 1
 
     @property
     def samples(self) -> list[float]:
@@ -160,7 +164,7 @@ class AlternatingPair:
             self._owed = False
 
     def before_round(self) -> None:
-        if len(self.order) % 2 == 0:
+        if (len(self.order) + self._phase) % 2 == 0:
             self.order.append(self.BASE_FIRST)
             self.base.fn()
             self.base.measure()
@@ -255,23 +259,3 @@ def gated_median(b: dict) -> float:
     if isinstance(control, list) and len(control) == len(data) and extra.get("shares_per_round"):
         return float(np.median(data / extra["shares_per_round"] / np.asarray(control)))
     return float(np.median(data))
-
-
-def median_of_repeats(docs: list[dict]) -> dict:
-    """One pytest-benchmark document from N repeats of the same suites: each benchmark entry is
-    taken whole (raw samples and all) from the repeat whose gated median is the median of the N.
-
-    Used for baselines: a load burst during one repeat cannot make the baseline lucky or unlucky."""
-    out = dict(docs[0])
-    picked = []
-    for entry in docs[0]["benchmarks"]:
-        same = [b for d in docs for b in d["benchmarks"] if b["name"] == entry["name"]]
-        ranked = sorted(range(len(same)), key=lambda i: gated_median(same[i]))
-        k = ranked[len(ranked) // 2]
-        chosen = dict(same[k])
-        chosen["extra_info"] = {**chosen.get("extra_info", {}), "picked_from_repeat": k + 1,
-                                "repeats": len(same)}
-        picked.append(chosen)
-    out["benchmarks"] = picked
-    out.setdefault("hongbao", {})["repeats"] = len(docs)
-    return out

@@ -54,6 +54,15 @@ class Benchmark:
             return None
         return np.asarray(base, dtype=np.float64), self.samples_s
 
+    def process_ratios(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(each process's median ratio new / base, base seconds, new seconds) when the run timed
+        the --base-ref code beside this benchmark in two or more processes; None otherwise."""
+        ratios = self.extra.get("repeat_vs_base")
+        if not isinstance(ratios, list) or len(ratios) < 2:
+            return None
+        base = np.asarray(self.extra.get("base_seconds_samples"), dtype=np.float64)
+        return np.asarray(ratios, dtype=np.float64), base, self.samples_s
+
     @property
     def short_name(self) -> str:
         return short_name(self.name)
