@@ -13,9 +13,12 @@ Their ``parallel_speedup`` does not compare with the serial benchmark, timed at 
 another clock: each parallel round is paired with a wall-clock run of the serial kernel on the same
 batch just before it (harness.bench.PairedRun), and the figure is the median of those ratios.
 
-With ``--hongbao-base-ref`` (``hongbao bench --base-ref``), each serial case also times the base
-commit's kernel (harness.baseref) on the same batch and output array, alternately just before and
-just after each round (harness.bench.AlternatingPair); the regression gate judges those pairs.
+With ``--hongbao-base-ref`` (``hongbao bench --base-ref``), every case also times the base
+commit's code (harness.baseref: its Numba kernel on the same batch and output array, or its Python
+baseline), alternately just before and just after each round (harness.bench.AlternatingPair); the
+regression gate judges those pairs. ``--hongbao-first`` says which side goes first (and, for the
+machine code, which is loaded first); ``hongbao bench --processes K`` alternates it per process.
+The profile's time budget per case (``max_time_s``) covers the whole cost of a round, pairs included.
 """
 from __future__ import annotations
 
@@ -115,7 +118,7 @@ def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, 
     benchmark._timer = clock  # pytest-benchmark has no per-test timer option; recorded in options.timer
     t0 = clock()
     target()
-    rounds = bench.rounds_for(clock() - t0, profile)
+    round_s = clock() - t0
     control = bench.PairedControl(case.shares, clock, seed)
     steps = [control.measure]  # pytest-benchmark's setup hook: these, in order, before every round
     serial = pair = None
@@ -136,6 +139,13 @@ def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, 
     def setup():
         for step in steps:
             step()
+    # the profile's time budget covers what each round costs: the round, its serial pair (parallel
+    # cases: an untimed and a timed serial run) and its base pair (an untimed run and the base's)
+    t0 = clock()
+    if serial is not None:
+        serial.fn()
+    cost_s = round_s + 2.0 * (clock() - t0 if serial is not None else 0.0) + (2.0 * round_s if pair else 0.0)
+    rounds = bench.rounds_for(cost_s, profile)
     try:
         benchmark.pedantic(target, setup=setup, rounds=rounds, warmup_rounds=1, iterations=1)
     finally:

@@ -4,8 +4,9 @@ Used by the injected-slowdown test through ``hongbao bench --impl-module tests.s
 and by the calibration series (``python -m hongbao.harness.calibrate``; slowed_kernel_5 and
 slowed_kernel_10 plant about 5% and 10%, sizes the calibration measures rather than assumes).
 The result is the real split (so the suite's sum check still passes); the extra time comes from
-splitting the first ``fraction`` of the batch a second time with the same kernel, so the slowdown
-scales with the batch like a genuinely slower kernel would.
+splitting the first ``fraction`` of the batch once more with the same kernel, into the rows of the
+caller's ``out`` that the full split then overwrites with the same shares, so the slowdown scales
+with the batch like a genuinely slower kernel would (plus one call's fixed cost).
 """
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ def slowed(fraction: float) -> Callable:
     """A ``split_batch`` that also re-splits the first ``fraction`` of each batch (at least one envelope)."""
     def split_batch(totals, counts, **kwargs):
         """Same signature and result as ``kernels.split_batch``; slower by about ``fraction``."""
-        out = kernels.split_batch(totals, counts, **kwargs)
         totals = np.asarray(totals)
         extra = max(1, int(round(totals.shape[0] * fraction)))
         more = {k: v for k, v in kwargs.items() if k not in ("envelope_ids", "out")}
+        given = kwargs.get("out")
+        if given is not None and np.ndim(counts) == 0 and "envelope_ids" not in kwargs:
+            more["out"] = given[:extra]  # the same rows the full split writes next: no allocation in the way
         kernels.split_batch(totals[:extra], counts if np.ndim(counts) == 0 else np.asarray(counts)[:extra], **more)
-        return out
+        return kernels.split_batch(totals, counts, **kwargs)
     return split_batch
 
 
