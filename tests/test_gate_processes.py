@@ -84,10 +84,9 @@ def test_alternating_pair_can_start_with_the_new_side():
     log: list[str] = []
     pair = bench.AlternatingPair(lambda: log.append("base"), lambda: log.append("new"), lambda: 0.0, first="new")
     for _ in range(2):
-        pair.settle()
         pair.before_round()
-    pair.finish()
     assert pair.order == ["new-first", "base-first"]
+    assert log == ["new", "new", "base", "base", "base", "new"]
     with pytest.raises(ValueError, match="first must be"):
         bench.AlternatingPair(lambda: None, lambda: None, lambda: 0.0, first="old")
 

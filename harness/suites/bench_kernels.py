@@ -134,26 +134,25 @@ def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, 
         base_target = _base_target(base_module, case, totals, seed, out)
         pair = bench.AlternatingPair(base_target, target, clock, first=first)
         _check_sums(base_target(), totals, f"{case.id} at --base-ref {base_module.BASE_COMMIT[:12]}")
-        steps = [pair.settle, *steps, pair.before_round]
+        steps = [*steps, pair.before_round]
 
     def setup():
         for step in steps:
             step()
     # the profile's time budget covers what each round costs: the round, its serial pair (parallel
-    # cases: an untimed and a timed serial run) and its base pair (an untimed run and the base's)
+    # cases: an untimed and a timed serial run) and its base pair (an untimed run and both sides')
     t0 = clock()
     if serial is not None:
         serial.fn()
-    cost_s = round_s + 2.0 * (clock() - t0 if serial is not None else 0.0) + (2.0 * round_s if pair else 0.0)
+    cost_s = round_s + 2.0 * (clock() - t0 if serial is not None else 0.0) + (3.0 * round_s if pair else 0.0)
     rounds = bench.rounds_for(cost_s, profile)
     try:
         benchmark.pedantic(target, setup=setup, rounds=rounds, warmup_rounds=1, iterations=1)
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    if pair is not None:
-        pair.finish()
+    if pair is not None:  # the warm-up round had its pair too
         extra.update(bench.base_pair_figures(base_module.BASE_COMMIT, pair.samples[1:], pair.order[1:],
-                                             list(benchmark.stats.stats.data)))
+                                             pair.new_samples[1:]))
     samples = control.samples[1:]  # the first setup call served the warm-up round
     extra["rng_fill_seconds_per_value_samples"] = samples
     extra["rng_fill_seconds_per_value"] = bench.median(samples)
