@@ -26,9 +26,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
-from hongbao.harness import stats
+from hongbao.harness import repeats, stats
 from hongbao.harness.results import Run, UnusableInput, short_name
 
 FASTER, SLOWER, REGRESSION, SAME = "faster", "slower", "REGRESSION", "no significant change"
@@ -184,42 +182,11 @@ def verdict(diff: stats.Difference, t: Thresholds, judged: str = SAME_RUN) -> st
     return SLOWER
 
 
-def _impl(name: str) -> str:
-    """The spread group of a benchmark id: its implementation ("python", "serial", "parallel")."""
-    parts = short_name(name).split("-")
-    return parts[1] if len(parts) > 1 else ""
-
-
-def between_run_spread(runs: list[Run]) -> dict[str, tuple[float, float]]:
-    """(pooled log standard deviation, degrees of freedom) per implementation, from the per-process
-    figures (``repeat_gated_medians``) the runs recorded; implementations without any left out."""
-    groups: dict[str, list[list[float]]] = {}
-    for run in runs:
-        for name, b in run.benchmarks.items():
-            values = b.extra.get("repeat_gated_medians")
-            if isinstance(values, list) and len(values) >= 2:
-                groups.setdefault(_impl(name), []).append([float(v) for v in values])
-    out = {}
-    for impl, g in groups.items():
-        sd, df = stats.pooled_log_sd(g)
-        if df:
-            out[impl] = (sd, df)
-    return out
-
-
-def _run_figure(b) -> tuple[float, int]:
-    """(the figure of a run: median of its processes' gated medians, how many processes)."""
-    values = b.extra.get("repeat_gated_medians")
-    if isinstance(values, list) and len(values) >= 2:
-        return float(np.median(values)), len(values)
-    return float(np.median(b.gated_samples())), 1
-
-
 def _cross_run(name: str, b, n, t: Thresholds, spreads: dict, family: int) -> Row:
     """A benchmark of two unpaired runs, judged against the between-run spread (see the module doc)."""
     confidence = 1.0 - t.alpha / max(1, family)
-    (bf, bk), (nf, nk) = _run_figure(b), _run_figure(n)
-    recorded = spreads.get(_impl(name))
+    (bf, bk), (nf, nk) = repeats.run_figure(b), repeats.run_figure(n)
+    recorded = spreads.get(repeats.implementation(name))
     if recorded is not None:
         sd, df = recorded
         basis = f"spread {sd:.1%} ({int(df)} df recorded)"
@@ -249,7 +216,7 @@ def compare_runs(base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = 
              and base.benchmarks[name].normalised and new.benchmarks[name].normalised
              and thresholds_for(name, defaults, rules, CROSS_RUN).gate]
     family = len(cross) if family is None else family
-    spreads = between_run_spread([base, new])
+    spreads = repeats.between_run_spread([base, new])
     rows = []
     for name in common:
         b, n = base.benchmarks[name], new.benchmarks[name]

@@ -20,9 +20,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 
+from hongbao.harness import stats
 from hongbao.harness.bench import gated_median
+from hongbao.harness.results import Run, short_name
 
 SIDES = ("base", "new")
 ONCE = "score_matrix"  # benchmarks (by -k name) that only the first process runs
@@ -59,6 +62,37 @@ def merge(docs: list[dict]) -> dict:
     out["benchmarks"] = picked
     out.setdefault("hongbao", {})["repeats"] = len(docs)
     return out
+
+
+def implementation(name: str) -> str:
+    """The spread group of a benchmark id: its implementation ("python", "serial", "parallel")."""
+    parts = short_name(name).split("-")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def between_run_spread(runs: list[Run]) -> dict[str, tuple[float, float]]:
+    """(pooled log standard deviation, degrees of freedom) per implementation, from the per-process
+    figures (``repeat_gated_medians``) the runs recorded; implementations without any left out."""
+    groups: dict[str, list[list[float]]] = {}
+    for run in runs:
+        for name, b in run.benchmarks.items():
+            values = b.extra.get("repeat_gated_medians")
+            if isinstance(values, list) and len(values) >= 2:
+                groups.setdefault(implementation(name), []).append([float(v) for v in values])
+    out = {}
+    for impl, g in groups.items():
+        sd, df = stats.pooled_log_sd(g)
+        if df:
+            out[impl] = (sd, df)
+    return out
+
+
+def run_figure(b) -> tuple[float, int]:
+    """(the figure of a run: median of its processes' gated medians, how many processes)."""
+    values = b.extra.get("repeat_gated_medians")
+    if isinstance(values, list) and len(values) >= 2:
+        return float(np.median(values)), len(values)
+    return float(np.median(b.gated_samples())), 1
 
 
 def child_command(*, profile: str, out_dir: Path, filter_expr: str | None, seed: int, impl_module: str,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hongbao.harness.cli import main
-from tests.support.bench_runs import GOLDEN, REPO, bench_run, hongbao
+from tests.support.bench_runs import GOLDEN, REPO, bench_run, hongbao, scaled_copy
 
 THRESHOLDS = str(REPO / "seeds" / "thresholds.toml")
 
@@ -23,18 +23,6 @@ def compare(capsys, *args: str) -> tuple[int, str, str]:
     code = main(["compare", *args])
     out = capsys.readouterr()
     return code, out.out, out.err
-
-
-def scaled_copy(src: Path, dst: Path, factor: float, match: str = "") -> Path:
-    """A copy of a benchmark JSON with the raw samples of benchmarks whose name contains ``match``
-    multiplied by ``factor`` (a constructed input, for unit tests of the verdict rules only)."""
-    doc = json.loads(src.read_text())
-    for b in doc["benchmarks"]:
-        if match in b["name"]:
-            b["stats"]["data"] = [x * factor for x in b["stats"]["data"]]
-            b["stats"]["median"] *= factor
-    dst.write_text(json.dumps(doc))
-    return dst
 
 
 def test_aa_golden_runs_compare_clean(capsys):

@@ -15,7 +15,7 @@ from hongbao.harness import bench, repeats, stats
 from hongbao.harness import compare as cmp
 from hongbao.harness.cli import main
 from hongbao.harness.results import load_run
-from tests.support.bench_runs import GOLDEN, REPO
+from tests.support.bench_runs import GOLDEN, REPO, scaled_copy
 
 THRESHOLDS = str(REPO / "seeds" / "thresholds.toml")
 SERIAL = "bench_split[double_mean-serial-c10-n20000]"
@@ -101,7 +101,7 @@ def recorded_base(tmp_path) -> Path:
 
 
 def test_the_between_run_spread_is_pooled_per_implementation(recorded_base):
-    spreads = cmp.between_run_spread([load_run(recorded_base)])
+    spreads = repeats.between_run_spread([load_run(recorded_base)])
     assert set(spreads) == {"python", "serial", "parallel"}
     sd, df = spreads["serial"]
     assert df == 5 and 0.01 < sd < 0.06  # the golden pair's serial cases differ by -4.8% to +6.3%
@@ -111,12 +111,7 @@ def test_a_plain_run_against_the_golden_aa_is_clean_and_a_large_slowdown_is_caug
     code, out = compare(capsys, str(recorded_base), str(GOLDEN / "aa_run2.json"), "--thresholds", THRESHOLDS)
     assert code == 0, out
     assert "spread" in out and "recorded" in out
-    doc = json.loads((GOLDEN / "aa_run2.json").read_text())
-    for b in doc["benchmarks"]:
-        if "-serial-" in b["name"]:
-            b["stats"]["data"] = [x * 1.6 for x in b["stats"]["data"]]
-    slow = tmp_path / "slow.json"
-    slow.write_text(json.dumps(doc))
+    slow = scaled_copy(GOLDEN / "aa_run2.json", tmp_path / "slow.json", 1.6, match="-serial-")
     code, out = compare(capsys, str(recorded_base), str(slow), "--thresholds", THRESHOLDS)
     assert code == 1, out
     assert "(5 df recorded)" in out and "Bonferroni" in out
@@ -125,12 +120,7 @@ def test_a_plain_run_against_the_golden_aa_is_clean_and_a_large_slowdown_is_caug
 def test_significant_but_undecidable_is_inconclusive_exit_5(capsys, tmp_path, recorded_base):
     """double_mean serial x 1.4: beyond what whole runs move (the recorded spread, 5 df), but the
     interval reaches both sides of the allowed 10%: the data cannot decide."""
-    doc = json.loads((GOLDEN / "aa_run1.json").read_text())
-    for b in doc["benchmarks"]:
-        if "double_mean-serial-" in b["name"]:
-            b["stats"]["data"] = [x * 1.4 for x in b["stats"]["data"]]
-    slow = tmp_path / "slow.json"
-    slow.write_text(json.dumps(doc))
+    slow = scaled_copy(GOLDEN / "aa_run1.json", tmp_path / "slow.json", 1.4, match="double_mean-serial-")
     result = cmp.compare_runs(load_run(recorded_base), load_run(slow), cmp.Thresholds(),
                               cmp.load_thresholds(Path(THRESHOLDS))[1])
     assert [r.verdict for r in result.rows if r.name == SERIAL] == [cmp.INCONCLUSIVE]
@@ -142,12 +132,7 @@ def test_significant_but_undecidable_is_inconclusive_exit_5(capsys, tmp_path, re
 def test_two_plain_runs_reading_the_issues_aa_shift_are_not_a_regression(capsys, tmp_path):
     """Two plain runs of unchanged code read +12.6% to +17.9% on serial cases (issue 14): with no
     recorded spread the shipped thresholds assume 10% per run, and that is no significant change."""
-    doc = json.loads((GOLDEN / "aa_run1.json").read_text())
-    for b in doc["benchmarks"]:
-        if "-serial-" in b["name"]:
-            b["stats"]["data"] = [x * 1.179 for x in b["stats"]["data"]]
-    moved = tmp_path / "moved.json"
-    moved.write_text(json.dumps(doc))
+    moved = scaled_copy(GOLDEN / "aa_run1.json", tmp_path / "moved.json", 1.179, match="-serial-")
     code, out = compare(capsys, str(GOLDEN / "aa_run1.json"), str(moved), "--thresholds", THRESHOLDS)
     assert code == 0, out
     assert "spread 10.0% (assumed)" in out
