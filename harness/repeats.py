@@ -95,11 +95,19 @@ def run_figure(b) -> tuple[float, int]:
     return float(np.median(b.gated_samples())), 1
 
 
+def min_rounds_per_process(profile_min_rounds: int, processes: int) -> int:
+    """Each of K processes times at least twice the profile's rounds over K (and at least 5): the
+    processes, not the rounds, carry the verdict, and the gate must fit CI's minutes."""
+    return max(5, -(-2 * profile_min_rounds // processes))
+
+
 def child_command(*, profile: str, out_dir: Path, filter_expr: str | None, seed: int, impl_module: str,
-                  max_time_s: float | None, base_ref: str | None, first: str) -> list[str]:
+                  max_time_s: float | None, base_ref: str | None, first: str,
+                  min_rounds: int | None = None) -> list[str]:
     """The command line of one repeat: this module's ``main`` in a fresh interpreter."""
     spec = {"profile": profile, "out_dir": str(out_dir), "filter_expr": filter_expr, "seed": seed,
-            "impl_module": impl_module, "max_time_s": max_time_s, "base_ref": base_ref, "first": first}
+            "impl_module": impl_module, "max_time_s": max_time_s, "base_ref": base_ref, "first": first,
+            "min_rounds": min_rounds}
     return [sys.executable, "-m", "hongbao.harness.repeats", json.dumps(spec)]
 
 
@@ -115,6 +123,9 @@ def run_repeats(count: int, out: Path, console: Console, *, timeout_s: float = 1
         console.print(f"process {k}/{count}" + (f" ({first} first)" if spec.get("base_ref") else "")
                       + f" -> {where}", highlight=False)
         child = dict(spec)
+        if child.get("min_rounds") is None:
+            from hongbao.harness.bench import PROFILES
+            child["min_rounds"] = min_rounds_per_process(PROFILES[spec["profile"]].min_rounds, count)
         if k > 1:  # the fairness-metrics benchmark is not paired or gated: timed once, not K times
             flt = spec.get("filter_expr")
             child["filter_expr"] = f"({flt}) and not {ONCE}" if flt else f"not {ONCE}"

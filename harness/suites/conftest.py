@@ -32,6 +32,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="module exposing split_batch(...) to benchmark instead of kernels")
     group.addoption("--hongbao-base-ref", default=None,
                     help="git ref whose kernels are timed beside each serial case, round by round")
+    group.addoption("--hongbao-min-rounds", type=int, default=None,
+                    help="timed rounds per benchmark at least (default: the profile's min_rounds)")
     group.addoption("--hongbao-first", default="base", choices=("base", "new"),
                     help="with a base ref: the side loaded first and timed first (default base)")
 
@@ -47,7 +49,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def profile(pytestconfig: pytest.Config) -> bench.Profile:
     chosen = bench.PROFILES[pytestconfig.getoption("hongbao_profile")]
     max_time = pytestconfig.getoption("hongbao_max_time")
-    return chosen if max_time is None else dataclasses.replace(chosen, max_time_s=max_time)
+    min_rounds = pytestconfig.getoption("hongbao_min_rounds")
+    chosen = chosen if max_time is None else dataclasses.replace(chosen, max_time_s=max_time)
+    return chosen if min_rounds is None else dataclasses.replace(chosen, min_rounds=min_rounds)
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +106,7 @@ def pytest_benchmark_update_json(config, benchmarks, output_json) -> None:
                                    "impl_module": config.getoption("hongbao_impl_module"),
                                    "base_ref": config.getoption("hongbao_base_ref"),
                                    "first": config.getoption("hongbao_first"),
+                                   "min_rounds": config.getoption("hongbao_min_rounds"),
                                    "format": "pytest-benchmark JSON; kit figures in extra_info",
                                    "load_average_1m_at_end": os.getloadavg()[0],
                                    "cpu_count": os.cpu_count()})
