@@ -143,3 +143,15 @@ def test_spread_in_a_thresholds_rule_is_read_as_a_fraction(tmp_path):
     path.write_text('[[rule]]\nmatch = "*"\njudged = "cross-run"\nspread = "7%"\n')
     _, rules = cmp.load_thresholds(path)
     assert cmp.thresholds_for("x-serial-c2-n1", cmp.Thresholds(), rules, cmp.CROSS_RUN).spread == pytest.approx(0.07)
+
+
+def test_each_process_times_fewer_rounds_but_the_processes_together_more():
+    assert repeats.min_rounds_per_process(15, 5) == 6 and repeats.min_rounds_per_process(15, 2) == 15
+    assert repeats.min_rounds_per_process(15, 20) == 5
+    cmd = repeats.child_command(profile="quick", out_dir=Path("x"), filter_expr=None, seed=1, impl_module="m",
+                                max_time_s=None, base_ref="abc", first="new", min_rounds=6)
+    spec = json.loads(cmd[-1])
+    assert cmd[1:3] == ["-m", "hongbao.harness.repeats"] and spec["first"] == "new" and spec["min_rounds"] == 6
+    from hongbao.harness.runner import pytest_args
+    args = pytest_args("quick", Path("b.json"), None, 1, "m", base_ref="abc", first="new", min_rounds=6)
+    assert "--hongbao-first=new" in args and "--hongbao-min-rounds=6" in args
