@@ -44,10 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--impl-module", default="hongbao.kernels", metavar="MODULE",
                         help="benchmark this module's split_batch(...) instead of kernels' (same signature)")
     parser.add_argument("--base-ref", default=None, metavar="REF",
-                        help="git commit (sha, tag, branch) whose kernels are timed beside every Numba serial case, "
-                             "alternately just before and just after each round in the same process; "
-                             "`hongbao compare` then judges those cases on the per-round ratio new / base, which "
-                             "a shared host's slow and fast spells cannot move. CI passes the baseline's commit")
+                        help="git commit (sha, tag, branch) whose code is timed beside every case (its Numba "
+                             "kernels, its Python baselines), alternately before and after the new code in each "
+                             "round of the same process; `hongbao compare` then judges those cases on the "
+                             "per-round ratios new / base, which a shared host's slow and fast spells cannot move "
+                             "(across processes with --processes K). CI passes the baseline's commit")
     parser.add_argument("--processes", "--repeat", type=int, default=1, metavar="K", dest="processes",
                         help="run the suites K times, each in a fresh process (OUT/repeat-K/), and write "
                              "OUT/benchmark.json with each benchmark taken from the process with the median "
