@@ -126,6 +126,22 @@ def summary(records: dict[str, list[dict]], planted: dict[str, dict[str, float]]
     return t
 
 
+def per_case(records: list[dict], sizes: dict[str, float]) -> Table:
+    """For a planted series: each serial case's measured size, how often the gate's first pass
+    called it a REGRESSION, and its median change as the gate read it."""
+    t = Table(title="planted slowdown by case (first pass, before --confirm)")
+    for col in ("case", "planted (measured)", "REGRESSION in", "gate read (median)"):
+        t.add_column(col)
+    for name in sorted(sizes, key=sizes.get):
+        rows = [r["rows"][name] for r in records if name in r["rows"]]
+        if not rows:
+            continue
+        hits = sum(row["verdict"] == cmp.REGRESSION for row in rows)
+        t.add_row(name, f"{sizes[name] - 1:+.1%}", f"{hits}/{len(rows)}",
+                  f"{np.median([row['change'] for row in rows]):+.1%}")
+    return t
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hongbao.harness.calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="runs per series (default 20)")
@@ -170,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
             records[s].append(record)
             console.print(f"{s} run {i}/{opts.runs}: exit {record['exit']} in {record['seconds']:.0f} s "
                           f"(load {record['load_average_1m']:.1f})", highlight=False)
-    Console(soft_wrap=True, width=200).print(summary(records, planted))
+    out = Console(soft_wrap=True, width=200)
+    out.print(summary(records, planted))
+    for s in chosen:
+        if s in planted and records[s]:
+            out.print(per_case(records[s], planted[s]))
     return 0
 
 

@@ -35,6 +35,7 @@ def test_a_calibration_resumes_from_the_verdicts_already_written(tmp_path, capsy
     """Every run's verdict.json exists: nothing is run again (one_run would fail: no bench here),
     and the summary gives the rates from the recorded exits."""
     monkeypatch.setattr(calibrate, "one_run", lambda *a: pytest.fail("a finished run was run again"))
+    flagged = iter(["REGRESSION", "no significant change"])
     monkeypatch.setattr(calibrate, "measure_planted", lambda *a: {"double_mean-serial-c10-n20000": 1.06})
     exits = {"aa": [0, 0], "slow5": [1, 0], "cross": [0, 5]}
     for series, codes in exits.items():
@@ -42,6 +43,8 @@ def test_a_calibration_resumes_from_the_verdicts_already_written(tmp_path, capsy
             where = tmp_path / series / f"run-{i}"
             where.mkdir(parents=True)
             rec = _record(series, code, {"double_mean-serial-c10-n20000": 0.05 if series == "slow5" else 0.001})
+            if series == "slow5":
+                rec["rows"]["double_mean-serial-c10-n20000"]["verdict"] = next(flagged)
             (where / "verdict.json").write_text(json.dumps(rec))
     code = calibrate.main(["--runs", "2", "--series", "aa,slow5,cross", "--out", str(tmp_path)])
     out = capsys.readouterr()
@@ -49,6 +52,8 @@ def test_a_calibration_resumes_from_the_verdicts_already_written(tmp_path, capsy
     assert "false alarms 0/2" in out.out and "caught 1/2" in out.out and "clean 1/2" in out.out
     assert "+6.0%" in out.out  # the planted size as measured
     assert "aa run 2/2: exit 0" in out.err
+    case = next(line for line in out.out.splitlines() if "double_mean-serial-c10-n20000" in line)
+    assert "+6.0%" in case and "1/2" in case and "+5.0%" in case  # measured size, flagged, as the gate read it
 
 
 def test_bad_flags_are_refused(capsys):
