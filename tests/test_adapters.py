@@ -11,6 +11,7 @@ import pytest
 
 from hongbao.harness.cli import main
 from hongbao.harness.exitcodes import Exit
+from hongbao.harness.report.sections.storm import markdown
 from hongbao.loadtests.adapters import BaseAdapter, load_adapter
 from hongbao.loadtests.adapters.reference import ReferenceAdapter
 from hongbao.loadtests.audit_client import audit_grants
@@ -62,6 +63,9 @@ def test_example_service_stormed_through_its_adapter_audits_clean(tmp_path, expo
         assert audit["source"].startswith("client side") and "conservation" not in audit["checks_ran"]
         assert {c["check"] for c in audit["checks_not_run"]} >= {"conservation", "acknowledged grabs are in the ledger"}
         assert not (tmp_path / "run" / "ledger.json").exists()
+    report = markdown(d)
+    assert f"through the adapter `{ADAPTER}`" in report and f"from the {audit['source']}" in report
+    assert ("- not checked: conservation" in report) is not export
 
 
 @pytest.mark.storm
