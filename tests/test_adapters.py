@@ -127,3 +127,23 @@ def test_load_adapter():
                          ("hongbao.loadtests.audit:audit_ledger", "subclass")):
         with pytest.raises(ValueError, match=needle):
             load_adapter(spec)
+
+
+@pytest.mark.storm
+@pytest.mark.timeout(240)
+def test_capacity_of_a_separate_service_through_its_adapter_and_metrics(tmp_path):
+    """The example service as its own process: the kit did not start it, so the service's CPU per
+    grab comes from its /metrics (process_cpu_seconds_total), and the projection rests on it."""
+    with yuan_service(host="127.0.0.3") as url:
+        code = main(["capacity", "--host", url, "--adapter", ADAPTER, "--metrics", url + "/metrics",
+                     "--steps", "2", "--step-seconds", "3", "--out", str(tmp_path / "cap"), "--no-report"])
+    assert code == Exit.OK
+    doc = json.loads((tmp_path / "cap" / "capacity.json").read_text())
+    assert doc["service_target"]["url"] == url and doc["service_target"]["metrics"] == [url + "/metrics"]
+    ramp = doc["ramps"][0]
+    assert ramp["store"] == "target" and ramp["audit_ok"] is True
+    knee = ramp["steps"][ramp["knee"]["step_index"]]
+    assert knee["cpu_cores"]["service"] > 0
+    assert "µs)" in doc["inputs"]["service_basis"] and "CPU cores busy" in doc["inputs"]["service_basis"]
+    expected = knee["grabs_per_second"] / knee["cpu_cores"]["service"]
+    assert doc["inputs"]["service_grabs_per_core"] == pytest.approx(expected)
