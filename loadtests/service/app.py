@@ -221,7 +221,9 @@ def create_app(store: Store) -> GrabService:
     return GrabService(store)
 
 
-def app_from_env() -> GrabService:
-    """uvicorn factory: the store from HONGBAO_STORE (default memory), seed from HONGBAO_SEED."""
-    return create_app(open_store(os.environ.get("HONGBAO_STORE", "memory"),
-                                 seed=int(os.environ.get("HONGBAO_SEED", "0"))))
+def app_from_env():
+    """uvicorn factory: the store from HONGBAO_STORE (default memory), seed from HONGBAO_SEED,
+    with Prometheus metrics at GET /metrics (loadtests/service/metrics.py)."""
+    from hongbao.loadtests.service.metrics import instrument
+    return instrument(create_app(open_store(os.environ.get("HONGBAO_STORE", "memory"),
+                                 seed=int(os.environ.get("HONGBAO_SEED", "0")))))
