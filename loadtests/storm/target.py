@@ -9,7 +9,11 @@ from urllib.parse import urlparse
 
 def is_loopback(url: str) -> bool:
     """True when ``url``'s host is a loopback name or address (127.0.0.2 counts)."""
-    host = (urlparse(url).hostname or "").lower()
+    return is_loopback_host((urlparse(url).hostname or "").lower())
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1."""
     if host == "localhost":
         return True
     try:
