@@ -58,9 +58,11 @@ def audit_grants(grants: list[list], envelopes: dict[str, list[int]], *,
     granted = Counter(u for (_, u), k in per_user.items() for _ in range(k))
     return AuditResult(
         checks=[double, over_count, over_total, minimum, complete], envelopes=len(envelopes),
-        grabs=len(grants), refunds=0, source="client side (the adapter has no ledger export)",
+        grabs=len(grants), refunds=0, source="client side, no ledger export",
         not_run=list(NOT_RUN), fairness_by_order={},
         access_fairness={"users": len(users), "users_with_a_grab": len(granted),
                          "jain_index": jain_index(granted.get(u, 0) for u in users),
-                         "basis": "users who sent a grab" if attempts else "users granted"},
+                         "basis": "users who sent a grab" if attempts else "users granted",
+                         "jain_index_success_rate": jain_index(granted.get(u, 0) / n for u, n in attempts.items() if n > 0)
+                         if attempts else None},
         reconciliation={"grants_seen": len(grants)})

@@ -163,7 +163,7 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
     redis = measurements.get("redis")
     if redis:
         per_envelope["redis"] = redis["bytes_per_envelope_grabbed"]
-    else:
+    elif not opts.host:
         notes.append("Redis not measured (the embedded default runs without it): give "
                      "--store redis://HOST:PORT/DB to project Redis shards and Redis memory.")
     lg_busy = step["cpu_cores"].get("load_generator")
