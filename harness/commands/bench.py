@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -84,8 +83,6 @@ def run(args: argparse.Namespace) -> int:
             return Exit.UNUSABLE
     if args.callable_spec is not None:
         from hongbao.harness.fairness.allocator import load_callable
-        if str(Path.cwd()) not in sys.path:  # let --callable import the user's own modules
-            sys.path.insert(0, str(Path.cwd()))
         try:
             load_callable(args.callable_spec)
         except ValueError as exc:
