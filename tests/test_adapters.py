@@ -147,3 +147,28 @@ def test_capacity_of_a_separate_service_through_its_adapter_and_metrics(tmp_path
     assert "µs)" in doc["inputs"]["service_basis"] and "CPU cores busy" in doc["inputs"]["service_basis"]
     expected = knee["grabs_per_second"] / knee["cpu_cores"]["service"]
     assert doc["inputs"]["service_grabs_per_core"] == pytest.approx(expected)
+
+
+@pytest.mark.storm
+@pytest.mark.timeout(120)
+def test_envelopes_prepared_by_the_user_are_stormed_by_id(tmp_path, monkeypatch):
+    """A service without a create call: the adapter hands out ids the user prepared; no create
+    request is timed, and the ledger audit covers the prepared envelopes."""
+    from hongbao.loadtests.adapters import NewEnvelope
+    from hongbao.loadtests.adapters.http import BlockingHttp
+    from hongbao.loadtests.examples.yuan_adapter import YuanAdapter
+    scenario = tmp_path / "prepared.toml"
+    scenario.write_text(SMOKE.read_text().replace("duration_s = 5", "duration_s = 3")
+                        .replace("senders = 2", "senders = 1").replace("sender_interval_s = 0.1", "sender_interval_s = 0.2"))
+    with yuan_service() as url:
+        http, adapter = BlockingHttp(url), YuanAdapter()
+        sizes = [(10_000, 20)] + [(888, 8), (666, 6)] * 20
+        ids = [f"{t}:{c}:{adapter.create_envelope(http, NewEnvelope('prep', t, c))}" for t, c in sizes]
+        monkeypatch.setenv("PREPARED_ENVELOPES", ",".join(ids))
+        out = tmp_path / "run"
+        code = main(["storm", "--scenario", str(scenario), "--host", url, "--adapter",
+                     "tests.support.prepared_adapter:PreparedYuanAdapter", "--out", str(out), "--no-progress"])
+    d = json.loads((out / "storm.json").read_text())
+    assert code == Exit.OK, d["exit"]
+    assert d["totals"]["by_name"]["create envelope"]["requests"] == 0      # nothing created during the storm
+    assert d["totals"]["grabs_ok"] > 0 and d["audit"]["ok"] and d["audit"]["envelopes"] == len(sizes)

@@ -6,6 +6,7 @@ call it too. It never leaves a process behind: everything it starts is ended by 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -87,6 +88,8 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
         run_tag = f"s{int(time.time() * 1000):x}"
         env = procs.locust_env(sc.path, sc.duration_s, sc.seed, out, run_tag)
         env[ADAPTER_ENV] = cfg.adapter or ""
+        if cfg.adapter:   # Locust runs in the run folder: the user's adapter module imports from here
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
         if cfg.redis_direct:
             env["HONGBAO_REDIS_URL"] = cfg.store
         if cfg.shape_overrides:
