@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from . import rng
-from .linecut import ALPHA_INV, ATTEMPT_SHIFT, CAP_ATTEMPTS
+from .linecut import ALPHA_INV, ATTEMPT_SHIFT, CAP_ATTEMPTS, SMALL_CUTS, SMALL_MAX_POINTS, SMALL_ROUNDS
 from .registry import BETA, BETA_CONCENTRATION, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
 
 
@@ -50,10 +50,27 @@ def step_share(alg: int, R: int, k: int, m: int, M: int, key: int, step: int) ->
     raise ValueError(f"no step form for algorithm code {alg}")
 
 
+def _small_cuts(n: int, N: int, key: int, counter: int) -> list[int] | None:
+    """n distinct points of 1..N in increasing order: independent uniform points, sorted, kept
+    when all distinct (else redrawn); None when every round repeated a point."""
+    for rnd in range(SMALL_ROUNDS):
+        cuts = sorted(1 + rng.py_below(key, counter + ((rnd * SMALL_CUTS + i) << rng.STEP_BITS), N)[0]
+                      for i in range(n))
+        if len(set(cuts)) == n:
+            return cuts
+    return None
+
+
 def _compose(P: int, count: int, offset: int, key: int, counter: int) -> list[int]:
-    """Uniform composition of P into ``count`` positive parts (Vitter's method D, then A)."""
-    cuts: list[int] = []
+    """Uniform composition of P into ``count`` positive parts: sorted distinct points for a few
+    cuts on a wide line, else Vitter's method D, then A."""
     n, N = count - 1, P - 1
+    if 1 <= n <= SMALL_CUTS and N <= SMALL_MAX_POINTS and n * (n - 1) <= N:
+        small = _small_cuts(n, N, key, counter)
+        if small is not None:
+            return [b - a + offset for a, b in zip([0, *small], [*small, P])]
+        counter += (SMALL_ROUNDS * SMALL_CUTS) << rng.STEP_BITS
+    cuts: list[int] = []
     pos = -1
 
     def u() -> float:

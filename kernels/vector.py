@@ -30,7 +30,7 @@ def _quotient(R, k, inv_k):
 
 
 @jit_inline
-def _draw_below(word, n):
+def draw_below(word, n):
     """Lemire's multiply-shift on the low 32 bits: (value, needs the scalar rejection check)."""
     un = np.uint64(n)
     mm = (word & _LOW32) * un
@@ -42,20 +42,20 @@ def lane_double_mean(R, k, inv_k, m, word):
     q, r = _quotient(R, k, inv_k)
     top = 2 * q - 1 + np.int64(r > 0) + np.int64(2 * r - 1 >= k)  # largest integer < 2R/k
     hi = max(min(R - (k - 1) * m, top), m)
-    u, flag = _draw_below(word, hi - m + 1)
+    u, flag = draw_below(word, hi - m + 1)
     return m + u, flag
 
 
 @jit_inline
 def lane_naive(R, k, inv_k, m, word):
-    u, flag = _draw_below(word, R - (k - 1) * m - m + 1)
+    u, flag = draw_below(word, R - (k - 1) * m - m + 1)
     return m + u, flag
 
 
 @jit_inline
 def lane_equal(R, k, inv_k, m, word):
     q, r = _quotient(R, k, inv_k)
-    u, flag = _draw_below(word, k)
+    u, flag = draw_below(word, k)
     return q + np.int64(u < r), flag and r > 0
 
 
