@@ -86,7 +86,7 @@ def _wrk(url: str, script: str, duration_s: int, connections: int, server_pid: i
     Path(f.name).unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)
+    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)  # the latency distribution line, not a "...99%" stdev
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return rps, cpu_s / total * 1e6, f"p99 {p99}" + (f", {non2xx.group(1)} non-2xx" if non2xx else "")
 
