@@ -59,6 +59,17 @@ def lane_equal(R, k, inv_k, m, word):
     return q + np.int64(u < r), flag and r > 0
 
 
+@jit_inline
+def store_block(out, b0, buf, R):
+    """Rows b0 .. b0+VEC-1 of ``out`` from a block's shares ``buf[i, lane]``, the last share being
+    each lane's remainder ``R[lane]`` (a transpose: lanes were stepped side by side)."""
+    count = out.shape[1]
+    for j in range(VEC):
+        for i in range(count - 1):
+            out[b0 + j, i] = buf[i, j]
+        out[b0 + j, count - 1] = R[j]
+
+
 def _vector_rows(lane_fn, step_fn):
     """Build ``rows(out, start, stop, totals, m, seed, ids, R, keys, buf, flags) -> done``: fills
     whole VEC-blocks of rows from ``start`` and returns the first row it left (a short tail or a
@@ -91,10 +102,7 @@ def _vector_rows(lane_fn, step_fn):
                         s = step_fn(before, k, m, -1, keys[j], i)
                         buf[i, j] = s
                         R[j] = before - s
-            for j in range(VEC):
-                for i in range(count - 1):
-                    out[b0 + j, i] = buf[i, j]
-                out[b0 + j, count - 1] = R[j]
+            store_block(out, b0, buf, R)
             b0 += VEC
         return b0
 
@@ -137,9 +145,6 @@ def vector_beta(out, start, stop, totals, m, seed, envelope_ids, R, keys, fracti
                 s = beta_share(R[j], k, m, np.int64(-1), fractions[i, j])
                 buf[i, j] = s
                 R[j] -= s
-        for j in range(VEC):
-            for i in range(count - 1):
-                out[b0 + j, i] = buf[i, j]
-            out[b0 + j, count - 1] = R[j]
+        store_block(out, b0, buf, R)
         b0 += VEC
     return b0
