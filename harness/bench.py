@@ -214,7 +214,9 @@ def run_figures(extra: dict, median_s: float) -> dict:
 
 
 def _key(extra: dict) -> tuple:
-    return extra.get("algorithm"), extra.get("count")
+    """(algorithm, count); a user's allocator (suites/bench_callable.py) is compared as the
+    baseline algorithm it names."""
+    return extra.get("baseline_algorithm") or extra.get("algorithm"), extra.get("count")
 
 
 def add_cross_ratios(benchmarks: list[dict]) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hongbao.harness import bench
 from hongbao.harness.exitcodes import Exit
 from hongbao.harness.shipped import results_dir, timestamp
 
+CALLABLE_ENV = "HONGBAO_BENCH_CALLABLE"
 HELP = "run the kernel benchmark suites (pytest-benchmark JSON with the kit's ratios)"
 
 
@@ -56,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "machine code lands; with --base-ref the processes alternate which side goes first "
                              "and `hongbao compare` judges across them; without it they record the between-run "
                              "spread a baseline needs (--repeat is the old name)")
+    parser.add_argument("--callable", dest="callable_spec", default=None, metavar="MODULE:FUNCTION",
+                        help="also time your allocator f(total_cents, count) -> list[int] (as fairness --callable) "
+                             "at the profile's counts, beside the kernels, with the same figures; ids "
+                             "FUNCTION-callable-cN-nM, e.g. --filter \"c10- and (double_mean or callable)\"")
     parser.add_argument("--verbose", action="store_true", help="show pytest's and pytest-benchmark's own output")
 
 
@@ -81,6 +87,16 @@ def run(args: argparse.Namespace) -> int:
         except UnusableInput as exc:
             console.print(f"[red]{exc}[/red]", highlight=False)
             return Exit.UNUSABLE
+    if args.callable_spec is not None:
+        from hongbao.harness.fairness.allocator import load_callable
+        try:
+            load_callable(args.callable_spec)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]", highlight=False)
+            return Exit.UNUSABLE
+        os.environ[CALLABLE_ENV] = args.callable_spec   # read by harness/suites/bench_callable.py
+    else:
+        os.environ.pop(CALLABLE_ENV, None)
     # every flag is checked before the run folder is made: a refused run writes nothing
     out = args.out or default_out_dir()
     try:

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="changes smaller than this are never called changes (default 5%%)")
     parser.add_argument("--alpha", default=None, metavar="P", help="significance level (default 0.01)")
     parser.add_argument("--thresholds", type=Path, default=None, metavar="FILE.toml",
-                        help=f"per-benchmark thresholds (default {DEFAULT_THRESHOLDS} when it exists: "
+                        help="per-benchmark thresholds (default: the shipped seeds/thresholds.toml; "
                              "parallel cases and Python baselines are reported but not gated)")
     parser.add_argument("--confirm", type=int, default=0, metavar="N",
                         help="when NEW is a run folder and something regressed, re-run just those benchmarks N "

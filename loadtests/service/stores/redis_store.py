@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import time
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -41,6 +42,7 @@ PUSH_CHUNK = 10_000        # shares per RPUSH at creation
 SNAPSHOT_BATCH = 256       # envelopes per pipeline when reading the ledger
 MAX_CAS_ATTEMPTS = 1_000   # on_grab retries before giving up with 503 (never seen in practice)
 MAX_WINDOW = 512           # on_grab candidate pairs per script call (one packed argument)
+HEALTH_TTL_S = 1.0         # /healthz answers from a PING at most this old (one round trip a second)
 _REJECT = {"expired": EXPIRED, "sold_out": SOLD_OUT, "already_refunded": ALREADY_REFUNDED,
            "not_expired": NOT_EXPIRED}
 _INT_FIELDS = ("total_cents", "count", "min_cents", "remaining_cents", "remaining_count",
@@ -69,6 +71,7 @@ def _unavailable(method):
             async with self._gate:
                 return await method(self, *args, **kwargs)
         except RedisError as exc:
+            self._healthy_until = 0.0  # the next /healthz asks Redis again
             raise ApiError(503, "store_unavailable", f"redis store failed: {type(exc).__name__}: {exc}") from exc
     return wrapper
 
@@ -89,6 +92,7 @@ class RedisStore:
         self._scripts = {n: _script(n) for n in ("grab", "refund", "snapshot")}
         self._plans: dict[int, OnlinePlan] = {}   # on_grab envelope -> predicted shares
         self._inflight: dict[int, int] = {}       # envelope -> grabs in flight in this process
+        self._healthy_until = 0.0                 # time.monotonic() until which the last PING holds
 
     async def open(self) -> None:
         shares.warm_up()
@@ -119,7 +123,11 @@ class RedisStore:
 
     @_unavailable
     async def health(self) -> dict:
-        await self._client.ping()
+        """Ok while a PING answered within HEALTH_TTL_S and no call has failed since: /healthz
+        polled at wrk's rate cost a round trip each (9.3k/s against 35.6k/s on memory)."""
+        if time.monotonic() >= self._healthy_until:
+            await self._client.ping()
+            self._healthy_until = time.monotonic() + HEALTH_TTL_S
         return {"ok": True, "store": self.kind}
 
     @_unavailable
