@@ -199,11 +199,13 @@ def run(args: argparse.Namespace) -> int:
                   highlight=False)
     commits = sorted({r.base_commit[:12] for r in result.rows if r.base_commit})
     if commits:
-        console.print(f"Judged on 'same run': NEW timed the kernels at {', '.join(commits)} beside each such benchmark, "
-                      "alternately just before and just after each round; base and new are their median seconds per "
-                      "round, change is the median per-round ratio (Wilcoxon signed-rank p). 'vs BASE run' is the "
-                      "figure against BASE in RNG fills per share: shown, not judged (a shared host's spells move it "
-                      "from -25% to +48% with the code unchanged).", highlight=False)
+        console.print(f"Judged beside the code at {', '.join(commits)}: NEW timed it with each such benchmark, "
+                      "alternately just before and just after the new code in every round; base and new are median "
+                      "seconds per round; change is, over K processes, the geometric mean of each process's median "
+                      "per-round ratio (t-test over processes), or in one process the median per-round ratio "
+                      "(Wilcoxon signed-rank p). 'vs BASE run' is the figure against BASE in RNG fills per share: "
+                      "shown, not judged (a shared host's spells move it from -25% to +48% with the code unchanged).",
+                      highlight=False)
     if result.only_base:
         console.print(f"[yellow]{len(result.only_base)} benchmark(s) only in BASE (not compared):[/yellow] "
                       + ", ".join(short_name(n) for n in result.only_base[:8]), highlight=False)
