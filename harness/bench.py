@@ -129,48 +129,44 @@ class PairedRun:
 
 
 class AlternatingPair:
-    """Times ``fn`` (the base commit's kernel) once per round of the benchmarked (new) kernel, on the
-    same clock and batch, alternately just before the round and just after it.
+    """Times ``fn`` (the base commit's kernel) and ``new_fn`` (the benchmarked one) once each per
+    round, on the same clock and batch, in alternating order, both inside pytest-benchmark's
+    ``setup`` hook (call :meth:`before_round` last in it).
 
-    Call :meth:`before_round` last in pytest-benchmark's ``setup`` hook and :meth:`finish` after
-    ``pedantic`` returns. A base-first round is ``base (untimed), BASE, NEW``; a new-first round is
-    ``new (untimed), NEW, BASE``: each timed run follows a run of the same batch, and whatever the
-    second place in a pair costs or gains falls on each side in half the rounds. With identical code
-    in both places, the quick profile's serial cases read -1.9% to +1.5% this way, while the same
-    run against the committed baseline's figures read -25.3% to +48.2% (2 vCPUs, 2026-11-25;
-    ``hongbao bench --profile quick --base-ref e42ce49`` then ``hongbao compare``)."""
+    A base-first round is ``base (untimed), BASE, NEW``; a new-first round is ``new (untimed), NEW,
+    BASE``: each first timed run follows a run of the same code and batch, and whatever the second
+    place costs or gains falls on each side in half the rounds. Both sides are timed by this one
+    mechanism, not one by pytest-benchmark's runner and the other here: timed that way, identical
+    code read +15% (double_mean serial c2) and -20% (equal python c1000) in every one of five
+    processes (2 vCPUs, 2026-11-30), where timing both here reads within about 1%."""
 
     BASE_FIRST, NEW_FIRST = "base-first", "new-first"
 
-    def __init__(self, fn: Callable[[], object], new_fn: Callable[[], object], clock: Callable[[], float]) -> None:
+    def __init__(self, fn: Callable[[], object], new_fn: Callable[[], object], clock: Callable[[], float],
+                 first: str = "base") -> None:
+        if first not in ("base", "new"):
+            raise ValueError(f"first must be 'base' or 'new' (got {first!r})")
         self.base = PairedRun(fn, clock)
-        self.new_fn = new_fn
+        self.new = PairedRun(new_fn, clock)
         self.order: list[str] = []
-        self._owed = False
+        self._phase = 0 if first == "base" else 1
 
     @property
     def samples(self) -> list[float]:
         """The base runs' times, one per round."""
         return self.base.samples
 
-    def settle(self) -> None:
-        """Time the base run a new-first round still owes (first thing in the next setup)."""
-        if self._owed:
-            self.base.measure()
-            self._owed = False
+    @property
+    def new_samples(self) -> list[float]:
+        """The new runs' times, one per round (beside :attr:`samples`)."""
+        return self.new.samples
 
     def before_round(self) -> None:
-        if len(self.order) % 2 == 0:
-            self.order.append(self.BASE_FIRST)
-            self.base.fn()
-            self.base.measure()
-        else:
-            self.order.append(self.NEW_FIRST)
-            self.new_fn()
-            self._owed = True
-
-    def finish(self) -> None:
-        self.settle()
+        first, second = (self.base, self.new) if (len(self.order) + self._phase) % 2 == 0 else (self.new, self.base)
+        self.order.append(self.BASE_FIRST if first is self.base else self.NEW_FIRST)
+        first.fn()
+        first.measure()
+        second.measure()
 
 
 def paired_ratios(numerators: list[float], denominators: list[float]) -> list[float]:
@@ -194,11 +190,11 @@ def paired_figures(serial: list[float], parallel: list[float]) -> dict:
 
 
 def base_pair_figures(commit: str, base: list[float], order: list[str], new: list[float]) -> dict:
-    """A serial case's timing against the base commit's kernel, round by round: the raw base
-    samples (what the gate judges, with the round's own sample) and the median of new / base."""
+    """A case's timing against the base commit's code, round by round: both sides' samples (what
+    the gate judges) and the median and quartiles of the per-round ratios new / base."""
     q1, med, q3 = ratio_quartiles(new, base)
     return {"base_commit": commit, "base_seconds_samples": base, "base_order": order,
-            "vs_base": med, "vs_base_quartiles": [q1, q3]}
+            "paired_new_seconds_samples": new, "vs_base": med, "vs_base_quartiles": [q1, q3]}
 
 
 def rounds_for(round_seconds: float, profile: Profile, max_rounds: int = 400) -> int:
@@ -218,7 +214,9 @@ def run_figures(extra: dict, median_s: float) -> dict:
 
 
 def _key(extra: dict) -> tuple:
-    return extra.get("algorithm"), extra.get("count")
+    """(algorithm, count); a user's allocator (suites/bench_callable.py) is compared as the
+    baseline algorithm it names."""
+    return extra.get("baseline_algorithm") or extra.get("algorithm"), extra.get("count")
 
 
 def add_cross_ratios(benchmarks: list[dict]) -> None:
@@ -255,23 +253,3 @@ def gated_median(b: dict) -> float:
     if isinstance(control, list) and len(control) == len(data) and extra.get("shares_per_round"):
         return float(np.median(data / extra["shares_per_round"] / np.asarray(control)))
     return float(np.median(data))
-
-
-def median_of_repeats(docs: list[dict]) -> dict:
-    """One pytest-benchmark document from N repeats of the same suites: each benchmark entry is
-    taken whole (raw samples and all) from the repeat whose gated median is the median of the N.
-
-    Used for baselines: a load burst during one repeat cannot make the baseline lucky or unlucky."""
-    out = dict(docs[0])
-    picked = []
-    for entry in docs[0]["benchmarks"]:
-        same = [b for d in docs for b in d["benchmarks"] if b["name"] == entry["name"]]
-        ranked = sorted(range(len(same)), key=lambda i: gated_median(same[i]))
-        k = ranked[len(ranked) // 2]
-        chosen = dict(same[k])
-        chosen["extra_info"] = {**chosen.get("extra_info", {}), "picked_from_repeat": k + 1,
-                                "repeats": len(same)}
-        picked.append(chosen)
-    out["benchmarks"] = picked
-    out.setdefault("hongbao", {})["repeats"] = len(docs)
-    return out

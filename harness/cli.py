@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 #: command name -> module under harness.commands, in the order ``--help`` lists them
@@ -55,8 +56,17 @@ def _load(name: str):
     return importlib.import_module(f"hongbao.harness.commands.{COMMANDS[name]}")
 
 
+def _importable_from_here() -> None:
+    """Modules of the folder the command runs in import by name (``--callable mymod:split``), as
+    under ``python -m``: the ``hongbao`` script alone puts only its own bin folder on sys.path."""
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _importable_from_here()
     parser, subparsers = create_parser()
     # only the chosen command's module is imported and asked for its arguments
     chosen = next((a for a in argv if not a.startswith("-")), None)

@@ -1,13 +1,23 @@
 """The regression gate: judge NEW against BASE benchmark by benchmark, plus fairness verdicts.
 
-A benchmark regresses when it is gated, Mann-Whitney U rejects "same distribution" at ``alpha``
-and the bootstrap interval of the median ratio lies wholly above ``1 + max_regression``: we are
-confident it got slower by more than the allowed amount, not merely that it moved. When NEW timed
-the base commit's kernels beside a benchmark (``hongbao bench --base-ref``), that benchmark is
-judged on those same-run pairs instead (Wilcoxon signed-rank on the per-round ratios, bootstrap
-interval of their median) and its figure against BASE is shown as drift. Changes under
-``min_effect`` are never reported as changes. Thresholds come from CLI flags, then per-benchmark
-rules in a TOML file (seeds/thresholds.toml), first matching rule wins.
+A benchmark regresses when it is gated, its test rejects "no change" at ``alpha`` and the whole
+``1 - alpha`` interval of the ratio new / base lies above ``1 + max_regression``: we are confident
+it got slower by more than the allowed amount, not merely that it moved. Which test depends on
+what NEW holds (``judged``):
+
+- processes: NEW timed the base commit's code beside the benchmark (``hongbao bench --base-ref``)
+  in K >= 2 fresh processes. Each process is one sample of where the machine code landed, so the
+  per-process median ratios are the units: a t-test of their logs and the t interval of the mean.
+- same-run: the same pairs from one process (Wilcoxon on the per-round ratios, bootstrap interval
+  of their median): fine for large changes, blind to the placement that one process drew.
+- cross-run: two unpaired runs. One run's samples cannot show how much whole runs move, so the
+  figures are judged against the spread between repeated runs that BASE (or NEW) recorded
+  (``hongbao bench --processes K``), else against the ``spread`` a thresholds rule assumes, with a
+  Bonferroni share of ``alpha`` per gated benchmark. Significantly slower but not decidably beyond
+  the allowance is INCONCLUSIVE; so is a slowdown when no spread is known at all.
+
+Changes under ``min_effect`` are never reported as changes. Thresholds come from CLI flags, then
+per-benchmark rules in a TOML file (seeds/thresholds.toml), first matching rule wins.
 """
 from __future__ import annotations
 
@@ -16,11 +26,12 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from hongbao.harness import stats
+from hongbao.harness import repeats, stats
 from hongbao.harness.results import Run, UnusableInput, short_name
 
 FASTER, SLOWER, REGRESSION, SAME = "faster", "slower", "REGRESSION", "no significant change"
 NOT_GATED, NOT_CONFIRMED = "slower (not gated)", "slower (not confirmed)"
+INCONCLUSIVE = "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -30,11 +41,13 @@ class Thresholds:
     alpha: float = 0.01
     gate: bool = True
     reason: str = ""
+    spread: float | None = None  # cross-run: between-run log spread assumed when no run recorded one
 
 
 #: How a benchmark is judged: against the base commit's kernels timed beside it in NEW's own run,
-#: or against the BASE run's figures (RNG fills per share). A rule's ``judged`` picks one or both.
-SAME_RUN, CROSS_RUN = "same-run", "cross-run"
+#: or against the BASE run's figures (RNG fills per share). A rule's ``judged`` picks one or both
+#: (rules for "same-run" apply to base pairs from one process and from several alike).
+SAME_RUN, CROSS_RUN, PROCESSES = "same-run", "cross-run", "processes"
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,8 @@ class Row:
     confirmations: list[stats.Difference] = field(default_factory=list)  # re-runs that reproduced it
     base_commit: str | None = None  # judged against this commit's kernels timed in the same run
     drift: stats.Difference | None = None  # then: the figure against the BASE run, shown, not judged
+    judged: str = CROSS_RUN  # PROCESSES, SAME_RUN or CROSS_RUN
+    basis: str = ""          # what the interval rests on, e.g. "6 processes" or "spread 8% (assumed)"
 
 
 @dataclass
@@ -72,10 +87,15 @@ class Comparison:
     fairness: list[FairnessRow] = field(default_factory=list)
     only_base: list[str] = field(default_factory=list)
     only_new: list[str] = field(default_factory=list)
+    family: int = 0  # gated cross-run benchmarks sharing alpha (Bonferroni)
 
     @property
     def regressions(self) -> list[Row]:
         return [r for r in self.rows if r.verdict == REGRESSION]
+
+    @property
+    def inconclusive(self) -> list[Row]:
+        return [r for r in self.rows if r.verdict == INCONCLUSIVE]
 
     @property
     def fairness_regressions(self) -> list[FairnessRow]:
@@ -106,7 +126,7 @@ def load_thresholds(path: Path) -> tuple[dict, list[Rule]]:
         raise UnusableInput(f"--thresholds {path}: no such file") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UnusableInput(f"--thresholds {path}: not valid TOML ({exc})") from None
-    known = {"max_regression", "min_effect", "alpha", "gate", "reason"}
+    known = {"max_regression", "min_effect", "alpha", "gate", "reason", "spread"}
 
     def clean(table: dict, where: str) -> dict:
         out = {}
@@ -116,7 +136,7 @@ def load_thresholds(path: Path) -> tuple[dict, list[Rule]]:
             if key not in known:
                 raise UnusableInput(f"--thresholds {path}: {where} has unknown key {key!r} "
                                     f"(known: {', '.join(sorted(known))}, match)")
-            if key in ("max_regression", "min_effect", "alpha"):
+            if key in ("max_regression", "min_effect", "alpha", "spread"):
                 try:
                     value = parse_fraction(value, f"{where}.{key}")
                 except ValueError as exc:
@@ -147,7 +167,7 @@ def thresholds_for(name: str, base: Thresholds, rules: list[Rule], judged: str =
     return base
 
 
-def verdict(diff: stats.Difference, t: Thresholds) -> str:
+def verdict(diff: stats.Difference, t: Thresholds, judged: str = SAME_RUN) -> str:
     significant = diff.p_value < t.alpha and abs(diff.change) >= t.min_effect
     if not significant:
         return SAME
@@ -155,35 +175,77 @@ def verdict(diff: stats.Difference, t: Thresholds) -> str:
         return FASTER
     if not t.gate:
         return NOT_GATED
-    return REGRESSION if diff.ratio_ci[0] > 1.0 + t.max_regression else SLOWER
+    if diff.ratio_ci[0] > 1.0 + t.max_regression:
+        return REGRESSION
+    if judged == CROSS_RUN and diff.ratio_ci[1] > 1.0 + t.max_regression:
+        return INCONCLUSIVE  # slower than runs move, but the spread cannot tell whether beyond the allowance
+    return SLOWER
 
 
-def compare_runs(base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = ()) -> Comparison:
-    """Compare every benchmark present in both runs, plus fairness when both folders have it."""
+def _cross_run(name: str, b, n, t: Thresholds, spreads: dict, family: int) -> Row:
+    """A benchmark of two unpaired runs, judged against the between-run spread (see the module doc)."""
+    confidence = 1.0 - t.alpha / max(1, family)
+    (bf, bk), (nf, nk) = repeats.run_figure(b), repeats.run_figure(n)
+    recorded = spreads.get(repeats.implementation(name))
+    if recorded is not None:
+        sd, df = recorded
+        basis = f"spread {sd:.1%} ({int(df)} df recorded)"
+    elif t.spread is not None:
+        sd, df = t.spread, float("inf")
+        basis = f"spread {sd:.1%} (assumed)"
+    else:  # nothing says how much whole runs move: the samples' test is shown, a slowdown undecided
+        diff = stats.difference(b.gated_samples(), n.gated_samples(), confidence=confidence)
+        v = verdict(diff, t, SAME_RUN)
+        return Row(name, diff, INCONCLUSIVE if v == REGRESSION else v, t, "RNG fills/share",
+                   basis="no between-run spread")
+    diff = stats.against_spread(bf, nf, sd, df, bk, nk, confidence=confidence)
+    t = replace(t, alpha=t.alpha / max(1, family))
+    return Row(name, diff, verdict(diff, t, CROSS_RUN), t, "RNG fills/share", basis=basis)
+
+
+def compare_runs(base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = (),
+                 family: int | None = None) -> Comparison:
+    """Compare every benchmark present in both runs, plus fairness when both folders have it.
+    ``family``: how many gated cross-run benchmarks share alpha (default: those of this comparison)."""
     common = [n for n in base.benchmarks if n in new.benchmarks]
     if not common:
         raise UnusableInput(f"BASE {base.source} and NEW {new.source} have no benchmark in common "
                             "(different profile or filter?)")
+    rules = list(rules)
+    cross = [name for name in common if new.benchmarks[name].base_pairs() is None
+             and base.benchmarks[name].normalised and new.benchmarks[name].normalised
+             and thresholds_for(name, defaults, rules, CROSS_RUN).gate]
+    family = len(cross) if family is None else family
+    spreads = repeats.between_run_spread([base, new])
     rows = []
     for name in common:
         b, n = base.benchmarks[name], new.benchmarks[name]
         both = b.normalised and n.normalised
-        t = thresholds_for(name, defaults, list(rules), CROSS_RUN)
-        figures = stats.difference(b.gated_samples() if both else b.samples_s,
-                                   n.gated_samples() if both else n.samples_s, confidence=1.0 - t.alpha)
+        t = thresholds_for(name, defaults, rules, CROSS_RUN)
         pairs = n.base_pairs()
-        if pairs is not None:  # NEW timed the base commit's kernel beside it, round by round: judge on that
-            t = thresholds_for(name, defaults, list(rules), SAME_RUN)
-            diff = stats.paired_difference(*pairs, confidence=1.0 - t.alpha)
-            rows.append(Row(name, diff, verdict(diff, t), t, "s", base_commit=n.extra.get("base_commit"),
-                            drift=figures))
+        if pairs is not None:  # NEW timed the base commit's code beside it, round by round: judge on that
+            drift = stats.difference(b.gated_samples() if both else b.samples_s,
+                                     n.gated_samples() if both else n.samples_s, confidence=1.0 - t.alpha)
+            t = thresholds_for(name, defaults, rules, SAME_RUN)
+            processes = n.process_ratios()
+            if processes is not None:
+                diff = stats.across_processes(*processes, confidence=1.0 - t.alpha)
+                judged, basis = PROCESSES, f"{len(processes[0])} processes"
+            else:
+                diff = stats.paired_difference(*pairs, confidence=1.0 - t.alpha)
+                judged, basis = SAME_RUN, "1 process"
+            rows.append(Row(name, diff, verdict(diff, t, judged), t, "s", base_commit=n.extra.get("base_commit"),
+                            drift=drift, judged=judged, basis=basis))
             continue
         if not both:  # raw seconds carry no same-run control: shown, never gated
             t = replace(t, gate=False, reason=t.reason or "no same-run control (raw seconds)")
-        rows.append(Row(name, figures, verdict(figures, t), t, "RNG fills/share" if both else "s"))
+            figures = stats.difference(b.samples_s, n.samples_s, confidence=1.0 - t.alpha)
+            rows.append(Row(name, figures, verdict(figures, t), t, "s"))
+            continue
+        rows.append(_cross_run(name, b, n, t, spreads, family))
     return Comparison(rows, compare_fairness(base.fairness, new.fairness),
                       [n for n in base.benchmarks if n not in new.benchmarks],
-                      [n for n in new.benchmarks if n not in base.benchmarks])
+                      [n for n in new.benchmarks if n not in base.benchmarks], family)
 
 
 def compare_fairness(base: dict | None, new: dict | None) -> list[FairnessRow]:
@@ -209,7 +271,7 @@ def compare_fairness(base: dict | None, new: dict | None) -> list[FairnessRow]:
 
 
 def confirm(result: Comparison, base: Run, reruns: list[Run], rules: list[Rule] = (),
-            defaults: Thresholds = Thresholds()) -> None:
+            defaults: Thresholds = Thresholds(), family: int | None = None) -> None:
     """Keep a REGRESSION only if every re-run of that benchmark regresses against BASE too.
 
     On a shared machine a burst of load can slow one benchmark's rounds by 20-30%; a real
@@ -221,7 +283,7 @@ def confirm(result: Comparison, base: Run, reruns: list[Run], rules: list[Rule] 
                 break
             again = compare_runs(Run(base.source, {row.name: base.benchmarks[row.name]}, base.doc),
                                  Run(rerun.source, {row.name: rerun.benchmarks[row.name]}, rerun.doc),
-                                 defaults, rules).rows[0]
+                                 defaults, rules, family or result.family).rows[0]
             if again.verdict != REGRESSION:
                 row.verdict = NOT_CONFIRMED
                 break

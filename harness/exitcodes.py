@@ -10,3 +10,4 @@ class Exit(IntEnum):
     UNUSABLE = 2        # missing file, wrong format, bad arguments, setup that cannot run
     SLO_BREACH = 3      # storm: a latency/error SLO was missed
     AUDIT_FAILED = 4    # storm/fairness: money not conserved, double grab, broken allocator
+    INCONCLUSIVE = 5    # compare: no regression shown, but the data cannot decide for some gated benchmark

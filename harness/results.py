@@ -50,9 +50,19 @@ class Benchmark:
         """(base commit's seconds, this code's seconds), round by round, when the run timed the
         --base-ref kernels beside this benchmark; None otherwise."""
         base = self.extra.get("base_seconds_samples")
-        if not isinstance(base, list) or len(base) != len(self.samples_s):
+        new = self.extra.get("paired_new_seconds_samples", self.samples_s)  # older runs: the round's own
+        if not isinstance(base, list) or len(base) != len(new):
             return None
-        return np.asarray(base, dtype=np.float64), self.samples_s
+        return np.asarray(base, dtype=np.float64), np.asarray(new, dtype=np.float64)
+
+    def process_ratios(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(each process's median ratio new / base, base seconds, new seconds) when the run timed
+        the --base-ref code beside this benchmark in two or more processes; None otherwise."""
+        ratios = self.extra.get("repeat_vs_base")
+        if not isinstance(ratios, list) or len(ratios) < 2:
+            return None
+        base = np.asarray(self.extra.get("base_seconds_samples"), dtype=np.float64)
+        return np.asarray(ratios, dtype=np.float64), base, self.base_pairs()[1]
 
     @property
     def short_name(self) -> str:

@@ -45,7 +45,8 @@ class _ProgressPlugin:
 
 
 def pytest_args(profile: str, json_path: Path, filter_expr: str | None, seed: int, impl_module: str,
-                verbose: bool = False, max_time_s: float | None = None, base_ref: str | None = None) -> list[str]:
+                verbose: bool = False, max_time_s: float | None = None, base_ref: str | None = None,
+                first: str = "base", min_rounds: int | None = None) -> list[str]:
     """The pytest command line that runs the suites (also usable by hand)."""
     bench.PROFILES[profile]  # KeyError early for an unknown profile
     args = ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR), str(SUITES_DIR),
@@ -60,7 +61,9 @@ def pytest_args(profile: str, json_path: Path, filter_expr: str | None, seed: in
     if max_time_s is not None:
         args.append(f"--hongbao-max-time={max_time_s}")
     if base_ref is not None:
-        args.append(f"--hongbao-base-ref={base_ref}")
+        args += [f"--hongbao-base-ref={base_ref}", f"--hongbao-first={first}"]
+    if min_rounds is not None:
+        args.append(f"--hongbao-min-rounds={min_rounds}")
     if not verbose:
         args += ["-p", "no:terminal"]
     return args
@@ -68,12 +71,14 @@ def pytest_args(profile: str, json_path: Path, filter_expr: str | None, seed: in
 
 def run_suites(*, profile: str, out_dir: Path, filter_expr: str | None = None, seed: int = 2026,
                impl_module: str = "hongbao.kernels", verbose: bool = False, console: Console | None = None,
-               max_time_s: float | None = None, base_ref: str | None = None) -> Outcome:
+               max_time_s: float | None = None, base_ref: str | None = None, first: str = "base",
+               min_rounds: int | None = None) -> Outcome:
     """Run the suites; pytest-benchmark writes ``out_dir/benchmark.json``."""
     json_path = out_dir / "benchmark.json"
     if json_path.exists():
         json_path.unlink()
-    args = pytest_args(profile, json_path, filter_expr, seed, impl_module, verbose, max_time_s, base_ref)
+    args = pytest_args(profile, json_path, filter_expr, seed, impl_module, verbose, max_time_s, base_ref, first,
+                       min_rounds)
     t0 = time.perf_counter()
     with Progress(TextColumn("[bold]{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console or Console(stderr=True), transient=False) as progress:

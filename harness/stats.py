@@ -81,3 +81,54 @@ def paired_difference(base: np.ndarray, new: np.ndarray, *, confidence: float = 
     med = float(np.median(ratios))
     return Difference(float(np.median(base)), float(np.median(new)), med - 1.0, p,
                       percentile_interval(medians, confidence), effect)
+
+
+def _t_interval(center: float, scale: float, df: float, confidence: float) -> tuple[float, float, float]:
+    """(p-value of center == 0, low, high) for a t (df = inf: normal) statistic on the log scale."""
+    dist = _sp.norm if not np.isfinite(df) else _sp.t(df)
+    if scale <= 0:
+        return (1.0 if center == 0 else 0.0), center, center
+    q = float(dist.ppf(0.5 + confidence / 2.0))
+    p = float(2.0 * dist.sf(abs(center) / scale))
+    return p, center - q * scale, center + q * scale
+
+
+def across_processes(ratios: np.ndarray, base_s: np.ndarray, new_s: np.ndarray, *,
+                     confidence: float = 0.99) -> Difference:
+    """Judge per-process figures: ``ratios[k]`` is process k's median per-round ratio new / base.
+
+    Each process is one sample of where the machine code landed, so the processes, not the rounds,
+    are the independent units: a one-sample t-test of the log ratios against 0, and the t interval
+    of their mean (a geometric-mean ratio). ``base_s``/``new_s`` are shown medians (seconds)."""
+    logs = np.log(np.asarray(ratios, dtype=np.float64))
+    if len(logs) < 2:
+        raise ValueError(f"need >= 2 processes (got {len(logs)})")
+    center = float(np.mean(logs))
+    p, lo, hi = _t_interval(center, float(np.std(logs, ddof=1)) / np.sqrt(len(logs)), len(logs) - 1, confidence)
+    effect = float(np.mean(logs > 0) - np.mean(logs < 0))
+    return Difference(float(np.median(base_s)), float(np.median(new_s)), float(np.exp(center)) - 1.0, p,
+                      (float(np.exp(lo)), float(np.exp(hi))), effect)
+
+
+def pooled_log_sd(groups: list[list[float]]) -> tuple[float, float]:
+    """(pooled standard deviation of log figures, degrees of freedom) over groups of repeated runs
+    of benchmarks that share one between-run spread; (nan, 0) when no group has two runs."""
+    ss, df = 0.0, 0
+    for values in groups:
+        if len(values) >= 2:
+            logs = np.log(np.asarray(values, dtype=np.float64))
+            ss += float(np.sum((logs - logs.mean()) ** 2))
+            df += len(logs) - 1
+    return (float(np.sqrt(ss / df)), float(df)) if df else (float("nan"), 0.0)
+
+
+def against_spread(base: float, new: float, log_sd: float, df: float, base_runs: int, new_runs: int, *,
+                   confidence: float = 0.99) -> Difference:
+    """Compare two unpaired runs' figures (``base``: median of ``base_runs`` runs, ``new`` likewise)
+    against the spread between repeated runs (``log_sd``: standard deviation of one run's log figure,
+    with ``df`` degrees of freedom; inf for an assumed figure). The samples of one run cannot show
+    that spread: a shared host's spells move whole runs, so only repeated runs measure it."""
+    center = float(np.log(new / base))
+    scale = log_sd * float(np.sqrt(1.0 / base_runs + 1.0 / new_runs))
+    p, lo, hi = _t_interval(center, scale, df, confidence)
+    return Difference(base, new, new / base - 1.0, p, (float(np.exp(lo)), float(np.exp(hi))), 0.0)

@@ -5,7 +5,7 @@ Public API::
     split(total, count, *, algorithm, min_cents=1, max_cents=None, seed=0, envelope_id=0, impl="numba")
     split_batch(totals, counts, *, algorithm, ..., envelope_ids=None, impl="numba", parallel=True)
     next_share(remaining_cents, remaining_count, *, algorithm, step, ..., seed=0, envelope_id=0)
-    ALGORITHMS   # name -> Algorithm(name, code, online, position_fair, integer_only, summary)
+    ALGORITHMS   # name -> Algorithm(name, code, online, position_fair, integer_only, summary, ..., version)
 
 A split is a pure function of (algorithm, total, count, min, max, seed, envelope_id).
 Bad input raises ValueError naming the field and the constraint.

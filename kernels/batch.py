@@ -10,11 +10,11 @@ import numpy as np
 
 from . import rng
 from ._jit import jit, jit_parallel
-from .linecut import line_cut_into
+from .linecut import line_cut_into, vector_line_cut
 from .validate import INT64_MAX, MAX_COUNT
 from .registry import BETA, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
 from .steps import rows_beta, rows_double_mean, rows_equal, rows_naive, sequential_into
-from .vector import VEC, vector_double_mean, vector_equal, vector_naive
+from .vector import VEC, vector_beta, vector_double_mean, vector_equal, vector_naive
 
 
 @jit
@@ -29,14 +29,27 @@ def split_into(out, alg, total, m, M, seed, envelope_id):
 @jit
 def _fixed_range(out, start, stop, alg, totals, m, M, seed, envelope_ids):
     """Rows [start, stop) of a fixed-count batch: the SIMD path where it applies (uncapped
-    double_mean, naive, equal; count >= 2), then scalar lanes for whatever it left."""
-    if alg == LINE_CUT:
-        for e in range(start, stop):
-            split_into(out[e], alg, totals[e], m, M, seed, rng.id_of(envelope_ids, e))
-        return
+    double_mean, naive, equal, line_cut, beta; count >= 2), then scalar lanes for whatever it left."""
     count = out.shape[1]
+    if alg == LINE_CUT:
+        P = np.empty(VEC, dtype=np.int64)
+        keys = np.empty(VEC, dtype=np.uint64)
+        buf = np.empty((count, VEC), dtype=np.int64)
+        flags = np.empty(VEC, dtype=np.bool_)
+        while start < stop:
+            if M < 0 and count >= 2:
+                start = vector_line_cut(out, start, stop, totals, m, seed, envelope_ids, P, keys, buf, flags)
+            end = stop if M >= 0 or count < 2 else min(stop, start + VEC)
+            for e in range(start, end):
+                split_into(out[e], alg, totals[e], m, M, seed, rng.id_of(envelope_ids, e))
+            start = end
+        return
     remaining = np.empty(VEC, dtype=np.int64)
     keys = np.empty(VEC, dtype=np.uint64)
+    if alg == BETA and M < 0:
+        fractions = np.empty((count, VEC), dtype=np.float64)
+        shares = np.empty((count, VEC), dtype=np.int64)
+        start = vector_beta(out, start, stop, totals, m, seed, envelope_ids, remaining, keys, fractions, shares)
     while start < stop:
         if M < 0 and count >= 2 and alg != BETA:
             buf = np.empty((count, VEC), dtype=np.int64)

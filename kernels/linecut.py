@@ -2,9 +2,12 @@
 
 Shares of at least ``m`` summing to T are, after subtracting ``m - 1`` from each, compositions of
 P = T - N(m-1) into N positive parts: N-1 distinct cuts among the P-1 inner points, all subsets
-equally likely. The cuts are drawn in increasing order by Vitter's sequential sampling (method D,
-with method A for the dense tail), so a composition of 10**8 shares takes O(N) time and only the
-output array. A cap ``M`` is met by redrawing up to ``CAP_ATTEMPTS`` times, then by moving the
+equally likely. Few cuts on a wide line (at most ``SMALL_CUTS``, ``n(n-1) <= P-1``, so a repeat is
+unlikely) are drawn as independent uniform points, sorted, and kept only if all distinct (else the
+whole set is redrawn: each n-subset is then exactly equally likely; after ``SMALL_ROUNDS`` failed
+rounds, Vitter's method below). Otherwise the cuts are drawn in increasing order by Vitter's
+sequential sampling (method D, with method A for the dense tail), so a composition of 10**8 shares
+takes O(N) time and only the output array. A cap ``M`` is met by redrawing up to ``CAP_ATTEMPTS`` times, then by moving the
 overflow to neighbours with room, starting at a random position (exact, near-uniform).
 """
 from __future__ import annotations
@@ -14,11 +17,50 @@ import math
 import numpy as np
 
 from . import rng
-from ._jit import jit
+from ._jit import jit, jit_inline
+from .vector import VEC, draw_below
 
 CAP_ATTEMPTS = 4
 ATTEMPT_SHIFT = 48  # counters of attempt a start at a << 48
 ALPHA_INV = 13.0    # Vitter's switch-over: method D while n * 13 < records left
+SMALL_CUTS = 32     # the sorted-distinct-points path: at most this many cuts ...
+SMALL_ROUNDS = 16   # ... redrawn at most this many times, then Vitter's method
+SMALL_MAX_POINTS = 0xFFFFFFFF  # ... on at most 2**32 - 1 inner points (one 32-bit draw per cut)
+
+
+@jit_inline
+def small_fits(n, N):
+    """The sorted-distinct path applies: 1..SMALL_CUTS cuts, expected repeats n(n-1)/2N <= 1/2."""
+    return n >= 1 and n <= SMALL_CUTS and N <= SMALL_MAX_POINTS and n * (n - 1) <= N
+
+
+@jit_inline
+def small_counter(counter, rnd, i):
+    """Counter of cut ``i`` in round ``rnd``: its own step, so a rejected draw never shifts another."""
+    return counter + (np.int64(rnd * SMALL_CUTS + i) << rng.STEP_BITS)
+
+
+@jit
+def _small_cuts(cuts, N, key, counter):
+    """Fill ``cuts`` with distinct inner points of 1..N in increasing order; False if every round
+    repeated a point."""
+    n = cuts.shape[0]
+    for rnd in range(SMALL_ROUNDS):
+        for i in range(n):
+            v, _ = rng.below(key, small_counter(counter, rnd, i), N)
+            cuts[i] = v + 1
+        cuts.sort()
+        distinct = True
+        for i in range(n - 1):
+            if cuts[i] == cuts[i + 1]:
+                distinct = False
+        if distinct:
+            return True
+    return False
+
+
+#: Vitter's counters after a small path that failed every round
+VITTER_AFTER_SMALL = np.int64(SMALL_ROUNDS * SMALL_CUTS) << rng.STEP_BITS
 
 
 @jit
@@ -32,6 +74,16 @@ def _compose(out, P, offset, key, counter):
     """Uniform composition of P into out.shape[0] positive parts, each plus ``offset``."""
     n = out.shape[0] - 1   # cuts to place
     N = P - 1              # inner points to choose them from
+    if small_fits(n, N):
+        cuts = np.empty(n, dtype=np.int64)
+        if _small_cuts(cuts, N, key, counter):
+            prev = np.int64(0)
+            for i in range(n):
+                out[i] = cuts[i] - prev + offset
+                prev = cuts[i]
+            out[n] = P - prev + offset
+            return
+        counter += VITTER_AFTER_SMALL
     idx = 0
     prev = np.int64(0)
     pos = np.int64(-1)     # index of the last selected inner point (point = index + 1)
@@ -138,3 +190,54 @@ def line_cut_into(out, total, m, M, key):
         out[i] += give
         overflow -= give
         i = i + 1 if i + 1 < count else 0
+
+
+@jit
+def vector_line_cut(out, start, stop, totals, m, seed, envelope_ids, P, keys, buf, flags):
+    """Uncapped rows of a fixed-count batch, VEC envelopes side by side on the sorted-distinct
+    path: draws with Lemire's multiply-shift (its rare rejection zone only flagged), an odd-even
+    transposition sort and the repeat check, all branch-free across lanes so LLVM vectorises them.
+    Flagged lanes (rejection zone, a repeat) are redone by ``line_cut_into``, so every row equals
+    the scalar kernel's. Returns the first row it left (a short tail, or a block where some
+    envelope is off the small path) for the scalar kernel. Scratch: P, keys, flags of VEC; buf of
+    (count, VEC)."""
+    count = out.shape[1]
+    n = count - 1
+    offset = m - 1
+    b0 = start
+    while b0 + VEC <= stop:
+        fits = True
+        for j in range(VEC):
+            P[j] = totals[b0 + j] - count * offset
+            fits &= small_fits(n, P[j] - 1)
+            keys[j] = rng.envelope_key(seed, rng.id_of(envelope_ids, b0 + j))
+            flags[j] = False
+        if not fits:
+            return b0
+        for i in range(n):
+            counter = small_counter(np.int64(0), 0, i)
+            for j in range(VEC):
+                v, flag = draw_below(rng.draw(keys[j], counter), P[j] - 1)
+                buf[i, j] = v + 1
+                flags[j] |= flag
+        for rnd in range(n):
+            for i in range(rnd & 1, n - 1, 2):
+                for j in range(VEC):
+                    a = buf[i, j]
+                    b = buf[i + 1, j]
+                    buf[i, j] = min(a, b)
+                    buf[i + 1, j] = max(a, b)
+        for i in range(n - 1):
+            for j in range(VEC):
+                flags[j] |= buf[i, j] == buf[i + 1, j]
+        for j in range(VEC):
+            if flags[j]:
+                line_cut_into(out[b0 + j], totals[b0 + j], m, np.int64(-1), keys[j])
+                continue
+            prev = np.int64(0)
+            for i in range(n):
+                out[b0 + j, i] = buf[i, j] - prev + offset
+                prev = buf[i, j]
+            out[b0 + j, n] = P[j] - prev + offset
+        b0 += VEC
+    return b0

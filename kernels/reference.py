@@ -1,7 +1,8 @@
 """Readable pure-Python twins of the Numba kernels (steps.py, linecut.py), draw for draw.
 
-They use the same counter-based RNG (kernels.rng ``py_*``), so for the integer algorithms they
-return exactly the Numba kernel's shares, and for beta/line_cut the same up to libm rounding.
+They use the same counter-based RNG (kernels.rng ``py_*``), so they return exactly the Numba
+kernel's shares: beta's log is rng.py_log (IEEE operations, no libm), line_cut's small-count path
+is integer-only; only line_cut's Vitter path (libm exp/log) may differ in a last bit.
 They are the reference the kernels are tested against, not the speed baseline (see baseline.py).
 """
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import math
 
 from . import rng
-from .linecut import ALPHA_INV, ATTEMPT_SHIFT, CAP_ATTEMPTS
-from .registry import BETA, BETA_CONCENTRATION, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
+from .linecut import ALPHA_INV, ATTEMPT_SHIFT, CAP_ATTEMPTS, SMALL_CUTS, SMALL_MAX_POINTS, SMALL_ROUNDS
+from .registry import BETA, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
 
 
 def feasible_range(R: int, k: int, m: int, M: int) -> tuple[int, int]:
@@ -21,6 +22,26 @@ def feasible_range(R: int, k: int, m: int, M: int) -> tuple[int, int]:
         hi = min(hi, M)
         lo = max(lo, R - (k - 1) * M)
     return lo, hi
+
+
+def beta_fractions(key: int, step: int, k: int) -> list[float]:
+    """Stick-breaking fractions of positions step .. step+k-1: G_j / (G_j + ... + G_last) with
+    G_j ~ Gamma(2) from step j's draws, suffix sums from the last position down."""
+    fractions = [rng.py_gamma2(key, rng.py_counter(j, 0)) for j in range(step, step + k)]
+    suffix = 0.0
+    for j in range(k - 1, -1, -1):
+        suffix += fractions[j]
+        fractions[j] = fractions[j] / suffix
+    return fractions
+
+
+def beta_share(R: int, k: int, m: int, M: int, fraction: float) -> int:
+    """``fraction`` of the excess R - k*m, rounded half up, kept inside the feasible range."""
+    lo, hi = feasible_range(R, k, m, M)
+    want = float(R - k * m) * fraction + 0.5
+    if want >= float(hi - m):
+        return hi
+    return m + max(lo - m, math.floor(want))
 
 
 def step_share(alg: int, R: int, k: int, m: int, M: int, key: int, step: int) -> int:
@@ -41,19 +62,31 @@ def step_share(alg: int, R: int, k: int, m: int, M: int, key: int, step: int) ->
             return q
         return q + 1 if rng.py_below(key, counter, k)[0] < r else q
     if alg == BETA:
-        g1, counter = rng.py_gamma(key, counter, BETA_CONCENTRATION)
-        g2, counter = rng.py_gamma(key, counter, BETA_CONCENTRATION * (k - 1))
-        want = float(R - k * m) * (g1 / (g1 + g2)) + 0.5
-        if want >= float(hi - m):
-            return hi
-        return m + max(lo - m, math.floor(want))
+        return beta_share(R, k, m, M, beta_fractions(key, step, k)[0])
     raise ValueError(f"no step form for algorithm code {alg}")
 
 
+def _small_cuts(n: int, N: int, key: int, counter: int) -> list[int] | None:
+    """n distinct points of 1..N in increasing order: independent uniform points, sorted, kept
+    when all distinct (else redrawn); None when every round repeated a point."""
+    for rnd in range(SMALL_ROUNDS):
+        cuts = sorted(1 + rng.py_below(key, counter + ((rnd * SMALL_CUTS + i) << rng.STEP_BITS), N)[0]
+                      for i in range(n))
+        if len(set(cuts)) == n:
+            return cuts
+    return None
+
+
 def _compose(P: int, count: int, offset: int, key: int, counter: int) -> list[int]:
-    """Uniform composition of P into ``count`` positive parts (Vitter's method D, then A)."""
-    cuts: list[int] = []
+    """Uniform composition of P into ``count`` positive parts: sorted distinct points for a few
+    cuts on a wide line, else Vitter's method D, then A."""
     n, N = count - 1, P - 1
+    if 1 <= n <= SMALL_CUTS and N <= SMALL_MAX_POINTS and n * (n - 1) <= N:
+        small = _small_cuts(n, N, key, counter)
+        if small is not None:
+            return [b - a + offset for a, b in zip([0, *small], [*small, P])]
+        counter += (SMALL_ROUNDS * SMALL_CUTS) << rng.STEP_BITS
+    cuts: list[int] = []
     pos = -1
 
     def u() -> float:
@@ -142,6 +175,13 @@ def split(alg: int, total: int, count: int, m: int, M: int, seed: int, envelope_
     key = rng.py_envelope_key(seed, envelope_id)
     if alg == LINE_CUT:
         return line_cut(total, count, m, M, key)
+    if alg == BETA:  # one Dirichlet for the envelope: O(count), the same fractions as each step's
+        fractions = beta_fractions(key, 0, count)
+        shares, remaining = [], total
+        for i in range(count - 1):
+            shares.append(beta_share(remaining, count - i, m, M, fractions[i]))
+            remaining -= shares[-1]
+        return [*shares, remaining]
     shares, remaining = [], total
     for i in range(count):
         s = step_share(alg, remaining, count - i, m, M, key, i)

@@ -7,6 +7,7 @@ DOUBLE_MEAN, LINE_CUT, NAIVE, EQUAL, BETA = 0, 1, 2, 3, 4
 
 #: Concentration ``c`` of the beta rule: the share of the remaining excess is Beta(c, c*(k-1)),
 #: the stick-breaking form of a symmetric Dirichlet(c, ..., c): exchangeable across positions.
+#: Fixed at 2: the kernels draw each Gamma(2) as -log(u1 u2) (kernels.rng.gamma2).
 BETA_CONCENTRATION = 2.0
 
 
@@ -19,6 +20,8 @@ class Algorithm:
     integer_only: bool    # uses integer draws only: Python and Numba agree share for share
     summary: str
     fair_with_cap: bool = True  # still position-fair when a max_cents cap binds
+    twin_exact: bool = True     # kernels/reference.py returns the kernel's shares bit for bit
+    version: int = 1            # bumped whenever the shares for given inputs change
 
     def claims_position_fair(self, max_cents: int | None = None) -> bool:
         """The fairness claim for these settings: a cap can break it (beta's clipping moves money
@@ -34,8 +37,9 @@ ALGORITHMS: dict[str, Algorithm] = {
                   "WeChat's rule: uniform in [min, 2 x remaining / people left); the last takes the rest. "
                   "Equal means by position, variance rising with position."),
         Algorithm("line_cut", LINE_CUT, False, True, False,
-                  "Exactly uniform random composition: N-1 distinct cuts of the line (Vitter's method D), "
-                  "O(N) time and memory. Exchangeable."),
+                  "Exactly uniform random composition: N-1 distinct cuts of the line (few cuts: sorted "
+                  "distinct uniform points; else Vitter's method D), O(N) time and memory. Exchangeable.",
+                  twin_exact=False, version=2),
         Algorithm("naive", NAIVE, True, False, True,
                   "Uniform over whatever keeps the rest feasible: the first grabber takes about half. "
                   "The known-unfair baseline."),
@@ -45,7 +49,7 @@ ALGORITHMS: dict[str, Algorithm] = {
                   f"Share of the remaining excess ~ Beta(c, c(k-1)), c={BETA_CONCENTRATION}: a Dirichlet "
                   "stick-breaking that is computable at grab time yet position-fair (uncapped: a binding "
                   "max_cents clips early shares and favours the last grabbers).",
-                  fair_with_cap=False),
+                  fair_with_cap=False, version=2),
     )
 }
 

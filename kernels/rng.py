@@ -11,8 +11,12 @@ Tests check the twins agree bit for bit.
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from ._jit import jit, jit_inline
 
@@ -34,7 +38,43 @@ _U32 = np.uint64(32)
 _LOW32 = np.uint64(0xFFFFFFFF)
 
 
+# log(x) for x > 0 from IEEE operations only (no libm), so the Numba form and the Python twin
+# agree bit for bit and LLVM can vectorise it: x = 2**e * f with f in [sqrt(1/2), sqrt(2)),
+# log f = 2 atanh(s), s = (f-1)/(f+1), |s| < 0.1716, by its odd series to s**23 (truncation
+# error < 1e-18 relative), and e * ln 2 in two parts (Cody-Waite). Accurate to about 1 ulp.
+LN2_HI = 0.6931471803691238      # ln 2 to 33 bits: e * LN2_HI is exact for |e| < 2**20
+LN2_LO = 1.9082149292705877e-10  # ln 2 - LN2_HI
+SQRT_HALF = 0.7071067811865476
+LOG_SERIES = tuple(2.0 / (2 * j + 1) for j in range(1, 12))  # 2/3, 2/5, ..., 2/23
+_EXP_BITS = 0x7FF0000000000000
+_MANT_BITS = 0x000FFFFFFFFFFFFF
+_ONE_BITS = 0x3FF0000000000000
+
+
 # ---------------------------------------------------------------- pure Python twins
+def py_log(x: float) -> float:
+    """Natural log of a normal double x > 0: the same operations as ``log_pos``."""
+    bits = struct.unpack("<Q", struct.pack("<d", x))[0]
+    e = ((bits & _EXP_BITS) >> 52) - 1023
+    f = struct.unpack("<d", struct.pack("<Q", (bits & _MANT_BITS) | _ONE_BITS))[0]  # [1, 2)
+    if f >= 2.0 * SQRT_HALF:
+        f = f * 0.5
+        e += 1
+    s = (f - 1.0) / (f + 1.0)
+    z = s * s
+    p = LOG_SERIES[10]
+    for c in LOG_SERIES[9::-1]:
+        p = p * z + c
+    ef = float(e)
+    return ef * LN2_HI + ((s * z) * p + (ef * LN2_LO + 2.0 * s))
+
+
+def py_gamma2(key: int, counter: int) -> float:
+    """Gamma(2, 1) = -log(u1 u2): draws ``counter`` and ``counter + 1``."""
+    return -py_log(py_uniform(key, counter) * py_uniform(key, counter + 1))
+
+
+
 def py_mix64(z: int) -> int:
     """SplitMix64's finaliser: a bijective 64-bit mixer."""
     z = ((z ^ (z >> 30)) * _M1) & MASK64
@@ -74,28 +114,6 @@ def py_below(key: int, counter: int, n: int) -> tuple[int, int]:
 def py_uniform(key: int, counter: int) -> float:
     """Float in the open interval (0, 1), safe for log()."""
     return ((py_draw(key, counter) >> 11) + 0.5) * TWO_POW_M53
-
-
-def py_normal(key: int, counter: int) -> tuple[float, int]:
-    u1 = py_uniform(key, counter)
-    u2 = py_uniform(key, counter + 1)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2), counter + 2
-
-
-def py_gamma(key: int, counter: int, shape: float) -> tuple[float, int]:
-    """Marsaglia–Tsang Gamma(shape, 1) for shape >= 1."""
-    d = shape - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    while True:
-        x, counter = py_normal(key, counter)
-        v = 1.0 + c * x
-        if v <= 0.0:
-            continue
-        v = v * v * v
-        u = py_uniform(key, counter)
-        counter += 1
-        if math.log(u) < 0.5 * x * x + d - d * v + d * math.log(v):
-            return d * v, counter
 
 
 # ---------------------------------------------------------------- Numba forms
@@ -162,24 +180,47 @@ def uniform(key, counter):
     return (np.float64(draw(key, counter) >> _U11) + 0.5) * TWO_POW_M53
 
 
+@intrinsic
+def _f64_bits(typingctx, x):
+    """The IEEE bits of a float64 as uint64 (an LLVM bitcast: no memory, vectorisable)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.uint64(types.float64), codegen
+
+
+@intrinsic
+def _bits_f64(typingctx, x):
+    """The float64 whose IEEE bits are the uint64 x."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.uint64), codegen
+
+
+_L0, _L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8, _L9, _L10 = LOG_SERIES
+_U_EXP_BITS = np.uint64(_EXP_BITS)
+_U_MANT_BITS = np.uint64(_MANT_BITS)
+_U_ONE_BITS = np.uint64(_ONE_BITS)
+_U52 = np.uint64(52)
+
+
 @jit_inline
-def normal(key, counter):
-    u1 = uniform(key, counter)
-    u2 = uniform(key, counter + 1)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2), counter + 2
+def log_pos(x):
+    """Natural log of a normal double x > 0, operation for operation ``py_log``."""
+    bits = _f64_bits(x)
+    e = np.int64((bits & _U_EXP_BITS) >> _U52) - 1023
+    f = _bits_f64((bits & _U_MANT_BITS) | _U_ONE_BITS)
+    up = f >= 2.0 * SQRT_HALF
+    f = f * 0.5 if up else f
+    e = e + 1 if up else e
+    s = (f - 1.0) / (f + 1.0)
+    z = s * s
+    p = ((((((((((_L10 * z + _L9) * z + _L8) * z + _L7) * z + _L6) * z + _L5) * z + _L4) * z + _L3) * z
+           + _L2) * z + _L1) * z + _L0)
+    ef = np.float64(e)
+    return ef * LN2_HI + ((s * z) * p + (ef * LN2_LO + 2.0 * s))
 
 
-@jit
-def gamma(key, counter, shape):
-    d = shape - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    while True:
-        x, counter = normal(key, counter)
-        v = 1.0 + c * x
-        if v <= 0.0:
-            continue
-        v = v * v * v
-        u = uniform(key, counter)
-        counter += 1
-        if math.log(u) < 0.5 * x * x + d - d * v + d * math.log(v):
-            return d * v, counter
+@jit_inline
+def gamma2(key, counter):
+    """Gamma(2, 1) = -log(u1 u2) from draws ``counter`` and ``counter + 1``: no rejection."""
+    return -log_pos(uniform(key, counter) * uniform(key, counter + 1))

@@ -49,6 +49,8 @@ class AuditResult:
     fairness_by_order: dict
     access_fairness: dict
     reconciliation: dict
+    source: str = "ledger export"
+    not_run: list[dict] = field(default_factory=list)   # {"check", "why"}: what this audit could not see
 
     @property
     def ok(self) -> bool:
@@ -60,11 +62,18 @@ class AuditResult:
                 for c in self.checks if not c.ok]
 
     def to_json(self) -> dict:
-        return {"ok": self.ok, "envelopes": self.envelopes, "grabs": self.grabs,
-                "refunds": self.refunds,
+        return {"ok": self.ok, "source": self.source, "envelopes": self.envelopes, "grabs": self.grabs,
+                "refunds": self.refunds, "checks_ran": [c.name for c in self.checks], "checks_not_run": self.not_run,
                 "checks": [c.__dict__ for c in self.checks], "failures": self.messages(),
                 "fairness_by_order": self.fairness_by_order,
                 "access_fairness": self.access_fairness, "reconciliation": self.reconciliation}
+
+
+def envelope_key(value) -> int | str:
+    """An envelope id as the audit keys it: the reference service's ints stay ints (also when a
+    JSON round trip made them strings); any other service's ids are opaque strings."""
+    text = str(value)
+    return int(text) if text.isdigit() else text
 
 
 def jain_index(values) -> float | None:
@@ -113,7 +122,7 @@ def scorecard_by_size(envelopes: dict[int, dict], grabs: list[dict], min_envelop
     (total_cents, count) that have at least ``min_envelopes`` fully grabbed envelopes."""
     rows: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for g in grabs:
-        rows[int(g["envelope_id"])].append((g["seq"], int(g["amount_cents"])))
+        rows[envelope_key(g["envelope_id"])].append((g["seq"], int(g["amount_cents"])))
     groups: dict[tuple[int, int], list[list[int]]] = defaultdict(list)
     for eid, env in envelopes.items():
         r = rows.get(eid, [])
@@ -146,7 +155,7 @@ def audit_ledger(ledger: dict, *, attempts: dict[str, int] | None = None,
     for key in ("envelopes", "entries"):
         if not isinstance(ledger.get(key), list):
             raise ValueError(f"ledger.{key} must be a list (is this GET /ledger?)")
-    envelopes = {int(e["id"]): e for e in ledger["envelopes"]}
+    envelopes = {envelope_key(e["id"]): e for e in ledger["envelopes"]}
     grabs = [e for e in ledger["entries"] if e["kind"] == "grab"]
     refunds = [e for e in ledger["entries"] if e["kind"] == "refund"]
 
@@ -158,7 +167,7 @@ def audit_ledger(ledger: dict, *, attempts: dict[str, int] | None = None,
     n_grabs, n_refunds, seqs = Counter(), Counter(), defaultdict(list)
     seen: Counter = Counter()
     for g in grabs:
-        eid = int(g["envelope_id"])
+        eid = envelope_key(g["envelope_id"])
         if eid not in envelopes:
             unknown.fail(f"grab {g.get('request_id')!r} names envelope {eid}, not in the ledger")
             continue
@@ -169,13 +178,13 @@ def audit_ledger(ledger: dict, *, attempts: dict[str, int] | None = None,
         if int(g["amount_cents"]) < 1:
             positive.fail(f"envelope {eid}: user {g['user']} got {g['amount_cents']} cents")
     for r in refunds:
-        eid = int(r["envelope_id"])
+        eid = envelope_key(r["envelope_id"])
         refunded[eid] += int(r["amount_cents"])
         n_refunds[eid] += 1
     for (eid, user), n in sorted(seen.items(), key=lambda kv: -kv[1]):
         if n > 1:
             double.fail(f"envelope {eid}: user {user!r} grabbed {n} times")
-    for eid, env in sorted(envelopes.items()):
+    for eid, env in sorted(envelopes.items(), key=lambda kv: (isinstance(kv[0], str), kv[0])):
         total, cnt = int(env["total_cents"]), int(env["count"])
         rem, rem_n = int(env["remaining_cents"]), int(env["remaining_count"])
         ref = int(env.get("refunded_cents", 0))

@@ -1,14 +1,38 @@
 """CPU sampling of the storm's processes (load generator, service, store) with psutil, by PID.
 
 Each role names root PIDs; their child processes are included (Locust ``--processes`` workers,
-uvicorn workers). ``cpu_percent`` is per core, as in ``top``: 200 = two cores busy.
+uvicorn workers). ``cpu_percent`` is per core, as in ``top``: 200 = two cores busy. A role can
+instead be read from a cumulative CPU-seconds counter, e.g. a service's Prometheus
+``process_cpu_seconds_total`` at its /metrics URL (a service the kit did not start, anywhere).
 """
 from __future__ import annotations
 
 import threading
 import time
+import urllib.request
+from typing import Callable
 
 import psutil
+
+CPU_METRIC = "process_cpu_seconds_total"
+
+
+def prometheus_cpu_seconds(url: str, timeout_s: float = 2.0) -> float:
+    """``process_cpu_seconds_total`` read from a Prometheus text exposition at ``url`` (summed
+    over its samples); ValueError when the page has none."""
+    from prometheus_client.parser import text_string_to_metric_families
+    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+        text = resp.read().decode("utf-8", errors="replace")
+    values = [s.value for fam in text_string_to_metric_families(text) for s in fam.samples
+              if s.name == CPU_METRIC]
+    if not values:
+        raise ValueError(f"{url} has no {CPU_METRIC} (is it a Prometheus /metrics page?)")
+    return float(sum(values))
+
+
+def metrics_counter(urls: list[str]) -> Callable[[], float]:
+    """CPU seconds so far of the processes behind ``urls`` (one /metrics page each, summed)."""
+    return lambda: sum(prometheus_cpu_seconds(u) for u in urls)
 
 
 def pid_listening_on(port: int) -> int | None:
@@ -26,8 +50,15 @@ def pid_listening_on(port: int) -> int | None:
 class CpuMonitor:
     """Samples CPU of each role every ``interval_s`` in a background thread until ``stop()``."""
 
-    def __init__(self, roles: dict[str, list[int]], interval_s: float = 0.5) -> None:
+    def __init__(self, roles: dict[str, list[int]], interval_s: float = 0.5,
+                 counters: dict[str, Callable[[], float]] | None = None) -> None:
+        """``counters``: role -> a function returning that role's cumulative CPU seconds (read
+        around each sample instead of PIDs; a failed read leaves the role out of that sample)."""
         self.roles = {r: [p for p in pids if p] for r, pids in roles.items()}
+        self.counters = dict(counters or {})
+        for role in self.counters:
+            self.roles.setdefault(role, [])
+        self._last: dict[str, tuple[float, float]] = {}
         self.interval_s = interval_s
         self.samples: list[dict] = []
         self._procs: dict[int, psutil.Process] = {}
@@ -66,7 +97,21 @@ class CpuMonitor:
                     pass
         return out
 
+    def _read_counter(self, role: str) -> float | None:
+        """Percent of one core since the previous read of ``role``'s counter (None: no reading)."""
+        try:
+            now, cpu_s = time.monotonic(), self.counters[role]()
+        except (OSError, ValueError):
+            self._last.pop(role, None)
+            return None
+        prev, self._last[role] = self._last.get(role), (now, cpu_s)
+        if prev is None or now <= prev[0]:
+            return None
+        return max(0.0, (cpu_s - prev[1]) / (now - prev[0]) * 100)
+
     def _loop(self) -> None:
+        for role in self.counters:
+            self._read_counter(role)
         for pids in self.roles.values():   # prime: the first cpu_percent call returns 0.0
             self._sample_role(pids)
         psutil.cpu_percent(None)
@@ -77,6 +122,11 @@ class CpuMonitor:
             row: dict = {"t_s": round(now - self.started_at, 2),
                          "machine": round(psutil.cpu_percent(None) * cores, 1)}
             for role, pids in list(self.roles.items()):
+                if role in self.counters:
+                    pct = self._read_counter(role)
+                    if pct is not None:
+                        row[role], row[f"{role}_processes"] = round(pct, 1), 1
+                    continue
                 per_pid = self._sample_role(pids)
                 row[role] = round(sum(per_pid.values()), 1)
                 row[f"{role}_processes"] = len(per_pid)

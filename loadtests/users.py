@@ -4,15 +4,17 @@ User ids are derived in ``on_start`` from the worker index and a per-process cou
 import: the locustfile is imported once and then forked by ``--processes``, so an id made at
 import time is the same in every worker (that collision once produced 238 repeat grabs).
 
-Grab outcomes get their own Locust names so that the expected "no" of a storm is not a failure:
-``grab`` (a new grab, 200), ``grab sold_out`` (409), ``grab expired`` (410), ``grab repeat``
-(200 with repeat=true: the answer to a client retry, which users.retry_share sends on purpose: a
-correct service returns the first grab again, never a second one). Anything else (5xx, 404,
-malformed body) is a failure of ``grab``.
+Every request goes through the adapter (``$HONGBAO_ADAPTER``, module:Class; the reference
+contract by default: hongbao.loadtests.adapters), which says what it came to. Grab outcomes get
+their own Locust names so that the expected "no" of a storm is not a failure: ``grab`` (a new
+grant), ``grab sold_out``, ``grab expired``, ``grab repeat`` (the answer to a client retry, which
+users.retry_share sends on purpose: a correct service returns the first grant again, never a
+second one). Anything else (an ERROR outcome, an adapter exception) is a failure of ``grab``.
 """
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import time
 
@@ -20,6 +22,8 @@ import gevent
 from locust import between, constant, constant_throughput
 from locust.contrib.fasthttp import FastHttpUser
 
+from hongbao.loadtests.adapters import ADAPTER_ENV, Grab, NewEnvelope, Outcome, load_adapter
+from hongbao.loadtests.adapters.locust_http import LocustHttp
 from hongbao.loadtests.storm import outcomes
 from hongbao.loadtests.storm.pool import EnvelopePool
 from hongbao.loadtests.storm.scenario import Scenario, from_env
@@ -27,6 +31,7 @@ from hongbao.loadtests.storm.scenario import Scenario, from_env
 SCENARIO: Scenario = from_env()
 _user_numbers = itertools.count(1)
 POOL = EnvelopePool(SCENARIO.pool_size)
+ADAPTER = load_adapter(os.environ.get(ADAPTER_ENV))   # the reference contract unless --adapter
 
 
 def _identity(user, role: str) -> tuple[str, random.Random]:
@@ -58,25 +63,25 @@ class SenderUser(FastHttpUser):
     def on_start(self) -> None:
         self.user_id, self.rng = _identity(self, "s")
 
-    def envelope_body(self) -> dict:
+    def new_envelope(self) -> NewEnvelope:
         if SCENARIO.cold_menu:
             total, count = self.rng.choice(SCENARIO.cold_menu)
         else:
             count = self.rng.randint(*SCENARIO.cold_count)
             lo, hi = SCENARIO.cold_total_cents
             total = self.rng.randint(max(lo, count), hi)
-        return {"sender": self.user_id, "total_cents": total,
-                "count": count, "algorithm": SCENARIO.algorithm, "mode": SCENARIO.mode,
-                "expires_in_s": SCENARIO.expires_in_s}
+        return NewEnvelope(sender=self.user_id, total_cents=total, count=count, algorithm=SCENARIO.algorithm,
+                           mode=SCENARIO.mode, expires_in_s=SCENARIO.expires_in_s)
 
     def create(self) -> None:
-        with self.client.post("/envelopes", json=self.envelope_body(), name=outcomes.CREATE,
-                              catch_response=True) as r:
-            if r.status_code == 201:
-                POOL.add_cold(r.json()["id"])
-                r.success()
-            else:
-                r.failure(f"create envelope: HTTP {r.status_code} {str(r.text)[:200]}")
+        spec, http = self.new_envelope(), LocustHttp(self.client, outcomes.CREATE)
+        try:
+            envelope_id = ADAPTER.create_envelope(http, spec)
+        except Exception as e:  # noqa: BLE001 - whatever the adapter raised is the failure's message
+            http.finish(outcomes.CREATE, failure=f"create envelope: {type(e).__name__}: {e}"[:300])
+            return
+        POOL.add_cold(envelope_id)
+        http.finish(outcomes.CREATE, envelope=[str(envelope_id), spec.total_cents, spec.count, spec.min_cents])
 
     tasks = [create]
 
@@ -101,35 +106,28 @@ class GrabberUser(FastHttpUser):
             gevent.sleep(POOL.idle_s(now))
             return
         self.tried.add(envelope_id)
-        body = {"user": self.user_id, "request_id": f"{self.user_id}:{envelope_id}"}
-        with self.client.post(f"/envelopes/{envelope_id}/grab", json=body, name=outcomes.GRAB,
-                              catch_response=True) as r:
-            record_outcome(r, envelope_id)
-            granted = r.status_code == 200
+        request_id = f"{self.user_id}:{envelope_id}"
+        granted = self.grab_once(envelope_id, request_id).outcome is Outcome.GRANTED
         if granted and SCENARIO.retry_share and self.rng.random() < SCENARIO.retry_share:
             # a client retry (lost answer, impatient tap): same user, same request_id
-            with self.client.post(f"/envelopes/{envelope_id}/grab", json=body, name=outcomes.GRAB,
-                                  catch_response=True) as r:
-                record_outcome(r, envelope_id)
+            self.grab_once(envelope_id, request_id)
+
+    def grab_once(self, envelope_id, request_id: str) -> Grab:
+        """One grab through the adapter, reported to Locust under its outcome's name."""
+        http = LocustHttp(self.client, outcomes.GRAB)
+        try:
+            g = ADAPTER.grab(http, envelope_id, self.user_id, request_id)
+            if g.outcome is Outcome.GRANTED and type(g.amount_cents) is not int:
+                g = Grab(Outcome.ERROR, detail=f"granted without an integer amount_cents ({g.amount_cents!r})")
+        except Exception as e:  # noqa: BLE001 - an adapter that cannot read the answer: the grab failed
+            g = Grab(Outcome.ERROR, detail=f"{type(e).__name__}: {e}")
+        if g.outcome in (Outcome.SOLD_OUT, Outcome.EXPIRED):
+            POOL.close(envelope_id)
+        if g.outcome is Outcome.ERROR:
+            http.finish(outcomes.GRAB, failure=f"grab: {g.detail}"[:300])
+        else:
+            grant = [str(envelope_id), g.amount_cents] if g.outcome is Outcome.GRANTED else None
+            http.finish(outcomes.BY_OUTCOME[g.outcome], grant=grant)
+        return g
 
     tasks = [grab]
-
-
-def record_outcome(r, envelope_id: int) -> None:
-    """Name the outcome of one grab response (see the module docstring)."""
-    status = r.status_code
-    try:
-        body = r.json() if status in (200, 409, 410) else {}
-    except Exception:  # noqa: BLE001 - any unreadable body is a failure of the service
-        r.failure(f"grab: HTTP {status} with a body that is not JSON: {str(r.text)[:200]}")
-        return
-    if status == 200:
-        if body.get("repeat"):
-            r.request_meta["name"] = outcomes.REPEAT
-        r.success()
-    elif (status, body.get("error")) in ((409, "sold_out"), (410, "expired")):
-        POOL.close(envelope_id)
-        r.request_meta["name"] = outcomes.SOLD_OUT if status == 409 else outcomes.EXPIRED
-        r.success()
-    else:
-        r.failure(f"grab: HTTP {status} {str(r.text)[:200]}")

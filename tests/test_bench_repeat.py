@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from hongbao.harness import bench
+from hongbao.harness import repeats
 from tests.support.bench_runs import GOLDEN
 
 
@@ -16,7 +16,7 @@ def test_median_of_repeats_takes_each_benchmark_whole_from_the_middle_repeat():
         for b in doc["benchmarks"]:
             b["stats"]["data"] = [x * factor for x in b["stats"]["data"]]
         docs.append(doc)
-    merged = bench.median_of_repeats(docs)
+    merged = repeats.merge(docs)
     assert merged["hongbao"]["repeats"] == 3
     assert len(merged["benchmarks"]) == len(real["benchmarks"])
     for got, orig in zip(merged["benchmarks"], real["benchmarks"]):

@@ -103,6 +103,9 @@ def test_every_ramp_step_breach_names_the_limit():
     (["--steps", "0"], "--steps"),
     (["--step-seconds", "2"], "--step-seconds"),
     (["--from", "/nonexistent/run"], "--from"),
+    (["--host", "http://192.0.2.1:8000"], "--allow-remote-target"),
+    (["--host", "http://127.0.0.1:1", "--store", "memory"], "--host"),
+    (["--adapter", "hongbao.loadtests.examples.yuan_adapter:YuanAdapter"], "--adapter needs --host"),
 ])
 def test_bad_input_exits_2_naming_the_flag(argv, flag, capsys, tmp_path):
     assert main(["capacity", *argv, "--out", str(tmp_path / "out")]) == 2

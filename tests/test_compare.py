@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hongbao.harness.cli import main
-from tests.support.bench_runs import GOLDEN, REPO, bench_run, hongbao
+from tests.support.bench_runs import GOLDEN, REPO, bench_run, hongbao, scaled_copy
 
 THRESHOLDS = str(REPO / "seeds" / "thresholds.toml")
 
@@ -23,18 +23,6 @@ def compare(capsys, *args: str) -> tuple[int, str, str]:
     code = main(["compare", *args])
     out = capsys.readouterr()
     return code, out.out, out.err
-
-
-def scaled_copy(src: Path, dst: Path, factor: float, match: str = "") -> Path:
-    """A copy of a benchmark JSON with the raw samples of benchmarks whose name contains ``match``
-    multiplied by ``factor`` (a constructed input, for unit tests of the verdict rules only)."""
-    doc = json.loads(src.read_text())
-    for b in doc["benchmarks"]:
-        if match in b["name"]:
-            b["stats"]["data"] = [x * factor for x in b["stats"]["data"]]
-            b["stats"]["median"] *= factor
-    dst.write_text(json.dumps(doc))
-    return dst
 
 
 def test_aa_golden_runs_compare_clean(capsys):
@@ -54,23 +42,37 @@ def test_two_percent_change_is_not_a_regression(capsys, tmp_path):
     assert "no significant change" in out
 
 
-def test_scaled_thirty_percent_is_caught_without_rules(capsys, tmp_path):
-    """Constructed NEW (raw samples x 1.3): every gated benchmark regresses, with an explanation."""
+def test_scaled_thirty_percent_without_any_spread_is_inconclusive(capsys, tmp_path):
+    """Constructed NEW (raw samples x 1.3), no thresholds file: nothing says how much whole runs
+    move, so a slowdown the samples show is not called a regression: inconclusive, exit 5."""
     empty = tmp_path / "none.toml"
     empty.write_text("")
     new = scaled_copy(GOLDEN / "aa_run1.json", tmp_path / "new.json", 1.3, match="-serial-")
     code, out, _ = compare(capsys, str(GOLDEN / "aa_run1.json"), str(new), "--thresholds", str(empty))
-    assert code == 1
-    assert "double_mean-serial-c10-n20000: +30.0% slower" in out
-    assert "wholly above the allowed 1 + 10%" in out
+    assert code == 5, out
+    assert "REGRESSION" not in out and "inconclusive" in out.lower()
+    assert "double_mean-serial-c10-n20000: +30.0%, no between-run spread" in out
 
 
-def test_parallel_cases_are_reported_but_not_gated(capsys, tmp_path):
-    """Constructed NEW: parallel samples x 3. seeds/thresholds.toml reports them, exit 0."""
-    new = scaled_copy(GOLDEN / "aa_run1.json", tmp_path / "new.json", 3.0, match="-parallel-")
+def test_scaled_two_fold_is_caught_against_the_assumed_spread(capsys, tmp_path):
+    """Constructed NEW (serial samples x 2) against the shipped thresholds' assumed 10% spread."""
+    new = scaled_copy(GOLDEN / "aa_run1.json", tmp_path / "new.json", 2.0, match="-serial-")
     code, out, _ = compare(capsys, str(GOLDEN / "aa_run1.json"), str(new), "--thresholds", THRESHOLDS)
-    assert code == 0
-    assert "slower (not gated)" in out
+    assert code == 1, out
+    assert "double_mean-serial-c10-n20000: +100.0% slower" in out
+    assert "between-run spread 10.0% (assumed)" in out
+
+
+def test_parallel_cases_are_gated_against_their_own_spread(capsys, tmp_path):
+    """Constructed NEW: parallel samples x 1.5 stays within their assumed 30% between-run spread
+    (no significant change); x 8 is a regression (two plain runs cannot decide much less)."""
+    new = scaled_copy(GOLDEN / "aa_run1.json", tmp_path / "new.json", 1.5, match="-parallel-")
+    code, out, _ = compare(capsys, str(GOLDEN / "aa_run1.json"), str(new), "--thresholds", THRESHOLDS)
+    assert code == 0, out
+    new = scaled_copy(GOLDEN / "aa_run1.json", tmp_path / "new8.json", 8.0, match="-parallel-t2")
+    code, out, _ = compare(capsys, str(GOLDEN / "aa_run1.json"), str(new), "--thresholds", THRESHOLDS)
+    assert code == 1, out
+    assert "double_mean-parallel-t2-c10-n20000: +700.0% slower" in out
 
 
 def _folder(tmp_path: Path, name: str, fair: dict[str, bool], claimed: dict[str, bool] | None = None) -> Path:
@@ -138,15 +140,15 @@ def test_confirm_keeps_only_regressions_a_rerun_reproduces(tmp_path):
 
     base = load_run(GOLDEN / "aa_run1.json")
     new_path = scaled_copy(GOLDEN / "aa_run1.json", tmp_path / "new.json", 1.3, match="double_mean-serial-")
-    result = cmp.compare_runs(base, load_run(new_path), cmp.Thresholds())
+    result = cmp.compare_runs(base, load_run(new_path), cmp.Thresholds(spread=0.03))
     assert [r.name for r in result.regressions] == ["bench_split[double_mean-serial-c10-n20000]"]
-    cmp.confirm(result, base, [load_run(GOLDEN / "aa_run2.json")])
+    cmp.confirm(result, base, [load_run(GOLDEN / "aa_run2.json")], defaults=cmp.Thresholds(spread=0.03))
     assert not result.regressions
     assert cmp.NOT_CONFIRMED in {r.verdict for r in result.rows}
 
-    result = cmp.compare_runs(base, load_run(new_path), cmp.Thresholds())
+    result = cmp.compare_runs(base, load_run(new_path), cmp.Thresholds(spread=0.03))
     again = scaled_copy(GOLDEN / "aa_run2.json", tmp_path / "again.json", 1.3, match="double_mean-serial-")
-    cmp.confirm(result, base, [load_run(again)])
+    cmp.confirm(result, base, [load_run(again)], defaults=cmp.Thresholds(spread=0.03))
     assert len(result.regressions) == 1 and len(result.regressions[0].confirmations) == 1
 
 
@@ -182,7 +184,7 @@ def test_same_run_pairs_are_judged_instead_of_the_base_run(capsys, tmp_path):
     code, out, _ = compare(capsys, str(GOLDEN / "aa_run1.json"), str(drifted), "--thresholds", THRESHOLDS)
     assert code == 0, out
     row = next(line for line in out.splitlines() if "double_mean-serial-c10-n20000" in line)
-    assert "same run, ffffffffffff" in row and "+50.0%" in row and "no significant change" in row
+    assert "ffffffffffff beside it, 1 process" in row and "+50.0%" in row and "no significant change" in row
 
     slowed = same_run_copy(GOLDEN / "aa_run1.json", tmp_path / "slow.json", "double_mean-serial-", 1.0, 1 / 1.3)
     code, out, _ = compare(capsys, str(GOLDEN / "aa_run1.json"), str(slowed), "--thresholds", THRESHOLDS)
@@ -235,7 +237,7 @@ def test_live_same_run_aa_is_clean(same_run_pairs):
     res = hongbao("compare", str(REPO / "results" / "baseline"), str(twin), "--thresholds", THRESHOLDS,
                   "--confirm", "2")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert f"same run, {head[:12]}" in res.stdout
+    assert f"{head[:12]} beside it" in res.stdout
 
 
 @pytest.mark.slow

@@ -47,3 +47,12 @@ def test_fit_flags_a_wrong_law():
     shares = kernels.split_batch(np.full(20000, 10_000), 10, algorithm="naive", seed=4)[:, 0]
     assert theory.first_share_fit(shares, "line_cut", 10_000, 10, 1)["p_value"] < 1e-6
     assert theory.first_share_law("line_cut", 100, 1) is None
+
+
+@pytest.mark.parametrize("total, count, position", [(10_003, 10, 0), (10_003, 10, 6), (1_000_000, 3, 1)])
+def test_beta_shares_follow_the_beta_law_at_every_position(total, count, position):
+    """The Dirichlet(2, ..., 2) draw (normalised Gamma(2) = -log(u1 u2)) keeps the law: the first
+    share is m + round(excess x Beta(2, 2(N-1))), and by exchangeability so is every position's but
+    the last (the remainder). 200,000 envelopes through the vector path."""
+    shares = kernels.split_batch(np.full(200_000, total), count, algorithm="beta", seed=21)[:, position]
+    assert theory.first_share_fit(shares, "beta", total, count, 1)["p_value"] > 1e-4

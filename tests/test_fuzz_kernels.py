@@ -23,7 +23,7 @@ from tests.support.figures import report_figure
 INT64_MAX = 2**63 - 1
 ALGOS = sorted(kernels.ALGORITHMS)
 ONLINE = sorted(a.name for a in kernels.ALGORITHMS.values() if a.online)
-INTEGER_ONLY = {a.name for a in kernels.ALGORITHMS.values() if a.integer_only}
+TWIN_EXACT = {a.name for a in kernels.ALGORITHMS.values() if a.twin_exact}  # Python == Numba
 FIELDS = ("total_cents", "count", "min_cents", "max_cents", "seed", "envelope_id", "algorithm",
           "impl", "step", "totals", "counts", "envelope_ids")
 MAX_COUNT = 400          # bounded so the Python reference stays fast
@@ -122,7 +122,7 @@ def test_valid_envelopes_split_exactly(env, algorithm, seed, envelope_id):
     assert_valid(shares, env)
     ref = call_split(env, algorithm, "python", seed, envelope_id)
     assert_valid(ref, env)
-    if algorithm in INTEGER_ONLY:
+    if algorithm in TWIN_EXACT:
         assert ref.tolist() == shares.tolist(), f"python != numba for {algorithm} {env}"
 
 
@@ -272,7 +272,7 @@ def test_next_share_replays_split(env, algorithm, seed, envelope_id):
         got.append(share)
         remaining -= share
     assert got == ref
-    if algorithm in INTEGER_ONLY:
+    if algorithm in TWIN_EXACT:
         assert got == numba
 
 

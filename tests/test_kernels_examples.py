@@ -72,9 +72,12 @@ def test_batch_errors_name_the_row_field():
         kernels.split_batch([100], 10, algorithm="equal", out=np.empty((1, 9), np.int64))
 
 
-@pytest.mark.parametrize("total, count, m", [(8, 3, 1), (6, 3, 0), (12, 4, 2)])
+@pytest.mark.parametrize("total, count, m", [(8, 3, 1), (6, 3, 0), (12, 4, 2), (20, 3, 1), (8, 5, 1)])
 def test_line_cut_is_exactly_uniform_over_compositions(total, count, m):
-    """Every composition (shares >= m summing to total) is equally likely: chi-square over all."""
+    """Every composition (shares >= m summing to total) is equally likely: chi-square over all.
+    (12, 4, 2) puts 3 cuts on 7 points by sorted distinct draws, repeats frequent (redrawn rounds);
+    (20, 3, 1) is the vector path's common case; (8, 5, 1) has too many cuts for that path
+    (n(n-1) > points) and takes Vitter's method."""
     comps = [c for c in itertools.product(range(m, total + 1), repeat=count) if sum(c) == total]
     n = 400 * len(comps)
     shares = kernels.split_batch(np.full(n, total), count, algorithm="line_cut", min_cents=m, seed=2024)

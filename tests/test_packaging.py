@@ -91,6 +91,9 @@ def test_installed_kit_runs_from_an_empty_folder(installed, tmp_path):
 
     hongbao("storm", "--scenario", "smoke", "--duration", "4s", "--no-progress")
     hongbao("fairness", "--envelopes", "2000", "--no-plots")
+    (work / "myalloc.py").write_text("def equal(total, count):\n"
+                                     "    return [total // count + (i < total % count) for i in range(count)]\n")
+    hongbao("fairness", "--callable", "myalloc:equal", "--envelopes", "500", "--no-plots")  # a module where we stand
     hongbao("bench", "--profile", "quick", "--filter", "double_mean and serial and c10-", "--max-time", "0.05")
     runs = sorted((work / "results").iterdir())
     found = {name for run in runs for name in ("storm.json", "fairness.json", "benchmark.json")
@@ -98,7 +101,8 @@ def test_installed_kit_runs_from_an_empty_folder(installed, tmp_path):
     assert found == {"storm.json", "fairness.json", "benchmark.json"}, [list(r.iterdir()) for r in runs]
     storm = json.loads(next(r / "storm.json" for r in runs if (r / "storm.json").is_file()).read_text())
     assert storm["audit"]["ok"] is True
-    assert list(work.iterdir()) == [work / "results"]   # nothing else written where we stand
+    # nothing written where we stand but the run folders (beside our own module and its bytecode)
+    assert {p.name for p in work.iterdir()} - {"myalloc.py", "__pycache__"} == {"results"}
 
     for name in ("kernels", "harness", "loadtests"):
         done = subprocess.run([str(installed / "python"), "-c", f"import {name}"], cwd=work, env=env,
@@ -108,3 +112,30 @@ def test_installed_kit_runs_from_an_empty_folder(installed, tmp_path):
     added = {p for p in _site_files(installed) - before if p.suffix != ".pyc"}
     assert not added, sorted(map(str, added))
     assert any((tmp_path / "numba-cache").rglob("*.nbi")), "the kernels were cached outside the package"
+
+
+@pytest.mark.slow
+def test_installed_kit_storms_the_example_service_through_its_adapter(installed, tmp_path):
+    """What the README shows, from the wheel: the example service started by its module name as its
+    own process, stormed through the example adapter named module:Class, its CPU from /metrics."""
+    from hongbao.loadtests.storm.procs import free_port, stop
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    port = free_port()
+    service = subprocess.Popen([str(installed / "python"), "-m", "hongbao.loadtests.examples.yuan_service",
+                                "--port", str(port)], cwd=tmp_path, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        from hongbao.loadtests.adapters.http import wait_ready
+        from hongbao.loadtests.examples.yuan_adapter import YuanAdapter
+        wait_ready(YuanAdapter(), url, timeout_s=30, proc=service)
+        done = subprocess.run([str(installed / "hongbao"), "storm", "--scenario", "smoke", "--duration", "4s",
+                               "--host", url, "--adapter", "hongbao.loadtests.examples.yuan_adapter:YuanAdapter",
+                               "--metrics", url + "/metrics", "--out", str(tmp_path / "run"), "--no-progress"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        stop(service)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    storm = json.loads((tmp_path / "run" / "storm.json").read_text())
+    assert storm["audit"]["ok"] and storm["audit"]["source"] == "ledger export"
+    assert storm["target"]["service_cpu_from"] == f"prometheus {url}/metrics"

@@ -60,3 +60,27 @@ def test_the_benchmark_table_shows_same_run_ratios_to_the_base_commit_when_there
     table = all_rows_table([paired, {**plain, "id": "double_mean-python-c10-n1000"}])
     assert "time / base (0123456789ab), same run" in table[0]
     assert table[2].endswith("| 1.235 (1.10-1.30) |") and table[3].endswith("|  |")
+
+
+
+def test_saved_plots_hold_every_title_and_label_whole(tmp_path, monkeypatch):
+    """The thread-scaling and history plots' titles used to stick out of the saved canvas."""
+    import matplotlib.image
+
+    from hongbao.harness.report import plots
+
+    drawn = []
+    real_close = plots.plt.close
+    monkeypatch.setattr(plots.plt, "close", lambda fig=None: drawn.append(fig))
+    row = {"algorithm": "double_mean", "count": 10, "envelopes": 20_000, "shares_per_second": 1e9}
+    rows = [dict(row, impl="serial"), dict(row, impl="parallel", threads=1), dict(row, impl="parallel", threads=2)]
+    saved = [plots.thread_scaling(rows, tmp_path / "threads.png"),
+             plots.history({"double_mean-serial-c10-n20000": [("20261125T100000Z", 1.2), ("baseline", 1.1)]},
+                           tmp_path / "history.png", "share rate / numpy fill rate")]
+    for fig, path in zip(drawn, saved):
+        renderer = fig.canvas.get_renderer()
+        needed = fig.get_tightbbox(renderer)          # inches, every artist drawn
+        height_px, width_px = matplotlib.image.imread(path).shape[:2]
+        dpi = 90
+        assert width_px / dpi >= needed.width - 0.02 and height_px / dpi >= needed.height - 0.02, path.name
+        real_close(fig)

@@ -78,3 +78,42 @@ def test_batched_scripts_survive_script_flush_and_report_a_dead_server():
 
     with redis_server() as server:
         asyncio.run(main(server))
+
+
+def test_health_pings_at_most_once_a_ttl_and_sees_a_dead_server():
+    """/healthz answers from a PING at most HEALTH_TTL_S old (wrk polling it no longer costs a
+    round trip per call), yet a dead server is reported: at once after any failed call, else
+    within the TTL."""
+    import time
+
+    from hongbao.loadtests.service.errors import ApiError
+    from hongbao.loadtests.service.stores.redis_store import HEALTH_TTL_S
+    from tests.support.redis_server import redis_server
+
+    async def main(server):
+        store = RedisStore(server.url, seed=0)
+        await store.open()
+        try:
+            calls0 = int(server.client().info("stats")["total_commands_processed"])
+            for _ in range(200):
+                assert await store.health() == {"ok": True, "store": "redis"}
+            calls = int(server.client().info("stats")["total_commands_processed"]) - calls0
+            assert calls <= 3, f"{calls} commands for 200 health checks"  # one PING (+ the INFO)
+            server.kill()
+            with pytest.raises(ApiError) as grab_error:  # a failed call clears the cached answer
+                await store.get(1)
+            assert grab_error.value.status == 503
+            with pytest.raises(ApiError) as health_error:
+                await store.health()
+            assert health_error.value.code == "store_unavailable"
+            server.start()
+            await store.health()
+            server.kill()
+            time.sleep(HEALTH_TTL_S + 0.1)  # no call failed: the cached answer expires on its own
+            with pytest.raises(ApiError):
+                await store.health()
+        finally:
+            await store.close()
+
+    with redis_server() as server:
+        asyncio.run(main(server))

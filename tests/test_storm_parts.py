@@ -118,7 +118,7 @@ def test_storm_command_refuses_bad_setups_with_exit_2(tmp_path, capsys):
     assert main(["storm", "--scenario", smoke, "--slo", "p99<50", "--out", str(tmp_path)]) == 2
     assert "needs a unit" in capsys.readouterr().err
     assert main(["storm", "--scenario", smoke, "--host", "http://example.com", "--out", str(tmp_path)]) == 2
-    assert "loopback" in capsys.readouterr().err
+    assert "--allow-remote-target" in capsys.readouterr().err
     assert main(["storm", "--scenario", smoke, "--processes", "2", "--workers", "2", "--out", str(tmp_path)]) == 2
     assert main(["storm", "--scenario", smoke, "--redis-direct", "--out", str(tmp_path)]) == 2
     assert "--redis-direct needs --store redis://" in capsys.readouterr().err
@@ -133,7 +133,7 @@ def test_storm_against_a_dead_host_is_unusable(tmp_path):
                  f"http://127.0.0.1:{free_port()}", "--out", str(tmp_path), "--no-progress"])
     assert code == 2
     reasons = json.loads((tmp_path / "storm.json").read_text())["exit"]["reasons"]
-    assert "healthz not ok" in reasons[0]
+    assert "not ready after" in reasons[0]
 
 
 def test_pool_picks_untried_open_envelopes_and_holds_a_herd_until_t0():

@@ -61,7 +61,7 @@ def service_rate_per_core(grabs_per_second: float, service_cpu_cores: float | No
     if service_cpu_cores is not None and service_cpu_cores >= 0.05:
         busy = service_cpu_cores
         how = (f"knee {grabs_per_second:,.0f} grabs/s / {busy:.2f} service CPU cores busy at the knee "
-               f"(CPU cost per grab)")
+               f"(CPU cost per grab: {busy / grabs_per_second * 1e6:,.1f} µs)")
         if busy < 0.85 * service_workers:
             how += "; the service was not saturated, so this extrapolates its CPU cost to a full core"
         return grabs_per_second / busy, how

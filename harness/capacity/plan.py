@@ -35,6 +35,9 @@ class Options:
     seed: int = 3
     from_dir: Path | None = None
     memory_envelopes: int = 2000
+    host: str | None = None            # a running service to ramp instead of starting the reference one
+    adapter: str | None = None         # its adapter (module:Class)
+    metrics: list[str] = field(default_factory=list)   # its /metrics URLs (CPU per grab)
 
 
 Progress = Callable[[str, float, float], None]     # (stage, done, total)
@@ -47,16 +50,20 @@ def _quiet(stage: str, done: float, total: float) -> None:
 def measure_ramps(opts: Options, work: Path, progress: Progress = _quiet) -> list[dict]:
     """Run one ramp per store and service worker count (the memory store allows one worker only)."""
     from hongbao.harness.capacity.ramp import run_ramp
+    common = dict(processes=opts.processes, steps=opts.steps, step_s=opts.step_s, start_users=opts.start_users,
+                  step_users=opts.step_users, seed=opts.seed, stop_p99_ms=opts.p99_ms,
+                  stop_error_ratio=opts.error_budget)
+    if opts.host:
+        stage = f"ramp: {opts.host}"
+        return [run_ramp(host=opts.host, adapter=opts.adapter, metrics=opts.metrics, workers=opts.workers[0],
+                         work_dir=work / "ramp-target", on_progress=lambda d, t: progress(stage, d, t), **common)]
     ramps = []
     for store in opts.stores:
         kind = store.split("://")[0]
         for w in ([1] if store == "memory" else opts.workers):
             stage = f"ramp: {kind} store, {w} worker(s)"
-            ramps.append(run_ramp(store=store, workers=w, processes=opts.processes, steps=opts.steps,
-                                  step_s=opts.step_s, start_users=opts.start_users, step_users=opts.step_users,
-                                  seed=opts.seed, work_dir=work / f"ramp-{kind}-w{w}",
-                                  stop_p99_ms=opts.p99_ms, stop_error_ratio=opts.error_budget,
-                                  on_progress=lambda d, t, s=stage: progress(s, d, t)))
+            ramps.append(run_ramp(store=store, workers=w, work_dir=work / f"ramp-{kind}-w{w}",
+                                  on_progress=lambda d, t, s=stage: progress(s, d, t), **common))
     return ramps
 
 
@@ -147,12 +154,16 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
         if redis_url:
             progress("Redis grab script", 0, 1)
             measurements["redis"] = redis_figures(redis_url, seed=opts.seed)
+    if opts.host:
+        notes.append(f"Service rows from {opts.host} (adapter {opts.adapter or 'reference'}; service CPU from "
+                     f"{', '.join(opts.metrics) if opts.metrics else 'psutil, when it runs on this machine'}). "
+                     "The memory rows are the kit's own memory store's: the kit cannot see the target's memory.")
     kernel = measurements["kernel"]
     per_envelope = {"memory": measurements["memory_store"]["bytes_per_envelope_grabbed"]}
     redis = measurements.get("redis")
     if redis:
         per_envelope["redis"] = redis["bytes_per_envelope_grabbed"]
-    else:
+    elif not opts.host:
         notes.append("Redis not measured (the embedded default runs without it): give "
                      "--store redis://HOST:PORT/DB to project Redis shards and Redis memory.")
     lg_busy = step["cpu_cores"].get("load_generator")
@@ -172,6 +183,7 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
         open_envelopes=opts.target.open_envelopes)
     doc = {
         "schema": SCHEMA, "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "service_target": chosen.get("target"),   # the stormed service when it was not the kit's own
         "target": opts.target.to_json(),
         "slo": {"p99_ms": opts.p99_ms, "error_budget": opts.error_budget}, "headroom": opts.headroom,
         "ramps": ramps, "projection_ramp": chosen["label"], "measurements": measurements,

@@ -82,7 +82,11 @@ def to_steps(raw: list[dict], extra: dict, machine: MachineCpu | None, *, step_s
 
 def _ramp_json(*, kind: str, workers: int, processes: int, step_s: float, outcome_data: dict, storm_json: str,
                raw: list[dict], ramp_steps: list[RampStep]) -> dict:
-    return {"label": f"{kind} store, {workers} worker(s), {processes} Locust process(es)", "store": kind,
+    target = outcome_data.get("target") or {}
+    where = (f"target {target.get('url')}" + (" (CPU from /metrics)" if target.get("metrics") else "")
+             if kind == "target" else f"{kind} store")
+    return {"label": f"{where}, {workers} worker(s), {processes} Locust process(es)", "store": kind,
+            "target": target or None,
             "service_workers": workers, "loadgen_processes": processes, "step_s": step_s,
             "storm_json": storm_json, "audit_ok": outcome_data.get("audit", {}).get("ok"),
             "load_generator_saturated": outcome_data.get("load_generator_saturated"),
@@ -128,9 +132,12 @@ def ramp_from_storm(run_dir: Path) -> dict | None:
 def run_ramp(*, store: str = "memory", workers: int = 1, processes: int = 1, steps: int = 6,
              step_s: float = 5.0, start_users: int = 10, step_users: int = 20, seed: int = 3,
              work_dir: Path, on_progress=None, stop_p99_ms: float | None = None,
-             stop_error_ratio: float | None = None) -> dict:
+             stop_error_ratio: float | None = None, host: str | None = None, adapter: str | None = None,
+             metrics: list[str] | None = None) -> dict:
     """Serve, ramp, measure (bounded: ``steps x step_s`` seconds of load); returns the ramp as JSON.
-    With ``stop_p99_ms``/``stop_error_ratio`` the ramp ends after the first step that breaks them."""
+    With ``stop_p99_ms``/``stop_error_ratio`` the ramp ends after the first step that breaks them.
+    With ``host`` the ramp storms that running service instead (through ``adapter``, its CPU read
+    from ``metrics`` URLs when given), and ``workers`` is how many processes it runs."""
     from hongbao.loadtests.storm import scenario as scen
     from hongbao.loadtests.storm.ramp import RAMP, per_step
     from hongbao.loadtests.storm.run import StormConfig, run_storm
@@ -144,7 +151,8 @@ def run_ramp(*, store: str = "memory", workers: int = 1, processes: int = 1, ste
     total_s = steps * step_s
     tick = (lambda t: on_progress(min(t, total_s), total_s)) if on_progress else None
     with MachineCpu(on_tick=tick) as machine:
-        outcome = run_storm(StormConfig(scenario=sc, out_dir=Path(work_dir), store=store,
+        outcome = run_storm(StormConfig(scenario=sc, out_dir=Path(work_dir), store=store, host=host,
+                                        adapter=adapter, metrics=list(metrics or []),
                                         processes=processes if processes > 1 else None,
                                         service_workers=workers, progress=False, shape_overrides=shape))
     extra_path = Path(work_dir) / "locust_extra.json"
@@ -155,7 +163,7 @@ def run_ramp(*, store: str = "memory", workers: int = 1, processes: int = 1, ste
     ran = min(steps, stopped["after_step"] + 1) if stopped else steps
     raw = per_step(extra, outcome.data["cpu"], start_users=shape["start_users"], step_users=step_users,
                    step_s=step_s, steps=ran)
-    kind = "redis" if store.startswith("redis") else store
+    kind = "target" if host else "redis" if store.startswith("redis") else store
     cores = _cores(kind, workers, processes)
     for r in raw:
         r["cpu_percent"] = {k: v for k, v in (r.get("cpu_percent") or {}).items() if k in cores}

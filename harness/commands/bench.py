@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -11,6 +13,7 @@ from hongbao.harness import bench
 from hongbao.harness.exitcodes import Exit
 from hongbao.harness.shipped import results_dir, timestamp
 
+CALLABLE_ENV = "HONGBAO_BENCH_CALLABLE"
 HELP = "run the kernel benchmark suites (pytest-benchmark JSON with the kit's ratios)"
 
 
@@ -43,13 +46,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--impl-module", default="hongbao.kernels", metavar="MODULE",
                         help="benchmark this module's split_batch(...) instead of kernels' (same signature)")
     parser.add_argument("--base-ref", default=None, metavar="REF",
-                        help="git commit (sha, tag, branch) whose kernels are timed beside every Numba serial case, "
-                             "alternately just before and just after each round in the same process; "
-                             "`hongbao compare` then judges those cases on the per-round ratio new / base, which "
-                             "a shared host's slow and fast spells cannot move. CI passes the baseline's commit")
-    parser.add_argument("--repeat", type=int, default=1, metavar="N",
-                        help="run the suites N times (OUT/repeat-K/) and write OUT/benchmark.json with each "
-                             "benchmark taken from the repeat with the median figure: how to record a baseline")
+                        help="git commit (sha, tag, branch) whose code is timed beside every case (its Numba "
+                             "kernels, its Python baselines), alternately before and after the new code in each "
+                             "round of the same process; `hongbao compare` then judges those cases on the "
+                             "per-round ratios new / base, which a shared host's slow and fast spells cannot move "
+                             "(across processes with --processes K). CI passes the baseline's commit")
+    parser.add_argument("--processes", "--repeat", type=int, default=1, metavar="K", dest="processes",
+                        help="run the suites K times, each in a fresh process (OUT/repeat-K/), and write "
+                             "OUT/benchmark.json with each benchmark taken from the process with the median "
+                             "figure and every process's figure beside it. A process is one sample of where the "
+                             "machine code lands; with --base-ref the processes alternate which side goes first "
+                             "and `hongbao compare` judges across them; without it they record the between-run "
+                             "spread a baseline needs (--repeat is the old name)")
+    parser.add_argument("--callable", dest="callable_spec", default=None, metavar="MODULE:FUNCTION",
+                        help="also time your allocator f(total_cents, count) -> list[int] (as fairness --callable) "
+                             "at the profile's counts, beside the kernels, with the same figures; ids "
+                             "FUNCTION-callable-cN-nM, e.g. --filter \"c10- and (double_mean or callable)\"")
     parser.add_argument("--verbose", action="store_true", help="show pytest's and pytest-benchmark's own output")
 
 
@@ -57,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     from hongbao.harness.runner import run_suites  # imports pytest; kept out of --help
 
     console = Console(stderr=True, soft_wrap=True)
-    if args.repeat < 1:
-        console.print(f"[red]--repeat must be >= 1 (got {args.repeat})[/red]")
+    if args.processes < 1:
+        console.print(f"[red]--processes must be >= 1 (got {args.processes})[/red]")
         return Exit.UNUSABLE
     if args.max_time is not None and not 0 < args.max_time <= 600:
         console.print(f"[red]--max-time must be > 0 and <= 600 seconds (got {args.max_time})[/red]")
@@ -75,6 +87,16 @@ def run(args: argparse.Namespace) -> int:
         except UnusableInput as exc:
             console.print(f"[red]{exc}[/red]", highlight=False)
             return Exit.UNUSABLE
+    if args.callable_spec is not None:
+        from hongbao.harness.fairness.allocator import load_callable
+        try:
+            load_callable(args.callable_spec)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]", highlight=False)
+            return Exit.UNUSABLE
+        os.environ[CALLABLE_ENV] = args.callable_spec   # read by harness/suites/bench_callable.py
+    else:
+        os.environ.pop(CALLABLE_ENV, None)
     # every flag is checked before the run folder is made: a refused run writes nothing
     out = args.out or default_out_dir()
     try:
@@ -82,13 +104,23 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         console.print(f"[red]--out {out}: cannot create the folder ({exc})[/red]")
         return Exit.UNUSABLE
-    docs, seconds = [], 0.0
-    for k in range(1, args.repeat + 1):
-        where = out if args.repeat == 1 else out / f"repeat-{k}"
-        where.mkdir(parents=True, exist_ok=True)
-        outcome = run_suites(profile=args.profile, out_dir=where, filter_expr=args.filter, seed=args.seed,
-                             impl_module=args.impl_module, verbose=args.verbose, console=console,
-                             max_time_s=args.max_time, base_ref=base_ref)
+    spec = dict(profile=args.profile, filter_expr=args.filter, seed=args.seed, impl_module=args.impl_module,
+                max_time_s=args.max_time, base_ref=base_ref)
+    json_path = out / "benchmark.json"
+    t0 = time.perf_counter()
+    if args.processes > 1:  # each a fresh process: one sample of the code's placement each
+        from hongbao.harness import repeats
+        try:
+            paths = repeats.run_repeats(args.processes, out, console, **spec)
+        except (LookupError, RuntimeError) as exc:
+            console.print(f"[red]{exc}[/red]", highlight=False)
+            return Exit.UNUSABLE
+        docs = [json.loads(p.read_text()) for p in paths]
+        merged = repeats.merge(docs)
+        merged["hongbao"]["processes"] = args.processes
+        json_path.write_text(json.dumps(merged, indent=4))
+    else:
+        outcome = run_suites(out_dir=out, verbose=args.verbose, console=console, **spec)
         for nodeid, text in outcome.failures:
             console.print(f"[red]FAILED {nodeid}[/red]\n{text}")
         if outcome.exit_code == 5:
@@ -98,11 +130,8 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"[red]benchmark suites failed (pytest exit {outcome.exit_code}); nothing usable "
                           "written[/red]")
             return Exit.UNUSABLE
-        docs.append(json.loads(outcome.json_path.read_text()))
-        seconds += outcome.seconds
-    json_path = out / "benchmark.json"
-    if args.repeat > 1:
-        json_path.write_text(json.dumps(bench.median_of_repeats(docs), indent=4))
+        docs = [json.loads(outcome.json_path.read_text())]
+    seconds = time.perf_counter() - t0
     console.print(f"[green]{len(docs[-1]['benchmarks'])} benchmarks in {seconds:.1f} s[/green] -> {json_path}")
     print(json_path)
     return Exit.OK

@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "  hongbao capacity --target 760k/s --p99 200ms --headroom 30%\n"
         "  hongbao capacity --store memory --store redis://127.0.0.1:6379/0 --workers 1,2 --preset alipay-2017\n"
         "  hongbao capacity --from results/20261125T120000Z --preset wechat-2016   # re-project, no load\n"
+        "  hongbao capacity --host http://127.0.0.1:9000 --adapter hongbao.loadtests.examples.yuan_adapter:YuanAdapter "
+        "--metrics http://127.0.0.1:9000/metrics\n"
         f"presets (seeds/capacity/): {', '.join(preset_names())}\n"
         "exit codes: 0 OK, 2 bad input or nothing measurable")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -47,7 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "redis://HOST:PORT/DB (also measures the grab script's rate per Redis core and "
                              "MEMORY USAGE)")
     parser.add_argument("--workers", default="1", metavar="N[,N...]",
-                        help="service worker counts to ramp, e.g. 1,2 (more than 1 needs Redis; default 1)")
+                        help="service worker counts to ramp, e.g. 1,2 (more than 1 needs Redis; default 1); "
+                             "with --host: the processes the target runs (one count)")
+    from hongbao.harness.commands.storm import add_target_arguments
+    add_target_arguments(parser)
     parser.add_argument("--processes", type=int, default=1, metavar="N",
                         help="Locust processes generating load (default 1; add more when the load "
                              "generator is what saturates)")
@@ -102,13 +107,17 @@ def parse_options(args: argparse.Namespace):
     if args.step_seconds < 3:
         raise ValueError(f"--step-seconds: must be >= 3, so each step has whole seconds to measure "
                          f"after its users spawn (got {args.step_seconds:g})")
+    from hongbao.harness.commands.storm import check_target_arguments
+    host, metrics = check_target_arguments(args)
+    if host and (args.store or len(workers) > 1 or args.from_dir is not None):
+        raise ValueError("--host ramps the running service it names: no --store, --from or several --workers with it")
     if args.from_dir is not None and not args.from_dir.is_dir():
         raise ValueError(f"--from: {args.from_dir} is not a run folder")
     return Options(target=target, p99_ms=p99, error_budget=errors, headroom=headroom,
                    cores_per_instance=args.cores_per_instance, stores=stores, workers=workers,
                    processes=args.processes, steps=args.steps, step_s=args.step_seconds,
                    start_users=args.start_users, step_users=args.step_users, seed=args.seed,
-                   from_dir=args.from_dir)
+                   from_dir=args.from_dir, host=host, adapter=args.adapter, metrics=metrics)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from rich.console import Console
@@ -16,8 +17,8 @@ DEFAULT_THRESHOLDS = seed_file("thresholds.toml")
 
 HELP = "regression gate: compare two benchmark runs with significance tests"
 
-_STYLE = {cmp.REGRESSION: "bold red", cmp.SLOWER: "yellow", cmp.NOT_CONFIRMED: "yellow", cmp.NOT_GATED: "dim yellow",
-          cmp.FASTER: "green", cmp.SAME: "dim"}
+_STYLE = {cmp.REGRESSION: "bold red", cmp.INCONCLUSIVE: "magenta", cmp.SLOWER: "yellow", cmp.NOT_CONFIRMED: "yellow",
+          cmp.NOT_GATED: "dim yellow", cmp.FASTER: "green", cmp.SAME: "dim"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,9 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Compare NEW against BASE (pytest-benchmark JSON files or run folders). Each benchmark's raw "
         "samples are divided by the RNG control measured beside it in the same run (so a baseline "
         "from another machine still applies), then tested with Mann-Whitney U and a bootstrap CI of "
-        "the median ratio. Exit 0: nothing regressed; 1: a significant regression beyond the allowed "
-        "slowdown, or an algorithm claimed position-fair went from fair to unfair (fairness.json); "
-        "2: unusable input.")
+        "the median ratio. Cases NEW timed beside the --base-ref code are judged on those pairs: across "
+        "processes when NEW was run with --processes K (each process one sample of where the machine code "
+        "landed). Unpaired runs are judged against the spread between repeated runs that a run made with "
+        "--processes K records (else the spread a thresholds rule assumes). Exit 0: nothing regressed; "
+        "1: a significant regression beyond the allowed slowdown, or an algorithm claimed position-fair "
+        "went from fair to unfair (fairness.json); 2: unusable input; 5: inconclusive (no regression shown, "
+        "but for some gated benchmark the between-run spread cannot tell whether it slowed beyond the allowance).")
     parser.add_argument("base", metavar="BASE", help="baseline: benchmark JSON or run folder (e.g. results/baseline)")
     parser.add_argument("new", metavar="NEW", help="candidate: benchmark JSON or run folder")
     parser.add_argument("--max-regression", default=None, metavar="PCT",
@@ -37,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="changes smaller than this are never called changes (default 5%%)")
     parser.add_argument("--alpha", default=None, metavar="P", help="significance level (default 0.01)")
     parser.add_argument("--thresholds", type=Path, default=None, metavar="FILE.toml",
-                        help=f"per-benchmark thresholds (default {DEFAULT_THRESHOLDS} when it exists: "
+                        help="per-benchmark thresholds (default: the shipped seeds/thresholds.toml; "
                              "parallel cases and Python baselines are reported but not gated)")
     parser.add_argument("--confirm", type=int, default=0, metavar="N",
                         help="when NEW is a run folder and something regressed, re-run just those benchmarks N "
@@ -66,15 +71,25 @@ def _rerun(new, names: list[str], times: int, err: Console) -> list:
     meta = new.doc.get("hongbao") or {}
     ids = [short_name(n) for n in names]
     runs = []
+    spec = dict(profile=meta.get("profile", "quick"), filter_expr=" or ".join(ids), seed=int(meta.get("seed", 2026)),
+                impl_module=meta.get("impl_module", "hongbao.kernels"), base_ref=meta.get("base_ref"),
+                max_time_s=meta.get("max_time_s"))
+    processes = int(meta.get("processes") or 1)
     for k in range(1, times + 1):
         out = new.folder / f"confirm-{k}"
         out.mkdir(exist_ok=True)
         err.print(f"confirming {len(ids)} suspected regression(s), re-run {k}/{times} -> {out}", highlight=False)
-        outcome = run_suites(profile=meta.get("profile", "quick"), out_dir=out, filter_expr=" or ".join(ids),
-                             seed=int(meta.get("seed", 2026)), impl_module=meta.get("impl_module", "hongbao.kernels"),
-                             base_ref=meta.get("base_ref"), console=err)
-        if outcome.exit_code != 0:
-            raise UnusableInput(f"confirmation re-run {k} failed (pytest exit {outcome.exit_code})")
+        if processes > 1:  # as NEW was made: K fresh processes, merged
+            from hongbao.harness import repeats
+            try:
+                paths = repeats.run_repeats(processes, out, err, **spec)
+            except (LookupError, RuntimeError) as exc:
+                raise UnusableInput(f"confirmation re-run {k}: {exc}") from None
+            (out / "benchmark.json").write_text(json.dumps(repeats.merge([json.loads(p.read_text()) for p in paths])))
+        else:
+            outcome = run_suites(out_dir=out, console=err, **spec)
+            if outcome.exit_code != 0:
+                raise UnusableInput(f"confirmation re-run {k} failed (pytest exit {outcome.exit_code})")
         runs.append(load_run(out, f"re-run {k}"))
     return runs
 
@@ -104,9 +119,9 @@ def table(result: cmp.Comparison, changes_only: bool) -> Table:
     same_run = any(r.base_commit for r in result.rows)
     t = Table(title="hongbao compare", show_lines=False)
     columns = [("benchmark", "left"), ("base", "right"), ("new", "right"), ("change", "right"),
-               ("CI of ratio", "right"), ("p-value", "right"), ("verdict", "left")]
+               ("CI of ratio", "right"), ("p-value", "right"), ("verdict", "left"), ("judged on", "left")]
     if same_run:
-        columns += [("judged on", "left"), ("vs BASE run", "right")]
+        columns += [("vs BASE run", "right")]
     for col, justify in columns:
         t.add_column(col, justify=justify)
     for row in result.rows:
@@ -115,9 +130,12 @@ def table(result: cmp.Comparison, changes_only: bool) -> Table:
         d = row.diff
         cells = [short_name(row.name), _fmt(d.base_median), _fmt(d.new_median), f"{d.change:+.1%}",
                  f"{d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}", f"{d.p_value:.2g}", f"[{_STYLE[row.verdict]}]{row.verdict}[/]"]
+        if row.base_commit:
+            cells.append(f"{row.base_commit[:12]} beside it, {row.basis}")
+        else:
+            cells.append(f"BASE run{', ' + row.basis if row.basis else ''}")
         if same_run:
-            cells += ([f"same run, {row.base_commit[:12]}", f"[dim]{row.drift.change:+.1%}[/]"] if row.base_commit
-                      else ["BASE run", ""])
+            cells.append(f"[dim]{row.drift.change:+.1%}[/]" if row.base_commit else "")
         t.add_row(*cells)
     return t
 
@@ -126,6 +144,17 @@ def explain(row: cmp.Row) -> str:
     d, t = row.diff, row.thresholds
     again = (f" Reproduced by {len(row.confirmations)} re-run(s): "
              + ", ".join(f"{c.change:+.1%}" for c in row.confirmations) + "." if row.confirmations else "")
+    if row.judged == cmp.PROCESSES:
+        return (f"{short_name(row.name)}: {d.change:+.1%} slower than the code at {row.base_commit[:12]} timed beside it "
+                f"in each of {row.basis} (geometric mean of the per-process median ratios new / base); the "
+                f"{1 - t.alpha:.0%} t interval is {d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}, wholly above the allowed "
+                f"1 + {t.max_regression:.0%}; t-test over processes p = {d.p_value:.2g} < alpha {t.alpha:g}." + again)
+    if row.basis.startswith("spread"):
+        verb = "wholly above" if row.verdict != cmp.INCONCLUSIVE else "reaching past"
+        return (f"{short_name(row.name)}: {d.change:+.1%} slower ({_fmt(d.base_median)} -> {_fmt(d.new_median)} "
+                f"{row.unit}, each run's median) against the between-run {row.basis}; the {1 - t.alpha:.2%} interval of "
+                f"new/base is {d.ratio_ci[0]:.3f}-{d.ratio_ci[1]:.3f}, {verb} the allowed 1 + {t.max_regression:.0%}; "
+                f"p = {d.p_value:.2g} < alpha {t.alpha:.2g} (Bonferroni over the gated cross-run benchmarks)." + again)
     if row.base_commit:
         return (f"{short_name(row.name)}: {d.change:+.1%} slower than the kernels at {row.base_commit[:12]} timed beside "
                 f"it in the same run (median of the per-round ratios new / base; base {_fmt(d.base_median)} s, "
@@ -170,11 +199,13 @@ def run(args: argparse.Namespace) -> int:
                   highlight=False)
     commits = sorted({r.base_commit[:12] for r in result.rows if r.base_commit})
     if commits:
-        console.print(f"Judged on 'same run': NEW timed the kernels at {', '.join(commits)} beside each such benchmark, "
-                      "alternately just before and just after each round; base and new are their median seconds per "
-                      "round, change is the median per-round ratio (Wilcoxon signed-rank p). 'vs BASE run' is the "
-                      "figure against BASE in RNG fills per share: shown, not judged (a shared host's spells move it "
-                      "from -25% to +48% with the code unchanged).", highlight=False)
+        console.print(f"Judged beside the code at {', '.join(commits)}: NEW timed it with each such benchmark, "
+                      "alternately just before and just after the new code in every round; base and new are median "
+                      "seconds per round; change is, over K processes, the geometric mean of each process's median "
+                      "per-round ratio (t-test over processes), or in one process the median per-round ratio "
+                      "(Wilcoxon signed-rank p). 'vs BASE run' is the figure against BASE in RNG fills per share: "
+                      "shown, not judged (a shared host's spells move it from -25% to +48% with the code unchanged).",
+                      highlight=False)
     if result.only_base:
         console.print(f"[yellow]{len(result.only_base)} benchmark(s) only in BASE (not compared):[/yellow] "
                       + ", ".join(short_name(n) for n in result.only_base[:8]), highlight=False)
@@ -187,6 +218,15 @@ def run(args: argparse.Namespace) -> int:
     counts = {v: sum(r.verdict == v for r in result.rows) for v in _STYLE}
     console.print(", ".join(f"{n} {v}" for v, n in counts.items() if n), highlight=False)
     if not result.regressed:
+        undecided = [r for r in result.inconclusive if r.thresholds.gate]
+        if undecided:
+            console.print(f"[magenta]Inconclusive: no regression shown, but for {len(undecided)} benchmark(s) the data "
+                          "cannot decide (record the between-run spread with `hongbao bench --processes K`, or pair "
+                          "the runs with --base-ref):[/magenta]", highlight=False)
+            for row in undecided:
+                console.print("  " + (explain(row) if row.basis.startswith("spread") else
+                                      f"{short_name(row.name)}: {row.diff.change:+.1%}, {row.basis}"), highlight=False)
+            return Exit.INCONCLUSIVE
         console.print("[green]No significant regression.[/green]")
         return Exit.OK
     console.print(f"[bold red]{len(result.regressions) + len(result.fairness_regressions)} regression(s):[/bold red]")

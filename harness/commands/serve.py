@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import os
 import sys
 
 from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests.storm.target import is_loopback_host
 
 HELP = "start the reference grab service (memory or Redis store)"
 KEEP_ALIVE_S = 75  # longer than any storm's think time: idle keep-alive connections stay open
@@ -34,18 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_args(args: argparse.Namespace) -> str | None:
     """The reason these arguments cannot be served, or None."""
-    if not _is_loopback(args.host) and not args.allow_remote:
+    if not is_loopback_host(args.host) and not args.allow_remote:
         return (f"--host {args.host} is not a loopback address; the service has no authentication. "
                 "Pass --allow-remote to bind it anyway.")
     if not 0 < args.port < 65536:

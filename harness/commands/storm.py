@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "  hongbao storm --scenario countdown --store redis://127.0.0.1:6379/0 "
                      "--processes 2 --slo 'p99<50ms' --slo 'errors<0.1%'\n"
                      "  hongbao storm --scenario my-storm.toml --host http://127.0.0.1:8000\n"
+                     "  hongbao storm --scenario smoke --host http://127.0.0.1:9000 "
+                     "--adapter hongbao.loadtests.examples.yuan_adapter:YuanAdapter\n"
                      "exit codes: 0 OK, 2 UNUSABLE setup, 3 SLO_BREACH, 4 AUDIT_FAILED")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--scenario", required=True, metavar="NAME|TOML",
@@ -43,8 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--store redis://... (measures the store alone)")
     parser.add_argument("--service-workers", type=int, default=1,
                         help="uvicorn workers of the started service (default 1; more needs Redis)")
-    parser.add_argument("--host", help="storm a running service at this URL instead of starting one "
-                                       "(only 127.0.0.1/localhost)")
+    add_target_arguments(parser)
     parser.add_argument("--duration", type=duration_s, help="override the scenario's duration_s (e.g. 30s)")
     parser.add_argument("--processes", type=int, help="Locust --processes N (forked workers on this machine)")
     parser.add_argument("--workers", type=int,
@@ -65,6 +66,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --fault: the redis-server's appendfsync policy (none: no AOF)")
 
 
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """--host, --adapter, --metrics, --allow-remote-target (storm and capacity)."""
+    parser.add_argument("--host", metavar="URL",
+                        help="storm a running service at this URL instead of starting one (outside "
+                             "127.0.0.0/8 and ::1 only with --allow-remote-target)")
+    parser.add_argument("--adapter", metavar="MODULE:CLASS",
+                        help="adapter for the --host service's own API (a hongbao.loadtests.adapters."
+                             "BaseAdapter subclass; default: the reference contract)")
+    parser.add_argument("--metrics", action="append", default=[], metavar="URL",
+                        help="Prometheus /metrics of the target, repeatable (one per process): its "
+                             "process_cpu_seconds_total gives the service's CPU (default: psutil, "
+                             "for a service on this machine)")
+    parser.add_argument("--allow-remote-target", action="store_true",
+                        help="allow a --host/--metrics outside this machine (127.0.0.0/8, ::1, localhost)")
+
+
+def check_target_arguments(args: argparse.Namespace) -> tuple[str | None, list[str]]:
+    """(host, metrics URLs) checked; ValueError naming the flag."""
+    from hongbao.loadtests.storm.target import check_target
+    if args.adapter and not args.host:
+        raise ValueError("--adapter needs --host URL (the service this command starts speaks the "
+                         "reference contract)")
+    host = check_target(args.host, args.allow_remote_target) if args.host else None
+    return host, [check_target(m, args.allow_remote_target, "--metrics") for m in args.metrics]
+
+
 def _fail(msg: str) -> int:
     print(f"hongbao storm: {msg}", file=sys.stderr)
     return int(Exit.UNUSABLE)
@@ -81,8 +108,10 @@ def run(args: argparse.Namespace) -> int:
         slos = [slo.parse_slo(s) for s in args.slo]
     except ValueError as e:
         return _fail(str(e))
-    if args.host and not re.match(r"^https?://(127\.0\.0\.1|localhost)(:\d+)?/?$", args.host):
-        return _fail(f"--host must be a loopback URL like http://127.0.0.1:8000 (got {args.host!r})")
+    try:
+        host, metrics = check_target_arguments(args)
+    except ValueError as e:
+        return _fail(str(e))
     if not (args.store == "memory" or args.store.startswith(("redis://", "redis+cluster://", "python:"))):
         return _fail(f"--store must be memory or redis://HOST:PORT/DB (got {args.store!r})")
     if args.service_workers < 1 or (args.service_workers > 1 and args.store == "memory"):
@@ -102,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         # the redis-server it would kill: the fault runner does both (loadtests/faults/).
         from hongbao.harness.commands.faults import storm_fault
         return storm_fault(args.fault, seed=sc.seed, duration_s=sc.duration_s, out_dir=out, fsync=args.fsync)
-    cfg = StormConfig(scenario=sc, out_dir=out, store=args.store, host=args.host,
+    cfg = StormConfig(scenario=sc, out_dir=out, store=args.store, host=host, adapter=args.adapter, metrics=metrics,
                       processes=args.processes, workers=args.workers, slos=slos,
                       service_workers=args.service_workers, redis_direct=args.redis_direct,
                       progress=not args.no_progress and sys.stderr.isatty())

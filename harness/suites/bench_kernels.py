@@ -13,12 +13,16 @@ Their ``parallel_speedup`` does not compare with the serial benchmark, timed at 
 another clock: each parallel round is paired with a wall-clock run of the serial kernel on the same
 batch just before it (harness.bench.PairedRun), and the figure is the median of those ratios.
 
-With ``--hongbao-base-ref`` (``hongbao bench --base-ref``), each serial case also times the base
-commit's kernel (harness.baseref) on the same batch and output array, alternately just before and
-just after each round (harness.bench.AlternatingPair); the regression gate judges those pairs.
+With ``--hongbao-base-ref`` (``hongbao bench --base-ref``), every case also times the base
+commit's code (harness.baseref: its Numba kernel on the same batch and output array, or its Python
+baseline), alternately just before and just after each round (harness.bench.AlternatingPair); the
+regression gate judges those pairs. ``--hongbao-first`` says which side goes first (and, for the
+machine code, which is loaded first); ``hongbao bench --processes K`` alternates it per process.
+The profile's time budget per case (``max_time_s``) covers the whole cost of a round, pairs included.
 """
 from __future__ import annotations
 
+import importlib
 import random
 import time
 
@@ -43,8 +47,8 @@ def _numba_target(module, case: bench.Case, totals: np.ndarray, seed: int, paral
     return target
 
 
-def _python_target(case: bench.Case, totals: np.ndarray, seed: int):
-    split = BASELINES[case.algorithm]
+def _python_target(case: bench.Case, totals: np.ndarray, seed: int, baselines: dict = BASELINES):
+    split = baselines[case.algorithm]
     rng = random.Random(seed)
     totals_list = [int(t) for t in totals]
     count = case.count
@@ -82,12 +86,21 @@ def _check_sums(shares, totals: np.ndarray, what: str) -> None:
         raise AssertionError(f"{what}: shares do not add up to the envelope totals")
 
 
-def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, impl_module, base_module) -> None:
+def _base_target(base_module, case: bench.Case, totals: np.ndarray, seed: int, out: np.ndarray | None):
+    """The base commit's code for ``case``: its Python baseline, or its kernels on the same output."""
+    if case.impl == bench.PYTHON:
+        baseline = importlib.import_module(f"{base_module.__name__}.baseline")
+        return _python_target(case, totals, seed, baseline.BASELINES)
+    return _numba_target(base_module, case, totals, seed, parallel=case.impl == "parallel", out=out)
+
+
+def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, impl_module, base_module,
+                first: str = "base") -> None:
     totals = bench.batch_totals_cents(case.count, case.envelopes, seed)
     extra = {"algorithm": case.algorithm, "impl": case.impl, "count": case.count,
              "envelopes": case.envelopes, "shares_per_round": case.shares, "profile": profile.name}
     if case.impl == bench.PYTHON:
-        target = _python_target(case, totals, seed)
+        target, out = _python_target(case, totals, seed), None
         extra["baseline"] = f"hongbao.kernels.baseline.{case.algorithm}"
     else:
         extra["compile_seconds"], extra["compile_cpu_seconds"] = _first_call_seconds(impl_module, case, seed)
@@ -105,37 +118,41 @@ def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, 
     benchmark._timer = clock  # pytest-benchmark has no per-test timer option; recorded in options.timer
     t0 = clock()
     target()
-    rounds = bench.rounds_for(clock() - t0, profile)
+    round_s = clock() - t0
     control = bench.PairedControl(case.shares, clock, seed)
-    setup = control.measure
+    steps = [control.measure]  # pytest-benchmark's setup hook: these, in order, before every round
     serial = pair = None
-    if case.impl == bench.SERIAL and base_module is not None:
-        # the base commit's kernel on the same batch and output, alternately before and after each round
-        base_target = _numba_target(base_module, case, totals, seed, parallel=False, out=out)
-        pair = bench.AlternatingPair(base_target, target, clock)
-        _check_sums(base_target(), totals, f"{case.id} at --base-ref {base_module.BASE_COMMIT[:12]}")
-
-        def setup():
-            pair.settle()
-            control.measure()
-            pair.before_round()
     if case.impl == "parallel":
         # the serial kernel on the same batch just before each parallel round, on the same wall clock
         serial = bench.PairedRun(_numba_target(impl_module, case, totals, seed, parallel=False), clock)
         serial.fn()  # warm: its first call in this process may load or compile the serial kernel
+        # untimed, then timed: the timed serial run follows a kernel run as the parallel round does,
+        # not the control's fill (which leaves the caches cold for whoever comes next)
+        steps += [serial.fn, serial.measure]
+    if base_module is not None:
+        # the base commit's code on the same batch (and output), alternately before and after each round
+        base_target = _base_target(base_module, case, totals, seed, out)
+        pair = bench.AlternatingPair(base_target, target, clock, first=first)
+        _check_sums(base_target(), totals, f"{case.id} at --base-ref {base_module.BASE_COMMIT[:12]}")
+        steps = [*steps, pair.before_round]
 
-        def setup():
-            control.measure()
-            serial.fn()  # untimed: the timed serial run then follows a kernel run as the parallel round does,
-            serial.measure()  # not the control's fill (which leaves the caches cold for whoever comes next)
+    def setup():
+        for step in steps:
+            step()
+    # the profile's time budget covers what each round costs: the round, its serial pair (parallel
+    # cases: an untimed and a timed serial run) and its base pair (an untimed run and both sides')
+    t0 = clock()
+    if serial is not None:
+        serial.fn()
+    cost_s = round_s + 2.0 * (clock() - t0 if serial is not None else 0.0) + (3.0 * round_s if pair else 0.0)
+    rounds = bench.rounds_for(cost_s, profile)
     try:
         benchmark.pedantic(target, setup=setup, rounds=rounds, warmup_rounds=1, iterations=1)
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    if pair is not None:
-        pair.finish()
+    if pair is not None:  # the warm-up round had its pair too
         extra.update(bench.base_pair_figures(base_module.BASE_COMMIT, pair.samples[1:], pair.order[1:],
-                                             list(benchmark.stats.stats.data)))
+                                             pair.new_samples[1:]))
     samples = control.samples[1:]  # the first setup call served the warm-up round
     extra["rng_fill_seconds_per_value_samples"] = samples
     extra["rng_fill_seconds_per_value"] = bench.median(samples)

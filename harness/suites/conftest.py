@@ -3,7 +3,9 @@
 Options: ``--hongbao-profile quick|full``, ``--hongbao-seed N``, ``--hongbao-impl-module MOD``
 (a module exposing ``split_batch`` with the kernels' signature; default ``hongbao.kernels``; ``kernels``, as recorded by runs before the
 kit became one ``hongbao`` package, means the same) and
-``--hongbao-base-ref REF`` (time that git commit's kernels beside each serial case, harness.baseref).
+``--hongbao-base-ref REF`` (time that git commit's kernels beside each serial case, harness.baseref),
+``--hongbao-first base|new`` (with a base ref: which side this process loads first and times first
+in its first round; ``hongbao bench --processes K`` alternates it from one process to the next).
 """
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="module exposing split_batch(...) to benchmark instead of kernels")
     group.addoption("--hongbao-base-ref", default=None,
                     help="git ref whose kernels are timed beside each serial case, round by round")
+    group.addoption("--hongbao-min-rounds", type=int, default=None,
+                    help="timed rounds per benchmark at least (default: the profile's min_rounds)")
+    group.addoption("--hongbao-first", default="base", choices=("base", "new"),
+                    help="with a base ref: the side loaded first and timed first (default base)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -43,7 +49,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def profile(pytestconfig: pytest.Config) -> bench.Profile:
     chosen = bench.PROFILES[pytestconfig.getoption("hongbao_profile")]
     max_time = pytestconfig.getoption("hongbao_max_time")
-    return chosen if max_time is None else dataclasses.replace(chosen, max_time_s=max_time)
+    min_rounds = pytestconfig.getoption("hongbao_min_rounds")
+    chosen = chosen if max_time is None else dataclasses.replace(chosen, max_time_s=max_time)
+    return chosen if min_rounds is None else dataclasses.replace(chosen, min_rounds=min_rounds)
 
 
 @pytest.fixture(scope="session")
@@ -70,9 +78,21 @@ def base_module(pytestconfig: pytest.Config):
     from hongbao.harness import baseref
     from hongbao.harness.results import UnusableInput
     try:
-        return baseref.kernels_at(ref)
+        module = baseref.kernels_at(ref)
     except UnusableInput as exc:
         raise pytest.UsageError(str(exc)) from None
+    if pytestconfig.getoption("hongbao_first") == "base":  # load its machine code before the working kernels'
+        import numpy as np
+        for parallel in (False, True):
+            module.split_batch(np.array([1_000], dtype=np.int64), 2, algorithm="double_mean", min_cents=1, seed=1, parallel=parallel,
+                               out=np.empty((1, 2), dtype=np.int64))
+    return module
+
+
+@pytest.fixture(scope="session")
+def first(pytestconfig: pytest.Config) -> str:
+    """"base" or "new": which side of an alternating pair goes first in the first round."""
+    return pytestconfig.getoption("hongbao_first")
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json) -> None:
@@ -85,6 +105,8 @@ def pytest_benchmark_update_json(config, benchmarks, output_json) -> None:
                                    or bench.PROFILES[config.getoption("hongbao_profile")].max_time_s,
                                    "impl_module": config.getoption("hongbao_impl_module"),
                                    "base_ref": config.getoption("hongbao_base_ref"),
+                                   "first": config.getoption("hongbao_first"),
+                                   "min_rounds": config.getoption("hongbao_min_rounds"),
                                    "format": "pytest-benchmark JSON; kit figures in extra_info",
                                    "load_average_1m_at_end": os.getloadavg()[0],
                                    "cpu_count": os.cpu_count()})

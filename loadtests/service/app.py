@@ -7,6 +7,7 @@ process builds its own store connection).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import time
@@ -47,6 +48,7 @@ class GrabService:
                     await send({"type": "lifespan.startup.failed",
                                 "message": f"cannot open the {self.store.kind} store: {exc}"})
                     return
+                _freeze_startup_heap()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.store.close()
@@ -103,6 +105,15 @@ class GrabService:
                 _allow(method, "GET")
                 return 200, self._openapi
         raise ApiError(404, "not_found", f"no route {method} {scope['path'][:100]} (see GET /openapi.json)", "path")
+
+
+def _freeze_startup_heap() -> None:
+    """Move every object alive after start-up (the imported numpy/Numba/llvmlite world, the warmed
+    kernels: some 10**6 objects) out of the collector's reach with ``gc.freeze()``. Measured under
+    wrk (50 connections, memory store): the full collections that walked them paused the event
+    loop 37-314 ms each, 3-5 times in 5 s, and made the grab's p99 (18-42 ms vs 3 ms bare)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _allow(method: str, allowed: str) -> None:
@@ -221,7 +232,9 @@ def create_app(store: Store) -> GrabService:
     return GrabService(store)
 
 
-def app_from_env() -> GrabService:
-    """uvicorn factory: the store from HONGBAO_STORE (default memory), seed from HONGBAO_SEED."""
-    return create_app(open_store(os.environ.get("HONGBAO_STORE", "memory"),
-                                 seed=int(os.environ.get("HONGBAO_SEED", "0"))))
+def app_from_env():
+    """uvicorn factory: the store from HONGBAO_STORE (default memory), seed from HONGBAO_SEED,
+    with Prometheus metrics at GET /metrics (loadtests/service/metrics.py)."""
+    from hongbao.loadtests.service.metrics import instrument
+    return instrument(create_app(open_store(os.environ.get("HONGBAO_STORE", "memory"),
+                                 seed=int(os.environ.get("HONGBAO_SEED", "0")))))

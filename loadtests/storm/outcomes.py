@@ -5,3 +5,6 @@ EXPIRED = "grab expired"         # 410, expected
 REPEAT = "grab repeat"           # 200 with repeat=true: the answer to a client retry
 CREATE = "create envelope"
 GRAB_NAMES = (GRAB, SOLD_OUT, EXPIRED, REPEAT)
+
+#: an adapter's Outcome (a str enum: hongbao.loadtests.adapters) -> the Locust name it is counted under
+BY_OUTCOME = {"granted": GRAB, "sold_out": SOLD_OUT, "expired": EXPIRED, "repeat": REPEAT}

@@ -6,30 +6,30 @@ from collections import deque
 
 
 class EnvelopePool:
-    """The envelopes this worker process knows: hot ones (shared by every worker, opened at
+    """The envelopes this worker process knows (ids as the adapter returned them): hot ones (shared by every worker, opened at
     ``release_at``) and recent cold ones created by this process's senders."""
 
     def __init__(self, pool_size: int) -> None:
-        self.hot: list[int] = []
+        self.hot: list = []
         self.release_at = 0.0
-        self.cold: deque[int] = deque(maxlen=pool_size)
-        self.closed: set[int] = set()            # sold out or expired
+        self.cold: deque = deque(maxlen=pool_size)
+        self.closed: set = set()            # sold out or expired
         self.run_tag = "r0"                      # set by the master at test start
 
     def set_run(self, run_tag: str) -> None:
         self.run_tag = run_tag
 
-    def set_hot(self, ids: list[int], release_at: float) -> None:
-        self.hot = [int(i) for i in ids]
+    def set_hot(self, ids: list, release_at: float) -> None:
+        self.hot = list(ids)
         self.release_at = float(release_at)
 
-    def add_cold(self, envelope_id: int) -> None:
-        self.cold.append(int(envelope_id))
+    def add_cold(self, envelope_id: str | int) -> None:
+        self.cold.append(envelope_id)
 
-    def close(self, envelope_id: int) -> None:
+    def close(self, envelope_id: str | int) -> None:
         self.closed.add(envelope_id)
 
-    def pick(self, rng: random.Random, tried: set[int], hot_share: float, now: float) -> int | None:
+    def pick(self, rng: random.Random, tried: set, hot_share: float, now: float) -> str | int | None:
         """An envelope this user has not tried yet, hot first with probability ``hot_share``."""
         hot_open = now >= self.release_at
         hot = [i for i in self.hot if i not in tried and i not in self.closed] if hot_open else []

@@ -147,12 +147,7 @@ def fetch_ledger_redis(url: str) -> dict:
 
 
 def fetch_ledger(host: str, page: int = 10_000) -> dict:
-    """The whole ledger, page by page (GET /ledger?after_id=&limit=)."""
-    envelopes, entries, after = [], [], 0
-    while True:
-        part = http_json(f"{host.rstrip('/')}/ledger?after_id={after}&limit={page}", timeout_s=60)
-        envelopes += part["envelopes"]
-        entries += part["entries"]
-        after = part.get("next_after_id")
-        if not after:
-            return {"envelopes": envelopes, "entries": entries}
+    """The reference service's whole ledger, page by page (GET /ledger?after_id=&limit=)."""
+    from hongbao.loadtests.adapters.http import BlockingHttp
+    from hongbao.loadtests.adapters.reference import ReferenceAdapter
+    return ReferenceAdapter().export_ledger(BlockingHttp(host), page=page)

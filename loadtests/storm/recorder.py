@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.request
 from pathlib import Path
 
 import gevent
@@ -23,7 +22,9 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from hongbao.loadtests.storm.outcomes import GRAB_NAMES
 from hongbao.loadtests.storm.recording import Recording
-from hongbao.loadtests.users import POOL, SCENARIO
+from hongbao.loadtests.adapters import NewEnvelope
+from hongbao.loadtests.adapters.http import BlockingHttp
+from hongbao.loadtests.users import ADAPTER, POOL, SCENARIO
 
 OUT_ENV = "HONGBAO_STORM_OUT"
 
@@ -40,7 +41,7 @@ RUN_TAG_ENV = "HONGBAO_RUN_TAG"
 def _on_request(request_type, name, response_time, response_length, exception=None, context=None,
                 **kwargs):
     RECORDING.add(name, float(response_time or 0.0), exception is not None,
-                  (context or {}).get("user_id"))
+                  (context or {}).get("user_id"), context)
 
 
 @events.report_to_master.add_listener
@@ -58,18 +59,16 @@ def _on_worker_report(client_id, data):
         RECORDING.merge_json(data["hongbao"])
 
 
-def create_hot_http(environment) -> list[int]:
-    """Create the scenario's hot envelopes through the service (POST /envelopes)."""
-    host = environment.host
+def create_hot_http(environment) -> list:
+    """Create the scenario's hot envelopes through the storm's adapter (not timed: set-up)."""
+    http = BlockingHttp(environment.host, timeout_s=10)
     ids = []
     for i in range(SCENARIO.hot_envelopes):
-        body = {"sender": f"hot-sender-{i}", "total_cents": SCENARIO.hot_total_cents,
-                "count": SCENARIO.hot_count, "algorithm": SCENARIO.algorithm,
-                "mode": SCENARIO.mode, "expires_in_s": SCENARIO.expires_in_s}
-        req = urllib.request.Request(host.rstrip("/") + "/envelopes", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            ids.append(int(json.loads(resp.read())["id"]))
+        spec = NewEnvelope(sender=f"hot-sender-{i}", total_cents=SCENARIO.hot_total_cents,
+                           count=SCENARIO.hot_count, algorithm=SCENARIO.algorithm,
+                           mode=SCENARIO.mode, expires_in_s=SCENARIO.expires_in_s)
+        ids.append(ADAPTER.create_envelope(http, spec))
+        RECORDING.add_envelope(ids[-1], spec.total_cents, spec.count, spec.min_cents)
     return ids
 
 

@@ -18,8 +18,13 @@ class Recording:
         self.grab_hist: dict[int, Histogram] = {}             # epoch second -> grab latencies
         self.attempts: dict[str, int] = {}                    # user -> grab requests sent
         self.grabbed: dict[str, int] = {}                     # user -> new grabs acknowledged
+        self.grants: list[list] = []                          # [envelope id, user, amount_cents] per grant
+        self.envelopes: dict[str, list[int]] = {}             # envelope id -> [total, count, min] (created)
 
-    def add(self, name: str, response_time_ms: float, failed: bool, user_id: str | None) -> None:
+    def add(self, name: str, response_time_ms: float, failed: bool, user_id: str | None,
+            context: dict | None = None) -> None:
+        """One request; ``context`` may carry what the adapter said: ``grant`` [envelope id,
+        amount_cents] or ``envelope`` [id, total_cents, count, min_cents] (users.py)."""
         self.hist.setdefault(name, Histogram()).record(response_time_ms)
         sec = int(time.time())
         row = self.timeline.setdefault(sec, {}).setdefault(name, [0, 0])
@@ -31,6 +36,14 @@ class Recording:
                 self.attempts[user_id] = self.attempts.get(user_id, 0) + 1
                 if name == GRAB and not failed:
                     self.grabbed[user_id] = self.grabbed.get(user_id, 0) + 1
+        if context and not failed:
+            if context.get("grant"):
+                self.grants.append([context["grant"][0], user_id, context["grant"][1]])
+            if context.get("envelope"):
+                self.add_envelope(*context["envelope"])
+
+    def add_envelope(self, envelope_id, total_cents: int, count: int, min_cents: int) -> None:
+        self.envelopes[str(envelope_id)] = [int(total_cents), int(count), int(min_cents)]
 
     def to_json(self) -> dict:
         return {
@@ -39,6 +52,8 @@ class Recording:
             "grab_hist": {str(s): h.to_json() for s, h in self.grab_hist.items()},
             "attempts": self.attempts,
             "grabbed": self.grabbed,
+            "grants": self.grants,
+            "envelopes": self.envelopes,
         }
 
     def merge_json(self, data: dict) -> None:
@@ -56,3 +71,5 @@ class Recording:
             dst = getattr(self, key)
             for u, n in data.get(key, {}).items():
                 dst[u] = dst.get(u, 0) + n
+        self.grants += data.get("grants", [])
+        self.envelopes.update(data.get("envelopes", {}))

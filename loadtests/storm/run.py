@@ -6,6 +6,7 @@ call it too. It never leaves a process behind: everything it starts is ended by 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -15,6 +16,10 @@ from urllib.parse import urlparse
 from hongbao.harness.exitcodes import Exit
 from hongbao.loadtests import audit as audit_mod
 from hongbao.loadtests import monitor, slo as slo_mod
+from hongbao.loadtests.adapters import ADAPTER_ENV, load_adapter
+from hongbao.loadtests.adapters.http import BlockingHttp, wait_ready
+from hongbao.loadtests.audit_client import audit_grants
+from hongbao.loadtests.storm.target import is_loopback
 from hongbao.loadtests.storm import procs, results
 from hongbao.loadtests.storm.progress import watch
 from hongbao.loadtests.storm.scenario import SHAPE_ENV, Scenario
@@ -38,6 +43,8 @@ class StormConfig:
     service_workers: int = 1          # hongbao serve --workers (more than 1 needs Redis)
     redis_direct: bool = False        # Redis-level users (loadtests/redis_user.py), no HTTP service
     shape_overrides: dict = field(default_factory=dict)   # merged into the scenario's [shape]
+    adapter: str | None = None        # module:Class of the service's adapter (None: the reference contract)
+    metrics: list[str] = field(default_factory=list)   # /metrics URLs: the service's CPU from Prometheus
 
 
 @dataclass
@@ -67,26 +74,32 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
     service = None
     started = []
     try:
+        adapter = load_adapter(cfg.adapter)
         if cfg.redis_direct:
             if not cfg.store.startswith("redis://"):
                 raise ValueError(f"--redis-direct needs --store redis://HOST:PORT/DB (got {cfg.store!r})")
             host = cfg.store
         elif cfg.host:
             host = cfg.host.rstrip("/")
-            procs.wait_healthy(host, timeout_s=3)
+            wait_ready(adapter, host, timeout_s=3)
         else:
             service, host = procs.start_service(cfg.store, sc.seed, out / "service.log",
                                                  cfg.service_workers)
         run_tag = f"s{int(time.time() * 1000):x}"
         env = procs.locust_env(sc.path, sc.duration_s, sc.seed, out, run_tag)
+        env[ADAPTER_ENV] = cfg.adapter or ""
+        if cfg.adapter:   # Locust runs in the run folder: the user's adapter module imports from here
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
         if cfg.redis_direct:
             env["HONGBAO_REDIS_URL"] = cfg.store
         if cfg.shape_overrides:
             env[SHAPE_ENV] = json.dumps(cfg.shape_overrides)
         service_pid = service.pid if service else (
-            None if cfg.redis_direct else monitor.pid_listening_on(urlparse(host).port or 80))
+            None if cfg.redis_direct or cfg.metrics or not is_loopback(host)
+            else monitor.pid_listening_on(urlparse(host).port or 80))
         cpu = monitor.CpuMonitor({"load_generator": [], "service": [service_pid] if service_pid else [],
-                                  "store": [p for p in [_store_pid(cfg)] if p]})
+                                  "store": [p for p in [_store_pid(cfg)] if p]},
+                                 counters={"service": monitor.metrics_counter(cfg.metrics)} if cfg.metrics else None)
         started = procs.start_locust(host=host, env=env, out_dir=out, duration_s=sc.duration_s,
                                      processes=cfg.processes, workers=cfg.workers,
                                      locustfile=procs.REDIS_LOCUSTFILE if cfg.redis_direct else procs.LOCUSTFILE)
@@ -113,7 +126,8 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
         cpu_summary = cpu.summary(window)   # the storm itself, not Locust's start-up
         if extra.get("setup_error"):
             return _unusable(out, extra["setup_error"])
-        ledger = procs.fetch_ledger_redis(cfg.store) if cfg.redis_direct else procs.fetch_ledger(host)
+        ledger = (procs.fetch_ledger_redis(cfg.store) if cfg.redis_direct
+                  else adapter.export_ledger(BlockingHttp(host)))
     except (RuntimeError, OSError, ValueError) as e:
         return _unusable(out, str(e))
     except KeyboardInterrupt:
@@ -126,16 +140,24 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
     return _finish(cfg, out, host, extra, ledger, cpu_summary)
 
 
-def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, cpu: dict) -> StormOutcome:
+def _audit(ledger: dict | None, extra: dict) -> audit_mod.AuditResult:
+    """The full audit of the service's ledger, or, when its adapter exports none, the client-side
+    checks on what the grabs returned (loadtests/audit_client.py)."""
+    if ledger is None:
+        return audit_grants(extra.get("grants", []), extra.get("envelopes", {}), attempts=extra.get("attempts"))
+    return audit_mod.audit_ledger(ledger, attempts=extra.get("attempts"), acknowledged=extra.get("grabbed"),
+                                  user_prefix=f"{extra.get('run_tag')}-")
+
+
+def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict | None, cpu: dict) -> StormOutcome:
     sc = cfg.scenario
-    (out / "ledger.json").write_text(json.dumps(ledger))
+    if ledger is not None:
+        (out / "ledger.json").write_text(json.dumps(ledger))
     active = results.active_seconds(extra)
     tot = results.totals(extra, active)
     hist = results.grab_histogram(extra)
     rows = results.locust_stats(out)
-    audit = audit_mod.audit_ledger(ledger, attempts=extra.get("attempts"),
-                                   acknowledged=extra.get("grabbed"),
-                                   user_prefix=f"{extra.get('run_tag')}-")
+    audit = _audit(ledger, extra)
     final = results.locust_final(out)
     lg_req, lg_fail = final.get("grab", [0, 0])
     audit.reconciliation["locust_grab_requests_ok"] = lg_req - lg_fail
@@ -158,6 +180,9 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict, c
         reasons = [f"SLO {r['slo']} breached: observed {r['observed']}" for r in gate if not r["ok"]]
     data = {
         "schema": SCHEMA, "scenario": asdict(sc), "host": host,
+        "target": {"url": host, "loopback": is_loopback(host), "started_by_kit": cfg.host is None,
+                   "adapter": cfg.adapter or "reference", "metrics": cfg.metrics or None,
+                   "service_cpu_from": "prometheus " + ", ".join(cfg.metrics) if cfg.metrics else "psutil"},
         "store": None if cfg.host else cfg.store, "redis_direct": cfg.redis_direct,
         "shape": {"kind": sc.shape, **sc.shape_params, **cfg.shape_overrides},
         "service_workers": None if cfg.host else cfg.service_workers,

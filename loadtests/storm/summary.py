@@ -19,10 +19,13 @@ def print_summary(outcome) -> None:
                   f"{t['grabs_per_s']:,.0f} grabs/s, {t['requests_per_s']:,.0f} req/s, "
                   f"grab p50 {d['grab_p50_ms']} ms, p99 {d['grab_p99_ms']} ms, "
                   f"errors {t['failures']}/{t['requests']}")
-        con.print(f"audit: {'clean' if a['ok'] else 'FAILED'} ({a['envelopes']} envelopes, "
+        con.print(f"audit ({a.get('source', 'ledger export')}): {'clean' if a['ok'] else 'FAILED'} "
+                  f"({a['envelopes']} envelopes, "
                   f"{a['grabs']} grabs; Jain's index of grabs per user "
                   f"{_f(a['access_fairness']['jain_index'])}, of success rate "
                   f"{_f(a['access_fairness'].get('jain_index_success_rate'))})")
+        if a.get("checks_not_run"):
+            con.print("not checked without a ledger export: " + ", ".join(c["check"] for c in a["checks_not_run"]))
         if d.get("machine_busy"):
             con.print(f"[yellow]machine busy[/]: {d['machine_note']} - other work competed for the "
                       "cores; rates and latencies are lower bounds")

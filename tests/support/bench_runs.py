@@ -2,6 +2,7 @@
 session is separate from the test session)."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -22,3 +23,15 @@ def bench_run(out: Path, filter_expr: str, *extra: str) -> Path:
     assert res.returncode == 0, f"hongbao bench failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
     assert (out / "benchmark.json").is_file()
     return out
+
+
+def scaled_copy(src: Path, dst: Path, factor: float, match: str = "") -> Path:
+    """A copy of a benchmark JSON with the raw samples of benchmarks whose name contains ``match``
+    multiplied by ``factor`` (a constructed input, for unit tests of the verdict rules only)."""
+    doc = json.loads(src.read_text())
+    for b in doc["benchmarks"]:
+        if match in b["name"]:
+            b["stats"]["data"] = [x * factor for x in b["stats"]["data"]]
+            b["stats"]["median"] *= factor
+    dst.write_text(json.dumps(doc))
+    return dst

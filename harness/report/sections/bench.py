@@ -66,6 +66,16 @@ def targets(rows: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def yours(rows: list[dict]) -> list[str]:
+    """A line naming the user's allocator (``hongbao bench --callable``) when the run timed one."""
+    specs = sorted({r["callable"] for r in rows if r.get("impl") == "callable" and r.get("callable")})
+    if not specs:
+        return []
+    return [f"Rows with impl *callable* are your allocator ({', '.join(f'`{s}`' for s in specs)}), timed "
+            "like the pure-Python baselines (same counts, totals, clock and RNG control); its *x pure Python* "
+            "is against the stdlib double_mean baseline at the same count.", ""]
+
+
 def _vs_base(r: dict) -> str:
     """'1.004 (0.98-1.02)': median and quartiles of the per-round ratios to the --base-ref kernels."""
     if r.get("vs_base") is None:
@@ -134,6 +144,6 @@ def render(run_dir: Path) -> Section | None:
           + (f" Load average at the end: {meta['load_average_1m_at_end']:.1f} on {meta.get('cpu_count')} CPUs"
              " (wall-clock parallel figures mean little when it exceeds the CPU count)."
              if "load_average_1m_at_end" in meta else ""), "",
-          "### count = 10", ""] + targets(rows) + headline(rows) + [
+          "### count = 10", ""] + targets(rows) + yours(rows) + headline(rows) + [
           "", "<details><summary>All benchmarks</summary>", ""] + all_rows_table(rows) + ["", "</details>", ""]
     return Section(TITLE, "\n".join(md), figures=figures)

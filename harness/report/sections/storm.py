@@ -108,7 +108,9 @@ def markdown(doc: dict) -> str:
     where = doc.get("store") or doc.get("host")
     lines = [f"Scenario **{sc['name']}** ({sc.get('description', '')}), seed {sc['seed']}, "
              f"{sc['duration_s']:g} s, shape {sc['shape']}, {model}; store `{where}`"
-             + (" driven directly (no HTTP)" if doc.get("redis_direct") else "") + ".", "",
+             + (" driven directly (no HTTP)" if doc.get("redis_direct") else "")
+             + (f" through the adapter `{doc['target']['adapter']}`"
+                if (doc.get("target") or {}).get("adapter", "reference") != "reference" else "") + ".", "",
              "| grabs/s | requests/s | new grabs | sold out | errors | p50 | p99 | p99.9 |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|",
              f"| {_fmt(tot['grabs_per_s'])} | {_fmt(tot['requests_per_s'])} | {tot['grabs_ok']:,} | "
@@ -116,14 +118,19 @@ def markdown(doc: dict) -> str:
              f"{_fmt(lat.get('p99_ms'), '.3g')} ms | {_fmt(lat.get('p99.9_ms'), '.3g')} ms |", "",
              "Latency is recorded per request in microseconds (Locust's own table rounds to whole "
              "milliseconds below 100 ms).", ""]
+    ran = audit.get("checks_ran") or ["conservation", "no double grab", "count never exceeded",
+                                      "acknowledged grabs are in the ledger"]
     lines.append(f"**Post-storm audit: {'clean' if audit['ok'] else 'FAILED'}** over {audit['envelopes']:,} "
-                 f"envelopes and {audit['grabs']:,} grabs (conservation to the cent, no double grab, "
-                 "count never exceeded, acknowledged grabs all in the ledger).")
+                 f"envelopes and {audit['grabs']:,} grabs, from the {audit.get('source', 'ledger export')} "
+                 f"(checks run: {', '.join(ran)}).")
+    for c in audit.get("checks_not_run", []):
+        lines.append(f"- not checked: {c['check']} ({c['why']})")
     for f in audit.get("failures", []):
         lines.append(f"- {f}")
     rec = audit.get("reconciliation", {})
-    lines.append(f"Locust saw {rec.get('acknowledged_grabs', 'n/a')} grabs acknowledged; the ledger "
-                 f"holds {rec.get('ledger_grabs_this_run', 'n/a')} for this storm's users.")
+    if "acknowledged_grabs" in rec or "ledger_grabs_this_run" in rec:
+        lines.append(f"Locust saw {rec.get('acknowledged_grabs', 'n/a')} grabs acknowledged; the ledger "
+                     f"holds {rec.get('ledger_grabs_this_run', 'n/a')} for this storm's users.")
     fo, af = audit.get("fairness_by_order", {}), audit.get("access_fairness", {})
     claim = _claim(sc.get("algorithm"))
     if claim is not None and fo.get("scorecard_by_size"):

@@ -25,15 +25,16 @@ def on_grab(meta: dict, seed: int, remaining_cents: int, remaining_count: int, s
 
 def online_stepper(meta: dict, seed: int) -> Callable[[int, int, int], int]:
     """``on_grab`` for one envelope without re-validating every call: the envelope key is derived
-    once and the scalar step is called directly - the Numba one for integer-only algorithms (the
-    same draws as kernels.next_share's Python reference, 3x cheaper), the reference otherwise.
+    once and the scalar step is called directly - the Numba one where it returns the Python
+    reference's shares bit for bit (``twin_exact``: 3x cheaper; beta's step is O(people left)),
+    the reference otherwise.
     Returns ``step(remaining_cents, remaining_count, seq) -> share``; equal to ``on_grab`` (tested)."""
     algo = kernels.ALGORITHMS[meta["algorithm"]]
     key = rng.py_envelope_key(seed, meta["id"])
     m = meta["min_cents"]
     M = -1 if meta["max_cents"] is None else meta["max_cents"]
     code = algo.code
-    if algo.integer_only:
+    if algo.twin_exact:
         jitted, ukey = steps.step_share, np.uint64(key)
 
         def step(remaining_cents: int, remaining_count: int, seq: int) -> int:

@@ -1,0 +1,161 @@
+"""A small grab service shaped unlike the kit's reference contract, to be stormed through
+``yuan_adapter.YuanAdapter``. In memory, one process, its own double-mean allocator.
+
+    python -m hongbao.loadtests.examples.yuan_service --port 9000 [--token T] [--no-export]
+        [--bug double-pay|lost-cent]
+
+Every request needs ``Authorization: Bearer <token>``. Every answer is HTTP 200 with
+``{"code": 0, "data": ...}`` or ``{"code": N, "msg": ...}``. Amounts are yuan strings ("3.21").
+
+    GET  /api/v2/ping                          -> {"code": 0}
+    POST /api/v2/packets {senderId, amountYuan, num, minYuan?, ttlSec?} -> data.packetId ("P000001")
+    POST /api/v2/packets/{packetId}/open {uid, reqNo} -> data {amountYuan}
+         codes: 2001 finished (sold out), 2002 expired, 2003 already opened (data.amountYuan),
+         2004 no such packet, 4001 bad token, 4002 bad request
+    GET  /api/v2/export                        -> data {packets: [...], records: [...]}
+         (code 4040 with --no-export)
+    GET  /metrics                              -> Prometheus text (opens by result, latency, process CPU)
+
+``--bug`` plants a fault for the audit to catch: ``double-pay`` pays a retry (same uid and reqNo)
+a second share; ``lost-cent`` pays the last share of a packet one cent short.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from decimal import Decimal, InvalidOperation
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+OPENS = Counter("yuan_opens_total", "packet opens by result", ["result"])
+LATENCY = Histogram("yuan_open_seconds", "time to answer an open")
+
+
+def yuan(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def cents(text, field: str) -> int:
+    try:
+        value = Decimal(str(text))
+    except InvalidOperation:
+        raise ValueError(f"{field} must be a yuan amount like '3.21'") from None
+    if value != value.quantize(Decimal("0.01")) or value <= 0:
+        raise ValueError(f"{field} must be > 0 with at most 2 decimals")
+    return int(value * 100)
+
+
+class Packets:
+    """The books: packets, and one record per open, in integer cents inside."""
+
+    def __init__(self, seed: int, bug: str | None) -> None:
+        self.seed, self.bug, self.packets, self.records = seed, bug, {}, []
+
+    def create(self, body: dict) -> dict:
+        total, num = cents(body.get("amountYuan"), "amountYuan"), int(body.get("num", 0))
+        low = cents(body.get("minYuan", "0.01"), "minYuan")
+        if not 1 <= num <= 100_000 or total < num * low:
+            raise ValueError("num must be 1..100000 and amountYuan >= num x minYuan")
+        pid = f"P{len(self.packets) + 1:06d}"
+        self.packets[pid] = {"packetId": pid, "senderId": str(body.get("senderId", "")), "total": total,
+                             "num": num, "min": low, "left": total, "leftNum": num, "opened": {},
+                             "expires": time.time() + float(body.get("ttlSec", 86400)),
+                             "rng": random.Random(f"{self.seed}:{pid}")}
+        return {"packetId": pid}
+
+    def open(self, pid: str, uid: str, req_no: str) -> tuple[int, dict]:
+        p = self.packets.get(pid)
+        if p is None:
+            return 2004, {}
+        first = p["opened"].get(uid)
+        if first is not None and not (self.bug == "double-pay" and first[1] == req_no):
+            return 2003, {"amountYuan": yuan(first[0])}
+        if time.time() > p["expires"]:
+            return 2002, {}
+        if p["leftNum"] == 0:
+            return 2001, {}
+        if p["leftNum"] == 1:       # the last one takes the rest
+            amount = p["left"]
+            if self.bug == "lost-cent" and amount > p["min"]:
+                amount, p["left"] = amount - 1, p["left"] - 1     # the planted bug: a cent vanishes
+        else:                       # double mean: uniform in [min, 2 x mean of what is left)
+            hi = max(p["min"], 2 * p["left"] // p["leftNum"] - 1)
+            amount = min(p["rng"].randint(p["min"], hi), p["left"] - p["min"] * (p["leftNum"] - 1))
+        p["left"] -= amount
+        p["leftNum"] -= 1
+        p["opened"][uid] = (amount, req_no)
+        self.records.append({"packetId": pid, "uid": uid, "reqNo": req_no, "amountYuan": yuan(amount),
+                             "idx": p["num"] - p["leftNum"]})
+        return 0, {"amountYuan": yuan(amount)}
+
+    def export(self) -> dict:
+        return {"packets": [{"packetId": p["packetId"], "amountYuan": yuan(p["total"]), "num": p["num"],
+                             "leftYuan": yuan(p["left"]), "leftNum": p["leftNum"]} for p in self.packets.values()],
+                "records": self.records}
+
+
+def create_app(token: str, seed: int = 1, export: bool = True, bug: str | None = None) -> Starlette:
+    books = Packets(seed, bug)
+
+    def answer(code: int, data=None, msg: str = "") -> JSONResponse:
+        return JSONResponse({"code": code, "data": data} if code == 0 else {"code": code, "msg": msg, "data": data})
+
+    def wrap(handler):
+        async def endpoint(request: Request):
+            if request.headers.get("authorization") != f"Bearer {token}":
+                return answer(4001, msg="missing or wrong bearer token")
+            try:
+                return await handler(request)
+            except (ValueError, TypeError, KeyError) as e:
+                return answer(4002, msg=str(e))
+        return endpoint
+
+    async def ping(request):
+        return answer(0, {})
+
+    async def create(request):
+        return answer(0, books.create(await request.json()))
+
+    async def open_(request):
+        t0 = time.perf_counter()
+        body = await request.json()
+        code, data = books.open(request.path_params["pid"], str(body["uid"]), str(body["reqNo"]))
+        OPENS.labels(str(code)).inc()
+        LATENCY.observe(time.perf_counter() - t0)
+        return answer(code, data, {2001: "finished", 2002: "expired", 2003: "already opened",
+                                   2004: "no such packet"}.get(code, ""))
+
+    async def export_(request):
+        return answer(0, books.export()) if export else answer(4040, msg="export not supported")
+
+    async def metrics(request):
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[
+        Route("/api/v2/ping", wrap(ping)), Route("/api/v2/packets", wrap(create), methods=["POST"]),
+        Route("/api/v2/packets/{pid}/open", wrap(open_), methods=["POST"]),
+        Route("/api/v2/export", wrap(export_)), Route("/metrics", metrics)])
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+    parser = argparse.ArgumentParser(prog="python -m hongbao.loadtests.examples.yuan_service",
+                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--token", default="yuan-demo-token")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-export", action="store_true", help="no ledger export (code 4040)")
+    parser.add_argument("--bug", choices=["double-pay", "lost-cent"], help="plant a fault for the audit")
+    args = parser.parse_args(argv)
+    uvicorn.run(create_app(args.token, args.seed, not args.no_export, args.bug), host=args.host,
+                port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
