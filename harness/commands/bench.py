@@ -11,15 +11,10 @@ from rich.console import Console
 
 from hongbao.harness import bench
 from hongbao.harness.exitcodes import Exit
-from hongbao.harness.shipped import results_dir, timestamp
+from hongbao.harness.shipped import default_run_dir
 
 CALLABLE_ENV = "HONGBAO_BENCH_CALLABLE"
 HELP = "run the kernel benchmark suites (pytest-benchmark JSON with the kit's ratios)"
-
-
-def default_out_dir(root: Path | None = None) -> Path:
-    """results/<UTC timestamp>/, e.g. results/20261125T120000Z/."""
-    return (root or results_dir()) / timestamp()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         os.environ.pop(CALLABLE_ENV, None)
     # every flag is checked before the run folder is made: a refused run writes nothing
-    out = args.out or default_out_dir()
+    out = args.out or default_run_dir()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
