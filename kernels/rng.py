@@ -10,7 +10,6 @@ Tests check the twins agree bit for bit.
 """
 from __future__ import annotations
 
-import math
 import struct
 
 import numpy as np
@@ -18,7 +17,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from ._jit import jit, jit_inline
+from ._jit import jit_inline
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
