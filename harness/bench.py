@@ -36,9 +36,11 @@ class Profile:
     scaling_counts: tuple[int, ...]
     min_rounds: int
     max_time_s: float
+    campaign_algorithms: tuple[str, ...] = ()  # one envelope of CAMPAIGN_COUNT shares, serial and parallel
 
 
 ALL_ALGORITHMS = ("double_mean", "line_cut", "naive", "equal", "beta")
+CAMPAIGN_COUNT = 10**8  # a campaign-size envelope (line_cut composes it in blocks on all threads)
 COUNTS = (2, 10, 100, 1000)
 
 PROFILES: dict[str, Profile] = {
@@ -47,7 +49,8 @@ PROFILES: dict[str, Profile] = {
                      ("double_mean",), (10,), min_rounds=15, max_time_s=0.1),
     # Issue figures: count=10 over 10**6 envelopes; the Python baseline on <= 2k envelopes.
     "full": Profile("full", ALL_ALGORITHMS, COUNTS, (10**4, 10**6), 10**7, 2_000, 200_000,
-                    ALL_ALGORITHMS, (10, 1000), min_rounds=10, max_time_s=0.5),
+                    ALL_ALGORITHMS, (10, 1000), min_rounds=10, max_time_s=0.5,
+                    campaign_algorithms=("double_mean", "line_cut")),
 }
 
 
@@ -84,6 +87,9 @@ def cases(profile: Profile) -> list[Case]:
                 out.append(Case(algorithm, "parallel", count, n, PARALLEL_THREADS))
                 if algorithm in profile.scaling_algorithms and count in profile.scaling_counts:
                     out.append(Case(algorithm, "parallel", count, n, 1))
+    for algorithm in profile.campaign_algorithms:
+        out.append(Case(algorithm, SERIAL, CAMPAIGN_COUNT, 1))
+        out.append(Case(algorithm, "parallel", CAMPAIGN_COUNT, 1, PARALLEL_THREADS))
     return out
 
 

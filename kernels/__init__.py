@@ -127,6 +127,8 @@ def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, 
             raise ValueError(f"out must be a C-contiguous int64 array of shape {shape} "
                              f"(got {out.dtype} {out.shape})")
         kernel = _batch.split_fixed_parallel if parallel else _batch.split_fixed_serial
+        if parallel and _batch.campaign(algo.code, int(counts), M):
+            kernel = _batch.split_campaigns_parallel
         kernel(out, algo.code, totals, np.int64(m), np.int64(M), useed, uids)
         return out
     if out is not None:

@@ -10,7 +10,8 @@ import numpy as np
 
 from . import rng
 from ._jit import jit, jit_parallel
-from .linecut import line_cut_into, vector_line_cut
+from .compose_blocks import LARGE_MIN_CUTS
+from .linecut import line_cut_into, line_cut_parallel_into, vector_line_cut
 from .validate import INT64_MAX, MAX_COUNT
 from .registry import BETA, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
 from .steps import rows_beta, rows_double_mean, rows_equal, rows_naive, sequential_into
@@ -26,32 +27,36 @@ def split_into(out, alg, total, m, M, seed, envelope_id):
         sequential_into(out, alg, total, m, M, key)
 
 
+VECTOR_MAX_COUNT = 4096  # larger counts take the scalar lanes (a campaign's SIMD scratch would be GBs)
+
+
 @jit
 def _fixed_range(out, start, stop, alg, totals, m, M, seed, envelope_ids):
     """Rows [start, stop) of a fixed-count batch: the SIMD path where it applies (uncapped
     double_mean, naive, equal, line_cut, beta; count >= 2), then scalar lanes for whatever it left."""
     count = out.shape[1]
+    vec = M < 0 and 2 <= count <= VECTOR_MAX_COUNT  # the SIMD scratch is count x VEC
     if alg == LINE_CUT:
         P = np.empty(VEC, dtype=np.int64)
         keys = np.empty(VEC, dtype=np.uint64)
-        buf = np.empty((count, VEC), dtype=np.int64)
+        buf = np.empty((count if vec else 1, VEC), dtype=np.int64)
         flags = np.empty(VEC, dtype=np.bool_)
         while start < stop:
-            if M < 0 and count >= 2:
+            if vec:
                 start = vector_line_cut(out, start, stop, totals, m, seed, envelope_ids, P, keys, buf, flags)
-            end = stop if M >= 0 or count < 2 else min(stop, start + VEC)
+            end = min(stop, start + VEC) if vec else stop
             for e in range(start, end):
                 split_into(out[e], alg, totals[e], m, M, seed, rng.id_of(envelope_ids, e))
             start = end
         return
     remaining = np.empty(VEC, dtype=np.int64)
     keys = np.empty(VEC, dtype=np.uint64)
-    if alg == BETA and M < 0:
+    if alg == BETA and M < 0 and count <= VECTOR_MAX_COUNT:
         fractions = np.empty((count, VEC), dtype=np.float64)
         shares = np.empty((count, VEC), dtype=np.int64)
         start = vector_beta(out, start, stop, totals, m, seed, envelope_ids, remaining, keys, fractions, shares)
     while start < stop:
-        if M < 0 and count >= 2 and alg != BETA:
+        if vec and alg != BETA:
             buf = np.empty((count, VEC), dtype=np.int64)
             flags = np.empty(VEC, dtype=np.bool_)
             args = (totals, m, seed, envelope_ids, remaining, keys, buf, flags)
@@ -62,7 +67,7 @@ def _fixed_range(out, start, stop, alg, totals, m, M, seed, envelope_ids):
             else:
                 start = vector_equal(out, start, stop, *args)
         # scalar lanes: a short tail, a block of huge totals, caps, beta
-        end = stop if (M >= 0 or alg == BETA or count < 2) else min(stop, start + VEC)
+        end = min(stop, start + VEC) if (vec and alg != BETA) else stop
         if end <= start:
             break
         args2 = (totals, m, M, seed, envelope_ids, remaining, keys)
@@ -108,6 +113,19 @@ def split_ragged_parallel(out, offsets, alg, totals, m, M, seed, envelope_ids):
 
 
 @jit
+def split_campaigns_parallel(out, alg, totals, m, M, seed, envelope_ids):
+    """Uncapped line_cut rows of more than LARGE_MIN_CUTS shares: one envelope after another, each
+    with its blocks on all threads (linecut.line_cut_parallel_into): the same shares."""
+    for e in range(totals.shape[0]):
+        line_cut_parallel_into(out[e], totals[e], m, rng.envelope_key(seed, rng.id_of(envelope_ids, e)))
+
+
+def campaign(alg: int, count: int, M: int) -> bool:
+    """An uncapped line_cut envelope large enough for its blocks to run on all threads."""
+    return alg == LINE_CUT and M < 0 and count - 1 >= LARGE_MIN_CUTS
+
+
+@jit
 def first_bad_row(totals, counts, envelope_ids, m, M, line_cut):
     """Index of the first envelope breaking a constraint, or -1: one pass, no int64 overflow
     (bounds compared by division, never by counts * m). ``counts`` of length 1 is one count for
@@ -130,5 +148,8 @@ def first_bad_row(totals, counts, envelope_ids, m, M, line_cut):
 
 def split_one(alg: int, total: int, count: int, m: int, M: int, seed: int, envelope_id: int) -> np.ndarray:
     out = np.empty(count, dtype=np.int64)
+    if campaign(alg, count, M):
+        line_cut_parallel_into(out, np.int64(total), np.int64(m), np.uint64(rng.py_envelope_key(seed, envelope_id)))
+        return out
     split_into(out, alg, np.int64(total), np.int64(m), np.int64(M), np.uint64(seed), np.uint64(envelope_id))
     return out

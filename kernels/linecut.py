@@ -2,171 +2,42 @@
 
 Shares of at least ``m`` summing to T are, after subtracting ``m - 1`` from each, compositions of
 P = T - N(m-1) into N positive parts: N-1 distinct cuts among the P-1 inner points, all subsets
-equally likely. Few cuts on a wide line (at most ``SMALL_CUTS``, ``n(n-1) <= P-1``, so a repeat is
-unlikely) are drawn as independent uniform points, sorted, and kept only if all distinct (else the
-whole set is redrawn: each n-subset is then exactly equally likely; after ``SMALL_ROUNDS`` failed
-rounds, Vitter's method below). Otherwise the cuts are drawn in increasing order by Vitter's
-sequential sampling (method D, with method A for the dense tail), so a composition of 10**8 shares
-takes O(N) time and only the output array. A cap ``M`` is met by redrawing up to ``CAP_ATTEMPTS`` times, then by moving the
-overflow to neighbours with room, starting at a random position (exact, near-uniform).
+equally likely. Up to ``LARGE_MIN_CUTS`` cuts they are drawn by ``compose.py`` (sorted distinct
+points for a few cuts, Vitter's sequential sampling otherwise); more in blocks
+(``compose_blocks.py``, on all threads for one large uncapped envelope): 10**8 shares in about a
+second and only the output array. A cap ``M`` is met by redrawing up to ``CAP_ATTEMPTS`` times,
+then by moving the overflow to neighbours with room, starting at a random position (exact,
+near-uniform).
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from . import rng
-from ._jit import jit, jit_inline
+from ._jit import jit
+from .compose import compose_head, small_counter, small_fits
+from .compose_blocks import LARGE_MIN_CUTS, compose_blocks, compose_blocks_parallel
 from .vector import VEC, draw_below
 
 CAP_ATTEMPTS = 4
 ATTEMPT_SHIFT = 48  # counters of attempt a start at a << 48
-ALPHA_INV = 13.0    # Vitter's switch-over: method D while n * 13 < records left
-SMALL_CUTS = 32     # the sorted-distinct-points path: at most this many cuts ...
-SMALL_ROUNDS = 16   # ... redrawn at most this many times, then Vitter's method
-SMALL_MAX_POINTS = 0xFFFFFFFF  # ... on at most 2**32 - 1 inner points (one 32-bit draw per cut)
-
-
-@jit_inline
-def small_fits(n, N):
-    """The sorted-distinct path applies: 1..SMALL_CUTS cuts, expected repeats n(n-1)/2N <= 1/2."""
-    return n >= 1 and n <= SMALL_CUTS and N <= SMALL_MAX_POINTS and n * (n - 1) <= N
-
-
-@jit_inline
-def small_counter(counter, rnd, i):
-    """Counter of cut ``i`` in round ``rnd``: its own step, so a rejected draw never shifts another."""
-    return counter + (np.int64(rnd * SMALL_CUTS + i) << rng.STEP_BITS)
-
-
-@jit
-def _small_cuts(cuts, N, key, counter):
-    """Fill ``cuts`` with distinct inner points of 1..N in increasing order; False if every round
-    repeated a point."""
-    n = cuts.shape[0]
-    for rnd in range(SMALL_ROUNDS):
-        for i in range(n):
-            v, _ = rng.below(key, small_counter(counter, rnd, i), N)
-            cuts[i] = v + 1
-        cuts.sort()
-        distinct = True
-        for i in range(n - 1):
-            if cuts[i] == cuts[i + 1]:
-                distinct = False
-        if distinct:
-            return True
-    return False
-
-
-#: Vitter's counters after a small path that failed every round
-VITTER_AFTER_SMALL = np.int64(SMALL_ROUNDS * SMALL_CUTS) << rng.STEP_BITS
-
-
-@jit
-def _emit(out, idx, cut, prev, offset):
-    out[idx] = cut - prev + offset
-    return idx + 1, cut
 
 
 @jit
 def _compose(out, P, offset, key, counter):
     """Uniform composition of P into out.shape[0] positive parts, each plus ``offset``."""
-    n = out.shape[0] - 1   # cuts to place
-    N = P - 1              # inner points to choose them from
-    if small_fits(n, N):
-        cuts = np.empty(n, dtype=np.int64)
-        if _small_cuts(cuts, N, key, counter):
-            prev = np.int64(0)
-            for i in range(n):
-                out[i] = cuts[i] - prev + offset
-                prev = cuts[i]
-            out[n] = P - prev + offset
-            return
-        counter += VITTER_AFTER_SMALL
-    idx = 0
-    prev = np.int64(0)
-    pos = np.int64(-1)     # index of the last selected inner point (point = index + 1)
-    if n > 0:
-        nreal = np.float64(n)
-        Nreal = np.float64(N)
-        ninv = 1.0 / nreal
-        vprime = math.exp(math.log(rng.uniform(key, counter)) * ninv)
-        counter += 1
-        qu1 = N - n + 1
-        qu1real = np.float64(qu1)
-        threshold = ALPHA_INV * nreal  # method D while 13 n < N (Vitter 1987)
-        while n > 1 and threshold < np.float64(N):
-            nmin1inv = 1.0 / (nreal - 1.0)
-            while True:
-                while True:
-                    X = Nreal * (1.0 - vprime)
-                    S = np.int64(X)
-                    if S < qu1:
-                        break
-                    vprime = math.exp(math.log(rng.uniform(key, counter)) * ninv)
-                    counter += 1
-                U = rng.uniform(key, counter)
-                counter += 1
-                negSreal = -np.float64(S)
-                y1 = math.exp(math.log(U * Nreal / qu1real) * nmin1inv)
-                vprime = y1 * (1.0 - X / Nreal) * (qu1real / (negSreal + qu1real))
-                if vprime <= 1.0:
-                    break
-                y2 = 1.0
-                top = Nreal - 1.0
-                if n - 1 > S:
-                    bottom = Nreal - nreal
-                    limit = N - S
-                else:
-                    bottom = Nreal + negSreal - 1.0
-                    limit = qu1
-                t = N - 1
-                while t >= limit:
-                    y2 = (y2 * top) / bottom
-                    top -= 1.0
-                    bottom -= 1.0
-                    t -= 1
-                if Nreal / (Nreal - X) >= y1 * math.exp(math.log(y2) * nmin1inv):
-                    vprime = math.exp(math.log(rng.uniform(key, counter)) * nmin1inv)
-                    counter += 1
-                    break
-                vprime = math.exp(math.log(rng.uniform(key, counter)) * ninv)
-                counter += 1
-            pos += S + 1
-            idx, prev = _emit(out, idx, pos + 1, prev, offset)
-            N = N - S - 1
-            Nreal = np.float64(N)
-            n -= 1
-            nreal = np.float64(n)
-            ninv = nmin1inv
-            qu1 = qu1 - S
-            qu1real = np.float64(qu1)
-            threshold -= ALPHA_INV
-        if n > 1:  # method A over the dense tail
-            top = np.float64(N - n)
-            Nreal = np.float64(N)
-            while n >= 2:
-                V = rng.uniform(key, counter)
-                counter += 1
-                S = np.int64(0)
-                quot = top / Nreal
-                while quot > V:
-                    S += 1
-                    top -= 1.0
-                    Nreal -= 1.0
-                    quot = (quot * top) / Nreal
-                pos += S + 1
-                idx, prev = _emit(out, idx, pos + 1, prev, offset)
-                Nreal -= 1.0
-                n -= 1
-            S = np.int64(Nreal * rng.uniform(key, counter))
-            counter += 1
-        else:
-            S = np.int64(np.float64(N) * vprime)
-        pos += S + 1
-        idx, prev = _emit(out, idx, pos + 1, prev, offset)
-    out[idx] = P - prev + offset
+    n = out.shape[0] - 1
+    if n >= LARGE_MIN_CUTS:
+        compose_blocks(out, P, offset, key, counter)
+    else:
+        out[n] = compose_head(out, n, P, offset, key, counter)
+
+
+@jit
+def line_cut_parallel_into(out, total, m, key):
+    """``line_cut_into`` of one uncapped envelope of more than LARGE_MIN_CUTS shares, its blocks
+    on all threads (attempt 0 always stands without a cap): the same shares."""
+    compose_blocks_parallel(out, total - out.shape[0] * (m - 1), m - 1, key, np.int64(0))
 
 
 @jit

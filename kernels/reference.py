@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 
 from . import rng
-from .linecut import ALPHA_INV, ATTEMPT_SHIFT, CAP_ATTEMPTS, SMALL_CUTS, SMALL_MAX_POINTS, SMALL_ROUNDS
+from . import compose_blocks as blocks
+from .compose import ALPHA_INV, SMALL_CUTS, SMALL_MAX_POINTS, SMALL_ROUNDS
+from .linecut import ATTEMPT_SHIFT, CAP_ATTEMPTS
 from .registry import BETA, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
 
 
@@ -77,7 +79,120 @@ def _small_cuts(n: int, N: int, key: int, counter: int) -> list[int] | None:
     return None
 
 
+def hypergeometric(u: float, N: int, K: int, n: int) -> int:
+    """compose_blocks.hypergeometric, operation for operation."""
+    def ratio(x: int) -> float:
+        return (float(K - x) * float(n - x)) / (float(x + 1) * float(N - K - n + x + 1))
+    lo, hi = max(0, n - (N - K)), min(K, n)
+    mode = min(hi, max(lo, int((float(n) + 1.0) * (float(K) + 1.0) / (float(N) + 2.0))))
+    z, w, x = 1.0, 1.0, mode
+    while x < hi:
+        w *= ratio(x)
+        x += 1
+        if w < blocks.HYPER_TAIL:
+            break
+        z += w
+    w, x = 1.0, mode
+    while x > lo:
+        below = w / ratio(x - 1)
+        if below < blocks.HYPER_TAIL:
+            break
+        w, x = below, x - 1
+        z += w
+    target, acc = u * z, 0.0
+    while x < hi:
+        acc += w
+        if acc >= target:
+            return x
+        above = w * ratio(x)
+        if above < blocks.HYPER_TAIL and x >= mode:
+            return x
+        w, x = above, x + 1
+    return x
+
+
+def bernoulli_points(k: int, w: int, p: float, key: int, counter: int) -> list[int] | None:
+    """Points of a Bernoulli(p) process on 1..w (geometric gaps by inversion); None past k points."""
+    inv = 1.0 / rng.py_log(1.0 - p)
+    points, x = [], 0
+    while True:
+        x += int(rng.py_log(rng.py_uniform(key, counter)) * inv) + 1
+        counter += 1
+        if x > w:
+            return points
+        if len(points) == k:
+            return None
+        points.append(x)
+
+
+def missing_points(taken: list[int], w: int, d: int, key: int, counter: int) -> list[int]:
+    """d points of 1..w uniform among those not taken: rounds of uniform points, repeats dropped."""
+    held, extra = set(taken), []
+    while len(extra) < d:
+        cand = []
+        for _ in range(d - len(extra)):
+            v, counter = rng.py_below(key, counter, w)
+            cand.append(v + 1)
+        cand.sort()
+        before = set(extra)
+        extra += [v for j, v in enumerate(cand)
+                  if not (j > 0 and v == cand[j - 1]) and v not in held and v not in before]
+        extra.sort()
+    return extra
+
+
+def _gaps(points: list[int], offset: int) -> list[int]:
+    return [b - a + offset for a, b in zip([0, *points], points)]
+
+
+def sparse_block(k: int, w: int, offset: int, key: int, counter: int) -> tuple[list[int], int]:
+    """(gaps of a uniform k-subset of 1..w, the first from 0, each plus offset; its last point)."""
+    kf = float(k)
+    p = max(kf - blocks.SPARE_SD * math.sqrt(kf), 0.25 * kf) / float(w)
+    for attempt in range(blocks.SPARSE_ATTEMPTS):
+        base = counter + (attempt << blocks.ROUND_SHIFT)
+        held = bernoulli_points(k, w, p, key, base)
+        if held is not None:
+            points = sorted(held + missing_points(held, w, k - len(held), key, base + int(blocks.EXTRA_AT)))
+            return _gaps(points, offset), points[-1]
+    return _head_block(k, w, offset, key, counter + (blocks.SPARSE_ATTEMPTS << blocks.ROUND_SHIFT))
+
+
+def _head_block(k: int, w: int, offset: int, key: int, counter: int) -> tuple[list[int], int]:
+    parts = _compose_head(w + 1, k + 1, offset, key, counter)
+    return parts[:-1], w + 1 - (parts[-1] - offset)
+
+
+def _compose_blocks(P: int, n: int, offset: int, key: int, counter: int) -> list[int]:
+    """compose_blocks: block cut counts from the hypergeometric law given the blocks before,
+    each block's cuts drawn on their own, the shares across block edges joined."""
+    N = P - 1
+    left_points, left_cuts, before, last_cut, shares = N, n, 0, 0, []
+    for b in range(blocks.LARGE_BLOCKS):
+        w = N // blocks.LARGE_BLOCKS + (1 if b < N % blocks.LARGE_BLOCKS else 0)
+        k = left_cuts if b == blocks.LARGE_BLOCKS - 1 else \
+            hypergeometric(rng.py_uniform(key, counter + b), left_points, w, left_cuts)
+        if k > 0:
+            at = counter + ((b + 1) << blocks.BLOCK_SHIFT)
+            fits = k >= blocks.SPARSE_MIN_CUTS and float(k) <= blocks.SPARSE_MAX_DENSITY * float(w)
+            parts, last = (sparse_block if fits else _head_block)(k, w, offset, key, at)
+            parts[0] += before - last_cut
+            last_cut = before + last
+            shares += parts
+        before += w
+        left_points -= w
+        left_cuts -= k
+    return [*shares, P - last_cut + offset]
+
+
 def _compose(P: int, count: int, offset: int, key: int, counter: int) -> list[int]:
+    """Uniform composition of P into ``count`` positive parts (linecut._compose)."""
+    if count - 1 >= blocks.LARGE_MIN_CUTS:
+        return _compose_blocks(P, count - 1, offset, key, counter)
+    return _compose_head(P, count, offset, key, counter)
+
+
+def _compose_head(P: int, count: int, offset: int, key: int, counter: int) -> list[int]:
     """Uniform composition of P into ``count`` positive parts: sorted distinct points for a few
     cuts on a wide line, else Vitter's method D, then A."""
     n, N = count - 1, P - 1

@@ -38,8 +38,9 @@ ALGORITHMS: dict[str, Algorithm] = {
                   "Equal means by position, variance rising with position."),
         Algorithm("line_cut", LINE_CUT, False, True, False,
                   "Exactly uniform random composition: N-1 distinct cuts of the line (few cuts: sorted "
-                  "distinct uniform points; else Vitter's method D), O(N) time and memory. Exchangeable.",
-                  twin_exact=False, version=2),
+                  "distinct uniform points; else Vitter's method D; over 65,536 cuts: blocks in "
+                  "parallel), O(N) time and memory. Exchangeable.",
+                  twin_exact=False, version=3),
         Algorithm("naive", NAIVE, True, False, True,
                   "Uniform over whatever keeps the rest feasible: the first grabber takes about half. "
                   "The known-unfair baseline."),
