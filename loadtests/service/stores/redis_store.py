@@ -92,6 +92,7 @@ class RedisStore:
         self._gate = asyncio.Semaphore(max_connections) if self.cluster else None
         self._scripts = {n: _script(n) for n in ("grab", "refund", "snapshot")}
         self._plans: dict[int, OnlinePlan] = {}   # on_grab envelope -> predicted shares
+        self._loading: dict[int, asyncio.Future] = {}  # envelope -> its plan being built
         self._healthy_until = 0.0                 # time.monotonic() until which the last PING holds
 
     async def open(self) -> None:
@@ -170,16 +171,25 @@ class RedisStore:
                         "repeat": tag == "r"}
             if tag == "x":  # on_grab: the state moved on (or first sight): recompute from it
                 cents, _, seq = parse_state(state)
-                plan = self._plans.get(envelope_id)
-                if plan is None or seq < plan.head:  # the store went back (restarted empty,
-                    plan = await self._new_plan(envelope_id)  # id reused): forget the old chain
-                plan.observe(seq, cents)
+                (await self._plan_at(envelope_id, seq)).observe(seq, cents)
                 continue
             if tag == "n":
                 raise not_found(envelope_id)
             self._plans.pop(envelope_id, None)
             raise rejection(_REJECT[tag], envelope_id)
         raise ApiError(503, "store_busy", f"envelope {envelope_id}: on_grab compare-and-set kept losing")
+
+    async def _plan_at(self, envelope_id: int, seq: int) -> OnlinePlan:
+        """The envelope's plan, new if none or if the store went back behind it (restarted empty,
+        id reused); built once (one HMGET) however many grabs ask at once, as at first sight."""
+        plan = self._plans.get(envelope_id)
+        if plan is not None and seq >= plan.head:
+            return plan
+        loading = self._loading.get(envelope_id)
+        if loading is None:
+            loading = self._loading[envelope_id] = asyncio.ensure_future(self._new_plan(envelope_id))
+            loading.add_done_callback(lambda _: self._loading.pop(envelope_id, None))
+        return await asyncio.shield(loading)
 
     async def _new_plan(self, envelope_id: int) -> OnlinePlan:
         fields = ("algorithm", "min_cents", "max_cents", "count")
