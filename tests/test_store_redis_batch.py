@@ -133,3 +133,36 @@ def test_a_script_error_midway_fails_the_whole_batch_and_loses_nothing(redis_pro
         finally:
             await store.close()
     asyncio.run(main())
+
+
+def test_many_fresh_on_grab_envelopes_at_once_from_two_workers(redis_url):
+    """First sight of many on_grab envelopes while batches keep flowing, from two stores (two
+    workers): every envelope's plan is built while other grabs are being batched, and each
+    grab still gets exactly the online chain's share for its seq (a plan published before it
+    held a state once made a whole batch fail with 500)."""
+    from tests.support.grab_checks import check_outcomes, check_shares
+
+    async def main():
+        stores = [RedisStore(redis_url, seed=SEED) for _ in range(2)]
+        for s in stores:
+            await s.open()
+        try:
+            spec = EnvelopeSpec("boss", 5_000, 8, "double_mean", "on_grab", 1, None, 60.0)
+            envs = [await stores[0].create(spec) for _ in range(40)]
+            jobs = [(n, e, f"u{i}") for i in range(10) for n, e in enumerate(envs)]
+            tasks = []
+            for i, (n, e, user) in enumerate(jobs):  # a steady arrival: one new grab per loop turn
+                tasks.append(asyncio.ensure_future(stores[(n + i) % 2].grab(e["id"], user, "r")))
+                await asyncio.sleep(0)
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            ledger = await stores[1].ledger()
+            for n, env in enumerate(envs):
+                mine = [(user, r) for (m, _, user), r in zip(jobs, results) if m == n]
+                firsts = check_outcomes([r for _, r in mine], [(u, "r") for u, _ in mine], count=8)
+                assert len(firsts) == 8
+                check_shares(firsts, env, SEED)
+                check_ledger(ledger, env["id"])
+        finally:
+            for s in stores:
+                await s.close()
+    asyncio.run(main())

@@ -54,6 +54,8 @@ class OnlinePlan:
 
     def window(self, size: int) -> list:
         """Script arguments: [head seq, packed pairs] with up to ``size`` pairs (fewer near the end)."""
+        if self.head < 0:  # no state seen yet: nothing to offer (the script answers with the state)
+            return ["", ""]
         count, pairs = self.config["count"], self.pairs
         size = min(size, count - self.head)
         if size <= 0:  # sold out as far as this worker knows: the script will say so

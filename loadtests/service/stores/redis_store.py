@@ -171,7 +171,7 @@ class RedisStore:
                         "repeat": tag == "r"}
             if tag == "x":  # on_grab: the state moved on (or first sight): recompute from it
                 cents, _, seq = parse_state(state)
-                (await self._plan_at(envelope_id, seq)).observe(seq, cents)
+                (await self._plan_at(envelope_id, seq, cents)).observe(seq, cents)
                 continue
             if tag == "n":
                 raise not_found(envelope_id)
@@ -179,7 +179,7 @@ class RedisStore:
             raise rejection(_REJECT[tag], envelope_id)
         raise ApiError(503, "store_busy", f"envelope {envelope_id}: on_grab compare-and-set kept losing")
 
-    async def _plan_at(self, envelope_id: int, seq: int) -> OnlinePlan:
+    async def _plan_at(self, envelope_id: int, seq: int, cents: int) -> OnlinePlan:
         """The envelope's plan, new if none or if the store went back behind it (restarted empty,
         id reused); built once (one HMGET) however many grabs ask at once, as at first sight."""
         plan = self._plans.get(envelope_id)
@@ -187,11 +187,13 @@ class RedisStore:
             return plan
         loading = self._loading.get(envelope_id)
         if loading is None:
-            loading = self._loading[envelope_id] = asyncio.ensure_future(self._new_plan(envelope_id))
+            loading = self._loading[envelope_id] = asyncio.ensure_future(self._new_plan(envelope_id, seq, cents))
             loading.add_done_callback(lambda _: self._loading.pop(envelope_id, None))
         return await asyncio.shield(loading)
 
-    async def _new_plan(self, envelope_id: int) -> OnlinePlan:
+    async def _new_plan(self, envelope_id: int, seq: int, cents: int) -> OnlinePlan:
+        """A plan from the envelope's config, published only once it holds a state (seq, cents):
+        the batcher builds windows from any published plan."""
         fields = ("algorithm", "min_cents", "max_cents", "count")
         algorithm, m, M, count = await self._client.hmget(keys(envelope_id)["meta"], *fields)
         if algorithm is None:
@@ -200,7 +202,9 @@ class RedisStore:
             self._plans.clear()
         config = {"id": envelope_id, "algorithm": algorithm, "min_cents": int(m),
                   "max_cents": int(M) if M else None, "count": int(count)}
-        plan = self._plans[envelope_id] = OnlinePlan(config, self.seed)
+        plan = OnlinePlan(config, self.seed)
+        plan.observe(seq, cents)
+        self._plans[envelope_id] = plan
         return plan
 
     @_unavailable
