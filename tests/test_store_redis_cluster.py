@@ -128,3 +128,28 @@ def test_cluster_batch_is_one_pipeline_per_node_and_follows_moved(redis_cluster_
         finally:
             await store.close()
     asyncio.run(main())
+
+
+def test_cluster_batch_survives_script_flush(redis_cluster_procs):
+    """After SCRIPT FLUSH on every master (as after restarts) a pipelined batch gets NOSCRIPT per
+    call and sends the source instead: every grab still lands, once."""
+    async def main():
+        store = open_store(redis_cluster_procs.url, seed=SEED)
+        await store.open()
+        try:
+            spec = EnvelopeSpec("boss", 1_000, 3, "double_mean", "pre_split", 1, None, 60.0)
+            envs = [await store.create(spec) for _ in range(12)]
+            clients = [n.client() for n in redis_cluster_procs.nodes]
+            for c in clients:
+                c.script_flush()
+            noscript0 = sum(c.info("errorstats").get("errorstat_NOSCRIPT", {}).get("count", 0) for c in clients)
+            done = await asyncio.gather(*(store.grab(e["id"], f"u{i}", "r") for e in envs for i in range(3)))
+            assert [g["repeat"] for g in done] == [False] * 36
+            noscript = sum(c.info("errorstats").get("errorstat_NOSCRIPT", {}).get("count", 0) for c in clients)
+            assert noscript > noscript0, "no NOSCRIPT was answered: the fallback was not exercised"
+            ledger = await store.ledger()
+            for env in envs:
+                assert check_ledger(ledger, env["id"])["remaining_count"] == 0
+        finally:
+            await store.close()
+    asyncio.run(main())
