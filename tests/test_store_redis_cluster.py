@@ -3,6 +3,7 @@ each envelope's keys share one slot while different envelopes land on different 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from redis.cluster import key_slot
@@ -59,6 +60,17 @@ def test_cluster_hot_envelope_race(redis_cluster_procs, mode):
     assert len(holders) >= 2, "all test envelopes landed on one master: the cluster was not exercised"
 
 
+@contextlib.asynccontextmanager
+async def _opened(url: str):
+    """An opened store on the Cluster, closed on exit."""
+    store = open_store(url, seed=SEED)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 def _node_stats(client) -> tuple[int, int, int]:
     """(EVALSHA calls, read events, MOVED replies) a node has served, from ONE INFO call on a
     connection already open (a new one would add its own handshake's reads)."""
@@ -93,9 +105,7 @@ def test_cluster_batch_is_one_pipeline_per_node_and_follows_moved(redis_cluster_
     stats = {n.port: n.client() for n in nodes}
 
     async def main():
-        store = open_store(redis_cluster_procs.url, seed=SEED)
-        await store.open()
-        try:
+        async with _opened(redis_cluster_procs.url) as store:
             spec = EnvelopeSpec("boss", 10_000, 6, "double_mean", "pre_split", 1, None, 60.0)
             envs = [await store.create(spec) for _ in range(30)]
             owners = {e["id"]: _owner(nodes, e["id"]).port for e in envs}
@@ -125,8 +135,6 @@ def test_cluster_batch_is_one_pipeline_per_node_and_follows_moved(redis_cluster_
                 assert [a["user"] for a in answers if a["repeat"]] == ["u1"]
                 check_shares(firsts, env, SEED)
                 check_ledger(ledger, env["id"])
-        finally:
-            await store.close()
     asyncio.run(main())
 
 
@@ -134,9 +142,7 @@ def test_cluster_batch_survives_script_flush(redis_cluster_procs):
     """After SCRIPT FLUSH on every master (as after restarts) a pipelined batch gets NOSCRIPT per
     call and sends the source instead: every grab still lands, once."""
     async def main():
-        store = open_store(redis_cluster_procs.url, seed=SEED)
-        await store.open()
-        try:
+        async with _opened(redis_cluster_procs.url) as store:
             spec = EnvelopeSpec("boss", 1_000, 3, "double_mean", "pre_split", 1, None, 60.0)
             envs = [await store.create(spec) for _ in range(12)]
             clients = [n.client() for n in redis_cluster_procs.nodes]
@@ -150,6 +156,4 @@ def test_cluster_batch_survives_script_flush(redis_cluster_procs):
             ledger = await store.ledger()
             for env in envs:
                 assert check_ledger(ledger, env["id"])["remaining_count"] == 0
-        finally:
-            await store.close()
     asyncio.run(main())
