@@ -21,6 +21,7 @@ import redis
 from locust import User, events
 
 from hongbao.loadtests.service.stores import redis_store as rs
+from hongbao.loadtests.service.stores.batcher import NO_WINDOW, call_args, parse_state, window_size
 from hongbao.loadtests.service.stores.online_plan import OnlinePlan
 from hongbao.loadtests.service.validation import parse_create
 from hongbao.loadtests.shapes import ScenarioShape  # noqa: F401  (the one shape Locust will find)
@@ -30,8 +31,8 @@ from hongbao.loadtests.users import POOL, SCENARIO, _identity, grabber_wait_time
 REDIS_URL = os.environ.get("HONGBAO_REDIS_URL", "redis://127.0.0.1:6379/0")
 _client: redis.Redis | None = None
 _plans: dict[int, OnlinePlan] = {}     # on_grab envelope -> predicted shares (per process)
-_inflight: dict[int, int] = {}         # envelope -> grabs this process has in flight on it
 GRAB_SOURCE, _ = rs._script("grab")
+_OUTCOMES = {"o": outcomes.GRAB, "r": outcomes.REPEAT, "s": outcomes.SOLD_OUT, "e": outcomes.EXPIRED}
 
 
 def client() -> redis.Redis:
@@ -90,35 +91,28 @@ def _plan(envelope_id: int) -> OnlinePlan:
 
 
 def grab_once(envelope_id: int, user: str, request_id: str) -> str:
-    """One grab through grab.lua, driven exactly as RedisStore.grab drives it (the on_grab
-    compare-and-set window of stores/online_plan.py); returns the outcome's request name."""
+    """One grab through grab.lua (a group of one), driven exactly as RedisStore's batches drive it
+    (the on_grab compare-and-set window of stores/online_plan.py); returns the outcome's name."""
     c = client()
-    k = rs.keys(envelope_id)
-    _inflight[envelope_id] = _inflight.get(envelope_id, 0) + 1
-    try:
+    for _ in range(rs.MAX_CAS_ATTEMPTS):
         plan = _plans.get(envelope_id)
-        args = [user, request_id, *(plan.window(rs._window(_inflight[envelope_id])) if plan else ("",))]
-        for _ in range(rs.MAX_CAS_ATTEMPTS):
-            res = c.eval(GRAB_SOURCE, 4, k["meta"], k["users"], k["shares"], k["ledger"], *args)
-            tag = res[0]
-            if tag == "ok" or tag == "repeat":
-                if tag == "ok" and plan is not None:
-                    plan.observe(int(res[1].split("|")[1]) + 1, int(res[2]))
-                return outcomes.GRAB if tag == "ok" else outcomes.REPEAT
-            if tag == "retry":
-                plan = _plan(envelope_id)
-                plan.observe(int(res[3]), int(res[1]))
-                args = [user, request_id, *plan.window(rs._window(_inflight[envelope_id]))]
-                continue
-            _plans.pop(envelope_id, None)
-            return {"sold_out": outcomes.SOLD_OUT, "expired": outcomes.EXPIRED}.get(tag, f"grab {tag}")
-        raise RuntimeError(f"envelope {envelope_id}: compare-and-set kept losing")
-    finally:
-        left = _inflight[envelope_id] - 1
-        if left:
-            _inflight[envelope_id] = left
-        else:
-            del _inflight[envelope_id]
+        window = plan.window(window_size(1)) if plan else NO_WINDOW
+        keys, args = call_args([(envelope_id, window, [(user, request_id)])])
+        entry, state = c.eval(GRAB_SOURCE, len(keys), *keys, *args)
+        tag = entry[0]
+        if tag in _OUTCOMES:
+            if tag in "se":
+                _plans.pop(envelope_id, None)
+            elif plan is not None:
+                cents, _, seq = parse_state(state)
+                plan.observe(seq, cents)
+            return _OUTCOMES[tag]
+        if tag == "x":
+            cents, _, seq = parse_state(state)
+            _plan(envelope_id).observe(seq, cents)
+            continue
+        return f"grab {entry}"
+    raise RuntimeError(f"envelope {envelope_id}: compare-and-set kept losing")
 
 
 class RedisSender(User):

@@ -34,6 +34,7 @@ def test_stepper_equals_next_share(algorithm, remaining, count, seq, seed, envel
 def test_plan_window_is_the_chained_online_step(algorithm):
     config = {"id": 17, "algorithm": algorithm, "min_cents": 1, "max_cents": None, "count": 40}
     plan = OnlinePlan(config, seed=5)
+    assert plan.window(4) == ["", ""]             # no state seen yet: no candidates
     plan.observe(0, 10_000)
     window = plan.window(64)
     pairs = plan.pairs_of(window)

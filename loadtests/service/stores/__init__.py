@@ -3,7 +3,7 @@
 ``open_store(url, seed=0)`` picks one from a URL:
 
 * ``memory`` - in-process dicts, atomic by construction (one event loop); one worker only.
-* ``redis://HOST:PORT/DB`` - Redis, one Lua script per grab and per refund.
+* ``redis://HOST:PORT/DB`` - Redis, Lua scripts: grabs batched (stores/batcher.py), one per refund.
 * ``redis+cluster://HOST:PORT`` - the same store on a Redis Cluster (keys carry ``{env:ID}`` tags).
 * ``python:MODULE:CLASS`` - any class with the protocol, built as ``CLASS(url=..., seed=...)``
   (for test-only stores, e.g. a planted defect the audit must catch).

@@ -1,4 +1,6 @@
-"""Redis store: one Lua script per grab (dedupe + take share + ledger append) and per refund.
+"""Redis store: grabs go through grab.lua in batches (stores/batcher.py: one script call per
+batch, or per envelope pipelined per node on a Cluster), each grab still dedupe + take share +
+ledger append atomically; one refund.lua call per refund.
 
 Keys of envelope ID share the hash tag ``{env:ID}`` (one Cluster slot)::
 
@@ -14,8 +16,8 @@ Keys of envelope ID share the hash tag ``{env:ID}`` (one Cluster slot)::
 on_grab is compare-and-set (stores/online_plan.py): Python chains ``kernels.next_share`` forward
 from the last state it saw and offers a window of (remaining_cents, share) pairs; the script
 applies the pair matching the current seq and remaining_cents, else returns the state to
-recompute from. Amounts stay exact integers (HINCRBY, decimal strings); totals are limited to
-10**12 < 2**53 anyway.
+recompute from. Amounts stay exact integers (decimal strings, HINCRBY); totals are limited to
+10**12 < 2**53, so the script's sums are exact too.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from redis.exceptions import NoScriptError, RedisError
 from hongbao.loadtests.service.errors import (ALREADY_REFUNDED, EXPIRED, NOT_EXPIRED, SOLD_OUT, ApiError,
                                       not_found, rejection)
 from hongbao.loadtests.service.stores import envelope_view, ledger_row, shares
-from hongbao.loadtests.service.stores.batcher import ScriptBatcher
+from hongbao.loadtests.service.stores.batcher import GrabBatcher, parse_state, script_keys
 from hongbao.loadtests.service.stores.online_plan import OnlinePlan
 from hongbao.loadtests.service.validation import EnvelopeSpec
 
@@ -42,18 +44,16 @@ INDEX_KEY = "hb:envelopes"
 PUSH_CHUNK = 10_000        # shares per RPUSH at creation
 SNAPSHOT_BATCH = 256       # envelopes per pipeline when reading the ledger
 MAX_CAS_ATTEMPTS = 1_000   # on_grab retries before giving up with 503 (never seen in practice)
-MAX_WINDOW = 512           # on_grab candidate pairs per script call (one packed argument)
 HEALTH_TTL_S = 1.0         # /healthz answers from a PING at most this old (one round trip a second)
 _REJECT = {"expired": EXPIRED, "sold_out": SOLD_OUT, "already_refunded": ALREADY_REFUNDED,
-           "not_expired": NOT_EXPIRED}
+           "not_expired": NOT_EXPIRED, "e": EXPIRED, "s": SOLD_OUT}  # long: refund.lua; short: grab.lua
 _INT_FIELDS = ("total_cents", "count", "min_cents", "remaining_cents", "remaining_count",
                "refunded_cents", "seq")
 
 
 def keys(envelope_id: int) -> dict[str, str]:
     """The Redis keys of one envelope (all in the slot of ``{env:ID}``)."""
-    tag = f"hb:{{env:{envelope_id}}}"
-    return {k: f"{tag}:{k}" for k in ("meta", "users", "shares", "ledger")}
+    return dict(zip(("meta", "users", "shares", "ledger"), script_keys(envelope_id)))
 
 
 def _script(name: str) -> tuple[str, str]:
@@ -88,11 +88,11 @@ class RedisStore:
         self.cluster = url.startswith("redis+cluster://")
         self.max_connections = max_connections
         self._client = None
-        self._batcher: ScriptBatcher | None = None
+        self._batcher: GrabBatcher | None = None
         self._gate = asyncio.Semaphore(max_connections) if self.cluster else None
         self._scripts = {n: _script(n) for n in ("grab", "refund", "snapshot")}
         self._plans: dict[int, OnlinePlan] = {}   # on_grab envelope -> predicted shares
-        self._inflight: dict[int, int] = {}       # envelope -> grabs in flight in this process
+        self._loading: dict[int, asyncio.Future] = {}  # envelope -> its plan being built
         self._healthy_until = 0.0                 # time.monotonic() until which the last PING holds
 
     async def open(self) -> None:
@@ -106,7 +106,9 @@ class RedisStore:
                                                             max_connections=self.max_connections, timeout=10)
             self._client = aioredis.Redis(connection_pool=pool)
         await self._client.ping()
-        self._batcher = None if self.cluster else ScriptBatcher(self._client)
+        if self.cluster:  # SCRIPT LOAD goes to every primary: pipelined EVALSHA finds it there
+            await self._client.script_load(self._scripts["grab"][0])
+        self._batcher = GrabBatcher(self._client, self._plans, self._scripts["grab"], cluster=self.cluster)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -115,8 +117,6 @@ class RedisStore:
 
     async def _run(self, name: str, keys_: list[str], args: list) -> list:
         source, sha = self._scripts[name]
-        if self._batcher is not None and name in ("grab", "refund"):  # shared round trips (batcher.py)
-            return await self._batcher.call(sha, source, keys_, args)
         try:
             return await self._client.evalsha(sha, len(keys_), *keys_, *args)
         except NoScriptError:  # first use on this server (or after a restart): send the source
@@ -161,42 +161,39 @@ class RedisStore:
 
     @_unavailable
     async def grab(self, envelope_id: int, user: str, request_id: str) -> dict:
-        k = keys(envelope_id)
-        script_keys = [k["meta"], k["users"], k["shares"], k["ledger"]]
-        plan = self._plans.get(envelope_id)
-        inflight = self._inflight[envelope_id] = self._inflight.get(envelope_id, 0) + 1
-        try:
-            args = [user, request_id, *(plan.window(_window(inflight)) if plan else ("", ""))]
-            for _ in range(MAX_CAS_ATTEMPTS):
-                res = await self._run("grab", script_keys, args)
-                tag = res[0]
-                if tag == "ok" or tag == "repeat":
-                    grab = _decode_record(envelope_id, user, res[1])
-                    if tag == "ok" and plan is not None:
-                        plan.observe(grab["seq"] + 1, int(res[2]))
-                    grab["repeat"] = tag == "repeat"
-                    return grab
-                if tag == "retry":  # on_grab: the state moved on (or first sight): recompute from it
-                    cents, seq = int(res[1]), int(res[3])
-                    plan = self._plans.get(envelope_id)
-                    if plan is None or seq < plan.head:  # the store went back (restarted empty,
-                        plan = await self._new_plan(envelope_id)  # id reused): forget the old chain
-                    plan.observe(seq, cents)
-                    args = [user, request_id, *plan.window(_window(self._inflight[envelope_id]))]
-                    continue
-                if tag == "not_found":
-                    raise not_found(envelope_id)
-                self._plans.pop(envelope_id, None)
-                raise rejection(_REJECT[tag], envelope_id)
-            raise ApiError(503, "store_busy", f"envelope {envelope_id}: on_grab compare-and-set kept losing")
-        finally:
-            left = self._inflight[envelope_id] - 1
-            if left:
-                self._inflight[envelope_id] = left
-            else:
-                del self._inflight[envelope_id]
+        for _ in range(MAX_CAS_ATTEMPTS):
+            entry, state = await self._batcher.grab(envelope_id, user, request_id)
+            tag = entry[0]
+            if tag == "o" or tag == "r":
+                amount, seq, left, first_request_id, _ts = entry[1:].split("|")
+                return {"envelope_id": envelope_id, "user": user, "request_id": first_request_id,
+                        "amount_cents": int(amount), "seq": int(seq), "remaining_count": int(left),
+                        "repeat": tag == "r"}
+            if tag == "x":  # on_grab: the state moved on (or first sight): recompute from it
+                cents, _, seq = parse_state(state)
+                (await self._plan_at(envelope_id, seq, cents)).observe(seq, cents)
+                continue
+            if tag == "n":
+                raise not_found(envelope_id)
+            self._plans.pop(envelope_id, None)
+            raise rejection(_REJECT[tag], envelope_id)
+        raise ApiError(503, "store_busy", f"envelope {envelope_id}: on_grab compare-and-set kept losing")
 
-    async def _new_plan(self, envelope_id: int) -> OnlinePlan:
+    async def _plan_at(self, envelope_id: int, seq: int, cents: int) -> OnlinePlan:
+        """The envelope's plan, new if none or if the store went back behind it (restarted empty,
+        id reused); built once (one HMGET) however many grabs ask at once, as at first sight."""
+        plan = self._plans.get(envelope_id)
+        if plan is not None and seq >= plan.head:
+            return plan
+        loading = self._loading.get(envelope_id)
+        if loading is None:
+            loading = self._loading[envelope_id] = asyncio.ensure_future(self._new_plan(envelope_id, seq, cents))
+            loading.add_done_callback(lambda _: self._loading.pop(envelope_id, None))
+        return await asyncio.shield(loading)
+
+    async def _new_plan(self, envelope_id: int, seq: int, cents: int) -> OnlinePlan:
+        """A plan from the envelope's config, published only once it holds a state (seq, cents):
+        the batcher builds windows from any published plan."""
         fields = ("algorithm", "min_cents", "max_cents", "count")
         algorithm, m, M, count = await self._client.hmget(keys(envelope_id)["meta"], *fields)
         if algorithm is None:
@@ -205,7 +202,9 @@ class RedisStore:
             self._plans.clear()
         config = {"id": envelope_id, "algorithm": algorithm, "min_cents": int(m),
                   "max_cents": int(M) if M else None, "count": int(count)}
-        plan = self._plans[envelope_id] = OnlinePlan(config, self.seed)
+        plan = OnlinePlan(config, self.seed)
+        plan.observe(seq, cents)
+        self._plans[envelope_id] = plan
         return plan
 
     @_unavailable
@@ -258,11 +257,6 @@ class RedisStore:
         return {"envelopes": envelopes, "entries": entries, "next_after_id": ids[-1] if more else None}
 
 
-def _window(inflight: int) -> int:
-    """Candidates to offer: enough for every grab this process has in flight on the envelope."""
-    return min(MAX_WINDOW, max(4, 2 * inflight))
-
-
 async def _server_time(client) -> str:
     """Redis's own clock (the one grab.lua and refund.lua judge expiry by), as 'seconds.micros'."""
     if isinstance(client, RedisCluster):
@@ -279,12 +273,6 @@ def _decode_meta(envelope_id: int, h: dict) -> dict:
             "refunded": h["refunded"] == "1"}
     meta.update({n: int(h[n]) for n in _INT_FIELDS})
     return meta
-
-
-def _decode_record(envelope_id: int, user: str, record: str) -> dict:
-    amount, seq, left, request_id, _ts = record.split("|")
-    return {"envelope_id": envelope_id, "user": user, "request_id": request_id,
-            "amount_cents": int(amount), "seq": int(seq), "remaining_count": int(left)}
 
 
 def _decode_entry(envelope_id: int, raw: str) -> dict:
