@@ -126,10 +126,15 @@ def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, 
         elif out.shape != shape or out.dtype != np.int64 or not out.flags.c_contiguous:
             raise ValueError(f"out must be a C-contiguous int64 array of shape {shape} "
                              f"(got {out.dtype} {out.shape})")
-        kernel = _batch.split_fixed_parallel if parallel else _batch.split_fixed_serial
+        args = (algo.code, totals, np.int64(m), np.int64(M), useed, uids)
         if parallel and _batch.campaign(algo.code, int(counts), M):
-            kernel = _batch.split_campaigns_parallel
-        kernel(out, algo.code, totals, np.int64(m), np.int64(M), useed, uids)
+            _batch.split_campaigns_parallel(out, *args)
+        elif int(counts) > _batch.VECTOR_MAX_COUNT:  # row by row, without the SIMD path's scratch
+            kernel = _batch.split_ragged_parallel if parallel else _batch.split_ragged_serial
+            kernel(out.reshape(-1), np.arange(n + 1, dtype=np.int64) * int(counts), *args)
+        else:
+            kernel = _batch.split_fixed_parallel if parallel else _batch.split_fixed_serial
+            kernel(out, *args)
         return out
     if out is not None:
         raise ValueError("out is only supported for a fixed count")

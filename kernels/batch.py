@@ -27,7 +27,9 @@ def split_into(out, alg, total, m, M, seed, envelope_id):
         sequential_into(out, alg, total, m, M, key)
 
 
-VECTOR_MAX_COUNT = 4096  # larger counts take the scalar lanes (a campaign's SIMD scratch would be GBs)
+#: above this count a fixed-count batch goes row by row through the ragged kernels (kernels.split_batch):
+#: the SIMD path's count x VEC scratch does not pay there, and at a campaign's count it would not fit
+VECTOR_MAX_COUNT = 4096
 
 
 @jit
@@ -35,28 +37,27 @@ def _fixed_range(out, start, stop, alg, totals, m, M, seed, envelope_ids):
     """Rows [start, stop) of a fixed-count batch: the SIMD path where it applies (uncapped
     double_mean, naive, equal, line_cut, beta; count >= 2), then scalar lanes for whatever it left."""
     count = out.shape[1]
-    vec = M < 0 and 2 <= count <= VECTOR_MAX_COUNT  # the SIMD scratch is count x VEC
     if alg == LINE_CUT:
         P = np.empty(VEC, dtype=np.int64)
         keys = np.empty(VEC, dtype=np.uint64)
-        buf = np.empty((count if vec else 1, VEC), dtype=np.int64)
+        buf = np.empty((count, VEC), dtype=np.int64)
         flags = np.empty(VEC, dtype=np.bool_)
         while start < stop:
-            if vec:
+            if M < 0 and count >= 2:
                 start = vector_line_cut(out, start, stop, totals, m, seed, envelope_ids, P, keys, buf, flags)
-            end = min(stop, start + VEC) if vec else stop
+            end = stop if M >= 0 or count < 2 else min(stop, start + VEC)
             for e in range(start, end):
                 split_into(out[e], alg, totals[e], m, M, seed, rng.id_of(envelope_ids, e))
             start = end
         return
     remaining = np.empty(VEC, dtype=np.int64)
     keys = np.empty(VEC, dtype=np.uint64)
-    if alg == BETA and M < 0 and count <= VECTOR_MAX_COUNT:
+    if alg == BETA and M < 0:
         fractions = np.empty((count, VEC), dtype=np.float64)
         shares = np.empty((count, VEC), dtype=np.int64)
         start = vector_beta(out, start, stop, totals, m, seed, envelope_ids, remaining, keys, fractions, shares)
     while start < stop:
-        if vec and alg != BETA:
+        if M < 0 and count >= 2 and alg != BETA:
             buf = np.empty((count, VEC), dtype=np.int64)
             flags = np.empty(VEC, dtype=np.bool_)
             args = (totals, m, seed, envelope_ids, remaining, keys, buf, flags)
@@ -67,7 +68,7 @@ def _fixed_range(out, start, stop, alg, totals, m, M, seed, envelope_ids):
             else:
                 start = vector_equal(out, start, stop, *args)
         # scalar lanes: a short tail, a block of huge totals, caps, beta
-        end = min(stop, start + VEC) if (vec and alg != BETA) else stop
+        end = stop if (M >= 0 or alg == BETA or count < 2) else min(stop, start + VEC)
         if end <= start:
             break
         args2 = (totals, m, M, seed, envelope_ids, remaining, keys)
