@@ -200,6 +200,13 @@ def merge_gaps(out, held, extra, offset):
 
 
 @jit
+def head_block(out, k, w, offset, key, counter):
+    """``sparse_block``'s contract by ``compose.compose_head`` (sorted distinct points or Vitter's
+    method): the composition of w + 1 into k + 1 parts, its open last part turned into the last point."""
+    return w + 1 - (compose_head(out, k, w + 1, offset, key, counter) - offset)
+
+
+@jit
 def sparse_block(out, k, w, offset, key, counter):
     """Gaps of a uniform k-subset of 1..w into out[:k] (the first from 0), each plus ``offset``;
     returns the last point."""
@@ -210,8 +217,7 @@ def sparse_block(out, k, w, offset, key, counter):
         if held >= 0:
             extra = missing_points(out[:held], w, k - held, key, base + EXTRA_AT)
             return merge_gaps(out, held, extra, offset)
-    base = counter + (np.int64(SPARSE_ATTEMPTS) << ROUND_SHIFT)
-    return w + 1 - (compose_head(out, k, w + 1, offset, key, base) - offset)
+    return head_block(out, k, w, offset, key, counter + (np.int64(SPARSE_ATTEMPTS) << ROUND_SHIFT))
 
 
 @jit
@@ -225,7 +231,7 @@ def block(out, b, rows, offset, key, counter, last):
     if sparse_fits(k, w):
         last[b] = sparse_block(part, k, w, offset, key, counter)
     else:
-        last[b] = w + 1 - (compose_head(part, k, w + 1, offset, key, counter) - offset)
+        last[b] = head_block(part, k, w, offset, key, counter)
 
 
 @jit

@@ -155,10 +155,10 @@ def sparse_block(k: int, w: int, offset: int, key: int, counter: int) -> tuple[l
         if held is not None:
             points = sorted(held + missing_points(held, w, k - len(held), key, base + int(blocks.EXTRA_AT)))
             return _gaps(points, offset), points[-1]
-    return _head_block(k, w, offset, key, counter + (blocks.SPARSE_ATTEMPTS << blocks.ROUND_SHIFT))
+    return head_block(k, w, offset, key, counter + (blocks.SPARSE_ATTEMPTS << blocks.ROUND_SHIFT))
 
 
-def _head_block(k: int, w: int, offset: int, key: int, counter: int) -> tuple[list[int], int]:
+def head_block(k: int, w: int, offset: int, key: int, counter: int) -> tuple[list[int], int]:
     parts = _compose_head(w + 1, k + 1, offset, key, counter)
     return parts[:-1], w + 1 - (parts[-1] - offset)
 
@@ -175,7 +175,7 @@ def _compose_blocks(P: int, n: int, offset: int, key: int, counter: int) -> list
         if k > 0:
             at = counter + ((b + 1) << blocks.BLOCK_SHIFT)
             fits = k >= blocks.SPARSE_MIN_CUTS and float(k) <= blocks.SPARSE_MAX_DENSITY * float(w)
-            parts, last = (sparse_block if fits else _head_block)(k, w, offset, key, at)
+            parts, last = (sparse_block if fits else head_block)(k, w, offset, key, at)
             parts[0] += before - last_cut
             last_cut = before + last
             shares += parts
