@@ -29,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 
 from hongbao.harness.results import UnusableInput
-from hongbao.harness.shipped import results_dir
+from hongbao.harness.rundirs import results_dir
 
 FOLDER = "kernels"            # the kernels' folder in a commit's tree
 PACKAGE = "hongbao.kernels"   # the working kernels' import name
@@ -139,5 +139,5 @@ def _prime(repo: Path, cache: Path, packages: list[str]) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] != ["--prime"] or len(sys.argv) < 5:
-        raise SystemExit("usage: python -m harness.baseref --prime REPO CACHE PACKAGE...")
+        raise SystemExit("usage: python -m hongbao.harness.baseref --prime REPO CACHE PACKAGE...")
     _prime(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4:])

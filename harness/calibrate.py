@@ -33,7 +33,7 @@ from rich.table import Table
 from hongbao.harness import bench
 from hongbao.harness import compare as cmp
 from hongbao.harness.results import UnusableInput, load_run, short_name
-from hongbao.harness.shipped import seed_file
+from hongbao.seeds import seed_file
 
 SLOWED = {"slow5": "tests.support.slowed_kernel_5", "slow10": "tests.support.slowed_kernel_10"}
 SERIES = ("aa", "slow5", "slow10", "cross")

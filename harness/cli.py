@@ -1,7 +1,7 @@
 """The ``hongbao`` command: a thin dispatcher over harness/commands/<name>.py.
 
 Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int`` (an exit code from harness.exitcodes). Modules are imported only when their
+``run(args) -> int`` (an exit code from loadtests.exitcodes). Modules are imported only when their
 command runs, so ``hongbao --help`` is instant and one broken command cannot break the others.
 """
 from __future__ import annotations

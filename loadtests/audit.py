@@ -233,12 +233,12 @@ def audit_ledger(ledger: dict, *, attempts: dict[str, int] | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m loadtests.audit URL|ledger.json``: audit a service's ledger; exit 0 clean, 4 failed."""
+    """``python -m hongbao.loadtests.audit URL|ledger.json``: audit a service's ledger; exit 0 clean, 4 failed."""
     import argparse
     import json
     from pathlib import Path
 
-    parser = argparse.ArgumentParser(prog="python -m loadtests.audit", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hongbao.loadtests.audit", description=main.__doc__)
     parser.add_argument("source", help="service base URL (GET /ledger) or a saved ledger.json")
     args = parser.parse_args(argv)
     if args.source.startswith(("http://", "https://")):

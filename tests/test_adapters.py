@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hongbao.harness.cli import main
-from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.report.sections.storm import markdown
 from hongbao.loadtests.adapters import BaseAdapter, load_adapter
 from hongbao.loadtests.adapters.reference import ReferenceAdapter

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from hongbao.harness.cli import main
-from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests.exitcodes import Exit
 from tests.support.grab_checks import check_ledger, check_outcomes, check_shares, race_over_http, requests_for
 from tests.support.redis_server import free_port, redis_server
 from tests.support.service_proc import service_process

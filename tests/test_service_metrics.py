@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hongbao.harness.cli import main
-from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests.exitcodes import Exit
 from hongbao.loadtests.monitor import prometheus_cpu_seconds
 from hongbao.loadtests.service.metrics import outcome
 from tests.support.service_proc import service_process

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from hongbao.harness.cli import main
-from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.report.sections.soak import render
 from hongbao.loadtests.faults.soak import SoakConfig, run_soak
 from hongbao.loadtests.faults.soak_load import LoadConfig

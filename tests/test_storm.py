@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hongbao.harness.cli import main
-from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.report.sections.storm import render as render_storm
 from hongbao.loadtests.storm import scenario as scen
 from hongbao.loadtests.storm.run import StormConfig, run_storm

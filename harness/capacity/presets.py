@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hongbao.harness.shipped import seed_file
+from hongbao.seeds import seed_file
 
 PRESET_DIR = seed_file("capacity")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from rich.console import Console
 
 from hongbao.harness import bench
-from hongbao.harness.exitcodes import Exit
-from hongbao.harness.shipped import default_run_dir
+from hongbao.loadtests.exitcodes import Exit
+from hongbao.harness.rundirs import default_run_dir
 
 CALLABLE_ENV = "HONGBAO_BENCH_CALLABLE"
 HELP = "run the kernel benchmark suites (pytest-benchmark JSON with the kit's ratios)"

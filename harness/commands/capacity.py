@@ -6,8 +6,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from hongbao.harness.exitcodes import Exit
-from hongbao.harness.shipped import default_run_dir
+from hongbao.loadtests.exitcodes import Exit
+from hongbao.harness.rundirs import default_run_dir
 
 HELP = "saturation search and capacity projection for a target peak"
 

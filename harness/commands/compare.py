@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hongbao.harness import compare as cmp
-from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.results import UnusableInput, load_run, short_name
-from hongbao.harness.shipped import seed_file
+from hongbao.seeds import seed_file
 
 DEFAULT_THRESHOLDS = seed_file("thresholds.toml")
 

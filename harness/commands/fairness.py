@@ -7,8 +7,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-from hongbao.harness.exitcodes import Exit
-from hongbao.harness.shipped import default_run_dir, seed_file
+from hongbao.loadtests.exitcodes import Exit
+from hongbao.harness.rundirs import default_run_dir
+from hongbao.seeds import seed_file
 
 HELP = "fairness scorecard of the split algorithms or of your own allocator"
 DEFAULTS_FILE = seed_file("fairness.toml")

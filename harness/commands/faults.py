@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests.exitcodes import Exit
 
 HELP = "kill Redis or the service mid-storm, restart, audit: is every acknowledged grab still there?"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests.exitcodes import Exit
 
 HELP = "write report.md and report.html (with plots) for a run folder"
 

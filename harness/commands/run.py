@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hongbao.harness.exitcodes import Exit
-from hongbao.harness.shipped import default_run_dir
+from hongbao.loadtests.exitcodes import Exit
+from hongbao.harness.rundirs import default_run_dir
 
 HELP = "the main job: quick benchmark, fairness, a short storm, capacity, one report"
 STAGES = ("bench", "fairness", "storm", "capacity", "report")

@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 
-from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests.exitcodes import Exit
 from hongbao.loadtests.storm.target import is_loopback_host
 
 HELP = "start the reference grab service (memory or Redis store)"

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests.exitcodes import Exit
 
 HELP = "grab load under a schedule of kills and pauses; checks money, acks and refunds after each fault"
 
@@ -57,7 +57,7 @@ def _config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from hongbao.harness.shipped import default_run_dir
+    from hongbao.harness.rundirs import default_run_dir
     from hongbao.loadtests.faults.soak import run_soak
 
     try:

@@ -7,8 +7,9 @@ import re
 import sys
 from pathlib import Path
 
-from hongbao.harness.exitcodes import Exit
-from hongbao.harness.shipped import default_run_dir, shipped_names
+from hongbao.loadtests.exitcodes import Exit
+from hongbao.harness.rundirs import default_run_dir
+from hongbao.seeds import shipped_names
 
 HELP = "run a bounded Locust grab storm, audit the ledger, gate on SLOs"
 

@@ -1,6 +1,6 @@
 """Measure the service against a bare ASGI echo app on the same server stack, with wrk.
 
-    python -m loadtests.service.measure_stack [--duration-s 8] [--connections 50] [--rounds 2]
+    python -m hongbao.loadtests.service.measure_stack [--duration-s 8] [--connections 50] [--rounds 2]
 
 Each target runs in its own uvicorn process (uvloop + httptools, one worker) on a free loopback
 port; wrk (apt-get install wrk) drives it with one thread, bounded by --duration-s. Targets:

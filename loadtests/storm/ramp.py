@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from hongbao.loadtests.storm import scenario as scen
-from hongbao.harness.shipped import seed_file
+from hongbao.seeds import seed_file
 from hongbao.loadtests.storm.histogram import Histogram
 from hongbao.loadtests.storm.run import StormConfig, run_storm
 from hongbao.loadtests.storm.shape_plan import ramp as ramp_users

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
-from hongbao.harness.exitcodes import Exit
+from hongbao.loadtests.exitcodes import Exit
 from hongbao.loadtests import audit as audit_mod
 from hongbao.loadtests import monitor, slo as slo_mod
 from hongbao.loadtests.adapters import ADAPTER_ENV, load_adapter

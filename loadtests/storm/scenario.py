@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from hongbao.harness.shipped import find_toml, seed_file
+from hongbao.seeds import find_toml, seed_file
 
 SHAPES = ("countdown", "herd", "ramp", "steady")
 MODELS = ("closed", "open")

@@ -12,7 +12,7 @@ GOLDEN = REPO / "tests" / "golden"
 
 
 def hongbao(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    """Run ``python -m harness.cli ARGS`` from the repository root (so tests.support imports)."""
+    """Run ``python -m hongbao.harness.cli ARGS`` from the repository root (so tests.support imports)."""
     return subprocess.run([sys.executable, "-m", "hongbao.harness.cli", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=timeout)
 

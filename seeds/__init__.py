@@ -1,23 +1,17 @@
-"""Where the kit's own files are, and where its runs go.
+"""The kit's shipped seeds (storm scenarios, capacity presets, fairness defaults, thresholds) and how
+to find them.
 
-The kit ships its seeds (storm scenarios, capacity presets, fairness defaults, thresholds) as the
-package data ``hongbao.seeds``; they are found by name (``--scenario countdown``) or by path, and a
-user's own TOML files work the same way. Run folders go under ``./results/`` of the folder the
-command is started in (or ``--out``), never beside the installed code.
+They travel as the package ``hongbao.seeds``; a file is found by name (``--scenario countdown``) or
+by path, and a user's own TOML files work the same way.
 """
 from __future__ import annotations
 
-import importlib.util
-from datetime import datetime, timezone
 from pathlib import Path
 
 
 def seeds_dir() -> Path:
     """The folder of the shipped seeds (``seeds/`` of a checkout, ``hongbao/seeds`` installed)."""
-    spec = importlib.util.find_spec("hongbao.seeds")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the kit's seeds (package data hongbao.seeds) are not installed")
-    return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parent
 
 
 def seed_file(*parts: str) -> Path:
@@ -44,18 +38,3 @@ def find_toml(name_or_path: str | Path, kind: str, flag: str) -> Path:
     known = ", ".join(shipped_names(kind)) or "none"
     raise FileNotFoundError(f"{flag}: file not found: {str(name_or_path)!r}, and no shipped {kind} of that "
                             f"name (shipped: {known})")
-
-
-def timestamp() -> str:
-    """A run folder's name: the UTC time, e.g. 20261125T120000Z."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-
-
-def results_dir() -> Path:
-    """``./results`` of the current folder."""
-    return Path.cwd() / "results"
-
-
-def default_run_dir() -> Path:
-    """``./results/<UTC timestamp>/`` of the current folder."""
-    return results_dir() / timestamp()

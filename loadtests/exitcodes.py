@@ -1,4 +1,8 @@
-"""Named exit codes shared by every ``hongbao`` command."""
+"""Named exit codes shared by every ``hongbao`` command.
+
+They live in loadtests/, the lower of the two layers (harness/ imports loadtests/, never the other
+way round), so that a storm, a soak and the CLI's bench and compare commands end with the same codes.
+"""
 from __future__ import annotations
 
 from enum import IntEnum
