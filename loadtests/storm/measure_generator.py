@@ -4,11 +4,17 @@ in one run, against one reference service (``hongbao serve``, memory store) star
     python -m hongbao.loadtests.storm.measure_generator [--scenario countdown --scenario steady]
         [--seconds 10] [--rounds 2] [--users 50] [--json out.json]
 
-Each arm is one Locust process (``locust -f ARM,cpu_probe.py``); the probe samples that process's
-CPU (psutil) and its grab-request count at the same instant every half second, so CPU per grab is
-read over the storm's middle (the first ``--warm`` seconds and Locust's start-up are left out).
-Arms alternate (plain, kit scenarios, plain, ...) for ``--rounds`` rounds so drift on a shared
-machine hits every arm alike; the load average is printed beside the figures.
+The arms, each one Locust process against the same service:
+- ``plain``: a FastHttpUser posting the grab in a closed loop, ``--users`` users;
+- ``kit closed S``: the kit's storm of scenario S with every feature it has (adapter, outcome
+  names, histograms, envelope pool, hot envelopes, senders, double taps/retries/re-taps), its load
+  turned into the same closed loop (``--users`` grabbers, no think time);
+- ``kit open S``: the same storm in the open model at the rate the plain arm reached this round
+  (a steady arrival curve), so both arms answer the same grabs/s.
+A probe in the process (``cpu_probe.py``) samples its CPU (psutil) and grab-request count at the
+same instant every half second, so CPU per grab is read over the storm's middle (Locust's start-up
+and the first 2 s are left out). Arms alternate for ``--rounds`` rounds so drift on a shared machine
+hits every arm alike; the load average is printed beside the figures.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 from hongbao.loadtests.storm import procs
@@ -46,6 +53,40 @@ def per_grab_us(samples: list[dict], warm_s: float) -> dict:
             "grabs_per_s": round(grabs / span, 1), "cpu_percent": round(100 * cpu / span, 1)}
 
 
+def _toml(data: dict) -> str:
+    """A scenario table as TOML (the value kinds scenarios use: str, numbers, bools, lists, tables)."""
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + "}"
+        return repr(v)
+    top = [f"{k} = {val(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    tables = [f"\n[{k}]\n" + "\n".join(f"{kk} = {val(vv)}" for kk, vv in v.items())
+              for k, v in data.items() if isinstance(v, dict)]
+    return "\n".join(top) + "\n" + "\n".join(tables) + "\n"
+
+
+def arm_scenario(name: str, model: str, users: int, rate: float, work: Path) -> Path:
+    """Scenario ``name`` with its load turned into ``users`` looping grabbers (closed) or a steady
+    ``rate`` grabs/s (open); everything else as shipped."""
+    data = tomllib.loads(Path(load(name).path).read_text())
+    data["load"] = {k: v for k, v in data.get("load", {}).items()
+                    if k in ("pre_allocated_users", "max_users", "tolerance_ms")}
+    data["load"]["model"] = model
+    senders = data.get("users", {}).get("senders", 1)
+    data["shape"] = ({"kind": "steady", "users": users + senders, "spawn_rate": users + senders}
+                     if model == "closed" else {"kind": "steady", "rate": rate})
+    data["envelopes"]["hot_release_s"] = 0
+    path = work / f"{name}-{model}.toml"
+    path.write_text(_toml(data))
+    return path
+
+
 def run_arm(kind: str, host: str, seconds: float, users: int, work: Path, scenario: str | None = None) -> dict:
     """One Locust process: the plain loop (``kind="plain"``) or the kit's storm of ``scenario``."""
     work.mkdir(parents=True, exist_ok=True)
@@ -68,7 +109,7 @@ def run_arm(kind: str, host: str, seconds: float, users: int, work: Path, scenar
         finally:
             procs.stop(proc)
     samples = [json.loads(line) for line in probe.read_text().splitlines() if line.strip()]
-    return {"arm": kind if kind == "plain" else f"kit {scenario}", **per_grab_us(samples, 2.0)}
+    return {"arm": kind, **per_grab_us(samples, 2.0)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,12 +128,19 @@ def main(argv: list[str] | None = None) -> int:
         service, host = procs.start_service("memory", 1, work / "service.log")
         try:
             for r in range(args.rounds):
-                for arm in ["plain", *scenarios]:
-                    row = run_arm("plain" if arm == "plain" else "kit", host, args.seconds, args.users,
-                                  work / f"{arm}-{r}", None if arm == "plain" else arm)
+                arms = [("plain", None)]
+                for name in scenarios:
+                    arms += [(f"kit closed {name}", ("closed", name)), (f"kit open {name}", ("open", name))]
+                rate = 0.0
+                for label, spec in arms:
+                    folder = work / f"{label.replace(' ', '-')}-{r}"
+                    folder.mkdir(parents=True, exist_ok=True)
+                    path = None if spec is None else arm_scenario(spec[1], spec[0], args.users, rate, folder)
+                    row = run_arm(label, host, args.seconds, args.users, folder, None if path is None else str(path))
+                    rate = rate or row["grabs_per_s"]
                     row["round"] = r
                     rows.append(row)
-                    print(f"{row['arm']:<20} round {r}: {row['cpu_us_per_grab']:>7.1f} µs CPU/grab  "
+                    print(f"{label:<24} round {r}: {row['cpu_us_per_grab']:>7.1f} µs CPU/grab  "
                           f"{row['grabs_per_s']:>8.1f} grabs/s  {row['cpu_percent']:>5.1f}% CPU", flush=True)
         finally:
             procs.stop(service)
@@ -105,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     load_avg = os.getloadavg()
     print(f"\nload average {load_avg[0]:.2f} {load_avg[1]:.2f} {load_avg[2]:.2f}")
     for arm, s in summary.items():
-        print(f"{arm:<20} {s['cpu_us_per_grab'][0]:.0f}-{s['cpu_us_per_grab'][1]:.0f} µs/grab  "
+        print(f"{arm:<24} {s['cpu_us_per_grab'][0]:.0f}-{s['cpu_us_per_grab'][1]:.0f} µs/grab  "
               f"{s['ratio_to_plain']:.2f}x plain")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "summary": summary, "load_average": load_avg}, indent=1))
