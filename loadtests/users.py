@@ -61,8 +61,7 @@ def grabber_wait_time():
 
 
 def new_grabber(environment, worker_index: int) -> Grabber:
-    user_id, rng = identity(worker_index, "g")
-    return Grabber(environment.host, user_id, rng, scenario=SCENARIO, adapter=ADAPTER, pool=POOL,
+    return Grabber(environment.host, lambda: identity(worker_index, "g"), scenario=SCENARIO, adapter=ADAPTER, pool=POOL,
                    recording=RECORDING, fire=environment.events.request.fire)
 
 
@@ -130,13 +129,9 @@ class GrabberUser(User):
 
     def on_start(self) -> None:
         self.grabber = new_grabber(self.environment, getattr(self.environment.runner, "worker_index", 0))
-        self.user_id = self.grabber.user_id
 
     def on_stop(self) -> None:
         self.grabber.close()
-
-    def context(self) -> dict:
-        return {"user_id": getattr(self, "user_id", None)}
 
     def grab(self) -> None:
         if not self.grabber.grab():

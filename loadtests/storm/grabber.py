@@ -47,12 +47,14 @@ class TimedHttp:
 
 
 class Grabber:
-    """A user that grabs: ``grab(intended)`` picks an envelope and grabs it (with the scenario's
-    client behaviours); False when there was nothing to grab."""
+    """A user that grabs: ``grab(intended)`` picks an envelope it has not tried and grabs it (with
+    the scenario's client behaviours); False when there was nothing to grab. A user who has tried
+    every envelope in sight is replaced by a new one (``identity()`` makes its id and RNG)."""
 
-    def __init__(self, host: str, user_id: str, rng: random.Random, *, scenario: Scenario,
+    def __init__(self, host: str, identity: Callable[[], tuple[str, random.Random]], *, scenario: Scenario,
                  adapter: BaseAdapter, pool: EnvelopePool, recording: Recording, fire: Callable) -> None:
-        self.user_id, self.rng, self.sc = user_id, rng, scenario
+        self.identity, self.sc = identity, scenario
+        self.user_id, self.rng = identity()
         self.adapter, self.pool, self.rec, self.fire = adapter, pool, recording, fire
         self.host = host
         self.timed = TimedHttp(KeepAliveHttp(host))
@@ -70,6 +72,11 @@ class Grabber:
     def grab(self, intended: float | None = None) -> bool:
         now = time.time()
         envelope_id = self.pool.pick(self.rng, self.tried, self.sc.hot_share, now)
+        if envelope_id is None and self.tried:
+            # this user has tried every envelope it can see: it leaves, a new user takes its place
+            self.user_id, self.rng = self.identity()
+            self.tried = set()
+            envelope_id = self.pool.pick(self.rng, self.tried, self.sc.hot_share, now)
         if envelope_id is None:
             return False
         self.tried.add(envelope_id)

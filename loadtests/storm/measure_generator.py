@@ -30,7 +30,7 @@ from pathlib import Path
 
 from hongbao.loadtests.storm import procs
 from hongbao.loadtests.storm.cpu_probe import PROBE_ENV
-from hongbao.loadtests.storm.scenario import SCENARIO_ENV, load
+from hongbao.loadtests.storm.scenario import load, to_toml
 
 HERE = Path(__file__).resolve().parent
 PLAIN = HERE / "plain_user.py"
@@ -53,24 +53,6 @@ def per_grab_us(samples: list[dict], warm_s: float) -> dict:
             "grabs_per_s": round(grabs / span, 1), "cpu_percent": round(100 * cpu / span, 1)}
 
 
-def _toml(data: dict) -> str:
-    """A scenario table as TOML (the value kinds scenarios use: str, numbers, bools, lists, tables)."""
-    def val(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return json.dumps(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(val(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{" + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + "}"
-        return repr(v)
-    top = [f"{k} = {val(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    tables = [f"\n[{k}]\n" + "\n".join(f"{kk} = {val(vv)}" for kk, vv in v.items())
-              for k, v in data.items() if isinstance(v, dict)]
-    return "\n".join(top) + "\n" + "\n".join(tables) + "\n"
-
-
 def arm_scenario(name: str, model: str, users: int, rate: float, work: Path) -> Path:
     """Scenario ``name`` with its load turned into ``users`` looping grabbers (closed) or a steady
     ``rate`` grabs/s (open); everything else as shipped."""
@@ -83,7 +65,7 @@ def arm_scenario(name: str, model: str, users: int, rate: float, work: Path) -> 
                      if model == "closed" else {"kind": "steady", "rate": rate})
     data["envelopes"]["hot_release_s"] = 0
     path = work / f"{name}-{model}.toml"
-    path.write_text(_toml(data))
+    path.write_text(to_toml(data))
     return path
 
 

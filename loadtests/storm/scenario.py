@@ -223,6 +223,24 @@ def arrival_plan(sc: Scenario, shape_overrides: dict | None = None) -> ArrivalPl
                     time_unit_s=sc.time_unit_s, hot_release_s=sc.hot_release_s)
 
 
+def to_toml(data: dict) -> str:
+    """A scenario table as TOML (the value kinds scenarios use: str, numbers, bools, lists, tables)."""
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + "}"
+        return repr(v)
+    top = [f"{k} = {val(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    tables = [f"\n[{k}]\n" + "\n".join(f"{kk} = {val(vv)}" for kk, vv in v.items())
+              for k, v in data.items() if isinstance(v, dict)]
+    return "\n".join(top) + "\n" + "\n".join(tables) + "\n"
+
+
 def load(path: str | os.PathLike) -> Scenario:
     """Read and check a scenario: a TOML file, or the name of a shipped one (``countdown``)."""
     try:
