@@ -19,7 +19,7 @@ from hongbao.loadtests import audit as audit_mod
 from hongbao.loadtests import monitor, slo as slo_mod
 from hongbao.loadtests.adapters import ADAPTER_ENV, load_adapter
 from hongbao.loadtests.adapters.http import BlockingHttp, wait_ready
-from hongbao.loadtests.audit_client import audit_grants
+from hongbao.loadtests.audit_client import audit_grants, check_client_behaviours
 from hongbao.loadtests.storm.target import is_loopback
 from hongbao.loadtests.storm import procs, results
 from hongbao.loadtests.storm.progress import watch
@@ -159,6 +159,7 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict | 
     hist = results.grab_histogram(extra)
     rows = results.locust_stats(out)
     audit = _audit(ledger, extra)
+    audit.checks += check_client_behaviours(extra.get("answers", []))
     final = results.locust_final(out)
     lg_req, lg_fail = final.get("grab", [0, 0])
     audit.reconciliation["locust_grab_requests_ok"] = lg_req - lg_fail
