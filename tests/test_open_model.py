@@ -1,7 +1,8 @@
 """The open model against a real service process with real Locust: a 1 s stall of the service
 (SIGSTOP/SIGCONT of its PID, a process this test started) must show in the p99 measured from each
 grab's intended start; the closed model's p99 of the same stall is printed beside it. Plus the
-open model in two Locust processes: the schedule is split, not doubled."""
+open model in two Locust processes: the schedule is split, not doubled, and the HdrHistogram logs
+hold exactly the kit's merged histograms."""
 from __future__ import annotations
 
 import json
@@ -12,9 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
 
 from hongbao.loadtests.exitcodes import Exit
-from hongbao.loadtests.storm import procs
+from hongbao.loadtests.storm import procs, results
+from hongbao.loadtests.storm.histogram import Histogram
 from hongbao.loadtests.storm import scenario as scen
 from hongbao.loadtests.storm.run import StormConfig, run_storm
 
@@ -109,3 +113,25 @@ def test_open_model_in_two_processes_splits_the_schedule(tmp_path):
     assert lm["offered_grabs"] == 600 and 0.9 * 600 <= sent_or_not <= 600
     extra = json.loads((tmp_path / "run" / "locust_extra.json").read_text())
     assert len(extra["pool_peak"]) == 2          # both worker processes ran a share
+    # the HdrHistogram logs hold exactly the kit's merged histograms
+    kit_latency = results.grab_histogram(extra)
+    kit_service = Histogram.from_json(extra["service"])
+    for name, kit in (("latency", kit_latency), ("service_time", kit_service)):
+        decoded = _read_hlog(tmp_path / "run" / d["hdr"]["files"][name])
+        assert decoded.get_total_count() == kit.total > 0
+        assert all(decoded.get_count_at_value(max(v, 1)) == n for v, n in kit.counts.items() if v > 0)
+        back = Histogram({decoded.get_lowest_equivalent_value(i.value_iterated_to): i.count_at_value_iterated_to
+                          for i in decoded.get_recorded_iterator()})
+        for q in (50, 90, 99, 100):
+            assert decoded.values_are_equivalent(back.percentile_us(q), max(kit.percentile_us(q), 1)), (name, q)
+    assert d["latency_ms"]["grab (all outcomes)"]["count"] == kit_latency.total
+
+
+def _read_hlog(path: Path) -> HdrHistogram:
+    """Every interval of an HdrHistogram log, added up (with the hdrhistogram package's reader)."""
+    reader = HistogramLogReader(str(path), HdrHistogram(1, 3_600_000_000, 3))
+    total = HdrHistogram(1, 3_600_000_000, 3)
+    while (h := reader.get_next_interval_histogram()) is not None:
+        total.add(h)
+    reader.close()
+    return total

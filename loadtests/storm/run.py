@@ -21,7 +21,7 @@ from hongbao.loadtests.adapters import ADAPTER_ENV, load_adapter
 from hongbao.loadtests.adapters.http import BlockingHttp, wait_ready
 from hongbao.loadtests.audit_client import audit_grants, check_client_behaviours
 from hongbao.loadtests.storm.target import is_loopback
-from hongbao.loadtests.storm import procs, results
+from hongbao.loadtests.storm import hdr, procs, results
 from hongbao.loadtests.storm.progress import watch
 from hongbao.loadtests.storm.histogram import Histogram
 from hongbao.loadtests.storm.scenario import SHAPE_ENV, Scenario, arrival_plan
@@ -193,6 +193,7 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict | 
         "load_model": _load_model(sc, cfg.shape_overrides, tot, extra),
         "service_time_ms": Histogram.from_json(extra.get("service", {})).summary_ms(),
         "clients": results.clients(sc, extra),
+        "hdr": hdr.write(out, extra, sc.model == "open"),
         "started_at": extra.get("started_at"), "ended_at": extra.get("ended_at"),
         "hot_envelope_ids": extra.get("hot_envelope_ids"),
         "totals": tot, "latency_ms": results.latency(extra),
