@@ -60,17 +60,18 @@ def grabber_wait_time():
     return constant(lo) if lo == hi else between(lo, hi)
 
 
-def new_grabber(environment, worker_index: int) -> Grabber:
-    return Grabber(environment.host, lambda: identity(worker_index, "g"), scenario=SCENARIO, adapter=ADAPTER, pool=POOL,
+def new_grabber(environment, worker_index: int, host: str | None = None) -> Grabber:
+    return Grabber(host or environment.host, lambda: identity(worker_index, "g"), scenario=SCENARIO, adapter=ADAPTER, pool=POOL,
                    recording=RECORDING, fire=environment.events.request.fire)
 
 
-def start_open_pool(environment, origin: float, index: int, count: int) -> OpenPool:
-    """This process's share (``index`` of ``count``) of the open model's arrivals from ``origin``."""
+def start_open_pool(environment, origin: float, index: int, count: int, host: str | None = None) -> OpenPool:
+    """This process's share (``index`` of ``count``) of the open model's arrivals from ``origin``,
+    grabbing from ``host`` (a worker may learn the host from the master before Locust tells it)."""
     worker_index = getattr(environment.runner, "worker_index", 0)
     pool = OpenPool(arrival_plan(SCENARIO), origin, index, count, tolerance_s=SCENARIO.tolerance_ms / 1000.0,
                     pre_allocated=SCENARIO.pre_allocated_users, max_users=SCENARIO.max_users,
-                    recording=RECORDING, make_grabber=lambda _: new_grabber(environment, worker_index))
+                    recording=RECORDING, make_grabber=lambda _: new_grabber(environment, worker_index, host))
     pool.start()
     return pool
 
