@@ -110,11 +110,13 @@ class SenderUser(User):
             envelope_id = ADAPTER.create_envelope(timed, spec)
         except Exception as e:  # noqa: BLE001 - whatever the adapter raised is the failure's message
             exc = RuntimeError(f"create envelope: {type(e).__name__}: {e}"[:300])
-        ms = (time.time() - (timed.sent_at or time.time())) * 1000.0
-        RECORDING.add(outcomes.CREATE, ms, exc is not None, self.user_id)
         if exc is None:
             POOL.add_cold(envelope_id)
             RECORDING.add_envelope(envelope_id, spec.total_cents, spec.count, spec.min_cents)
+        if not timed.sent_at:
+            return          # the adapter made no request (envelopes prepared beforehand): nothing to time
+        ms = (time.time() - timed.sent_at) * 1000.0
+        RECORDING.add(outcomes.CREATE, ms, exc is not None, self.user_id)
         self.environment.events.request.fire(request_type="POST", name=outcomes.CREATE, response_time=ms,
                                              response_length=timed.length, exception=exc, context=RECORDED)
 
