@@ -23,6 +23,7 @@ import itertools
 import os
 import random
 import time
+import zlib
 
 import gevent
 from locust import User, between, constant
@@ -46,8 +47,9 @@ RECORDING = Recording()                                 # this process's; record
 def identity(worker_index: int, role: str) -> tuple[str, random.Random]:
     """A user id unique in the storm and its RNG (which depends only on the seed and the name)."""
     name = f"w{worker_index}-{role}{next(_user_numbers)}"
-    # the run tag keeps ids unique across storms against one long-lived store
-    return f"{POOL.run_tag}-{name}", random.Random(f"{SCENARIO.seed}:{name}")
+    # the run tag keeps ids unique across storms against one long-lived store; an integer seed
+    # (not a string, which Random hashes with SHA-512) because users are made all the time
+    return f"{POOL.run_tag}-{name}", random.Random(SCENARIO.seed << 32 | zlib.crc32(name.encode()))
 
 
 def _identity(user, role: str) -> tuple[str, random.Random]:
