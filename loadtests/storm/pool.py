@@ -6,8 +6,9 @@ from collections import deque
 
 
 class EnvelopePool:
-    """The envelopes this worker process knows (ids as the adapter returned them): hot ones (shared by every worker, opened at
-    ``release_at``) and recent cold ones created by this process's senders."""
+    """The envelopes this worker process knows (ids as the adapter returned them): hot ones (shared
+    by every worker, opened at ``release_at``) and recent open cold ones created by this process's
+    senders (a closed one leaves the pool)."""
 
     def __init__(self, pool_size: int) -> None:
         self.hot: list = []
@@ -27,7 +28,12 @@ class EnvelopePool:
         self.cold.append(envelope_id)
 
     def close(self, envelope_id: str | int) -> None:
-        self.closed.add(envelope_id)
+        if envelope_id not in self.closed:
+            self.closed.add(envelope_id)
+            try:
+                self.cold.remove(envelope_id)    # keeps picks from drawing closed envelopes
+            except ValueError:
+                pass
 
     def pick(self, rng: random.Random, tried: set, hot_share: float, now: float) -> str | int | None:
         """An envelope this user has not tried yet, hot first with probability ``hot_share``."""
