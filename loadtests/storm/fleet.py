@@ -69,12 +69,14 @@ import json
 import sys
 from importlib import metadata
 
+from locust.argument_parser import parse_locustfile_option
+
 SPEC = json.loads({json.dumps(json.dumps(spec))})
 try:
     HERE = metadata.version({DIST!r})
 except metadata.PackageNotFoundError:
     HERE = "not installed"
-if HERE != SPEC["kit_version"]:
+if parse_locustfile_option().worker and HERE != SPEC["kit_version"]:   # the master wrote SPEC
     MESSAGE = (f"refused: this worker runs hongbao-bench {{HERE}}, the master runs hongbao-bench "
                f"{{SPEC['kit_version']}}; install the master's version on every worker")
     try:
@@ -143,7 +145,7 @@ def summary(raw: dict, expected: int) -> dict:
         h["grab_requests"] += w.get("grab_requests", 0)
         h["grabs"] += w.get("grabs", 0)
         h["lost_processes"] += int(bool(w.get("lost")))
-    lost = [{k: w.get(k) for k in ("host", "address", "pid", "client_id", "lost", "lost_at_s", "grabs")}
+    lost = [{k: w.get(k) for k in ("host", "address", "pid", "client_id", "lost", "lost_at_s", "last_report_s", "grabs")}
             for w in workers if w.get("lost")]
     return {"master": raw.get("master"), "expected_workers": expected, "connected_workers": len(workers),
             "kit_version": raw.get("kit_version"), "hosts": list(hosts.values()), "workers": workers,

@@ -57,19 +57,24 @@ def refuse(message: str) -> None:
     if not opts.worker:
         return
     client_id = f"{worker_name()}_refused_{os.getpid()}"
+    data = {"host": worker_name(), "pid": os.getpid(), "message": message,
+            "address": source_address(opts.master_host, opts.master_port)}
     client = zmqrpc.Client(opts.master_host, opts.master_port, client_id)
     try:
-        client.send(Message(fleet.REFUSED_MSG, {"host": worker_name(), "pid": os.getpid(), "message": message,
-                                                "address": source_address(opts.master_host, opts.master_port)},
-                            client_id))
+        # three times, a second apart: a master that has just answered our locustfile request may
+        # not have its listeners yet (the master keeps the first)
+        for attempt in range(3):
+            client.send(Message(fleet.REFUSED_MSG, data, client_id))
+            time.sleep(1.0 if attempt < 2 else 0)
     finally:
-        client.close(linger=2000)    # long enough for the message to leave
+        client.close(linger=2000)    # long enough for the messages to leave
 
 
 def _worker(client_id: str) -> dict:
     return FLEET["workers"].setdefault(client_id, {"client_id": client_id, "host": None, "address": None,
                                                    "pid": None, "grab_requests": 0, "grabs": 0, "lost": None,
-                                                   "lost_at_s": None, "cpu_percent_max": None})
+                                                   "lost_at_s": None, "last_report_s": None,
+                                                   "cpu_percent_max": None})
 
 
 def _on_hello(environment, msg, **kwargs) -> None:
@@ -77,15 +82,23 @@ def _on_hello(environment, msg, **kwargs) -> None:
 
 
 def _on_refused(environment, msg, **kwargs) -> None:
+    if any(r.get("pid") == msg.data.get("pid") and r.get("host") == msg.data.get("host") for r in FLEET["refused"]):
+        return
     FLEET["refused"].append(msg.data)
     log.error("worker on %s refused: %s", msg.data.get("host"), msg.data.get("message"))
-    gevent.spawn_later(0.1, environment.runner.quit)     # the fleet cannot be what was asked
+    _save(environment)
+    opts = environment.parsed_options
+    if FLEET["started_at"] is None and opts is not None:
+        # still waiting for workers: the fleet cannot be what was asked, so Locust's own wait gives
+        # up at its next check (it exits without a quitting event: fleet.json is already written)
+        opts.expect_workers_max_wait = 1e-3
 
 
 @events.worker_report.add_listener
 def _on_worker_report(client_id, data, **kwargs) -> None:
     """Locust's workers report their stats since the last report: add up each one's grabs."""
     w = _worker(client_id)
+    w["last_report_s"] = _since_start()
     for entry in data.get("stats", []):
         if entry.get("name") in GRAB_NAMES:
             w["grab_requests"] += entry.get("num_requests", 0)
@@ -93,22 +106,29 @@ def _on_worker_report(client_id, data, **kwargs) -> None:
                 w["grabs"] += entry.get("num_requests", 0) - entry.get("num_failures", 0)
 
 
+def _since_start() -> float | None:
+    return None if FLEET["started_at"] is None else round(time.time() - FLEET["started_at"], 1)
+
+
+def _check_lost(runner: MasterRunner, running: bool) -> None:
+    """Name each worker gone missing (no heartbeats) or, while the storm runs, gone away."""
+    for client_id, w in FLEET["workers"].items():
+        node = runner.clients.get(client_id)
+        if node is not None and node.cpu_usage is not None:
+            w["cpu_percent_max"] = max(w["cpu_percent_max"] or 0, node.cpu_usage)
+        if w["lost"]:
+            continue
+        why = ("left while the storm ran" if node is None and running
+               else "stopped sending heartbeats" if node is not None and node.state == STATE_MISSING else None)
+        if why:
+            w["lost"], w["lost_at_s"] = why, _since_start()
+            log.warning("worker %s on %s lost: %s; the storm goes on", client_id, w["host"], why)
+
+
 def _watch(runner: MasterRunner) -> None:
-    """Every half second while the storm runs: name each worker gone missing or gone away."""
     while True:
         if runner.state in (STATE_RUNNING, STATE_SPAWNING):
-            for client_id, w in FLEET["workers"].items():
-                node = runner.clients.get(client_id)
-                if node is not None and node.cpu_usage is not None:
-                    w["cpu_percent_max"] = max(w["cpu_percent_max"] or 0, node.cpu_usage)
-                if w["lost"]:
-                    continue
-                why = ("left while the storm ran" if node is None
-                       else "stopped sending heartbeats" if node.state == STATE_MISSING else None)
-                if why:
-                    w["lost"] = why
-                    w["lost_at_s"] = round(time.time() - (FLEET["started_at"] or time.time()), 1)
-                    log.warning("worker %s on %s lost: %s; the storm goes on", client_id, w["host"], why)
+            _check_lost(runner, running=True)
         gevent.sleep(0.5)
 
 
@@ -132,6 +152,13 @@ def _on_test_start(environment, **kwargs) -> None:
 
 @events.quitting.add_listener
 def _on_quitting(environment, **kwargs) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        _check_lost(environment.runner, running=False)   # one killed just before the end is missing by now
+    _save(environment)
+
+
+def _save(environment) -> None:
+    """fleet.json in $HONGBAO_STORM_OUT (the master's): at exit, and at once on a refusal."""
     out = os.environ.get(OUT_ENV)
     if not isinstance(environment.runner, MasterRunner) or not out:
         return

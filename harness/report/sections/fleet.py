@@ -21,7 +21,8 @@ def markdown(fleet: dict) -> str:
     if fleet["lost_workers"]:
         lines += ["", "Workers lost while the storm ran (their users went to the others; grabs they made "
                       "after their last stats report are in the ledger and the audit, not in the counts above):", ""]
-        lines += [f"- {w['host']} ({w['address']}), pid {w['pid']}: {w['lost']} at {w['lost_at_s']} s"
+        lines += [f"- {w['host']} ({w['address']}), pid {w['pid']}: {w['lost']} (last report at "
+                  f"{w['last_report_s']} s into the storm, noticed at {w['lost_at_s']} s)"
                   for w in fleet["lost_workers"]]
     return "\n".join(lines) + "\n"
 
