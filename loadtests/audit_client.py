@@ -66,3 +66,21 @@ def audit_grants(grants: list[list], envelopes: dict[str, list[int]], *,
                          "jain_index_success_rate": jain_index(granted.get(u, 0) / n for u, n in attempts.items() if n > 0)
                          if attempts else None},
         reconciliation={"grants_seen": len(grants)})
+
+
+def check_client_behaviours(answers: list[list]) -> list[Check]:
+    """What a double tap, a retry and a re-tap must give, from the answers each got (``answers``:
+    [envelope id, user, behaviour, [[outcome, amount_cents], ...]] per behaviour played,
+    loadtests/storm/grabber.py): at most one payment per user and envelope, and every repeat
+    answer carries the first grant's amount."""
+    once = Check("client behaviours: at most one payment per user and envelope", True)
+    same = Check("client behaviours: the first answer repeated", True)
+    for eid, user, behaviour, got in answers:
+        paid = [a for o, a in got if o == "granted"]
+        if len(paid) > 1:
+            once.fail(f"{behaviour}: envelope {eid}: user {user!r} paid {len(paid)} times ({paid} cents)")
+        amounts = {a for o, a in got if o in ("granted", "repeat") and a is not None}
+        if len(amounts) > 1:
+            same.fail(f"{behaviour}: envelope {eid}: user {user!r} answered {sorted(amounts)} cents "
+                      f"({', '.join(o for o, _ in got)})")
+    return [once, same]

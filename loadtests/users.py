@@ -1,15 +1,21 @@
 """Locust users of a grab storm: senders create envelopes, grabbers grab them.
 
-User ids are derived in ``on_start`` from the worker index and a per-process counter, never at
-import: the locustfile is imported once and then forked by ``--processes``, so an id made at
-import time is the same in every worker (that collision once produced 238 repeat grabs).
+Both are lean: a plain Locust ``User`` with its own keep-alive connection (``KeepAliveHttp``), every
+request through the adapter (``$HONGBAO_ADAPTER``, module:Class; the reference contract by default),
+recorded straight into the process's Recording and reported to Locust with one ``request`` event
+(loadtests/storm/grabber.py). Grab outcomes get their own Locust names so that the expected "no" of
+a storm is not a failure: ``grab`` (a new grant), ``grab sold_out``, ``grab expired``, ``grab
+repeat`` (the answer to a client's double tap, retry or re-tap: a correct service returns the first
+grant again, never a second one). Anything else is a failure of ``grab``.
 
-Every request goes through the adapter (``$HONGBAO_ADAPTER``, module:Class; the reference
-contract by default: hongbao.loadtests.adapters), which says what it came to. Grab outcomes get
-their own Locust names so that the expected "no" of a storm is not a failure: ``grab`` (a new
-grant), ``grab sold_out``, ``grab expired``, ``grab repeat`` (the answer to a client retry, which
-users.retry_share sends on purpose: a correct service returns the first grant again, never a
-second one). Anything else (an ERROR outcome, an adapter exception) is a failure of ``grab``.
+Closed model: ``GrabberUser`` grabs in a loop, ``think_time_s`` apart, as many users as the shape
+says. Open model: the shape runs only the senders and each process runs an OpenPool of grabbers
+fed by the arrival schedule (``start_open_pool``, called by recorder.py once the storm's start time
+and this process's share are known).
+
+User ids are derived from the worker index and a per-process counter, never at import: the
+locustfile is imported once and then forked by ``--processes``, so an id made at import time is the
+same in every worker.
 """
 from __future__ import annotations
 
@@ -19,39 +25,57 @@ import random
 import time
 
 import gevent
-from locust import between, constant, constant_throughput
-from locust.contrib.fasthttp import FastHttpUser
+from locust import User, between, constant
 
-from hongbao.loadtests.adapters import ADAPTER_ENV, Grab, NewEnvelope, Outcome, load_adapter
-from hongbao.loadtests.adapters.locust_http import LocustHttp
+from hongbao.loadtests.adapters import ADAPTER_ENV, NewEnvelope, load_adapter
+from hongbao.loadtests.adapters.keepalive import KeepAliveHttp
 from hongbao.loadtests.storm import outcomes
+from hongbao.loadtests.storm.grabber import RECORDED, Grabber, TimedHttp
+from hongbao.loadtests.storm.open_pool import OpenPool
 from hongbao.loadtests.storm.pool import EnvelopePool
-from hongbao.loadtests.storm.scenario import Scenario, from_env
+from hongbao.loadtests.storm.recording import Recording
+from hongbao.loadtests.storm.scenario import Scenario, arrival_plan, from_env
 
 SCENARIO: Scenario = from_env()
 _user_numbers = itertools.count(1)
 POOL = EnvelopePool(SCENARIO.pool_size)
 ADAPTER = load_adapter(os.environ.get(ADAPTER_ENV))   # the reference contract unless --adapter
+RECORDING = Recording()                                 # this process's; recorder.py ships and merges it
 
 
-def _identity(user, role: str) -> tuple[str, random.Random]:
-    runner = user.environment.runner
-    index = getattr(runner, "worker_index", 0)
-    name = f"w{index}-{role}{next(_user_numbers)}"
-    # the run tag keeps ids unique across storms against one long-lived store; the RNG stream
-    # depends only on the seed and the per-run name, so reruns make the same choices
+def identity(worker_index: int, role: str) -> tuple[str, random.Random]:
+    """A user id unique in the storm and its RNG (which depends only on the seed and the name)."""
+    name = f"w{worker_index}-{role}{next(_user_numbers)}"
+    # the run tag keeps ids unique across storms against one long-lived store
     return f"{POOL.run_tag}-{name}", random.Random(f"{SCENARIO.seed}:{name}")
 
 
+def _identity(user, role: str) -> tuple[str, random.Random]:
+    return identity(getattr(user.environment.runner, "worker_index", 0), role)
+
+
 def grabber_wait_time():
-    """Closed model: think time between grabs; open model: each user paced to a fixed rate."""
-    if SCENARIO.model == "open":
-        return constant_throughput(SCENARIO.grabs_per_user_per_s)
+    """Closed model: think time between grabs."""
     lo, hi = SCENARIO.think_time_s
     return constant(lo) if lo == hi else between(lo, hi)
 
 
-class SenderUser(FastHttpUser):
+def new_grabber(environment, worker_index: int) -> Grabber:
+    return Grabber(environment.host, lambda: identity(worker_index, "g"), scenario=SCENARIO, adapter=ADAPTER, pool=POOL,
+                   recording=RECORDING, fire=environment.events.request.fire)
+
+
+def start_open_pool(environment, origin: float, index: int, count: int) -> OpenPool:
+    """This process's share (``index`` of ``count``) of the open model's arrivals from ``origin``."""
+    worker_index = getattr(environment.runner, "worker_index", 0)
+    pool = OpenPool(arrival_plan(SCENARIO), origin, index, count, tolerance_s=SCENARIO.tolerance_ms / 1000.0,
+                    pre_allocated=SCENARIO.pre_allocated_users, max_users=SCENARIO.max_users,
+                    recording=RECORDING, make_grabber=lambda _: new_grabber(environment, worker_index))
+    pool.start()
+    return pool
+
+
+class SenderUser(User):
     """Creates cold envelopes at a steady pace for this worker's grabbers."""
 
     abstract = True          # the locustfile makes it concrete only when the scenario has senders
@@ -62,6 +86,10 @@ class SenderUser(FastHttpUser):
 
     def on_start(self) -> None:
         self.user_id, self.rng = _identity(self, "s")
+        self.timed = TimedHttp(KeepAliveHttp(self.host))
+
+    def on_stop(self) -> None:
+        self.timed.http.close()
 
     def new_envelope(self) -> NewEnvelope:
         if SCENARIO.cold_menu:
@@ -74,60 +102,39 @@ class SenderUser(FastHttpUser):
                            mode=SCENARIO.mode, expires_in_s=SCENARIO.expires_in_s)
 
     def create(self) -> None:
-        spec, http = self.new_envelope(), LocustHttp(self.client, outcomes.CREATE)
+        spec, timed = self.new_envelope(), self.timed
+        timed.sent_at, timed.length = 0.0, 0
+        exc = None
         try:
-            envelope_id = ADAPTER.create_envelope(http, spec)
+            envelope_id = ADAPTER.create_envelope(timed, spec)
         except Exception as e:  # noqa: BLE001 - whatever the adapter raised is the failure's message
-            http.finish(outcomes.CREATE, failure=f"create envelope: {type(e).__name__}: {e}"[:300])
-            return
-        POOL.add_cold(envelope_id)
-        http.finish(outcomes.CREATE, envelope=[str(envelope_id), spec.total_cents, spec.count, spec.min_cents])
+            exc = RuntimeError(f"create envelope: {type(e).__name__}: {e}"[:300])
+        ms = (time.time() - (timed.sent_at or time.time())) * 1000.0
+        RECORDING.add(outcomes.CREATE, ms, exc is not None, self.user_id)
+        if exc is None:
+            POOL.add_cold(envelope_id)
+            RECORDING.add_envelope(envelope_id, spec.total_cents, spec.count, spec.min_cents)
+        self.environment.events.request.fire(request_type="POST", name=outcomes.CREATE, response_time=ms,
+                                             response_length=timed.length, exception=exc, context=RECORDED)
 
     tasks = [create]
 
 
-class GrabberUser(FastHttpUser):
-    """Grabs envelopes it has not tried yet: hot ones after T0, else recent cold ones."""
+class GrabberUser(User):
+    """Closed model: grabs envelopes it has not tried yet (hot ones after T0, else recent cold
+    ones), one after another, ``think_time_s`` apart."""
 
     weight = 1
     wait_time = grabber_wait_time()
 
     def on_start(self) -> None:
-        self.user_id, self.rng = _identity(self, "g")
-        self.tried: set[int] = set()
+        self.grabber = new_grabber(self.environment, getattr(self.environment.runner, "worker_index", 0))
 
-    def context(self) -> dict:
-        return {"user_id": getattr(self, "user_id", None)}
+    def on_stop(self) -> None:
+        self.grabber.close()
 
     def grab(self) -> None:
-        now = time.time()
-        envelope_id = POOL.pick(self.rng, self.tried, SCENARIO.hot_share, now)
-        if envelope_id is None:
-            gevent.sleep(POOL.idle_s(now))
-            return
-        self.tried.add(envelope_id)
-        request_id = f"{self.user_id}:{envelope_id}"
-        granted = self.grab_once(envelope_id, request_id).outcome is Outcome.GRANTED
-        if granted and SCENARIO.retry_share and self.rng.random() < SCENARIO.retry_share:
-            # a client retry (lost answer, impatient tap): same user, same request_id
-            self.grab_once(envelope_id, request_id)
-
-    def grab_once(self, envelope_id, request_id: str) -> Grab:
-        """One grab through the adapter, reported to Locust under its outcome's name."""
-        http = LocustHttp(self.client, outcomes.GRAB)
-        try:
-            g = ADAPTER.grab(http, envelope_id, self.user_id, request_id)
-            if g.outcome is Outcome.GRANTED and type(g.amount_cents) is not int:
-                g = Grab(Outcome.ERROR, detail=f"granted without an integer amount_cents ({g.amount_cents!r})")
-        except Exception as e:  # noqa: BLE001 - an adapter that cannot read the answer: the grab failed
-            g = Grab(Outcome.ERROR, detail=f"{type(e).__name__}: {e}")
-        if g.outcome in (Outcome.SOLD_OUT, Outcome.EXPIRED):
-            POOL.close(envelope_id)
-        if g.outcome is Outcome.ERROR:
-            http.finish(outcomes.GRAB, failure=f"grab: {g.detail}"[:300])
-        else:
-            grant = [str(envelope_id), g.amount_cents] if g.outcome is Outcome.GRANTED else None
-            http.finish(outcomes.BY_OUTCOME[g.outcome], grant=grant)
-        return g
+        if not self.grabber.grab():
+            gevent.sleep(POOL.idle_s(time.time()))
 
     tasks = [grab]

@@ -40,24 +40,61 @@ def test_every_shipped_scenario_loads_and_plays(path):
     sc = scen.load(path)
     assert sc.name == path.stem
     ticks = [shapes.users_at(sc, t) for t in range(int(sc.duration_s))]
-    assert all(t is not None and t[0] > sc.senders for t in ticks)
+    if sc.model == "open":     # the senders run as users; the grabs come from the arrival plan
+        assert all(t == (sc.senders, float(max(sc.senders, 1))) for t in ticks)
+        assert scen.arrival_plan(sc).total > sc.duration_s
+    else:
+        assert all(t is not None and t[0] > sc.senders for t in ticks)
     assert shapes.users_at(sc, sc.duration_s) is None
+    clients = (sc.double_tap_share, sc.retry_share, sc.re_tap_share)
+    assert all(c > 0 for c in clients) is (sc.name != "smoke")   # clients as they are, but in smoke
 
 
 def test_countdown_spikes_at_t0_and_decays():
     sc = scen.load(SEEDS / "countdown.toml")
-    p = sc.shape_params
+    p, plan = sc.shape_params, scen.arrival_plan(sc)
+    per_s = [plan.count_between(t, t + 1) for t in range(int(sc.duration_s))]
+    assert per_s[0] == pytest.approx(p["baseline_rate"])
+    assert per_s[int(p["t0_s"])] == pytest.approx(p["peak_rate"]) == pytest.approx(max(per_s))
+    assert per_s[int(p["t0_s"]) - 1] < p["peak_rate"]          # climbing over the lead
+    assert per_s[-1] == pytest.approx(p["end_rate"])
+    assert plan.total == int(sum(per_s) + 1e-6)
+
+
+def test_closed_countdown_and_ramp_play_user_counts():
+    sc = scen.parse({"name": "c", "seed": 1, "duration_s": 30, "shape": {
+        "kind": "countdown", "baseline_users": 20, "peak_users": 150, "t0_s": 10, "end_users": 30}})
     users = [shapes.users_at(sc, t)[0] for t in range(int(sc.duration_s))]
-    assert users[0] == p["baseline_users"]
-    assert users[int(p["t0_s"])] == p["peak_users"] == max(users)
-    assert users[-1] == p["end_users"]
+    assert users[0] == 20 and users[10] == 150 == max(users) and users[-1] == 30
+    sc = scen.parse({"name": "r", "seed": 1, "duration_s": 30, "shape": {
+        "kind": "ramp", "start_users": 10, "step_users": 20, "step_s": 5}})
+    assert shapes.users_at(sc, 0)[0] == 10 and shapes.users_at(sc, 10.1)[0] == 50
+
+
+def test_arrival_plans_space_arrivals_and_split_over_processes():
+    from hongbao.loadtests.storm.arrivals import plan_for, ramp_step_rate
+    steady = plan_for("constant", {"rate": 100}, duration_s=2)
+    assert steady.total == 200 and steady.time_of(1) == pytest.approx(0.01) and steady.time_of(200) is None
+    per_minute = plan_for("steady", {"rate": 600}, duration_s=2, time_unit_s=60)
+    assert per_minute.total == 20
+    ramp = plan_for("ramp", {"start_rate": 10, "step_rate": 10, "step_s": 1}, duration_s=3)
+    assert ramp.total == 60 and ramp.time_of(10) == pytest.approx(1.0)
+    assert ramp_step_rate({"start_rate": 10, "step_rate": 10}, 2) == 30
+    stages = plan_for("ramping", {"start_rate": 0, "stages": [{"target": 100, "duration_s": 2}]}, duration_s=3)
+    assert stages.total == 200 and stages.rate_at(1.0) == pytest.approx(50)
+    herd = plan_for("herd", {"burst": 50, "rate": 10}, duration_s=6, hot_release_s=3)
+    assert [herd.time_of(k) for k in (30, 79)] == [3.0, 3.0] and herd.total == 110
+    # arrival k goes to process k % n: the shares add up to the plan, none twice
+    times = sorted(steady.time_of(k) for i in range(3) for k in range(i, steady.total, 3))
+    assert times == [steady.time_of(k) for k in range(steady.total)]
 
 
 def test_ramp_steps():
     sc = scen.load(SEEDS / "ramp.toml")
-    p = sc.shape_params
-    assert shapes.users_at(sc, 0)[0] == p["start_users"]
-    assert shapes.users_at(sc, p["step_s"] * 2 + 0.1)[0] == p["start_users"] + 2 * p["step_users"]
+    p, plan = sc.shape_params, scen.arrival_plan(sc)
+    step = p["step_s"]
+    assert plan.count_between(0, step) == pytest.approx(p["start_rate"] * step)
+    assert plan.rate_at(step * 2 + 0.1) == pytest.approx(p["start_rate"] + 2 * p["step_rate"])
 
 
 @pytest.mark.parametrize("patch,needle", [
@@ -68,6 +105,13 @@ def test_ramp_steps():
     ({"users": {"hot_share": 1.5}}, "users.hot_share must be within 0..1"),
     ({"users": {"senders": "two"}}, "users.senders must be int"),
     ({"duration_s": -1}, "duration_s must be > 0"),
+    ({"load": {"model": "open"}, "shape": {"kind": "steady"}}, "shape.rate is required"),
+    ({"load": {"model": "open"}, "shape": {"kind": "steady", "rate": -1}}, "shape.rate must be a number >= 0"),
+    ({"load": {"model": "open", "max_users": 5, "pre_allocated_users": 10}, "shape": {"rate": 1}},
+     "load.max_users must be >= pre_allocated_users"),
+    ({"load": {"model": "open", "grabs_per_user_per_s": 5}}, "load.grabs_per_user_per_s is not a field"),
+    ({"shape": {"kind": "constant", "rate": 5}}, "is an arrival-rate shape"),
+    ({"users": {"double_tap_share": 0.6, "re_tap_share": 0.6}}, "must be <= 1"),
 ])
 def test_bad_scenarios_name_the_field(patch, needle):
     data = {"name": "x", "seed": 1, "duration_s": 5}
@@ -178,12 +222,13 @@ def test_machine_busy_flags_competing_work():
     assert machine_busy({**cpu, "machine_mean_percent": 60.0})[0] is False
 
 
-def test_open_model_records_offered_and_achieved_rates():
+def test_open_model_records_offered_dropped_and_achieved_rates():
     from hongbao.loadtests.storm.run import _load_model
     sc = scen.load(SEEDS / "steady.toml")
-    lm = _load_model(sc, {}, {"requests_per_s": 1234.5})
-    grabbers = sc.shape_params["users"] - sc.senders
-    assert lm["open"] and lm["offered_grab_requests_per_s_at_peak"] == grabbers * sc.grabs_per_user_per_s
-    assert lm["achieved_requests_per_s"] == 1234.5
-    closed = _load_model(scen.load(SEEDS / "countdown.toml"), {}, {"requests_per_s": 1.0})
-    assert closed == {"model": "closed", "open": False, "think_time_s": [0.0, 0.002]}
+    extra = {"started_at": 1000.2, "dropped": {"1003": 7, "1004": 2}, "pool_peak": {"1": 30, "2": 25}}
+    lm = _load_model(sc, {"rate": 500}, {"requests_per_s": 1234.5}, extra)
+    assert lm["open"] and lm["offered_grabs_per_s_at_peak"] == 500 and lm["offered_grabs"] == 500 * sc.duration_s
+    assert lm["dropped_grabs"] == 9 and lm["dropped_by_second"] == {"3": 7, "4": 2} and lm["grabbers_peak"] == 55
+    assert lm["achieved_requests_per_s"] == 1234.5 and lm["tolerance_ms"] == sc.tolerance_ms
+    closed = _load_model(scen.load(SEEDS / "smoke.toml"), {}, {"requests_per_s": 1.0})
+    assert closed["model"] == "closed" and closed["think_time_s"] == [0.0, 0.005]

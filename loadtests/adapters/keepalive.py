@@ -108,7 +108,9 @@ class KeepAliveHttp:
 
     def _send_and_read_head(self, wire: bytes) -> None:
         assert self._sock is not None
-        self._sock.sendall(wire)
+        sent = self._sock.send(wire)     # a request fits the send buffer: one call, no sendall set-up
+        if sent < len(wire):
+            self._sock.sendall(wire[sent:])
         if not self._buf:
             first = self._sock.recv(65536)
             if not first:

@@ -14,9 +14,15 @@ from collections.abc import Iterable, Mapping
 
 def bucket_us(value_us: float) -> int:
     """The bucket (a representative microsecond value) that holds ``value_us``."""
-    v = max(0, int(round(value_us)))
+    v = int(value_us + 0.5) if value_us > 0 else 0
     if v < 1000:
         return v
+    if v < 10_000:
+        return v - v % 10
+    if v < 100_000:
+        return v - v % 100
+    if v < 1_000_000:
+        return v - v % 1000
     step = 10 ** (len(str(v)) - 3)
     return (v // step) * step
 
@@ -32,6 +38,11 @@ class Histogram:
     def record(self, response_time_ms: float) -> None:
         b = bucket_us(response_time_ms * 1000.0)
         self.counts[b] = self.counts.get(b, 0) + 1
+
+    def record_us(self, value_us: float) -> None:
+        b = bucket_us(value_us)
+        counts = self.counts
+        counts[b] = counts.get(b, 0) + 1
 
     def merge(self, other: "Histogram | Mapping[int, int]") -> "Histogram":
         counts = other.counts if isinstance(other, Histogram) else other

@@ -1,7 +1,11 @@
-"""Locust event plumbing of a storm: exact latency histograms, per-second timeline, hot envelopes.
+"""Locust event plumbing of a storm: exact latency histograms, per-second timeline, hot envelopes,
+the open model's pools.
 
-- every ``request`` event goes into a per-name microsecond Histogram, a per-second count and a
-  per-second grab-latency histogram (for step-ramp percentiles), and per-user grab counts;
+- the kit's users record their own requests (loadtests/storm/grabber.py); any other ``request``
+  event goes into a per-name microsecond Histogram, a per-second count and a per-second latency
+  histogram (for step-ramp percentiles), and per-user grab counts;
+- open model: each process (the local runner, or every worker) runs an OpenPool over its share of
+  the arrival schedule from the storm's start (the master deals the shares out by worker);
 - workers ship their data to the master with each stats report and the master merges it, so a
   distributed run aggregates exactly what the workers saw;
 - the master (or the single local runner) creates the hot envelopes at test start and broadcasts
@@ -20,35 +24,33 @@ import gevent
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
+from hongbao.loadtests.storm.grabber import RECORDED
 from hongbao.loadtests.storm.outcomes import GRAB_NAMES
-from hongbao.loadtests.storm.recording import Recording
 from hongbao.loadtests.adapters import NewEnvelope
 from hongbao.loadtests.adapters.http import BlockingHttp
-from hongbao.loadtests.users import ADAPTER, POOL, SCENARIO
+from hongbao.loadtests.users import ADAPTER, POOL, RECORDING, SCENARIO, start_open_pool
 
 OUT_ENV = "HONGBAO_STORM_OUT"
 
-
-RECORDING = Recording()
 #: how the master creates hot envelopes (set below); loadtests/redis_user.py swaps in Redis
 HOT_FACTORY: list = []
 STATE: dict = {"hot_ids": [], "release_at": None, "started_at": None, "run_tag": None,
-               "workers": set(), "last_report": {}}
+               "workers": set(), "last_report": {}, "open_pool": None}
 RUN_TAG_ENV = "HONGBAO_RUN_TAG"
 
 
 @events.request.add_listener
 def _on_request(request_type, name, response_time, response_length, exception=None, context=None,
                 **kwargs):
+    if context is RECORDED:
+        return
     RECORDING.add(name, float(response_time or 0.0), exception is not None,
                   (context or {}).get("user_id"), context)
 
 
 @events.report_to_master.add_listener
 def _on_report_to_master(client_id, data):
-    global RECORDING
-    data["hongbao"] = RECORDING.to_json()
-    RECORDING = Recording()
+    data["hongbao"] = RECORDING.take()
 
 
 @events.worker_report.add_listener
@@ -92,9 +94,22 @@ def _on_test_start(environment, **kwargs):
     STATE["release_at"] = STATE["started_at"] + SCENARIO.hot_release_s
     POOL.set_hot(STATE["hot_ids"], STATE["release_at"])
     if isinstance(environment.runner, MasterRunner):
+        clients = sorted(environment.runner.clients.values(),
+                         key=lambda c: environment.runner.get_worker_index(c.id))
         environment.runner.send_message("hongbao_hot", {"ids": STATE["hot_ids"],
                                                         "release_at": STATE["release_at"],
-                                                        "run_tag": STATE["run_tag"]})
+                                                        "run_tag": STATE["run_tag"],
+                                                        "started_at": STATE["started_at"],
+                                                        "shares": {c.id: i for i, c in enumerate(clients)}})
+    elif SCENARIO.model == "open" and "setup_error" not in STATE:
+        STATE["open_pool"] = start_open_pool(environment, STATE["started_at"], 0, 1)
+
+
+@events.test_stopping.add_listener
+def _on_test_stopping(environment, **kwargs):
+    pool, STATE["open_pool"] = STATE["open_pool"], None
+    if pool is not None:
+        pool.stop()
 
 
 @events.test_stop.add_listener
@@ -115,6 +130,10 @@ def _on_test_stop(environment, **kwargs):
 def _on_hot_message(environment, msg, **kwargs):
     POOL.set_run(msg.data["run_tag"])
     POOL.set_hot(msg.data["ids"], msg.data["release_at"])
+    shares = msg.data.get("shares", {})
+    me = environment.runner.client_id
+    if SCENARIO.model == "open" and me in shares and STATE["open_pool"] is None:
+        STATE["open_pool"] = start_open_pool(environment, msg.data["started_at"], shares[me], len(shares))
 
 
 def _write(path: Path, data: dict) -> None:
@@ -157,6 +176,7 @@ def _on_quitting(environment, **kwargs):
     extra = RECORDING.to_json()
     extra.update({
         "scenario": SCENARIO.name, "seed": SCENARIO.seed, "model": SCENARIO.model,
+        "tolerance_ms": SCENARIO.tolerance_ms if SCENARIO.model == "open" else None,
         "run_tag": STATE["run_tag"], "setup_error": STATE.get("setup_error"),
         "hot_envelope_ids": STATE["hot_ids"], "hot_release_at": STATE["release_at"],
         "stopped_early": STATE.get("stopped_early"),   # a ramp past its SLO (loadtests/shapes.py)

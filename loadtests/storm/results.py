@@ -117,3 +117,12 @@ def latency(extra: dict) -> dict:
     out = {name: Histogram.from_json(h).summary_ms() for name, h in extra.get("hist", {}).items()}
     out["grab (all outcomes)"] = grab_histogram(extra).summary_ms()
     return out
+
+
+def clients(sc, extra: dict) -> dict:
+    """The client behaviours the storm played, counted by name, with the shares the scenario set."""
+    played = extra.get("behaviours", {})
+    return {"double_tap": {"share": sc.double_tap_share, "played": played.get("double_tap", 0)},
+            "retry": {"share": sc.retry_share, "played": played.get("retry", 0),
+                      "after_ms": sc.retry_after_ms},
+            "re_tap": {"share": sc.re_tap_share, "played": played.get("re_tap", 0)}}

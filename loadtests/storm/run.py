@@ -6,10 +6,11 @@ call it too. It never leaves a process behind: everything it starts is ended by 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -18,12 +19,12 @@ from hongbao.loadtests import audit as audit_mod
 from hongbao.loadtests import monitor, slo as slo_mod
 from hongbao.loadtests.adapters import ADAPTER_ENV, load_adapter
 from hongbao.loadtests.adapters.http import BlockingHttp, wait_ready
-from hongbao.loadtests.audit_client import audit_grants
+from hongbao.loadtests.audit_client import audit_grants, check_client_behaviours
 from hongbao.loadtests.storm.target import is_loopback
-from hongbao.loadtests.storm import fleet, procs, results
+from hongbao.loadtests.storm import fleet, hdr, procs, results
 from hongbao.loadtests.storm.progress import watch
-from hongbao.loadtests.storm.scenario import SHAPE_ENV, Scenario
-from hongbao.loadtests.storm.shape_plan import users_at
+from hongbao.loadtests.storm.histogram import Histogram
+from hongbao.loadtests.storm.scenario import SHAPE_ENV, Scenario, arrival_plan
 
 SCHEMA = "hongbao-storm/1"
 
@@ -174,6 +175,7 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict | 
     hist = results.grab_histogram(extra)
     rows = results.locust_stats(out)
     audit = _audit(ledger, extra)
+    audit.checks += check_client_behaviours(extra.get("answers", []))
     final = results.locust_final(out)
     lg_req, lg_fail = final.get("grab", [0, 0])
     audit.reconciliation["locust_grab_requests_ok"] = lg_req - lg_fail
@@ -204,7 +206,10 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict | 
         "service_workers": None if cfg.host else cfg.service_workers,
         "locust": {"processes": cfg.processes, "workers": cfg.workers, "runner": extra.get("runner"),
                    "connected_workers": extra.get("workers"), "run_tag": extra.get("run_tag")},
-        "load_model": _load_model(sc, cfg.shape_overrides, tot),
+        "load_model": _load_model(sc, cfg.shape_overrides, tot, extra),
+        "service_time_ms": Histogram.from_json(extra.get("service", {})).summary_ms(),
+        "clients": results.clients(sc, extra),
+        "hdr": hdr.write(out, extra, sc.model == "open"),
         "started_at": extra.get("started_at"), "ended_at": extra.get("ended_at"),
         "hot_envelope_ids": extra.get("hot_envelope_ids"),
         "totals": tot, "latency_ms": results.latency(extra),
@@ -224,17 +229,29 @@ def _finish(cfg: StormConfig, out: Path, host: str, extra: dict, ledger: dict | 
     return StormOutcome(code, reasons, data, path)
 
 
-def _load_model(sc: Scenario, shape_overrides: dict, tot: dict) -> dict:
-    """Closed or open model; for the open model, the offered peak arrival rate beside the
-    achieved one (Locust paces each user, so a user whose answers are slower than its pace falls
-    behind: a shortfall means the system, or Locust, could not keep up)."""
+def _load_model(sc: Scenario, shape_overrides: dict, tot: dict, extra: dict | None = None) -> dict:
+    """Closed or open model. Open: the offered arrivals (total and peak grabs/s) beside what was
+    answered, the grabs dropped (not started within the tolerance of their intended time) per second,
+    and the two latencies: from the intended start (the headline) and the service time."""
+    extra = extra or {}
     if sc.model == "closed":
-        return {"model": "closed", "open": False, "think_time_s": list(sc.think_time_s)}
-    plan = replace(sc, shape_params={**sc.shape_params, **shape_overrides})
-    peak = max((users_at(plan, t)[0] for t in range(int(sc.duration_s))), default=0) - sc.senders
-    return {"model": "open", "open": True, "pacing": "locust constant_throughput per user",
-            "grabs_per_user_per_s": sc.grabs_per_user_per_s,
-            "offered_grab_requests_per_s_at_peak": round(peak * sc.grabs_per_user_per_s, 1),
+        return {"model": "closed", "open": False, "think_time_s": list(sc.think_time_s),
+                "latency_from": "the actual send"}
+    plan = arrival_plan(sc, shape_overrides)
+    seconds = range(int(math.ceil(sc.duration_s)))
+    dropped = {int(s): n for s, n in extra.get("dropped", {}).items()}
+    t0 = int(extra.get("started_at") or 0)
+    total_dropped = sum(dropped.values())
+    return {"model": "open", "open": True, "time_unit_s": sc.time_unit_s,
+            "pre_allocated_users": sc.pre_allocated_users, "max_users": sc.max_users,
+            "grabbers_peak": sum(extra.get("pool_peak", {}).values()) or None,
+            "tolerance_ms": sc.tolerance_ms, "latency_from": "the intended start (service time beside it)",
+            "offered_grabs": plan.total,
+            "offered_grabs_per_s_at_peak": round(max((plan.count_between(t, t + 1) for t in seconds), default=0), 1),
+            "dropped_grabs": total_dropped,
+            "dropped_ratio": round(total_dropped / plan.total, 6) if plan.total else None,
+            "dropped_by_second": {str(s - t0): n for s, n in sorted(dropped.items())},
+            "arrivals_with_nothing_to_grab": extra.get("idle", 0),
             "achieved_requests_per_s": tot["requests_per_s"]}
 
 

@@ -1,5 +1,11 @@
 """Storm scenarios: TOML files in seeds/storms/ naming the seed, envelopes, users, load model and
 shape. Every random choice of a storm flows from ``seed``. Bad files fail with the field named.
+
+Load models (``[load] model``): ``closed`` (Locust users grab in a loop, ``think_time_s`` apart; the
+``[shape]`` gives user counts, loadtests/storm/shape_plan.py) and ``open`` (grabs arrive at a rate
+whatever the answers; the ``[shape]`` gives rates per ``time_unit_s``, loadtests/storm/arrivals.py,
+taken by a pool of ``pre_allocated_users`` that grows to ``max_users``; a grab not started within
+``tolerance_ms`` of its intended time is dropped and counted). Docs: docs/open-model.md.
 """
 from __future__ import annotations
 
@@ -9,9 +15,10 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from hongbao.loadtests.storm.arrivals import ArrivalPlan, plan_for
 from hongbao.seeds import find_toml, seed_file
 
-SHAPES = ("countdown", "herd", "ramp", "steady")
+SHAPES = ("countdown", "herd", "ramp", "steady", "constant", "ramping")   # the last two: open-model aliases
 MODELS = ("closed", "open")
 #: environment variable the locustfile reads to find its scenario (works under `locust -f` too)
 SCENARIO_ENV = "HONGBAO_SCENARIO"
@@ -46,11 +53,18 @@ class Scenario:
     sender_interval_s: float = 0.05   # each sender creates one envelope per interval
     hot_share: float = 0.8            # share of grabs aimed at a hot envelope once released
     pool_size: int = 200              # recent cold envelopes a worker keeps to grab from
-    retry_share: float = 0.0          # share of grabs resent at once with the same request_id
+    # clients as they are: shares of grabs that come with each behaviour (loadtests/storm/grabber.py)
+    double_tap_share: float = 0.0     # two grabs at once, same request id
+    retry_share: float = 0.0          # answer lost: resent after retry_after_ms, same request id
+    retry_after_ms: float = 100.0     # the client's timeout before it resends
+    re_tap_share: float = 0.0         # the same user taps again with a new request id
     # load model
     model: str = "closed"
     think_time_s: tuple[float, float] = (0.0, 0.0)   # closed model: wait between grabs
-    grabs_per_user_per_s: float = 10.0                # open model: arrival-rate pacing per user
+    time_unit_s: float = 1.0          # open model: [shape] rates are grabs per this many seconds
+    pre_allocated_users: int = 20     # open model: grabbers started at once (split over processes)
+    max_users: int = 1000             # open model: the pool grows to this when no grabber is free
+    tolerance_ms: float = 50.0        # open model: a grab not started this late is dropped
     # shape
     shape: str = "steady"
     shape_params: dict = field(default_factory=dict)
@@ -101,6 +115,9 @@ def parse(data: dict, path: str = "<scenario>") -> Scenario:
     if kind not in SHAPES:
         raise ScenarioError(f"{w}: shape.kind must be one of {', '.join(SHAPES)} (got {kind!r})")
     model = _get(load, "model", str, "closed", f"{w}: load")
+    if "grabs_per_user_per_s" in load:
+        raise ScenarioError(f"{w}: load.grabs_per_user_per_s is not a field: the open model takes arrival rates in "
+                            "[shape] (rate, start_rate, peak_rate...; see docs/open-model.md)")
     if model not in MODELS:
         raise ScenarioError(f"{w}: load.model must be one of {', '.join(MODELS)} (got {model!r})")
     sc = Scenario(
@@ -123,10 +140,16 @@ def parse(data: dict, path: str = "<scenario>") -> Scenario:
         sender_interval_s=_get(users, "sender_interval_s", float, 0.05, f"{w}: users"),
         hot_share=_get(users, "hot_share", float, 0.8, f"{w}: users"),
         pool_size=_get(users, "pool_size", int, 200, f"{w}: users"),
+        double_tap_share=_get(users, "double_tap_share", float, 0.0, f"{w}: users"),
         retry_share=_get(users, "retry_share", float, 0.0, f"{w}: users"),
+        retry_after_ms=_get(users, "retry_after_ms", float, 100.0, f"{w}: users"),
+        re_tap_share=_get(users, "re_tap_share", float, 0.0, f"{w}: users"),
         model=model,
         think_time_s=_pair(load, "think_time_s", float, (0.0, 0.0), f"{w}: load"),
-        grabs_per_user_per_s=_get(load, "grabs_per_user_per_s", float, 10.0, f"{w}: load"),
+        time_unit_s=_get(load, "time_unit_s", float, 1.0, f"{w}: load"),
+        pre_allocated_users=_get(load, "pre_allocated_users", int, 20, f"{w}: load"),
+        max_users=_get(load, "max_users", int, 1000, f"{w}: load"),
+        tolerance_ms=_get(load, "tolerance_ms", float, 50.0, f"{w}: load"),
         shape=kind,
         shape_params=shape,
         path=str(path),
@@ -168,14 +191,54 @@ def _check(sc: Scenario) -> None:
         (sc.sender_interval_s > 0, f"users.sender_interval_s must be > 0 (got {sc.sender_interval_s})"),
         (0.0 <= sc.hot_share <= 1.0, f"users.hot_share must be within 0..1 (got {sc.hot_share})"),
         (0.0 <= sc.retry_share <= 1.0, f"users.retry_share must be within 0..1 (got {sc.retry_share})"),
+        (0.0 <= sc.double_tap_share <= 1.0, f"users.double_tap_share must be within 0..1 (got {sc.double_tap_share})"),
+        (0.0 <= sc.re_tap_share <= 1.0, f"users.re_tap_share must be within 0..1 (got {sc.re_tap_share})"),
+        (sc.double_tap_share + sc.retry_share + sc.re_tap_share <= 1.0,
+         "users.double_tap_share + retry_share + re_tap_share must be <= 1"),
+        (sc.retry_after_ms >= 0, f"users.retry_after_ms must be >= 0 (got {sc.retry_after_ms})"),
         (sc.pool_size >= 1, f"users.pool_size must be >= 1 (got {sc.pool_size})"),
-        (sc.grabs_per_user_per_s > 0, f"load.grabs_per_user_per_s must be > 0 (got {sc.grabs_per_user_per_s})"),
+        (sc.time_unit_s > 0, f"load.time_unit_s must be > 0 (got {sc.time_unit_s})"),
+        (sc.pre_allocated_users >= 1, f"load.pre_allocated_users must be >= 1 (got {sc.pre_allocated_users})"),
+        (sc.max_users >= sc.pre_allocated_users,
+         f"load.max_users must be >= pre_allocated_users (got {sc.max_users} < {sc.pre_allocated_users})"),
+        (sc.tolerance_ms > 0, f"load.tolerance_ms must be > 0 (got {sc.tolerance_ms})"),
         (sc.hot_envelopes > 0 or sc.senders > 0,
          "nothing to grab: set envelopes.hot_envelopes or users.senders above 0"),
     ]
     for ok, msg in rules:
         if not ok:
             raise ScenarioError(f"{w}: {msg}")
+    if sc.model == "open":
+        try:
+            arrival_plan(sc)
+        except ValueError as e:
+            raise ScenarioError(f"{w}: {e}") from None
+    elif sc.shape in ("constant", "ramping"):
+        raise ScenarioError(f"{w}: shape.kind {sc.shape!r} is an arrival-rate shape: set load.model = \"open\"")
+
+
+def arrival_plan(sc: Scenario, shape_overrides: dict | None = None) -> ArrivalPlan:
+    """The open model's intended start times of ``sc`` (with the [shape] overrides a ramp sets)."""
+    return plan_for(sc.shape, {**sc.shape_params, **(shape_overrides or {})}, duration_s=sc.duration_s,
+                    time_unit_s=sc.time_unit_s, hot_release_s=sc.hot_release_s)
+
+
+def to_toml(data: dict) -> str:
+    """A scenario table as TOML (the value kinds scenarios use: str, numbers, bools, lists, tables)."""
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + "}"
+        return repr(v)
+    top = [f"{k} = {val(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    tables = [f"\n[{k}]\n" + "\n".join(f"{kk} = {val(vv)}" for kk, vv in v.items())
+              for k, v in data.items() if isinstance(v, dict)]
+    return "\n".join(top) + "\n" + "\n".join(tables) + "\n"
 
 
 def load(path: str | os.PathLike) -> Scenario:

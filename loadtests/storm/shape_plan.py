@@ -1,7 +1,8 @@
 """Storm shape plans: how many users run at each second of a storm (no Locust import here, so
 tests and plots can use them in-process; loadtests/shapes.py plays them as a LoadTestShape).
 
-Each shape is a pure function ``(params, t_s) -> (users, spawn_rate)``.
+Each shape is a pure function ``(params, t_s) -> (users, spawn_rate)``. In the open model the
+shape runs only the senders: the grabs come from the arrival plan (loadtests/storm/arrivals.py).
 
 Parameters (the ``[shape]`` table of a scenario):
 - steady:    users, spawn_rate
@@ -69,6 +70,8 @@ def users_at(scenario: Scenario, t_s: float) -> tuple[int, float] | None:
     """(users, spawn rate) at ``t_s`` seconds into the storm, None once the storm is over."""
     if t_s >= scenario.duration_s:
         return None
+    if scenario.model == "open":     # the grabbers are the open pool's (loadtests/storm/open_pool.py)
+        return scenario.senders, float(max(scenario.senders, 1))
     users, rate = SHAPE_FUNCTIONS[scenario.shape](scenario.shape_params, t_s)
     # sender users are fixed-count and come first: always leave room for at least one grabber
     return max(users, scenario.senders + 1), rate

@@ -101,10 +101,9 @@ def markdown(doc: dict) -> str:
     sc, tot, audit = doc["scenario"], doc["totals"], doc["audit"]
     lat = doc["latency_ms"].get("grab (all outcomes)", {})
     lm = doc.get("load_model") or {}
-    model = (f"open model, {lm.get('grabs_per_user_per_s')} grabs/s per user (arrival-rate pacing: "
-             f"{_fmt(lm.get('offered_grab_requests_per_s_at_peak'))} grab requests/s offered at peak, "
-             f"{_fmt(lm.get('achieved_requests_per_s'))} requests/s achieved)"
-             if lm.get("open") else "closed model (users wait for answers)")
+    model = (f"open model ({_fmt(lm.get('offered_grabs'))} grabs offered on schedule, "
+             f"{_fmt(lm.get('offered_grabs_per_s_at_peak'))} grabs/s at peak; latency from each grab's "
+             f"intended start)" if lm.get("open") else "closed model (users wait for answers)")
     where = doc.get("store") or doc.get("host")
     lines = [f"Scenario **{sc['name']}** ({sc.get('description', '')}), seed {sc['seed']}, "
              f"{sc['duration_s']:g} s, shape {sc['shape']}, {model}; store `{where}`"
@@ -118,6 +117,21 @@ def markdown(doc: dict) -> str:
              f"{_fmt(lat.get('p99_ms'), '.3g')} ms | {_fmt(lat.get('p99.9_ms'), '.3g')} ms |", "",
              "Latency is recorded per request in microseconds (Locust's own table rounds to whole "
              "milliseconds below 100 ms).", ""]
+    if lm.get("open"):
+        svc = doc.get("service_time_ms") or {}
+        late = ", ".join(f"{n:,} at {s} s" for s, n in list(lm.get("dropped_by_second", {}).items())[:8])
+        lines += [f"- service time (from the actual send): p50 {_fmt(svc.get('p50_ms'), '.3g')} ms, "
+                  f"p99 {_fmt(svc.get('p99_ms'), '.3g')} ms; grabbers at most {_fmt(lm.get('grabbers_peak'))} "
+                  f"of {lm.get('max_users')}",
+                  f"- dropped grabs (not started within {lm.get('tolerance_ms'):g} ms of their intended start): "
+                  f"**{lm.get('dropped_grabs', 0):,}** ({_fmt((lm.get('dropped_ratio') or 0) * 100, '.2f')}% of "
+                  f"those offered){': ' + late if late else ''}", ""]
+    clients = doc.get("clients") or {}
+    if any(c.get("played") for c in clients.values()):
+        labels = {"double_tap": "double taps", "retry": "retries after a client timeout", "re_tap": "re-taps"}
+        lines += ["Clients as they are: " + ", ".join(
+            f"{labels.get(name, name)} {c['played']:,}" for name, c in clients.items()) + " (the audit checks "
+            "each got at most one payment and the first answer repeated).", ""]
     ran = audit.get("checks_ran") or ["conservation", "no double grab", "count never exceeded",
                                       "acknowledged grabs are in the ledger"]
     lines.append(f"**Post-storm audit: {'clean' if audit['ok'] else 'FAILED'}** over {audit['envelopes']:,} "
