@@ -35,12 +35,14 @@ def progress(console: Console):
 
 def print_capacity(console: Console, doc: dict) -> None:
     """The knees, then the projection with where each figure came from."""
-    knees = Table(title="Saturation search (knee = highest sustainable grabs/s)")
-    for col in ("ramp", "knee grabs/s", "p99 ms", "stopped because", "limited by", "bound"):
+    knees = Table(title="Saturation search (knee = highest offered grabs/s answered within the SLO)")
+    for col in ("ramp", "knee: offered grabs/s", "answered grabs/s", "dropped", "p99 ms", "stopped because",
+                "limited by", "bound"):
         knees.add_column(col)
     for ramp in doc["ramps"]:
         k = ramp["knee"]
-        knees.add_row(ramp["label"], _fmt(k["grabs_per_second"]), _fmt(k["p99_ms"]), k["stop_reason"],
+        knees.add_row(ramp["label"], _fmt(k.get("offered_per_second")), _fmt(k["grabs_per_second"]),
+                      _fmt(k.get("dropped")), _fmt(k["p99_ms"]), k["stop_reason"],
                       k["limiting"].replace("_", " "), "[yellow]lower bound[/yellow]" if k["lower_bound"] else "measured")
     console.print(knees)
     t = doc["target"]

@@ -100,7 +100,8 @@ def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fleet: how long the master waits for them (default 60s)")
 
 
-def check_fleet_arguments(args: argparse.Namespace, host: str | None) -> tuple[str, int] | None:
+def check_fleet_arguments(args: argparse.Namespace, host: str | None,
+                          locust_workers: int | None = None) -> tuple[str, int] | None:
     """The master's bind address in fleet mode, None otherwise; ValueError naming the flag."""
     from hongbao.loadtests.storm.fleet import parse_address
     from hongbao.loadtests.storm.target import is_loopback_host
@@ -110,7 +111,7 @@ def check_fleet_arguments(args: argparse.Namespace, host: str | None) -> tuple[s
         return None
     if not args.expect_workers or args.expect_workers < 1:
         raise ValueError(f"--master needs --expect-workers N >= 1 (got {args.expect_workers})")
-    if getattr(args, "processes", None) not in (None, 1) or getattr(args, "workers", None):
+    if getattr(args, "processes", None) not in (None, 1) or locust_workers:
         raise ValueError("--master generates the load on its workers: no --processes or --workers with it")
     bind = parse_address(args.bind, "--bind")
     if host is None and not getattr(args, "redis_direct", False) and not is_loopback_host(bind[0]):
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     if args.processes and args.workers:
         return _fail("use --processes or --workers, not both")
     try:
-        bind = check_fleet_arguments(args, host)
+        bind = check_fleet_arguments(args, host, args.workers)
     except ValueError as e:
         return _fail(str(e))
     out = (args.out or default_run_dir()).resolve()

@@ -19,12 +19,14 @@ def _fmt(value) -> str:
 
 
 def _knee_table(ramps: list[dict]) -> list[str]:
-    lines = ["| ramp | knee grabs/s | p99 at knee (ms) | stopped because | limited by | bound |",
-             "|---|---:|---:|---|---|---|"]
+    lines = ["| ramp | knee: offered grabs/s | answered grabs/s | dropped | p99 at knee (ms) | stopped because | "
+             "limited by | bound |", "|---|---:|---:|---:|---:|---|---|---|"]
     for ramp in ramps:
         knee = ramp.get("knee") or {}
         rate = knee.get("grabs_per_second")
-        lines.append(f"| {ramp['label']} | {_fmt(rate) if rate else 'none'} | {_fmt(knee.get('p99_ms'))} | "
+        offered = knee.get("offered_per_second")
+        lines.append(f"| {ramp['label']} | {_fmt(offered) if rate and offered else 'none' if not rate else '— (closed)'}"
+                     f" | {_fmt(rate) if rate else 'none'} | {_fmt(knee.get('dropped'))} | {_fmt(knee.get('p99_ms'))} | "
                      f"{knee.get('stop_reason', '')} | {knee.get('limiting', '').replace('_', ' ')} | "
                      f"{'lower bound' if knee.get('lower_bound') else 'measured'} |")
     return lines
