@@ -117,6 +117,12 @@ def test_every_ramp_step_breach_names_the_limit():
     (["--host", "http://192.0.2.1:8000"], "--allow-remote-target"),
     (["--host", "http://127.0.0.1:1", "--store", "memory"], "--host"),
     (["--adapter", "hongbao.loadtests.examples.yuan_adapter:YuanAdapter"], "--adapter needs --host"),
+    (["--master"], "--expect-workers"),
+    (["--expect-workers", "2"], "--master"),
+    (["--master", "--expect-workers", "2", "--bind", "127.0.0.1:99999"], "--bind"),
+    (["--master", "--expect-workers", "2", "--bind", "10.0.0.5:5557"], "give --host URL"),
+    (["--master", "--expect-workers", "2", "--processes", "2"], "no --processes"),
+    (["--start-rate", "0"], "--start-rate"),
 ])
 def test_bad_input_exits_2_naming_the_flag(argv, flag, capsys, tmp_path):
     assert main(["capacity", *argv, "--out", str(tmp_path / "out")]) == 2

@@ -15,7 +15,6 @@ import pytest
 from hongbao.loadtests.storm import procs
 from tests.support.hosts import Hosts, make_hosts
 
-pytestmark = [pytest.mark.slow, pytest.mark.storm]
 HONGBAO = [sys.executable, "-m", "hongbao.harness.cli"]
 
 
@@ -39,22 +38,25 @@ def wait_for(condition, timeout_s: float, what: str) -> None:
     raise AssertionError(f"{what}: not within {timeout_s:.0f}s")
 
 
-def start_fleet(hosts: Hosts, tmp: Path, *, duration: str, scenario: str = "smoke") -> tuple[subprocess.Popen, dict]:
-    """Service on svc, master on master, one ``hongbao worker`` on w1 and on w2; returns the master
-    process and the worker processes by host."""
+def start_fleet(hosts: Hosts, tmp: Path, master_args: list[str]) -> tuple[subprocess.Popen, dict]:
+    """Service on svc; ``hongbao <master_args> --host SVC --master --bind MASTER:PORT --expect-workers 2``
+    on master; one ``hongbao worker`` on w1 and on w2. Returns the master process and the workers by host."""
     svc_port, master_port = procs.free_port(), procs.free_port()
     svc = f"http://{hosts.address('svc')}:{svc_port}"
     hosts.popen("svc", HONGBAO + ["serve", "--host", hosts.address("svc"), "--port", str(svc_port),
                                   "--allow-remote", "--seed", "5"], tmp / "service.log")
     wait_http(hosts, "master", svc + "/healthz")
     bind = f"{hosts.address('master')}:{master_port}"
-    master = hosts.popen("master", HONGBAO + [
-        "storm", "--scenario", scenario, "--duration", duration, "--host", svc, "--allow-remote-target",
-        "--master", "--bind", bind, "--expect-workers", "2", "--workers-wait", "60s",
-        "--out", str(tmp / "run"), "--no-progress"], tmp / "master.log")
+    master = hosts.popen("master", HONGBAO + master_args + [
+        "--host", svc, "--allow-remote-target", "--master", "--bind", bind, "--expect-workers", "2"], tmp / "master.log")
     workers = {name: hosts.popen(name, HONGBAO + ["worker", "--master", bind, "--name", name], tmp / f"{name}.log")
                for name in ("w1", "w2")}
     return master, workers
+
+
+def fleet_storm(hosts: Hosts, tmp: Path, duration: str) -> tuple[subprocess.Popen, dict]:
+    return start_fleet(hosts, tmp, ["storm", "--scenario", "smoke", "--duration", duration, "--out", str(tmp / "run"),
+                                    "--no-progress"])
 
 
 def finish(master: subprocess.Popen, tmp: Path, mode: str) -> dict:
@@ -66,9 +68,11 @@ def finish(master: subprocess.Popen, tmp: Path, mode: str) -> dict:
     return storm
 
 
+@pytest.mark.slow
+@pytest.mark.storm
 def test_fleet_storm_across_hosts(tmp_path):
     with make_hosts(["svc", "master", "w1", "w2"]) as hosts:
-        master, workers = start_fleet(hosts, tmp_path, duration="4s")
+        master, workers = fleet_storm(hosts, tmp_path, "4s")
         storm = finish(master, tmp_path, hosts.mode)
         for w in workers.values():
             assert w.wait(timeout=30) == 0
@@ -84,9 +88,11 @@ def test_fleet_storm_across_hosts(tmp_path):
         assert {n: h["addresses"] for n, h in by_host.items()} == {n: [hosts.address(n)] for n in ("w1", "w2")}
 
 
+@pytest.mark.slow
+@pytest.mark.storm
 def test_fleet_storm_goes_on_without_a_killed_worker(tmp_path):
     with make_hosts(["svc", "master", "w1", "w2"]) as hosts:
-        master, workers = start_fleet(hosts, tmp_path, duration="7s")
+        master, workers = fleet_storm(hosts, tmp_path, "7s")
         progress = tmp_path / "run" / "progress.json"
 
         def grabbing() -> bool:
@@ -128,6 +134,8 @@ def _storm_with_one_worker(tmp_path: Path, worker_cwd: Path, **cfg) -> tuple:
     return outcome, worker.returncode, output
 
 
+@pytest.mark.slow
+@pytest.mark.storm
 def test_worker_of_another_kit_version_is_refused(tmp_path, monkeypatch):
     from hongbao.loadtests.storm import fleet
     here = fleet.kit_version()
@@ -138,6 +146,8 @@ def test_worker_of_another_kit_version_is_refused(tmp_path, monkeypatch):
     assert code == 2 and "refused" in output and "9.9.9-master" in output and here in output
 
 
+@pytest.mark.slow
+@pytest.mark.storm
 def test_worker_without_the_adapter_module_says_so(tmp_path, monkeypatch):
     master_dir, worker_dir = tmp_path / "master", tmp_path / "worker"
     master_dir.mkdir()
@@ -160,3 +170,37 @@ def test_worker_without_the_adapter_module_says_so(tmp_path, monkeypatch):
         in outcome.reasons[0]
     assert "No module named 'only_on_master'" in outcome.reasons[0]
     assert code == 2 and "not importable on this worker" in output
+
+
+@pytest.mark.slow
+@pytest.mark.storm
+def test_fleet_capacity_ramp_across_hosts(tmp_path):
+    """``hongbao capacity`` drives the same fleet: an open-model ramp of offered grabs/s whose grabs
+    come from both worker hosts."""
+    with make_hosts(["svc", "master", "w1", "w2"]) as hosts:
+        master, _ = start_fleet(hosts, tmp_path, ["capacity", "--steps", "2", "--step-seconds", "3", "--start-rate",
+                                                  "100", "--step-rate", "200", "--no-report", "--out",
+                                                  str(tmp_path / "cap")])
+        code = master.wait(timeout=180)
+        print(f"fleet hosts: {hosts.mode}" + ("" if hosts.mode == "netns" else " (loopback addresses)"))
+        print((tmp_path / "master.log").read_text()[-3000:])
+    assert code == 0
+    (ramp,) = json.loads((tmp_path / "cap" / "capacity.json").read_text())["ramps"]
+    assert ramp["audit_ok"] is True and ramp["model"] == "open"
+    assert [s["offered_per_second"] for s in ramp["steps"]] == [100, 300]
+    hosts_grabs = {h["host"]: h["grabs"] for h in ramp["fleet"]["hosts"]}
+    assert set(hosts_grabs) == {"w1", "w2"} and all(n > 0 for n in hosts_grabs.values())
+    assert "2 Locust worker(s) on 2 host(s)" in ramp["label"]
+    assert ramp["knee"]["offered_per_second"] in (100, 300) or ramp["knee"]["grabs_per_second"] is None
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--master", "nohost.invalid:5557"], "--master nohost.invalid: cannot resolve it"),
+    (["--master", ":5557"], "--master must name the master's host"),
+    (["--master", "127.0.0.1:0"], "--master must look like HOST:PORT"),
+    (["--master", "127.0.0.1", "--processes", "0"], "--processes must be >= 1"),
+])
+def test_worker_bad_input_exits_2_naming_the_flag(argv, message, capsys):
+    from hongbao.harness.cli import main
+    assert main(["worker", *argv]) == 2
+    assert message in capsys.readouterr().err

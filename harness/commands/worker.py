@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
         host, port = fleet.parse_address(args.master, "--master", default_host="")
         if not host:
             raise ValueError(f"--master must name the master's host (got {args.master!r})")
+        try:
+            socket.getaddrinfo(host, port)
+        except socket.gaierror as e:
+            raise ValueError(f"--master {host}: cannot resolve it ({e.strerror})") from None
         if args.processes < 1 or args.storms < 0:
             raise ValueError(f"--processes must be >= 1 and --storms >= 0 (got {args.processes}, {args.storms})")
     except ValueError as e:

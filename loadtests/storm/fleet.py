@@ -56,11 +56,12 @@ def _kit_module(locustfile: Path) -> str:
     return f"hongbao.loadtests.{Path(locustfile).stem}"
 
 
-def write_locustfile(out_dir: Path, env: dict, locustfile: Path, version: str | None = None) -> Path:
-    """The fleet's locustfile in ``out_dir``: the scenario and every HONGBAO_* variable of ``env``
-    (but the master's own paths), checked on the worker against its kit version."""
+def write_locustfile(out_dir: Path, env: dict, locustfile: Path, version: str | None = None,
+                     host: str | None = None) -> Path:
+    """The fleet's locustfile in ``out_dir``: the scenario, the target ``host`` and every HONGBAO_*
+    variable of ``env`` (but the master's own paths), checked on the worker against its kit version."""
     scenario_toml = Path(env[SCENARIO_ENV]).read_text()
-    spec = {"kit_version": version or kit_version(), "scenario_toml": scenario_toml,
+    spec = {"kit_version": version or kit_version(), "scenario_toml": scenario_toml, "host": host,
             "env": {k: v for k, v in env.items() if k.startswith("HONGBAO_") and k not in MASTER_ONLY_ENV}}
     text = f'''"""A fleet storm's locustfile, written by `hongbao storm --master`. Locust sends it to every
 `hongbao worker`: it carries the scenario and the adapter spec, refuses a worker whose kit version
@@ -104,6 +105,8 @@ def boot(spec: dict) -> None:
     the kit reads, the scenario from the master (on a worker), and the adapter checked."""
     for key, value in spec["env"].items():
         os.environ[key] = value
+    if spec.get("host"):       # a worker knows the target from its start, not only from its first spawn
+        os.environ["LOCUST_HOST"] = spec["host"]
     text = spec["scenario_toml"]     # the master's scenario, never one this machine has
     path = Path(tempfile.gettempdir()) / f"hongbao-scenario-{hashlib.sha256(text.encode()).hexdigest()[:16]}.toml"
     tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -159,7 +159,7 @@ def start_fleet_master(*, host: str, env: dict, out_dir: Path, duration_s: float
     (``hongbao worker --master HOST:PORT`` on other machines), waits at most ``wait_s`` for them, and
     hands each the fleet's locustfile (loadtests/storm/fleet.py). A lost worker's users go to the rest."""
     from hongbao.loadtests.storm import fleet
-    path = fleet.write_locustfile(out_dir, env, locustfile)
+    path = fleet.write_locustfile(out_dir, env, locustfile, host=host)
     master_env = {**env, "LOCUST_MODE_MASTER": "true", "LOCUST_MASTER_BIND_HOST": bind[0],
                   "LOCUST_MASTER_BIND_PORT": str(bind[1]), "LOCUST_EXPECT_WORKERS": str(expect_workers),
                   "LOCUST_EXPECT_WORKERS_MAX_WAIT": str(int(wait_s)), "LOCUST_ENABLE_REBALANCING": "true"}
