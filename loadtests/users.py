@@ -23,6 +23,7 @@ import itertools
 import os
 import random
 import time
+import zlib
 
 import gevent
 from locust import User, between, constant
@@ -46,8 +47,9 @@ RECORDING = Recording()                                 # this process's; record
 def identity(worker_index: int, role: str) -> tuple[str, random.Random]:
     """A user id unique in the storm and its RNG (which depends only on the seed and the name)."""
     name = f"w{worker_index}-{role}{next(_user_numbers)}"
-    # the run tag keeps ids unique across storms against one long-lived store
-    return f"{POOL.run_tag}-{name}", random.Random(f"{SCENARIO.seed}:{name}")
+    # the run tag keeps ids unique across storms against one long-lived store; an integer seed
+    # (not a string, which Random hashes with SHA-512) because users are made all the time
+    return f"{POOL.run_tag}-{name}", random.Random(SCENARIO.seed << 32 | zlib.crc32(name.encode()))
 
 
 def _identity(user, role: str) -> tuple[str, random.Random]:
@@ -60,17 +62,18 @@ def grabber_wait_time():
     return constant(lo) if lo == hi else between(lo, hi)
 
 
-def new_grabber(environment, worker_index: int) -> Grabber:
-    return Grabber(environment.host, lambda: identity(worker_index, "g"), scenario=SCENARIO, adapter=ADAPTER, pool=POOL,
+def new_grabber(environment, worker_index: int, host: str | None = None) -> Grabber:
+    return Grabber(host or environment.host, lambda: identity(worker_index, "g"), scenario=SCENARIO, adapter=ADAPTER, pool=POOL,
                    recording=RECORDING, fire=environment.events.request.fire)
 
 
-def start_open_pool(environment, origin: float, index: int, count: int) -> OpenPool:
-    """This process's share (``index`` of ``count``) of the open model's arrivals from ``origin``."""
+def start_open_pool(environment, origin: float, index: int, count: int, host: str | None = None) -> OpenPool:
+    """This process's share (``index`` of ``count``) of the open model's arrivals from ``origin``,
+    grabbing from ``host`` (a worker may learn the host from the master before Locust tells it)."""
     worker_index = getattr(environment.runner, "worker_index", 0)
     pool = OpenPool(arrival_plan(SCENARIO), origin, index, count, tolerance_s=SCENARIO.tolerance_ms / 1000.0,
                     pre_allocated=SCENARIO.pre_allocated_users, max_users=SCENARIO.max_users,
-                    recording=RECORDING, make_grabber=lambda _: new_grabber(environment, worker_index))
+                    recording=RECORDING, make_grabber=lambda _: new_grabber(environment, worker_index, host))
     pool.start()
     return pool
 
@@ -109,11 +112,13 @@ class SenderUser(User):
             envelope_id = ADAPTER.create_envelope(timed, spec)
         except Exception as e:  # noqa: BLE001 - whatever the adapter raised is the failure's message
             exc = RuntimeError(f"create envelope: {type(e).__name__}: {e}"[:300])
-        ms = (time.time() - (timed.sent_at or time.time())) * 1000.0
-        RECORDING.add(outcomes.CREATE, ms, exc is not None, self.user_id)
         if exc is None:
             POOL.add_cold(envelope_id)
             RECORDING.add_envelope(envelope_id, spec.total_cents, spec.count, spec.min_cents)
+        if not timed.sent_at:
+            return          # the adapter made no request (envelopes prepared beforehand): nothing to time
+        ms = (time.time() - timed.sent_at) * 1000.0
+        RECORDING.add(outcomes.CREATE, ms, exc is not None, self.user_id)
         self.environment.events.request.fire(request_type="POST", name=outcomes.CREATE, response_time=ms,
                                              response_length=timed.length, exception=exc, context=RECORDED)
 

@@ -23,10 +23,10 @@ SMOKE = Path(__file__).resolve().parents[1] / "seeds" / "storms" / "smoke.toml"
 
 
 def _scenario(tmp_path: Path) -> Path:
-    """smoke, 4 s, with one grant in three resent as a client retry (same request id)."""
+    """smoke, 4 s, with one grab in three resent at once as a client retry (same request id)."""
     text = SMOKE.read_text().replace("duration_s = 5", "duration_s = 4")
     path = tmp_path / "retry.toml"
-    path.write_text(text.replace("hot_share = 0.5", "hot_share = 0.5\nretry_share = 0.3"))
+    path.write_text(text.replace("hot_share = 0.5", "hot_share = 0.5\nretry_share = 0.3\nretry_after_ms = 0"))
     return path
 
 

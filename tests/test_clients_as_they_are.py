@@ -52,7 +52,11 @@ def test_client_behaviour_checks_name_each_violation():
             ["E2", "u1", "re_tap", [["granted", 7], ["repeat", 7]]]]
     assert all(c.ok for c in check_client_behaviours(good))
     bad = [["E1", "u1", "retry", [["granted", 50], ["granted", 40]]],
-           ["E2", "u3", "re_tap", [["granted", 7], ["repeat", 8]]]]
+           ["E2", "u3", "re_tap", [["granted", 7], ["repeat", 8]]],
+           ["E3", "u4", "retry", [["granted", 9], ["sold_out", None]]],
+           ["E4", "u5", "double_tap", [["error", None], ["granted", 3]]]]
     once, same = check_client_behaviours(bad)
     assert once.violations == 1 and "user 'u1' paid 2 times" in once.examples[0]
-    assert same.violations == 2 and "[7, 8] cents" in same.examples[1]
+    assert same.examples == ["retry: envelope E1: user 'u1' granted 50 cents, then answered granted 40",
+                             "re_tap: envelope E2: user 'u3' granted 7 cents, then answered repeat 8",
+                             "retry: envelope E3: user 'u4' granted 9 cents, then answered sold_out"]

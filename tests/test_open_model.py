@@ -101,10 +101,12 @@ def test_a_service_stall_shows_in_the_open_models_p99_from_intended_start(tmp_pa
         lm["arrivals_with_nothing_to_grab"] >= 0.95 * lm["offered_grabs"]
 
 
-def test_open_model_in_two_processes_splits_the_schedule(tmp_path):
+@pytest.mark.parametrize("how", [{"processes": 2}, pytest.param({"workers": 2}, marks=pytest.mark.slow)],
+                         ids=["processes", "master-workers"])
+def test_open_model_in_two_processes_splits_the_schedule(tmp_path, how):
     sc = _scenario(tmp_path, "split", {"model": "open", "pre_allocated_users": 4, "max_users": 100,
                                        "tolerance_ms": 200}, {"kind": "steady", "rate": 150}, duration_s=4)
-    outcome = run_storm(StormConfig(scenario=sc, out_dir=tmp_path / "run", processes=2, progress=False))
+    outcome = run_storm(StormConfig(scenario=sc, out_dir=tmp_path / "run", progress=False, **how))
     assert outcome.exit == Exit.OK, outcome.reasons
     d = outcome.data
     lm = d["load_model"]

@@ -27,6 +27,9 @@ from hongbao.loadtests.storm.scenario import Scenario
 
 #: the ``context`` of the request events a grabber fires: it has recorded them itself already
 RECORDED: dict = {"recorded": True}
+#: a user grabs at most this many envelopes, then a new user takes its place (people grab a handful
+#: of envelopes in a storm; it also keeps finding an untried envelope cheap)
+ENVELOPES_PER_USER = 16
 
 
 class TimedHttp:
@@ -49,7 +52,8 @@ class TimedHttp:
 class Grabber:
     """A user that grabs: ``grab(intended)`` picks an envelope it has not tried and grabs it (with
     the scenario's client behaviours); False when there was nothing to grab. A user who has tried
-    every envelope in sight is replaced by a new one (``identity()`` makes its id and RNG)."""
+    ENVELOPES_PER_USER envelopes or every envelope in sight is replaced by a new one (``identity()``
+    makes its id and RNG)."""
 
     def __init__(self, host: str, identity: Callable[[], tuple[str, random.Random]], *, scenario: Scenario,
                  adapter: BaseAdapter, pool: EnvelopePool, recording: Recording, fire: Callable) -> None:
@@ -71,6 +75,9 @@ class Grabber:
 
     def grab(self, intended: float | None = None) -> bool:
         now = time.time()
+        if len(self.tried) >= ENVELOPES_PER_USER:
+            self.user_id, self.rng = self.identity()
+            self.tried = set()
         envelope_id = self.pool.pick(self.rng, self.tried, self.sc.hot_share, now)
         if envelope_id is None and self.tried:
             # this user has tried every envelope it can see: it leaves, a new user takes its place

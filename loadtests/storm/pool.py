@@ -27,7 +27,12 @@ class EnvelopePool:
         self.cold.append(envelope_id)
 
     def close(self, envelope_id: str | int) -> None:
-        self.closed.add(envelope_id)
+        if envelope_id not in self.closed:
+            self.closed.add(envelope_id)
+            try:
+                self.cold.remove(envelope_id)    # keeps picks from drawing closed envelopes
+            except ValueError:
+                pass
 
     def pick(self, rng: random.Random, tried: set, hot_share: float, now: float) -> str | int | None:
         """An envelope this user has not tried yet, hot first with probability ``hot_share``."""

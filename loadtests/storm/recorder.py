@@ -100,6 +100,7 @@ def _on_test_start(environment, **kwargs):
                                                         "release_at": STATE["release_at"],
                                                         "run_tag": STATE["run_tag"],
                                                         "started_at": STATE["started_at"],
+                                                        "host": environment.host,
                                                         "shares": {c.id: i for i, c in enumerate(clients)}})
     elif SCENARIO.model == "open" and "setup_error" not in STATE:
         STATE["open_pool"] = start_open_pool(environment, STATE["started_at"], 0, 1)
@@ -133,7 +134,8 @@ def _on_hot_message(environment, msg, **kwargs):
     shares = msg.data.get("shares", {})
     me = environment.runner.client_id
     if SCENARIO.model == "open" and me in shares and STATE["open_pool"] is None:
-        STATE["open_pool"] = start_open_pool(environment, msg.data["started_at"], shares[me], len(shares))
+        STATE["open_pool"] = start_open_pool(environment, msg.data["started_at"], shares[me], len(shares),
+                                             msg.data.get("host"))
 
 
 def _write(path: Path, data: dict) -> None:
