@@ -92,7 +92,7 @@ def test_fleet_storm_across_hosts(tmp_path):
 @pytest.mark.storm
 def test_fleet_storm_goes_on_without_a_killed_worker(tmp_path):
     with make_hosts(["svc", "master", "w1", "w2"]) as hosts:
-        master, workers = fleet_storm(hosts, tmp_path, "7s")
+        master, workers = fleet_storm(hosts, tmp_path, "9s")
         progress = tmp_path / "run" / "progress.json"
 
         def grabbing() -> bool:
