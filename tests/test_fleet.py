@@ -47,8 +47,8 @@ def start_fleet(hosts: Hosts, tmp: Path, master_args: list[str]) -> tuple[subpro
                                   "--allow-remote", "--seed", "5"], tmp / "service.log")
     wait_http(hosts, "master", svc + "/healthz")
     bind = f"{hosts.address('master')}:{master_port}"
-    master = hosts.popen("master", HONGBAO + master_args + [
-        "--host", svc, "--allow-remote-target", "--master", "--bind", bind, "--expect-workers", "2"], tmp / "master.log")
+    master = hosts.popen("master", HONGBAO + master_args + ["--host", svc, "--allow-remote-target", "--master",
+                                                           "--bind", bind, "--expect-workers", "2"], tmp / "master.log")
     workers = {name: hosts.popen(name, HONGBAO + ["worker", "--master", bind, "--name", name], tmp / f"{name}.log")
                for name in ("w1", "w2")}
     return master, workers

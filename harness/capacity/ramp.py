@@ -78,7 +78,8 @@ def to_steps(raw: list[dict], extra: dict, machine: MachineCpu | None, *, step_s
                 busy["machine"] = m
         out.append(RampStep(users=int(r["users"]), duration_s=float(r["seconds"]), requests=requests,
                             failures=int(round((r["error_ratio"] or 0) * requests)),
-                            grabs_per_second=float(r.get("answered_per_s") or r["rps"] or 0), p50_ms=float(r["p50_ms"] or 0),
+                            grabs_per_second=float(r.get("answered_per_s") or r["rps"] or 0),
+                            p50_ms=float(r["p50_ms"] or 0),
                             p99_ms=float(r["p99_ms"] or 0), cpu_cores=busy,
                             cores={k: v for k, v in cores.items() if k in busy},
                             loadgen_saturated=bool(r.get("load_generator_saturated")),

@@ -16,6 +16,9 @@ from dataclasses import asdict, dataclass, field
 COMPONENTS = ("load_generator", "service", "store")
 SATURATED = 0.85           # a component busy on >= 85% of its cores is called saturated
 PLATEAU_GAIN = 1.05        # more offered load but < 5% more grabs/s: throughput has plateaued
+#: how the report names each limit
+LIMIT_NAMES = {"load_generator": "load generator", "service": "service", "store": "store",
+               "machine": "the whole machine", "none": "nothing saturated"}
 DROPPED_BUDGET = 0.001     # a step that dropped this share of its offered grabs or more is not sustained
 
 

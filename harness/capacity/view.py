@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hongbao.harness.capacity.saturation import LIMIT_NAMES
 from hongbao.harness.report.sections.capacity import _fmt
 
 
@@ -43,7 +44,8 @@ def print_capacity(console: Console, doc: dict) -> None:
         k = ramp["knee"]
         knees.add_row(ramp["label"], _fmt(k.get("offered_per_second")), _fmt(k["grabs_per_second"]),
                       _fmt(k.get("dropped")), _fmt(k["p99_ms"]), k["stop_reason"],
-                      k["limiting"].replace("_", " "), "[yellow]lower bound[/yellow]" if k["lower_bound"] else "measured")
+                      LIMIT_NAMES.get(k["limiting"], k["limiting"]),
+                      "[yellow]lower bound[/yellow]" if k["lower_bound"] else "measured")
     console.print(knees)
     t = doc["target"]
     proj = Table(title=f"Projection for {t['title']} ({t['grabs_per_second']:,.0f}/s), "

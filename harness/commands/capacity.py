@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Find the knee (the highest offered grabs/s answered within the p99 SLO, measured from each "
         "grab's intended start, and the error budget, with under 0.1% dropped) with a short step ramp of "
         "the offered arrival rate against the reference grab service (or --host), name what limited it "
-        "(load generator, service, store, the whole machine), and project service cores/instances, Redis shards and memory per million open "
+        "(load generator, service, store, the whole machine), and project service cores/instances, "
+        "Redis shards and memory per million open "
         "envelopes for a target peak. Writes capacity.json, capacity_latency.png, report.md and "
         "report.html into the run folder. Every assumption is listed in the report.", width=88)
     parser.epilog = (

@@ -138,8 +138,9 @@ def print_fleet(fleet: dict | None) -> None:
     print(f"fleet: master {fleet['master']}, {fleet['connected_workers']} of {fleet['expected_workers']} "
           f"worker process(es) connected")
     for h in fleet["hosts"]:
+        lost = f", {h['lost_processes']} lost" if h["lost_processes"] else ""
         print(f"  {h['host']} ({', '.join(h['addresses'])}): {h['processes']} process(es), {h['grabs']:,} grabs "
-              f"of {h['grab_requests']:,} grab requests" + (f", {h['lost_processes']} lost" if h["lost_processes"] else ""))
+              f"of {h['grab_requests']:,} grab requests{lost}")
     for w in fleet["lost_workers"]:
         print(f"  lost: {w['host']} pid {w['pid']} {w['lost']} (last report at {w['last_report_s']} s, "
               f"noticed at {w['lost_at_s']} s); the storm went on without it")

@@ -148,8 +148,8 @@ def summary(raw: dict, expected: int) -> dict:
         h["grab_requests"] += w.get("grab_requests", 0)
         h["grabs"] += w.get("grabs", 0)
         h["lost_processes"] += int(bool(w.get("lost")))
-    lost = [{k: w.get(k) for k in ("host", "address", "pid", "client_id", "lost", "lost_at_s", "last_report_s", "grabs")}
-            for w in workers if w.get("lost")]
+    keys = ("host", "address", "pid", "client_id", "lost", "lost_at_s", "last_report_s", "grabs")
+    lost = [{k: w.get(k) for k in keys} for w in workers if w.get("lost")]
     return {"master": raw.get("master"), "expected_workers": expected, "connected_workers": len(workers),
             "kit_version": raw.get("kit_version"), "hosts": list(hosts.values()), "workers": workers,
             "lost_workers": lost, "refused": raw.get("refused", [])}

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hongbao.harness.capacity.plot import plot_ramps
+from hongbao.harness.capacity.saturation import LIMIT_NAMES
 from hongbao.harness.capacity.sources import load_capacity
 from hongbao.harness.report.section import Section
 
@@ -25,9 +26,10 @@ def _knee_table(ramps: list[dict]) -> list[str]:
         knee = ramp.get("knee") or {}
         rate = knee.get("grabs_per_second")
         offered = knee.get("offered_per_second")
-        lines.append(f"| {ramp['label']} | {_fmt(offered) if rate and offered else 'none' if not rate else '— (closed)'}"
-                     f" | {_fmt(rate) if rate else 'none'} | {_fmt(knee.get('dropped'))} | {_fmt(knee.get('p99_ms'))} | "
-                     f"{knee.get('stop_reason', '')} | {knee.get('limiting', '').replace('_', ' ')} | "
+        knee_cell = "none" if not rate else _fmt(offered) if offered else "— (closed model)"
+        lines.append(f"| {ramp['label']} | {knee_cell} | {_fmt(rate) if rate else 'none'} | "
+                     f"{_fmt(knee.get('dropped'))} | {_fmt(knee.get('p99_ms'))} | "
+                     f"{knee.get('stop_reason', '')} | {LIMIT_NAMES.get(knee.get('limiting'), knee.get('limiting'))} | "
                      f"{'lower bound' if knee.get('lower_bound') else 'measured'} |")
     return lines
 
