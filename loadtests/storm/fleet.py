@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -98,6 +99,22 @@ globals().update({{k: v for k, v in vars(KIT).items() if not k.startswith("__")}
     path = Path(out_dir) / LOCUSTFILE_NAME
     path.write_text(text)
     return path
+
+
+def start_master(*, host: str, env: dict, out_dir: Path, duration_s: float, bind: tuple[str, int],
+                 expect_workers: int, wait_s: float, locustfile: Path) -> subprocess.Popen:
+    """The Locust master of a fleet storm: listens on ``bind`` for ``expect_workers`` worker
+    processes, waits at most ``wait_s`` for them and hands each the fleet's locustfile; a lost
+    worker's users go to the others (Locust's rebalancing). Started as the storm's other Locust
+    processes are (loadtests/storm/procs.py), with the master's options in Locust's environment
+    variables."""
+    from hongbao.loadtests.storm import procs
+    path = write_locustfile(out_dir, env, locustfile, host=host)
+    master_env = {**env, "LOCUST_MODE_MASTER": "true", "LOCUST_MASTER_BIND_HOST": bind[0],
+                  "LOCUST_MASTER_BIND_PORT": str(bind[1]), "LOCUST_EXPECT_WORKERS": str(expect_workers),
+                  "LOCUST_EXPECT_WORKERS_MAX_WAIT": str(int(wait_s)), "LOCUST_ENABLE_REBALANCING": "true"}
+    return procs.start_locust(host=host, env=master_env, out_dir=out_dir, duration_s=duration_s, processes=None,
+                              workers=None, locustfile=path)[0]
 
 
 def boot(spec: dict) -> None:

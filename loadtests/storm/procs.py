@@ -151,17 +151,3 @@ def fetch_ledger(host: str, page: int = 10_000) -> dict:
     from hongbao.loadtests.adapters.http import BlockingHttp
     from hongbao.loadtests.adapters.reference import ReferenceAdapter
     return ReferenceAdapter().export_ledger(BlockingHttp(host), page=page)
-
-
-def start_fleet_master(*, host: str, env: dict, out_dir: Path, duration_s: float, bind: tuple[str, int],
-                       expect_workers: int, wait_s: float, locustfile: Path = LOCUSTFILE) -> subprocess.Popen:
-    """The Locust master of a fleet storm: listens on ``bind`` for ``expect_workers`` workers
-    (``hongbao worker --master HOST:PORT`` on other machines), waits at most ``wait_s`` for them, and
-    hands each the fleet's locustfile (loadtests/storm/fleet.py). A lost worker's users go to the rest."""
-    from hongbao.loadtests.storm import fleet
-    path = fleet.write_locustfile(out_dir, env, locustfile, host=host)
-    master_env = {**env, "LOCUST_MODE_MASTER": "true", "LOCUST_MASTER_BIND_HOST": bind[0],
-                  "LOCUST_MASTER_BIND_PORT": str(bind[1]), "LOCUST_EXPECT_WORKERS": str(expect_workers),
-                  "LOCUST_EXPECT_WORKERS_MAX_WAIT": str(int(wait_s)), "LOCUST_ENABLE_REBALANCING": "true"}
-    return start_locust(host=host, env=master_env, out_dir=out_dir, duration_s=duration_s, processes=None,
-                        workers=None, locustfile=path)[0]

@@ -106,9 +106,9 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
                                  counters={"service": monitor.metrics_counter(cfg.metrics)} if cfg.metrics else None)
         locustfile = procs.REDIS_LOCUSTFILE if cfg.redis_direct else procs.LOCUSTFILE
         if cfg.master:
-            started = [procs.start_fleet_master(host=host, env=env, out_dir=out, duration_s=sc.duration_s,
-                                                bind=cfg.master, expect_workers=cfg.expect_workers or 1,
-                                                wait_s=cfg.workers_wait_s, locustfile=locustfile)]
+            started = [fleet.start_master(host=host, env=env, out_dir=out, duration_s=sc.duration_s,
+                                          bind=cfg.master, expect_workers=cfg.expect_workers or 1,
+                                          wait_s=cfg.workers_wait_s, locustfile=locustfile)]
         else:
             started = procs.start_locust(host=host, env=env, out_dir=out, duration_s=sc.duration_s,
                                          processes=cfg.processes, workers=cfg.workers, locustfile=locustfile)
