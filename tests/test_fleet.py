@@ -204,3 +204,18 @@ def test_worker_bad_input_exits_2_naming_the_flag(argv, message, capsys):
     from hongbao.harness.cli import main
     assert main(["worker", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_lost_open_model_worker_names_the_arrivals_nobody_sent():
+    from hongbao.loadtests.storm import fleet
+    from hongbao.loadtests.storm.arrivals import plan_for
+    plan = plan_for("steady", {"rate": 100}, duration_s=10, time_unit_s=1.0, hot_release_s=0.0)
+    raw = {"master": "10.0.0.5:5557", "workers": {
+        "a": {"client_id": "a", "host": "w1", "pid": 1, "grabs": 500, "grab_requests": 500, "lost": None},
+        "b": {"client_id": "b", "host": "w2", "pid": 2, "grabs": 100, "grab_requests": 100,
+              "lost": "stopped sending heartbeats", "lost_at_s": 6.0, "last_report_s": 2.0}}}
+    summary = fleet.summary(raw, 2, plan)
+    (lost,) = summary["lost_workers"]
+    assert lost["host"] == "w2" and lost["open_model_arrivals_not_sent"] == 400   # (10 - 2) s x 100/s / 2
+    assert {h["host"]: (h["grabs"], h["lost_processes"]) for h in summary["hosts"]} == {"w1": (500, 0), "w2": (100, 1)}
+    assert "open_model_arrivals_not_sent" not in fleet.summary(raw, 2)["lost_workers"][0]   # closed model

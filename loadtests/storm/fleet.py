@@ -20,6 +20,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from hongbao.loadtests.storm.arrivals import ArrivalPlan
 from hongbao.loadtests.storm.scenario import SCENARIO_ENV
 
 DIST = "hongbao-bench"
@@ -152,8 +153,10 @@ def read(out_dir: Path) -> dict | None:
         return None
 
 
-def summary(raw: dict, expected: int) -> dict:
-    """storm.json's ``fleet`` section: each worker process, each host with its grabs, the lost ones."""
+def summary(raw: dict, expected: int, plan: ArrivalPlan | None = None) -> dict:
+    """storm.json's ``fleet`` section: each worker process, each host with its grabs, the lost ones.
+    With the open model's arrival ``plan``: the arrivals of a lost worker's share that nobody sent
+    after its last report (the shares are dealt once, at the start), estimated from the plan."""
     workers = sorted(raw.get("workers", {}).values(), key=lambda w: (w.get("host") or "", w.get("pid") or 0))
     hosts: dict[str, dict] = {}
     for w in workers:
@@ -167,6 +170,10 @@ def summary(raw: dict, expected: int) -> dict:
         h["lost_processes"] += int(bool(w.get("lost")))
     keys = ("host", "address", "pid", "client_id", "lost", "lost_at_s", "last_report_s", "grabs")
     lost = [{k: w.get(k) for k in keys} for w in workers if w.get("lost")]
+    for w in lost:
+        if plan is not None and w["last_report_s"] is not None and workers:
+            share = plan.count_between(w["last_report_s"], plan.duration_s) / len(workers)
+            w["open_model_arrivals_not_sent"] = int(round(share))
     return {"master": raw.get("master"), "expected_workers": expected, "connected_workers": len(workers),
             "kit_version": raw.get("kit_version"), "hosts": list(hosts.values()), "workers": workers,
             "lost_workers": lost, "refused": raw.get("refused", [])}

@@ -152,7 +152,8 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
             procs.stop(service)
     outcome = _finish(cfg, out, host, extra, ledger, cpu_summary)
     if fleet_raw is not None:
-        outcome.data["fleet"] = fleet.summary(fleet_raw, cfg.expect_workers or 1)
+        plan = arrival_plan(sc, cfg.shape_overrides) if sc.model == "open" else None
+        outcome.data["fleet"] = fleet.summary(fleet_raw, cfg.expect_workers or 1, plan)
         outcome.path.write_text(json.dumps(outcome.data, indent=1))
     return outcome
 

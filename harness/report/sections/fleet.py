@@ -23,6 +23,8 @@ def markdown(fleet: dict) -> str:
                       "after their last stats report are in the ledger and the audit, not in the counts above):", ""]
         lines += [f"- {w['host']} ({w['address']}), pid {w['pid']}: {w['lost']} (last report at "
                   f"{w['last_report_s']} s into the storm, noticed at {w['lost_at_s']} s)"
+                  + (f"; about {w['open_model_arrivals_not_sent']:,} arrivals of its share of the open model's "
+                     "schedule were never sent (not counted as dropped)" if "open_model_arrivals_not_sent" in w else "")
                   for w in fleet["lost_workers"]]
     return "\n".join(lines) + "\n"
 
