@@ -63,8 +63,8 @@ def grabber_wait_time():
 
 
 def new_grabber(environment, worker_index: int, host: str | None = None) -> Grabber:
-    return Grabber(host or environment.host, lambda: identity(worker_index, "g"), scenario=SCENARIO, adapter=ADAPTER, pool=POOL,
-                   recording=RECORDING, fire=environment.events.request.fire)
+    return Grabber(host or environment.host, lambda: identity(worker_index, "g"), scenario=SCENARIO,
+                   adapter=ADAPTER, pool=POOL, recording=RECORDING, fire=environment.events.request.fire)
 
 
 def start_open_pool(environment, origin: float, index: int, count: int, host: str | None = None) -> OpenPool:

@@ -1,9 +1,8 @@
 """The seam between the kit and a grab service: one small adapter class per service API.
 
 A storm, its audit and the capacity search speak only to a ``BaseAdapter``; they never ask which
-service is behind it. The kit does the HTTP (Locust's client during the storm, so every request is
-timed and counted; a plain blocking client for set-up and the ledger export) and hands the adapter
-an ``Http``; the adapter owns everything service-specific: paths, field names, units, headers and
+service is behind it. The kit does the HTTP (its keep-alive client, ``KeepAliveHttp``; during a
+storm every request is timed and reported to Locust) and hands the adapter an ``Http``; the adapter owns everything service-specific: paths, field names, units, headers and
 tokens, error conventions. ``ReferenceAdapter`` (the default) speaks the reference service's
 contract; ``hongbao.loadtests.examples.yuan_adapter`` shows one for a differently shaped API.
 

@@ -15,6 +15,7 @@ next request's; the next request reconnects.
 """
 from __future__ import annotations
 
+import ipaddress
 import socket
 import ssl
 from typing import Any
@@ -49,6 +50,11 @@ class KeepAliveHttp:
         self.prefix = u.path                    # a base path such as http://h/api is kept
         self.host_header = u.netloc.rsplit("@", 1)[-1]
         self.timeout_s = timeout_s
+        try:
+            self.family: int | None = socket.AF_INET6 if ipaddress.ip_address(self.host).version == 6 \
+                else socket.AF_INET
+        except ValueError:
+            self.family = None                  # a name: resolved at each connect
         self._sock: socket.socket | None = None
         self._buf = b""
         self._status, self._head = 0, b""
@@ -100,7 +106,16 @@ class KeepAliveHttp:
     # -- the codec ------------------------------------------------------------------------------
 
     def _connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+        if self.family is None:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+        else:   # an IP address: no name lookup (under gevent that is a trip through a thread pool)
+            sock = socket.socket(self.family, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout_s)
+            try:
+                sock.connect((self.host, self.port))
+            except OSError:
+                sock.close()
+                raise
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls:
             sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)

@@ -41,7 +41,8 @@ def _write(path: Path, intervals: list[tuple[float, float, dict[int, int]]], bas
         # StartTime and BaseTime as HdrHistogram writes them, the same digits in both (interval
         # start times are relative to them; a reader skips intervals that start before StartTime)
         when = datetime.fromtimestamp(base_s, timezone.utc).isoformat(" ")
-        f.write(f"#[StartTime: {base_s:f} (seconds since epoch), {when}]\n#[BaseTime: {base_s:f} (seconds since epoch)]\n")
+        f.write(f"#[StartTime: {base_s:f} (seconds since epoch), {when}]\n"
+                f"#[BaseTime: {base_s:f} (seconds since epoch)]\n")
         log.output_legend()
         for start, end, counts in intervals:
             if counts:   # interval max in milliseconds (values are microseconds)
@@ -59,7 +60,8 @@ def write(out: Path, extra: dict, open_model: bool) -> dict:
     _write(out / FILES["latency"], per_second, base,
            f"hongbao storm: grab latency from {latency_from}, microseconds, one interval per second")
     end = float(extra.get("ended_at") or base)
-    _write(out / FILES["service_time"], [(0.0, max(end - base, 0.0), Histogram.from_json(extra.get("service", {})).counts)],
-           base, "hongbao storm: grab service time from the actual send, microseconds")
+    service = Histogram.from_json(extra.get("service", {})).counts
+    _write(out / FILES["service_time"], [(0.0, max(end - base, 0.0), service)], base,
+           "hongbao storm: grab service time from the actual send, microseconds")
     return {"files": dict(FILES), "unit": "microseconds", "latency_from": latency_from,
             "format": "HdrHistogram log 1.2 (hdrhistogram: hdrh.log.HistogramLogReader)"}

@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {}
     for arm in sorted({x["arm"] for x in rows}):
         vals = [x["cpu_us_per_grab"] for x in rows if x["arm"] == arm]
-        summary[arm] = {"cpu_us_per_grab": [min(vals), max(vals)], "ratio_to_plain": round(sum(vals) / len(vals) / base, 2)}
+        summary[arm] = {"cpu_us_per_grab": [min(vals), max(vals)],
+                        "ratio_to_plain": round(sum(vals) / len(vals) / base, 2)}
     load_avg = os.getloadavg()
     print(f"\nload average {load_avg[0]:.2f} {load_avg[1]:.2f} {load_avg[2]:.2f}")
     for arm, s in summary.items():

@@ -62,9 +62,11 @@ class OpenPool:
                 now = time.time()
                 if at > now:
                     gevent.sleep(at - now)
-                    if self.stopping:
-                        return
                     now = time.time()
+                    if self.stopping:          # the storm ended as this grab came due: not sent
+                        if at <= now:
+                            rec.drop(at)
+                        return
                 if now - at > tolerance:
                     rec.drop(at)
                 elif not grabber.grab(at):

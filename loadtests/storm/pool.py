@@ -6,8 +6,9 @@ from collections import deque
 
 
 class EnvelopePool:
-    """The envelopes this worker process knows (ids as the adapter returned them): hot ones (shared by every worker, opened at
-    ``release_at``) and recent cold ones created by this process's senders."""
+    """The envelopes this worker process knows (ids as the adapter returned them): hot ones (shared
+    by every worker, opened at ``release_at``) and recent open cold ones created by this process's
+    senders (a closed one leaves the pool)."""
 
     def __init__(self, pool_size: int) -> None:
         self.hot: list = []
