@@ -17,7 +17,7 @@ from hongbao.harness.report.sections import capacity as capacity_section
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("capacity")
     code = main(["capacity", "--preset", "wechat-2017", "--steps", "2", "--step-seconds", "3",
-                 "--start-users", "5", "--step-users", "10", "--out", str(out)])
+                 "--start-rate", "100", "--step-rate", "200", "--out", str(out)])
     assert code == 0
     return out
 
@@ -32,14 +32,19 @@ def test_projection_follows_from_the_runs_own_measurements(run_dir):
     doc = json.loads((run_dir / "capacity.json").read_text())
     ramp = next(r for r in doc["ramps"] if r["label"] == doc["projection_ramp"])
     slo, budget = doc["slo"]["p99_ms"], doc["slo"]["error_budget"]
-    # the knee: the best step before the first step that breaks the SLO, recomputed here
+    # the knee: the highest offered rate before the first step that breaks the SLO (p99 from the
+    # intended start), the error budget or drops 0.1% of its offered grabs, recomputed here
+    assert ramp["model"] == "open" and [s["offered_per_second"] for s in ramp["steps"]] == [100, 300]
     sustainable = []
     for step in ramp["steps"]:
-        if step["p99_ms"] > slo or step["failures"] > budget * step["requests"]:
+        if step["p99_ms"] > slo or step["failures"] > budget * step["requests"] or \
+                step["dropped"] >= 0.001 * step["offered"]:
             break
         sustainable.append(step)
-    knee = max(sustainable, key=lambda s: s["grabs_per_second"])
-    assert ramp["knee"]["grabs_per_second"] == knee["grabs_per_second"]
+    knee = max(sustainable, key=lambda s: s["offered_per_second"])
+    assert ramp["knee"]["offered_per_second"] == knee["offered_per_second"]
+    assert ramp["knee"]["grabs_per_second"] == knee["grabs_per_second"] == knee["answered_per_second"]
+    assert knee["offered"] > 0 and knee["dropped"] == ramp["knee"]["dropped"]
     assert knee["requests"] > 0 and knee["p99_ms"] > 0
     # service cores: target / (1 - headroom) / (knee grabs/s per busy service core)
     busy = knee["cpu_cores"]["service"]
@@ -64,7 +69,8 @@ def test_the_run_folder_has_the_report_and_the_plot(run_dir):
     assert (run_dir / "capacity_latency.png").stat().st_size > 10_000
     section = capacity_section.render(run_dir)
     assert section is not None and section.figures == [run_dir / "capacity_latency.png"]
-    for text in ("Saturation search", "Projection", "Assumptions", "service cores", "760,000"):
+    for text in ("Saturation search", "knee: offered grabs/s", "Projection", "Assumptions", "service cores",
+                 "760,000"):
         assert text in section.markdown
     assert "Projection" in (run_dir / "report.md").read_text()
     assert "data:image/png;base64," in (run_dir / "report.html").read_text()
@@ -87,7 +93,12 @@ def test_from_reprojects_another_target_without_measuring(run_dir, tmp_path):
 def test_every_ramp_step_breach_names_the_limit():
     from hongbao.harness.capacity.saturation import RampStep
     step = RampStep(users=5, duration_s=1, requests=100, failures=0, grabs_per_second=100, p50_ms=1, p99_ms=250)
-    assert "p99 250.0 ms > SLO 200 ms" in breach(step, 200, 0.001)
+    assert "p99 250.0 ms > SLO 200 ms at 5 users" in breach(step, 200, 0.001)
+    offered = dict(users=0, duration_s=4, requests=4000, failures=0, grabs_per_second=1000, p50_ms=1, p99_ms=5,
+                   offered_per_second=1000, offered=4000)
+    assert breach(RampStep(**offered, dropped=3), 200, 0.001) is None                    # 0.075% dropped
+    assert breach(RampStep(**offered, dropped=4), 200, 0.001) == \
+        "dropped 4 grabs (0.10% >= 0.1%) at 1,000 offered grabs/s"
 
 
 @pytest.mark.parametrize("argv, flag", [
@@ -106,6 +117,12 @@ def test_every_ramp_step_breach_names_the_limit():
     (["--host", "http://192.0.2.1:8000"], "--allow-remote-target"),
     (["--host", "http://127.0.0.1:1", "--store", "memory"], "--host"),
     (["--adapter", "hongbao.loadtests.examples.yuan_adapter:YuanAdapter"], "--adapter needs --host"),
+    (["--master"], "--expect-workers"),
+    (["--expect-workers", "2"], "--master"),
+    (["--master", "--expect-workers", "2", "--bind", "127.0.0.1:99999"], "--bind"),
+    (["--master", "--expect-workers", "2", "--bind", "10.0.0.5:5557"], "give --host URL"),
+    (["--master", "--expect-workers", "2", "--processes", "2"], "no --processes"),
+    (["--start-rate", "0"], "--start-rate"),
 ])
 def test_bad_input_exits_2_naming_the_flag(argv, flag, capsys, tmp_path):
     assert main(["capacity", *argv, "--out", str(tmp_path / "out")]) == 2
@@ -126,7 +143,7 @@ def test_redis_run_projects_shards_from_the_measured_script_rate(tmp_path):
     from tests.support.redis_server import redis_server
     with redis_server() as srv:
         code = main(["capacity", "--store", srv.url, "--workers", "2", "--steps", "2", "--step-seconds", "3",
-                     "--start-users", "5", "--step-users", "10", "--target", "1.2M/s", "--out", str(tmp_path),
+                     "--start-rate", "100", "--step-rate", "200", "--target", "1.2M/s", "--out", str(tmp_path),
                      "--no-report"])
     assert code == 0
     doc = json.loads((tmp_path / "capacity.json").read_text())
@@ -154,5 +171,5 @@ def test_from_a_step_ramp_storm_folder(tmp_path):
     assert not (tmp_path / "cap" / "capacity-work").exists()
     (ramp,) = doc["ramps"]
     assert ramp["storm_json"] == str(storm_dir / "storm.json") and len(ramp["steps"]) == 2
-    assert ramp["steps"][1]["users"] > ramp["steps"][0]["users"]
-    assert ramp["knee"]["grabs_per_second"] == max(s["grabs_per_second"] for s in ramp["steps"][:ramp["knee"]["step_index"] + 1])
+    assert [s["offered_per_second"] for s in ramp["steps"]] == [200, 600]     # ramp.toml: 200 + 400/step
+    assert ramp["knee"]["offered_per_second"] == ramp["steps"][ramp["knee"]["step_index"]]["offered_per_second"]

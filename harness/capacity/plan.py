@@ -30,14 +30,17 @@ class Options:
     processes: int = 1
     steps: int = 6
     step_s: float = 5.0
-    start_users: int = 10
-    step_users: int = 20
+    start_rate: float = 200.0          # offered grabs/s of the ramp's first step (open model)
+    step_rate: float = 400.0           # grabs/s added every step
     seed: int = 3
     from_dir: Path | None = None
     memory_envelopes: int = 2000
     host: str | None = None            # a running service to ramp instead of starting the reference one
     adapter: str | None = None         # its adapter (module:Class)
     metrics: list[str] = field(default_factory=list)   # its /metrics URLs (CPU per grab)
+    master: tuple[str, int] | None = None    # fleet: the Locust master binds here for `hongbao worker`s
+    expect_workers: int | None = None        # fleet: worker processes each ramp waits for
+    workers_wait_s: float = 60.0
 
 
 Progress = Callable[[str, float, float], None]     # (stage, done, total)
@@ -50,9 +53,10 @@ def _quiet(stage: str, done: float, total: float) -> None:
 def measure_ramps(opts: Options, work: Path, progress: Progress = _quiet) -> list[dict]:
     """Run one ramp per store and service worker count (the memory store allows one worker only)."""
     from hongbao.harness.capacity.ramp import run_ramp
-    common = dict(processes=opts.processes, steps=opts.steps, step_s=opts.step_s, start_users=opts.start_users,
-                  step_users=opts.step_users, seed=opts.seed, stop_p99_ms=opts.p99_ms,
-                  stop_error_ratio=opts.error_budget)
+    common = dict(processes=opts.processes, steps=opts.steps, step_s=opts.step_s, start_rate=opts.start_rate,
+                  step_rate=opts.step_rate, seed=opts.seed, stop_p99_ms=opts.p99_ms,
+                  stop_error_ratio=opts.error_budget, master=opts.master, expect_workers=opts.expect_workers,
+                  workers_wait_s=opts.workers_wait_s)
     if opts.host:
         stage = f"ramp: {opts.host}"
         return [run_ramp(host=opts.host, adapter=opts.adapter, metrics=opts.metrics, workers=opts.workers[0],

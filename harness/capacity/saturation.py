@@ -1,7 +1,10 @@
-"""Knee finding: from the steps of one step ramp to the highest sustainable grabs/s.
+"""Knee finding: from the steps of one step ramp to the highest sustainable rate.
 
-A step is sustainable when its p99 is within the SLO and its error ratio within the budget. The
-ramp stops at the first step that is not; the knee is the best sustainable step before it. The
+A ramp offers grabs at a rising arrival rate (the open model; steps of concurrent users in the
+closed model). A step is sustainable when its p99 (from each grab's intended start, in the open
+model) is within the SLO, its error ratio within the budget and under 0.1% of its offered grabs
+were dropped (not started within the storm's tolerance of their intended time). The ramp stops at
+the first step that is not; the knee is the highest offered rate sustained before it. The
 component that limited the knee is the one whose CPU was closest to its cores (load generator,
 service or store). A knee set by a saturated load generator -- or by nothing at all, when the ramp
 ended before anything saturated -- is only a lower bound on what the service can take.
@@ -12,7 +15,11 @@ from dataclasses import asdict, dataclass, field
 
 COMPONENTS = ("load_generator", "service", "store")
 SATURATED = 0.85           # a component busy on >= 85% of its cores is called saturated
-PLATEAU_GAIN = 1.05        # more users but < 5% more grabs/s: throughput has plateaued
+PLATEAU_GAIN = 1.05        # more offered load but < 5% more grabs/s: throughput has plateaued
+#: how the report names each limit
+LIMIT_NAMES = {"load_generator": "load generator", "service": "service", "store": "store",
+               "machine": "the whole machine", "none": "nothing saturated"}
+DROPPED_BUDGET = 0.001     # a step that dropped this share of its offered grabs or more is not sustained
 
 
 @dataclass
@@ -29,6 +36,24 @@ class RampStep:
     cpu_cores: dict[str, float] = field(default_factory=dict)    # component -> cores busy (1.0 = one core)
     cores: dict[str, float] = field(default_factory=dict)        # component -> cores it may use
     loadgen_saturated: bool = False     # the storm kit flagged Locust as out of CPU in this step
+    offered_per_second: float | None = None    # open model: the step's arrival rate (grabs/s)
+    answered_per_second: float | None = None   # grab requests answered (not failed) per second
+    offered: float = 0.0                # open model: grabs meant to start in the measured seconds
+    dropped: int = 0                    # ... of which the generator could not start in time
+
+    @property
+    def dropped_ratio(self) -> float:
+        return self.dropped / self.offered if self.offered else 0.0
+
+    @property
+    def load(self) -> float:
+        """The step's offered load: grabs/s in the open model, users in the closed one."""
+        return self.offered_per_second if self.offered_per_second is not None else float(self.users)
+
+    @property
+    def where(self) -> str:
+        return (f"{self.offered_per_second:,.0f} offered grabs/s" if self.offered_per_second is not None
+                else f"{self.users} users")
 
     @property
     def error_ratio(self) -> float:
@@ -43,13 +68,15 @@ class RampStep:
     def to_json(self) -> dict:
         data = asdict(self)
         data["error_ratio"] = self.error_ratio
+        data["dropped_ratio"] = self.dropped_ratio
         data["utilisation"] = {c: self.utilisation(c) for c in (*COMPONENTS, "machine")}
         return data
 
     @classmethod
     def from_json(cls, data: dict) -> "RampStep":
         names = ("users", "duration_s", "requests", "failures", "grabs_per_second", "p50_ms", "p99_ms",
-                 "cpu_cores", "cores", "loadgen_saturated")
+                 "cpu_cores", "cores", "loadgen_saturated", "offered_per_second", "answered_per_second",
+                 "offered", "dropped")
         return cls(**{k: data[k] for k in names if k in data})
 
 
@@ -57,7 +84,7 @@ class RampStep:
 class Knee:
     """The result of one ramp's saturation search."""
 
-    grabs_per_second: float | None      # None: not even the first step was sustainable
+    grabs_per_second: float | None      # new grabs/s answered at the knee; None: no step was sustainable
     step_index: int | None
     p99_ms: float | None
     stop_reason: str
@@ -67,6 +94,9 @@ class Knee:
     utilisation: dict[str, float | None] = field(default_factory=dict)
     plateaued: bool = False
     breach_index: int | None = None     # the step that stopped the search (later steps are not used)
+    offered_per_second: float | None = None    # open model: the knee itself, the highest offered rate sustained
+    answered_per_second: float | None = None   # grab requests answered per second at the knee
+    dropped: int | None = None                 # grabs dropped at the knee step
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -75,13 +105,15 @@ class Knee:
 def breach(step: RampStep, p99_slo_ms: float, error_budget: float) -> str | None:
     """Why ``step`` is not sustainable, or None when it is."""
     if step.duration_s == 0:
-        return f"the step at {step.users} users had no whole second to measure: use longer steps"
+        return f"the step at {step.where} had no whole second to measure: use longer steps"
     if step.requests == 0:
-        return f"no grab was answered at {step.users} users"
+        return f"no grab was answered at {step.where}"
     if step.error_ratio > error_budget:
-        return f"errors {step.error_ratio:.2%} > budget {error_budget:.2%} at {step.users} users"
+        return f"errors {step.error_ratio:.2%} > budget {error_budget:.2%} at {step.where}"
+    if step.dropped_ratio >= DROPPED_BUDGET:
+        return f"dropped {step.dropped:,} grabs ({step.dropped_ratio:.2%} >= {DROPPED_BUDGET:.1%}) at {step.where}"
     if step.p99_ms > p99_slo_ms:
-        return f"p99 {step.p99_ms:.1f} ms > SLO {p99_slo_ms:g} ms at {step.users} users"
+        return f"p99 {step.p99_ms:.1f} ms > SLO {p99_slo_ms:g} ms at {step.where}"
     return None
 
 
@@ -121,30 +153,32 @@ def find_knee(steps: list[RampStep], p99_slo_ms: float, error_budget: float) -> 
         return Knee(None, None, None, stop_reason, "none", True,
                     "The first step already broke the SLO: start the ramp lower or relax --p99.",
                     breach_index=breach_index)
-    best = max(range(len(sustainable)), key=lambda i: sustainable[i].grabs_per_second)
+    best = max(range(len(sustainable)), key=lambda i: (sustainable[i].offered_per_second or 0.0,
+                                                       sustainable[i].grabs_per_second))
     knee = sustainable[best]
     later = sustainable[best + 1:]
     last_two = sustainable[-2:]
-    plateaued = len(last_two) == 2 and last_two[1].users > last_two[0].users \
+    plateaued = len(last_two) == 2 and last_two[1].load > last_two[0].load \
         and last_two[1].grabs_per_second < last_two[0].grabs_per_second * PLATEAU_GAIN
     window = [knee] + later + ([broken] if broken else [])
     limiting, util = _limiting(window)
     if limiting == "load_generator":
         lower, advice = True, ("The load generator saturated first, so this knee is a LOWER BOUND on the "
-                               "service. Add Locust workers: `hongbao storm --processes N` (one per core), "
-                               "or run workers on more machines (locust --master / --worker).")
+                               "service. Add load generators: --processes N (one per core), or a fleet on "
+                               "other machines (--master --expect-workers N, `hongbao worker` on each).")
     elif limiting == "machine":
         lower, advice = True, ("Every core of this machine was busy (load generator, service and any "
                                "other work share them) while no single component saturated its own "
-                               "cores, so this knee is a LOWER BOUND: run the Locust workers on other "
-                               "machines (locust --master / --worker) or on an idle machine.")
+                               "cores, so this knee is a LOWER BOUND: run the load generators on other "
+                               "machines (--master --expect-workers N, `hongbao worker` on each).")
     elif limiting == "none" and broken is None:
         lower, advice = True, ("Nothing saturated before the ramp ended, so this knee is a LOWER BOUND: "
-                               "ramp to more users or add Locust workers.")
+                               "ramp higher (--start-rate, --step-rate, --steps) or add load generators.")
     elif limiting == "none":
         lower, advice = False, ("The SLO broke before any component's CPU saturated: look for queueing, "
                                 "locks or the network rather than CPU.")
     else:
         lower, advice = False, f"The {limiting.replace('_', ' ')} saturated first: it sets this knee."
     return Knee(knee.grabs_per_second, steps.index(knee), knee.p99_ms, stop_reason, limiting, lower,
-                advice, util, plateaued, breach_index)
+                advice, util, plateaued, breach_index, knee.offered_per_second, knee.answered_per_second,
+                knee.dropped if knee.offered_per_second is not None else None)

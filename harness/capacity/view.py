@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hongbao.harness.capacity.saturation import LIMIT_NAMES
 from hongbao.harness.report.sections.capacity import _fmt
 
 
@@ -35,13 +36,16 @@ def progress(console: Console):
 
 def print_capacity(console: Console, doc: dict) -> None:
     """The knees, then the projection with where each figure came from."""
-    knees = Table(title="Saturation search (knee = highest sustainable grabs/s)")
-    for col in ("ramp", "knee grabs/s", "p99 ms", "stopped because", "limited by", "bound"):
+    knees = Table(title="Saturation search (knee = highest offered grabs/s answered within the SLO)")
+    for col in ("ramp", "knee: offered grabs/s", "answered grabs/s", "dropped", "p99 ms", "stopped because",
+                "limited by", "bound"):
         knees.add_column(col)
     for ramp in doc["ramps"]:
         k = ramp["knee"]
-        knees.add_row(ramp["label"], _fmt(k["grabs_per_second"]), _fmt(k["p99_ms"]), k["stop_reason"],
-                      k["limiting"].replace("_", " "), "[yellow]lower bound[/yellow]" if k["lower_bound"] else "measured")
+        knees.add_row(ramp["label"], _fmt(k.get("offered_per_second")), _fmt(k["grabs_per_second"]),
+                      _fmt(k.get("dropped")), _fmt(k["p99_ms"]), k["stop_reason"],
+                      LIMIT_NAMES.get(k["limiting"], k["limiting"]),
+                      "[yellow]lower bound[/yellow]" if k["lower_bound"] else "measured")
     console.print(knees)
     t = doc["target"]
     proj = Table(title=f"Projection for {t['title']} ({t['grabs_per_second']:,.0f}/s), "

@@ -15,9 +15,11 @@ HELP = "saturation search and capacity projection for a target peak"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from hongbao.harness.capacity.presets import preset_names
     parser.description = textwrap.fill(
-        "Find the knee (highest sustainable grabs/s within the p99 SLO and error budget) with a short "
-        "step ramp against the reference grab service, name what limited it (load generator, service, "
-        "store), and project service cores/instances, Redis shards and memory per million open "
+        "Find the knee (the highest offered grabs/s answered within the p99 SLO, measured from each "
+        "grab's intended start, and the error budget, with under 0.1% dropped) with a short step ramp of "
+        "the offered arrival rate against the reference grab service (or --host), name what limited it "
+        "(load generator, service, store, the whole machine), and project service cores/instances, "
+        "Redis shards and memory per million open "
         "envelopes for a target peak. Writes capacity.json, capacity_latency.png, report.md and "
         "report.html into the run folder. Every assumption is listed in the report.", width=88)
     parser.epilog = (
@@ -26,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "  hongbao capacity --target 760k/s --p99 200ms --headroom 30%\n"
         "  hongbao capacity --store memory --store redis://127.0.0.1:6379/0 --workers 1,2 --preset alipay-2017\n"
         "  hongbao capacity --from results/20261125T120000Z --preset wechat-2016   # re-project, no load\n"
+        "  hongbao capacity --start-rate 500 --step-rate 500 --steps 8\n"
+        "  hongbao capacity --host http://10.0.0.9:8000 --allow-remote-target --master --bind 10.0.0.5:5557 "
+        "--expect-workers 8   # a fleet: hongbao worker --master 10.0.0.5:5557 --storms 0 on each machine\n"
         "  hongbao capacity --host http://127.0.0.1:9000 --adapter hongbao.loadtests.examples.yuan_adapter:YuanAdapter "
         "--metrics http://127.0.0.1:9000/metrics\n"
         f"presets (seeds/capacity/): {', '.join(preset_names())}\n"
@@ -56,12 +61,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", type=int, default=1, metavar="N",
                         help="Locust processes generating load (default 1; add more when the load "
                              "generator is what saturates)")
+    from hongbao.harness.commands.storm import add_fleet_arguments
+    add_fleet_arguments(parser)
     parser.add_argument("--steps", type=int, default=6, metavar="N", help="ramp steps (default 6)")
     parser.add_argument("--step-seconds", type=float, default=5.0, metavar="S",
                         help="seconds per step, >= 3 (default 5; the first second of a step is not measured)")
-    parser.add_argument("--start-users", type=int, default=10, metavar="N",
-                        help="grabbing users in the first step (default 10)")
-    parser.add_argument("--step-users", type=int, default=20, metavar="N", help="users added per step (default 20)")
+    parser.add_argument("--start-rate", type=float, default=200.0, metavar="GRABS/S",
+                        help="offered grabs per second in the first step (default 200)")
+    parser.add_argument("--step-rate", type=float, default=400.0, metavar="GRABS/S",
+                        help="offered grabs per second added every step (default 400)")
     parser.add_argument("--seed", type=int, default=3, metavar="S",
                         help="seed of the ramp's storm and stores (default 3)")
     parser.add_argument("--from", dest="from_dir", type=Path, metavar="RUN_DIR",
@@ -100,15 +108,16 @@ def parse_options(args: argparse.Namespace):
     if stores == ["memory"] and workers != [1]:
         raise ValueError("--workers: the memory store lives in one process; more workers need --store redis://...")
     for flag, value, low in (("--cores-per-instance", args.cores_per_instance, 1), ("--processes", args.processes, 1),
-                             ("--steps", args.steps, 1), ("--start-users", args.start_users, 1),
-                             ("--step-users", args.step_users, 0), ("--seed", args.seed, 0)):
+                             ("--steps", args.steps, 1), ("--start-rate", args.start_rate, 1),
+                             ("--step-rate", args.step_rate, 0), ("--seed", args.seed, 0)):
         if value < low:
             raise ValueError(f"{flag}: must be >= {low} (got {value})")
     if args.step_seconds < 3:
         raise ValueError(f"--step-seconds: must be >= 3, so each step has whole seconds to measure "
                          f"after its users spawn (got {args.step_seconds:g})")
-    from hongbao.harness.commands.storm import check_target_arguments
+    from hongbao.harness.commands.storm import check_fleet_arguments, check_target_arguments
     host, metrics = check_target_arguments(args)
+    bind = check_fleet_arguments(args, host)
     if host and (args.store or len(workers) > 1 or args.from_dir is not None):
         raise ValueError("--host ramps the running service it names: no --store, --from or several --workers with it")
     if args.from_dir is not None and not args.from_dir.is_dir():
@@ -116,8 +125,9 @@ def parse_options(args: argparse.Namespace):
     return Options(target=target, p99_ms=p99, error_budget=errors, headroom=headroom,
                    cores_per_instance=args.cores_per_instance, stores=stores, workers=workers,
                    processes=args.processes, steps=args.steps, step_s=args.step_seconds,
-                   start_users=args.start_users, step_users=args.step_users, seed=args.seed,
-                   from_dir=args.from_dir, host=host, adapter=args.adapter, metrics=metrics)
+                   start_rate=args.start_rate, step_rate=args.step_rate, seed=args.seed,
+                   from_dir=args.from_dir, host=host, adapter=args.adapter, metrics=metrics,
+                   master=bind, expect_workers=args.expect_workers, workers_wait_s=args.workers_wait)
 
 
 def run(args: argparse.Namespace) -> int:

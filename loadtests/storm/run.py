@@ -21,7 +21,7 @@ from hongbao.loadtests.adapters import ADAPTER_ENV, load_adapter
 from hongbao.loadtests.adapters.http import BlockingHttp, wait_ready
 from hongbao.loadtests.audit_client import audit_grants, check_client_behaviours
 from hongbao.loadtests.storm.target import is_loopback
-from hongbao.loadtests.storm import hdr, procs, results
+from hongbao.loadtests.storm import fleet, hdr, procs, results
 from hongbao.loadtests.storm.progress import watch
 from hongbao.loadtests.storm.histogram import Histogram
 from hongbao.loadtests.storm.scenario import SHAPE_ENV, Scenario, arrival_plan
@@ -46,6 +46,9 @@ class StormConfig:
     shape_overrides: dict = field(default_factory=dict)   # merged into the scenario's [shape]
     adapter: str | None = None        # module:Class of the service's adapter (None: the reference contract)
     metrics: list[str] = field(default_factory=list)   # /metrics URLs: the service's CPU from Prometheus
+    master: tuple[str, int] | None = None   # fleet: the Locust master binds here for `hongbao worker`s
+    expect_workers: int | None = None       # fleet: worker processes the storm waits for
+    workers_wait_s: float = 60.0            # fleet: how long the master waits for them
 
 
 @dataclass
@@ -101,14 +104,19 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
         cpu = monitor.CpuMonitor({"load_generator": [], "service": [service_pid] if service_pid else [],
                                   "store": [p for p in [_store_pid(cfg)] if p]},
                                  counters={"service": monitor.metrics_counter(cfg.metrics)} if cfg.metrics else None)
-        started = procs.start_locust(host=host, env=env, out_dir=out, duration_s=sc.duration_s,
-                                     processes=cfg.processes, workers=cfg.workers,
-                                     locustfile=procs.REDIS_LOCUSTFILE if cfg.redis_direct else procs.LOCUSTFILE)
+        locustfile = procs.REDIS_LOCUSTFILE if cfg.redis_direct else procs.LOCUSTFILE
+        if cfg.master:
+            started = [fleet.start_master(host=host, env=env, out_dir=out, duration_s=sc.duration_s,
+                                          bind=cfg.master, expect_workers=cfg.expect_workers or 1,
+                                          wait_s=cfg.workers_wait_s, locustfile=locustfile)]
+        else:
+            started = procs.start_locust(host=host, env=env, out_dir=out, duration_s=sc.duration_s,
+                                         processes=cfg.processes, workers=cfg.workers, locustfile=locustfile)
         for p in started:
             cpu.add("load_generator", p.pid)
         cpu.start()
-        timed_out = watch(started[0], out / "progress.json", sc.duration_s,
-                          sc.duration_s + cfg.grace_s, show=cfg.progress)
+        hard_s = sc.duration_s + cfg.grace_s + (cfg.workers_wait_s if cfg.master else 0)
+        timed_out = watch(started[0], out / "progress.json", sc.duration_s, hard_s, show=cfg.progress)
         for p in started[1:]:
             try:
                 p.wait(timeout=15)
@@ -116,8 +124,12 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
                 pass
         cpu.stop()
         if timed_out:
-            return _unusable(out, f"Locust did not finish within {sc.duration_s + cfg.grace_s:.0f}s "
+            return _unusable(out, f"Locust did not finish within {hard_s:.0f}s "
                                   "(hard timeout): stopped it; see locust.log")
+        fleet_raw = fleet.read(out) if cfg.master else None
+        if fleet_raw is not None and (why := fleet.unusable_reason(fleet_raw, cfg.expect_workers or 1,
+                                                                    cfg.workers_wait_s)):
+            return _unusable(out, why)
         extra_path = out / "locust_extra.json"
         if not extra_path.is_file():
             return _unusable(out, f"Locust exited with code {started[0].returncode} without results; "
@@ -138,7 +150,12 @@ def run_storm(cfg: StormConfig) -> StormOutcome:
             procs.stop(p)
         if service is not None:
             procs.stop(service)
-    return _finish(cfg, out, host, extra, ledger, cpu_summary)
+    outcome = _finish(cfg, out, host, extra, ledger, cpu_summary)
+    if fleet_raw is not None:
+        plan = arrival_plan(sc, cfg.shape_overrides) if sc.model == "open" else None
+        outcome.data["fleet"] = fleet.summary(fleet_raw, cfg.expect_workers or 1, plan)
+        outcome.path.write_text(json.dumps(outcome.data, indent=1))
+    return outcome
 
 
 def _audit(ledger: dict | None, extra: dict) -> audit_mod.AuditResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hongbao.harness.capacity.plot import plot_ramps
+from hongbao.harness.capacity.saturation import LIMIT_NAMES
 from hongbao.harness.capacity.sources import load_capacity
 from hongbao.harness.report.section import Section
 
@@ -19,13 +20,16 @@ def _fmt(value) -> str:
 
 
 def _knee_table(ramps: list[dict]) -> list[str]:
-    lines = ["| ramp | knee grabs/s | p99 at knee (ms) | stopped because | limited by | bound |",
-             "|---|---:|---:|---|---|---|"]
+    lines = ["| ramp | knee: offered grabs/s | answered grabs/s | dropped | p99 at knee (ms) | stopped because | "
+             "limited by | bound |", "|---|---:|---:|---:|---:|---|---|---|"]
     for ramp in ramps:
         knee = ramp.get("knee") or {}
         rate = knee.get("grabs_per_second")
-        lines.append(f"| {ramp['label']} | {_fmt(rate) if rate else 'none'} | {_fmt(knee.get('p99_ms'))} | "
-                     f"{knee.get('stop_reason', '')} | {knee.get('limiting', '').replace('_', ' ')} | "
+        offered = knee.get("offered_per_second")
+        knee_cell = "none" if not rate else _fmt(offered) if offered else "— (closed model)"
+        lines.append(f"| {ramp['label']} | {knee_cell} | {_fmt(rate) if rate else 'none'} | "
+                     f"{_fmt(knee.get('dropped'))} | {_fmt(knee.get('p99_ms'))} | "
+                     f"{knee.get('stop_reason', '')} | {LIMIT_NAMES.get(knee.get('limiting'), knee.get('limiting'))} | "
                      f"{'lower bound' if knee.get('lower_bound') else 'measured'} |")
     return lines
 
