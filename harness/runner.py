@@ -16,7 +16,8 @@ SUITES_DIR = Path(__file__).parent / "suites"
 
 
 @dataclass
-class Outcome:
+class SuiteRun:
+    """One run of the benchmark suites: pytest's exit code, the JSON it wrote, its time, its failures."""
     exit_code: int
     json_path: Path
     seconds: float
@@ -72,7 +73,7 @@ def pytest_args(profile: str, json_path: Path, filter_expr: str | None, seed: in
 def run_suites(*, profile: str, out_dir: Path, filter_expr: str | None = None, seed: int = 2026,
                impl_module: str = "hongbao.kernels", verbose: bool = False, console: Console | None = None,
                max_time_s: float | None = None, base_ref: str | None = None, first: str = "base",
-               min_rounds: int | None = None) -> Outcome:
+               min_rounds: int | None = None) -> SuiteRun:
     """Run the suites; pytest-benchmark writes ``out_dir/benchmark.json``."""
     json_path = out_dir / "benchmark.json"
     if json_path.exists():
@@ -84,4 +85,4 @@ def run_suites(*, profile: str, out_dir: Path, filter_expr: str | None = None, s
                   TimeElapsedColumn(), console=console or Console(stderr=True), transient=False) as progress:
         plugin = _ProgressPlugin(progress)
         code = pytest.main(args, plugins=[plugin])
-    return Outcome(int(code), json_path, time.perf_counter() - t0, plugin.failures)
+    return SuiteRun(int(code), json_path, time.perf_counter() - t0, plugin.failures)

@@ -17,7 +17,7 @@ DEFAULT_THRESHOLDS = seed_file("thresholds.toml")
 
 HELP = "regression gate: compare two benchmark runs with significance tests"
 
-_STYLE = {cmp.REGRESSION: "bold red", cmp.INCONCLUSIVE: "magenta", cmp.SLOWER: "yellow", cmp.NOT_CONFIRMED: "yellow",
+_STYLE = {cmp.REGRESSION: "bold red", cmp.INCONCLUSIVE: "magenta", cmp.SUSPECTED: "magenta", cmp.SLOWER: "yellow", cmp.NOT_CONFIRMED: "yellow",
           cmp.NOT_GATED: "dim yellow", cmp.FASTER: "green", cmp.SAME: "dim"}
 
 
@@ -105,6 +105,27 @@ def _load_warning(base, new, console: Console) -> None:
         console.print(f"[yellow]Load differs: {b:.1f} (BASE) vs {n:.1f} (NEW) runnable tasks per CPU; under "
                       "contention Numba kernels slow down more than the RNG control, so expect shifts of "
                       "10-40% that are not code changes.[/yellow]", highlight=False)
+
+
+def deciding_commands(base, new, rows: list[cmp.Row], thresholds: Path | None) -> list[str]:
+    """The two commands that decide single-process suspects: the same bench on just those cases in
+    GATE_PROCESSES fresh processes (each one sample of the layout), then this comparison again."""
+    from hongbao.harness.repeats import GATE_PROCESSES
+
+    meta = new.doc.get("hongbao") or {}
+    where = (new.folder or new.source.parent)
+    out = where.parent / f"{where.name}-processes"
+    flt = " or ".join(short_name(r.name) for r in rows)
+    bench = ["hongbao bench", f"--profile {meta.get('profile', 'quick')}", f"--base-ref {rows[0].base_commit[:12]}",
+             f"--processes {GATE_PROCESSES}", f'--filter "{flt}"', f"--out {out}"]
+    if int(meta.get("seed", 2026)) != 2026:
+        bench.append(f"--seed {meta['seed']}")
+    if meta.get("impl_module") not in (None, "hongbao.kernels", "kernels"):
+        bench.append(f"--impl-module {meta['impl_module']}")
+    again = ["hongbao compare", str(base.folder or base.source), str(out)]
+    if thresholds is not None:
+        again.append(f"--thresholds {thresholds}")
+    return [" ".join(bench), " ".join(again + ["--confirm 2"])]
 
 
 def _p(value) -> str:
@@ -226,6 +247,14 @@ def run(args: argparse.Namespace) -> int:
             for row in undecided:
                 console.print("  " + (explain(row) if row.basis.startswith("spread") else
                                       f"{short_name(row.name)}: {row.diff.change:+.1%}, {row.basis}"), highlight=False)
+            suspects = [r for r in undecided if r.verdict == cmp.SUSPECTED]
+            if suspects:
+                console.print(f"[magenta]{len(suspects)} slowdown(s) seen in a single process are suspected, not "
+                              "shown: one process samples one memory layout per side, and its rounds cannot see "
+                              "that layout's bias (identical code has read +3% to +12% this way). Decide them "
+                              "across fresh processes:[/magenta]", highlight=False)
+                for command in deciding_commands(base, new, suspects, path):
+                    console.print(f"  {command}", highlight=False)
             return Exit.INCONCLUSIVE
         console.print("[green]No significant regression.[/green]")
         return Exit.OK
