@@ -94,8 +94,7 @@ def one_run(series: str, where: Path, opts: argparse.Namespace) -> dict:
     flags = ["--thresholds", str(opts.thresholds)] + (["--confirm", str(opts.confirm)] if series != "cross" else [])
     code = _hongbao(["compare", str(base), str(new), *flags], where / "compare.txt")
     defaults, rules = cmp.load_thresholds(opts.thresholds)
-    result = cmp.compare_runs(load_run(base), load_run(new), cmp.Thresholds(**{
-        k: v for k, v in defaults.items() if k in ("max_regression", "min_effect", "alpha")}), rules)
+    result = cmp.compare_runs(load_run(base), load_run(new), cmp.base_thresholds(defaults), rules)
     record = {"series": series, "exit": code, "bench_seconds": bench_s, "seconds": time.perf_counter() - t0,
               "load_average_1m": os.getloadavg()[0],
               "rows": {short_name(r.name): {"change": r.diff.change, "verdict": r.verdict, "judged": r.judged}

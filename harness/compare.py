@@ -167,6 +167,11 @@ def load_thresholds(path: Path) -> tuple[dict, list[Rule]]:
     return defaults, rules
 
 
+def base_thresholds(file_defaults: dict) -> Thresholds:
+    """The thresholds every benchmark starts from: a thresholds file's ``[defaults]`` over the built-in ones."""
+    return Thresholds(**{k: v for k, v in file_defaults.items() if k in ("max_regression", "min_effect", "alpha")})
+
+
 def thresholds_for(name: str, base: Thresholds, rules: list[Rule], judged: str = CROSS_RUN) -> Thresholds:
     for rule in rules:
         if judged not in rule.judged:

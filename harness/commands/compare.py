@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _defaults(args: argparse.Namespace, from_file: dict) -> cmp.Thresholds:
-    t = cmp.Thresholds(**{k: v for k, v in from_file.items() if k in ("max_regression", "min_effect", "alpha")})
+    t = cmp.base_thresholds(from_file)
     overrides = {}
     for flag, key in (("max_regression", "max_regression"), ("min_effect", "min_effect"), ("alpha", "alpha")):
         value = getattr(args, flag)
