@@ -65,6 +65,23 @@ def test_a_first_step_that_explains_only_part_of_bad_is_reported():
     assert notes and "explains only part of BAD's slowdown" in notes[0]
 
 
+def test_the_range_holds_only_the_commits_that_change_the_kernels(tmp_path, monkeypatch):
+    from tests.support.planted_history import git
+
+    repo = tmp_path / "repo"
+    shas = make_history(repo, 3, planted_at=None)
+    (repo / "NOTES.md").write_text("not a kernel\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "notes")
+    monkeypatch.chdir(repo)
+    total, commits = bs.commit_range(shas[0], "HEAD")
+    assert total == 3 and [c["commit"] for c in commits] == shas[1:]
+    assert commits[0]["subject"] == "kernels: commit 1"
+    assert bs.commit_range(shas[-1], "HEAD") == (1, [])
+    with pytest.raises(bs.UnusableInput, match="is not an ancestor"):
+        bs.commit_range(shas[-1], shas[0])
+
+
 def _bisect(repo: Path, good: str, bad: str, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "hongbao.harness.cli", "bisect", good, bad, "--filter", FILTER,
                            "--processes", "3", "--max-time", "0.05", "--out", str(out)],

@@ -5,9 +5,11 @@ Each step times one commit's kernels beside GOOD's, as the gate times the workin
 judged across the processes (harness.compare). A commit is *slower* when the gate would fail it
 against GOOD (its whole interval above 1 + the allowance), *not slower* when its whole interval lies
 below BAD's, and otherwise undecided: the bisection stops there rather than guess. BAD is judged
-first; when the gate would pass it against GOOD there is nothing to find. The result also says when the
-range holds more than one step up: the first slower commit explains only part of BAD's slowdown,
-or a commit before it is already significantly (if not decidably) slower than GOOD.
+first; when the gate would pass it against GOOD there is nothing to find. Only the commits that change
+kernels/ are candidates: the others run the same kernels as the commit before them (BAD is judged
+through the last commit that changed them). The result also says when the range holds more than one
+step up: the first slower commit explains only part of BAD's slowdown, or a commit before it is
+already significantly (if not decidably) slower than GOOD.
 """
 from __future__ import annotations
 
@@ -79,7 +81,7 @@ class Bisection:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Bisect the first-parent history from GOOD (exclusive) to BAD (inclusive) for the commit where the "
-        "benchmark cases FILTER selects got slower. Each step times that commit's kernels beside GOOD's, "
+        "benchmark cases FILTER selects got slower (only commits that change kernels/ are candidates). Each step times that commit's kernels beside GOOD's, "
         "alternately round by round, in K fresh processes, and judges them as `hongbao compare` judges a "
         "--base-ref run: slower when the whole interval of the geometric-mean ratio lies above 1 + the "
         "allowance (seeds/thresholds.toml), not slower when it lies below BAD's interval, else undecided (the "
@@ -106,17 +108,19 @@ def _git(*args: str) -> str:
     return done.stdout.strip()
 
 
-def commit_range(good: str, bad: str) -> list[dict]:
-    """[{commit, subject}] after GOOD up to BAD, oldest first, along BAD's first parents."""
+def commit_range(good: str, bad: str) -> tuple[int, list[dict]]:
+    """(how many commits lie after GOOD up to BAD along BAD's first parents, [{commit, subject}] of
+    those that change kernels/, oldest first). Only those can change what a step times: the rest
+    run the same kernels as the commit before them."""
     from hongbao.harness import baseref
 
     good_sha, bad_sha = baseref.resolve(good), baseref.resolve(bad)
     if subprocess.run(["git", "merge-base", "--is-ancestor", good_sha, bad_sha], timeout=60).returncode != 0:
         raise UnusableInput(f"GOOD {good} is not an ancestor of BAD {bad}")
-    lines = _git("log", "--first-parent", "--reverse", "--format=%H %s", f"{good_sha}..{bad_sha}").splitlines()
-    if not lines:
-        raise UnusableInput(f"no commit between GOOD {good} and BAD {bad}")
-    return [{"commit": sha, "subject": subject} for sha, _, subject in (line.partition(" ") for line in lines)]
+    span = f"{good_sha}..{bad_sha}"
+    total = int(_git("rev-list", "--first-parent", "--count", span))
+    lines = _git("log", "--first-parent", "--reverse", "--format=%H %s", span, "--", baseref.FOLDER).splitlines()
+    return total, [{"commit": sha, "subject": subject} for sha, _, subject in (line.partition(" ") for line in lines)]
 
 
 def call(cases: list[Case], bad: Step | None, allowance: float) -> str:
@@ -234,11 +238,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         from hongbao.harness import baseref
         good = baseref.resolve(args.good)
-        commits = commit_range(args.good, args.bad)
+        total, commits = commit_range(args.good, args.bad)
         out = args.out or default_run_dir()
         out.mkdir(parents=True, exist_ok=True)
-        err.print(f"bisecting {len(commits)} commit(s) after {good[:12]} up to {commits[-1]['commit'][:12]}, "
-                  f"{args.processes} processes per step -> {out}", highlight=False)
+        if not commits:
+            console.print(f"[green]No slowdown: none of the {total} commit(s) after GOOD {good[:12]} up to BAD "
+                          f"{args.bad} changes kernels/, so they all run GOOD's kernels.[/green]", highlight=False)
+            record = Bisection(good, baseref.resolve(args.bad), args.filter, args.processes, [], [], NONE)
+            (out / "bisect.json").write_text(json.dumps(asdict(record), indent=2))
+            return Exit.OK
+        err.print(f"bisecting {len(commits)} of the {total} commit(s) after {good[:12]} up to {args.bad} (those that "
+                  f"change kernels/), {args.processes} processes per step -> {out}", highlight=False)
         with Progress(TextColumn("[bold]{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err) as progress:
             timer = Timer(args, good, out, progress)
@@ -248,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
     except (UnusableInput, RuntimeError, LookupError) as exc:
         err.print(f"[red]unusable input:[/red] {exc}", highlight=False)
         return Exit.UNUSABLE
-    record = Bisection(good, commits[-1]["commit"], args.filter, args.processes, commits, steps, result)
+    record = Bisection(good, baseref.resolve(args.bad), args.filter, args.processes, commits, steps, result)
     record.seconds = time.perf_counter() - t0
     console.print(_table(steps))
     if result == FOUND:
@@ -265,8 +275,8 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"[yellow]More than one step up: {note}[/yellow]", highlight=False)
         code = Exit.REGRESSION
     elif result == NONE:
-        console.print(f"[green]No slowdown: BAD {commits[-1]['commit'][:12]} is not slower than GOOD {good[:12]} "
-                      f"({_range(steps[0])}); nothing to bisect.[/green]", highlight=False)
+        console.print(f"[green]No slowdown: BAD's kernels (as of {commits[-1]['commit'][:12]}) are not slower than "
+                      f"GOOD {good[:12]}'s ({_range(steps[0])}); nothing to bisect.[/green]", highlight=False)
         code = Exit.OK
     else:
         last = steps[-1]
