@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from hongbao.harness import compare as cmp
@@ -72,8 +73,10 @@ def points(folders: list[Path]) -> tuple[dict[str, dict[str, tuple[float, float,
             problems.append(str(exc))
             continue
         commit = commit_of(run.doc)
-        if commit is None:
+        paired = {name: b for name, b in run.benchmarks.items() if b.base_pairs() is not None}
+        if commit is None or not paired:
             continue
+        run = replace(run, benchmarks=paired)
         for row in cmp.compare_runs(run, run, defaults, rules).rows:
             if row.base_commit and row.thresholds.gate:
                 out.setdefault(short_name(row.name), {})[commit] = (1.0 + row.diff.change, *row.diff.ratio_ci)
