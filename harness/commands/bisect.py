@@ -20,6 +20,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -81,7 +82,8 @@ class Bisection:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Bisect the first-parent history from GOOD (exclusive) to BAD (inclusive) for the commit where the "
-        "benchmark cases FILTER selects got slower (only commits that change kernels/ are candidates). Each step times that commit's kernels beside GOOD's, "
+        "benchmark cases FILTER selects got slower (only commits that change kernels/ are candidates). "
+        "Each step times that commit's kernels beside GOOD's, "
         "alternately round by round, in K fresh processes, and judges them as `hongbao compare` judges a "
         "--base-ref run: slower when the whole interval of the geometric-mean ratio lies above 1 + the "
         "allowance (seeds/thresholds.toml), not slower when it lies below BAD's interval, else undecided (the "
@@ -90,7 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("good", metavar="GOOD", help="a commit where the case was fast (sha, tag, branch)")
     parser.add_argument("bad", metavar="BAD", help="a later commit where it is slow; GOOD must be its ancestor")
     parser.add_argument("--filter", required=True, metavar="EXPR",
-                        help='benchmark ids, as `hongbao bench --filter`: keep it small, e.g. "double_mean-serial-c10-"')
+                        help='benchmark ids, as `hongbao bench --filter`; keep it small, '
+                             'e.g. "double_mean-serial-c10-"')
     parser.add_argument("--processes", type=int, default=repeats.GATE_PROCESSES, metavar="K",
                         help=f"fresh processes per step, as the gate's --processes (default {repeats.GATE_PROCESSES})")
     parser.add_argument("--profile", choices=sorted(bench.PROFILES), default="quick")
@@ -173,7 +176,8 @@ class Timer:
         baseref.extract(sha)
         baseref.prime_caches([self.good, sha])
         self.progress.update(self.task, description=f"{sha[:12]}: timing beside GOOD")
-        paths = repeats.run_repeats(self.args.processes, where, None, on_done=lambda k: self.progress.advance(self.task),
+        paths = repeats.run_repeats(self.args.processes, where, None,
+                                    on_done=lambda k: self.progress.advance(self.task),
                                     profile=self.args.profile, filter_expr=self.args.filter, seed=self.args.seed,
                                     impl_module="hongbao.kernels", max_time_s=self.args.max_time, base_ref=self.good,
                                     impl_ref=sha)
@@ -190,7 +194,8 @@ class Timer:
         return step
 
 
-def bisect(commits: list[dict], judge) -> tuple[str, int | None, list[Step]]:
+def bisect(commits: list[dict], judge: Callable[[dict, int, Step | None], Step]
+           ) -> tuple[str, int | None, list[Step]]:
     """(result, index of the first slower commit or None, steps) by bisecting ``commits`` (oldest
     first, the last one BAD) with ``judge(commit, index, bad_step) -> Step``."""
     steps: list[Step] = []
@@ -267,7 +272,8 @@ def run(args: argparse.Namespace) -> int:
         record.first_slower = {**found, "index": first, "ratio_ci": list(first_step.ratio_ci)}
         before = [s for s in steps if s.index < first and s.call == NOT_SLOWER]
         record.more_than_one_step = more_than_one_step(first_step, steps[0], before)
-        console.print(f"[bold red]First slower commit:[/bold red] {found['commit']} {found['subject']}", highlight=False)
+        console.print(f"[bold red]First slower commit:[/bold red] {found['commit']} {found['subject']}",
+                      highlight=False)
         console.print(f"  {_range(first_step)} against GOOD {good[:12]} ({args.processes} processes); "
                       f"BAD {_range(steps[0])}; {len(steps)} step(s) over {len(commits)} commit(s) in "
                       f"{record.seconds:.0f} s", highlight=False)

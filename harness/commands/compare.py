@@ -17,7 +17,8 @@ DEFAULT_THRESHOLDS = seed_file("thresholds.toml")
 
 HELP = "regression gate: compare two benchmark runs with significance tests"
 
-_STYLE = {cmp.REGRESSION: "bold red", cmp.INCONCLUSIVE: "magenta", cmp.SUSPECTED: "magenta", cmp.SLOWER: "yellow", cmp.NOT_CONFIRMED: "yellow",
+_STYLE = {cmp.REGRESSION: "bold red", cmp.INCONCLUSIVE: "magenta", cmp.SUSPECTED: "magenta",
+          cmp.SLOWER: "yellow", cmp.NOT_CONFIRMED: "yellow",
           cmp.NOT_GATED: "dim yellow", cmp.FASTER: "green", cmp.SAME: "dim"}
 
 
