@@ -9,7 +9,9 @@ what NEW holds (``judged``):
   in K >= 2 fresh processes. Each process is one sample of where the machine code landed, so the
   per-process median ratios are the units: a t-test of their logs and the t interval of the mean.
 - same-run: the same pairs from one process (Wilcoxon on the per-round ratios, bootstrap interval
-  of their median): fine for large changes, blind to the placement that one process drew.
+  of their median). Its rounds cannot see the placement that one process drew (identical code has
+  read +3% to +12% on a whole family of cases, p down to 5e-14), so a slowdown it finds beyond the
+  allowance is at most SUSPECTED: one layout, undecided (exit 5), until K processes decide it.
 - cross-run: two unpaired runs. One run's samples cannot show how much whole runs move, so the
   figures are judged against the spread between repeated runs that BASE (or NEW) recorded
   (``hongbao bench --processes K``), else against the ``spread`` a thresholds rule assumes, with a
@@ -32,6 +34,7 @@ from hongbao.harness.results import Run, UnusableInput, short_name
 FASTER, SLOWER, REGRESSION, SAME = "faster", "slower", "REGRESSION", "no significant change"
 NOT_GATED, NOT_CONFIRMED = "slower (not gated)", "slower (not confirmed)"
 INCONCLUSIVE = "inconclusive"
+SUSPECTED = "suspected (one layout)"
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,13 @@ class Comparison:
 
     @property
     def inconclusive(self) -> list[Row]:
-        return [r for r in self.rows if r.verdict == INCONCLUSIVE]
+        """Rows the data cannot decide: a cross-run slowdown the spread cannot place, or a slowdown
+        seen in a single process (one memory layout per side)."""
+        return [r for r in self.rows if r.verdict in (INCONCLUSIVE, SUSPECTED)]
+
+    @property
+    def suspected(self) -> list[Row]:
+        return [r for r in self.rows if r.verdict == SUSPECTED]
 
     @property
     def fairness_regressions(self) -> list[FairnessRow]:
@@ -156,6 +165,11 @@ def load_thresholds(path: Path) -> tuple[dict, list[Rule]]:
         rules.append(Rule(table["match"], clean(table, f"[[rule]] #{i + 1}"),
                           (judged,) if judged else (SAME_RUN, CROSS_RUN)))
     return defaults, rules
+
+
+def base_thresholds(file_defaults: dict) -> Thresholds:
+    """The thresholds every benchmark starts from: a thresholds file's ``[defaults]`` over the built-in ones."""
+    return Thresholds(**{k: v for k, v in file_defaults.items() if k in ("max_regression", "min_effect", "alpha")})
 
 
 def thresholds_for(name: str, base: Thresholds, rules: list[Rule], judged: str = CROSS_RUN) -> Thresholds:
@@ -234,7 +248,10 @@ def compare_runs(base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = 
             else:
                 diff = stats.paired_difference(*pairs, confidence=1.0 - t.alpha)
                 judged, basis = SAME_RUN, "1 process"
-            rows.append(Row(name, diff, verdict(diff, t, judged), t, "s", base_commit=n.extra.get("base_commit"),
+            v = verdict(diff, t, judged)
+            if v == REGRESSION and judged == SAME_RUN:  # one layout per side: suspected, never decided
+                v = SUSPECTED
+            rows.append(Row(name, diff, v, t, "s", base_commit=n.extra.get("base_commit"),
                             drift=drift, judged=judged, basis=basis))
             continue
         if not both:  # raw seconds carry no same-run control: shown, never gated

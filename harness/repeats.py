@@ -19,6 +19,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from rich.console import Console
@@ -28,6 +29,9 @@ from hongbao.harness.bench import gated_median
 from hongbao.harness.results import Run, short_name
 
 SIDES = ("base", "new")
+#: Fresh processes `hongbao bench --base-ref` runs unless told otherwise: the gate's calibrated form
+#: (0 false alarms in 20 A/A runs, 5% and 10% plants caught 20 of 20, with --confirm 2).
+GATE_PROCESSES = 5
 ONCE = "score_matrix"  # benchmarks (by -k name) that only the first process runs
 
 
@@ -103,25 +107,28 @@ def min_rounds_per_process(profile_min_rounds: int, processes: int) -> int:
 
 def child_command(*, profile: str, out_dir: Path, filter_expr: str | None, seed: int, impl_module: str,
                   max_time_s: float | None, base_ref: str | None, first: str,
-                  min_rounds: int | None = None) -> list[str]:
+                  min_rounds: int | None = None, impl_ref: str | None = None) -> list[str]:
     """The command line of one repeat: this module's ``main`` in a fresh interpreter."""
     spec = {"profile": profile, "out_dir": str(out_dir), "filter_expr": filter_expr, "seed": seed,
             "impl_module": impl_module, "max_time_s": max_time_s, "base_ref": base_ref, "first": first,
-            "min_rounds": min_rounds}
+            "min_rounds": min_rounds, "impl_ref": impl_ref}
     return [sys.executable, "-m", "hongbao.harness.repeats", json.dumps(spec)]
 
 
-def run_repeats(count: int, out: Path, console: Console, *, timeout_s: float = 1800, **spec) -> list[Path]:
+def run_repeats(count: int, out: Path, console: Console | None, *, timeout_s: float = 1800,
+                on_done: Callable[[int], None] | None = None, **spec) -> list[Path]:
     """Run the suites ``count`` times, each in its own process, into ``out/repeat-K/``; the first
     side alternates (base, new, base, ...). Returns the benchmark.json paths; RuntimeError naming
-    the repeat when one fails."""
+    the repeat when one fails. With ``console`` None the processes' output goes to
+    ``out/repeat-K/log.txt`` instead of the terminal, and ``on_done(k)`` follows each process."""
     paths = []
     for k in range(1, count + 1):
         where = out / f"repeat-{k}"
         where.mkdir(parents=True, exist_ok=True)
         first = SIDES[(k - 1) % 2]
-        console.print(f"process {k}/{count}" + (f" ({first} first)" if spec.get("base_ref") else "")
-                      + f" -> {where}", highlight=False)
+        if console is not None:
+            console.print(f"process {k}/{count}" + (f" ({first} first)" if spec.get("base_ref") else "")
+                          + f" -> {where}", highlight=False)
         child = dict(spec)
         if child.get("min_rounds") is None:
             from hongbao.harness.bench import PROFILES
@@ -129,13 +136,21 @@ def run_repeats(count: int, out: Path, console: Console, *, timeout_s: float = 1
         if k > 1:  # the fairness-metrics benchmark is not paired or gated: timed once, not K times
             flt = spec.get("filter_expr")
             child["filter_expr"] = f"({flt}) and not {ONCE}" if flt else f"not {ONCE}"
-        done = subprocess.run(child_command(out_dir=where, first=first, **child), timeout=timeout_s)
+        if console is None:
+            with (where / "log.txt").open("w") as log:
+                done = subprocess.run(child_command(out_dir=where, first=first, **child), timeout=timeout_s,
+                                      stdout=log, stderr=log)
+        else:
+            done = subprocess.run(child_command(out_dir=where, first=first, **child), timeout=timeout_s)
         json_path = where / "benchmark.json"
         if done.returncode == 5:
             raise LookupError(f"--filter {spec.get('filter_expr')!r} selects no benchmark")
         if done.returncode != 0 or not json_path.is_file():
-            raise RuntimeError(f"benchmark process {k} failed (exit {done.returncode}); nothing usable written")
+            raise RuntimeError(f"benchmark process {k} failed (exit {done.returncode}); nothing usable written"
+                               + (f" (see {where / 'log.txt'})" if console is None else ""))
         paths.append(json_path)
+        if on_done is not None:
+            on_done(k)
     return paths
 
 

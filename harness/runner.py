@@ -16,7 +16,8 @@ SUITES_DIR = Path(__file__).parent / "suites"
 
 
 @dataclass
-class Outcome:
+class SuiteRun:
+    """One run of the benchmark suites: pytest's exit code, the JSON it wrote, its time, its failures."""
     exit_code: int
     json_path: Path
     seconds: float
@@ -46,7 +47,7 @@ class _ProgressPlugin:
 
 def pytest_args(profile: str, json_path: Path, filter_expr: str | None, seed: int, impl_module: str,
                 verbose: bool = False, max_time_s: float | None = None, base_ref: str | None = None,
-                first: str = "base", min_rounds: int | None = None) -> list[str]:
+                first: str = "base", min_rounds: int | None = None, impl_ref: str | None = None) -> list[str]:
     """The pytest command line that runs the suites (also usable by hand)."""
     bench.PROFILES[profile]  # KeyError early for an unknown profile
     args = ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR), str(SUITES_DIR),
@@ -64,6 +65,8 @@ def pytest_args(profile: str, json_path: Path, filter_expr: str | None, seed: in
         args += [f"--hongbao-base-ref={base_ref}", f"--hongbao-first={first}"]
     if min_rounds is not None:
         args.append(f"--hongbao-min-rounds={min_rounds}")
+    if impl_ref is not None:
+        args.append(f"--hongbao-impl-ref={impl_ref}")
     if not verbose:
         args += ["-p", "no:terminal"]
     return args
@@ -72,16 +75,17 @@ def pytest_args(profile: str, json_path: Path, filter_expr: str | None, seed: in
 def run_suites(*, profile: str, out_dir: Path, filter_expr: str | None = None, seed: int = 2026,
                impl_module: str = "hongbao.kernels", verbose: bool = False, console: Console | None = None,
                max_time_s: float | None = None, base_ref: str | None = None, first: str = "base",
-               min_rounds: int | None = None) -> Outcome:
-    """Run the suites; pytest-benchmark writes ``out_dir/benchmark.json``."""
+               min_rounds: int | None = None, impl_ref: str | None = None) -> SuiteRun:
+    """Run the suites; pytest-benchmark writes ``out_dir/benchmark.json``. ``impl_ref``: time that git
+    commit's kernels (harness.baseref) instead of ``impl_module`` (what ``hongbao bisect`` does)."""
     json_path = out_dir / "benchmark.json"
     if json_path.exists():
         json_path.unlink()
     args = pytest_args(profile, json_path, filter_expr, seed, impl_module, verbose, max_time_s, base_ref, first,
-                       min_rounds)
+                       min_rounds, impl_ref)
     t0 = time.perf_counter()
     with Progress(TextColumn("[bold]{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console or Console(stderr=True), transient=False) as progress:
         plugin = _ProgressPlugin(progress)
         code = pytest.main(args, plugins=[plugin])
-    return Outcome(int(code), json_path, time.perf_counter() - t0, plugin.failures)
+    return SuiteRun(int(code), json_path, time.perf_counter() - t0, plugin.failures)

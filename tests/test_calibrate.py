@@ -1,6 +1,7 @@
 """The gate's calibration script (harness/calibrate.py) and its planted slowdowns, without timing asserts."""
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -59,3 +60,22 @@ def test_a_calibration_resumes_from_the_verdicts_already_written(tmp_path, capsy
 def test_bad_flags_are_refused(capsys):
     assert calibrate.main(["--series", "aa,bogus"]) == 2
     assert calibrate.main(["--processes", "1"]) == 2
+
+
+def test_the_default_series_runs_the_gate_with_only_the_flags_a_user_types(tmp_path, monkeypatch):
+    """`default` leaves --processes to `hongbao bench`; `aa` passes CI's. Commands recorded, not run."""
+    commands = []
+
+    def record(args, log):
+        commands.append(args)
+        return 2  # as if the bench failed: one_run stops after the bench command
+    monkeypatch.setattr(calibrate, "_hongbao", record)
+    opts = argparse.Namespace(
+        profile="quick", filter=None, base_ref="HEAD", processes=5, baseline=tmp_path, confirm=2,
+        thresholds=tmp_path / "t.toml")
+    for series in ("default", "aa"):
+        with pytest.raises(RuntimeError, match="bench failed"):
+            calibrate.one_run(series, tmp_path / series, opts)
+    default, aa = commands
+    assert default[:1] == ["bench"] and "--base-ref" in default and "--processes" not in default
+    assert aa[aa.index("--processes") + 1] == "5"

@@ -155,3 +155,27 @@ def test_each_process_times_fewer_rounds_but_the_processes_together_more():
     from hongbao.harness.runner import pytest_args
     args = pytest_args("quick", Path("b.json"), None, 1, "m", base_ref="abc", first="new", min_rounds=6)
     assert "--hongbao-first=new" in args and "--hongbao-min-rounds=6" in args
+
+
+def test_a_paired_run_folder_is_confirmed_twice_unless_told_otherwise(capsys, tmp_path, monkeypatch):
+    """A regression in a run folder timed beside a base commit is re-run DEFAULT_CONFIRM times before
+    it fails the gate; re-runs are recorded here, not run (they would reproduce it: the same figures)."""
+    from hongbao.harness.commands import compare as command
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    with_processes(folder / "benchmark.json", {"double_mean-serial-": [1.051, 1.047, 1.055, 1.049, 1.052, 1.046]})
+    asked = []
+
+    def rerun(new, names, times, err):
+        asked.append(times)
+        return [load_run(folder)] * times
+    monkeypatch.setattr(command, "_rerun", rerun)
+    code, out = compare(capsys, str(GOLDEN / "aa_run1.json"), str(folder), "--thresholds", THRESHOLDS)
+    assert code == 1 and asked == [command.DEFAULT_CONFIRM] and "Reproduced by 2 re-run(s)" in out
+    code, out = compare(capsys, str(GOLDEN / "aa_run1.json"), str(folder), "--thresholds", THRESHOLDS,
+                        "--confirm", "0")
+    assert code == 1 and asked == [2]
+    code, out = compare(capsys, str(GOLDEN / "aa_run1.json"), str(folder / "benchmark.json"), "--thresholds",
+                        THRESHOLDS)  # a file, not a folder: nowhere to write re-runs
+    assert code == 1 and asked == [2]

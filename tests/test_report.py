@@ -84,3 +84,34 @@ def test_saved_plots_hold_every_title_and_label_whole(tmp_path, monkeypatch):
         dpi = 90
         assert width_px / dpi >= needed.width - 0.02 and height_px / dpi >= needed.height - 0.02, path.name
         real_close(fig)
+
+
+def test_history_plots_each_gated_case_by_commit_in_history_order_and_marks_the_bisected_commit(tmp_path):
+    """Three saved runs whose per-process ratios to a base commit are constructed (as `hongbao bench
+    --base-ref --processes 3` records them), at three commits of a real git history; their folder
+    names run against the history, so only git can put them in order."""
+    import json
+
+    from hongbao.harness.report.sections import history
+    from tests.support.planted_history import make_history
+
+    shas = make_history(tmp_path / "repo", 3, planted_at=None)
+    results = tmp_path / "repo" / "results"
+    for name, sha, ratio in (("c-run", shas[0], 1.0), ("b-run", shas[1], 1.3), ("a-run", shas[2], 1.31)):
+        doc = json.loads((GOLDEN / "aa_run1.json").read_text())
+        doc["hongbao"]["commit"] = sha
+        for b in doc["benchmarks"]:
+            b["extra_info"].update(base_seconds_samples=b["stats"]["data"], base_commit="a" * 40,
+                                   repeat_vs_base=[ratio * 0.99, ratio, ratio * 1.01])
+        (results / name).mkdir(parents=True)
+        (results / name / "benchmark.json").write_text(json.dumps(doc))
+    (results / "bisect-run").mkdir()
+    (results / "bisect-run" / "bisect.json").write_text(json.dumps({"first_slower": {"commit": shas[1]}}))
+    assert main(["report", str(results / "a-run")]) == 0
+    md = (results / "a-run" / "report.md").read_text()
+    assert "## " + history.TITLE in md and f"Marked: **{shas[1][:12]}**" in md
+    assert f"| case | {shas[0][:12]} | {shas[1][:12]} | {shas[2][:12]} |" in md
+    part = md.split("## " + history.TITLE, 1)[1]
+    row = next(line for line in part.splitlines() if line.startswith("| double_mean-serial-c10-n20000 |"))
+    assert row.split(" | ")[1].startswith("1.000") and row.split(" | ")[2].startswith("1.300")
+    assert "history_by_commit" in (results / "a-run" / "report.html").read_text()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hongbao.harness import bench
+from hongbao.harness import bench, repeats
 from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.rundirs import default_run_dir
 
@@ -46,13 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "round of the same process; `hongbao compare` then judges those cases on the "
                              "per-round ratios new / base, which a shared host's slow and fast spells cannot move "
                              "(across processes with --processes K). CI passes the baseline's commit")
-    parser.add_argument("--processes", "--repeat", type=int, default=1, metavar="K", dest="processes",
+    parser.add_argument("--processes", "--repeat", type=int, default=None, metavar="K", dest="processes",
                         help="run the suites K times, each in a fresh process (OUT/repeat-K/), and write "
                              "OUT/benchmark.json with each benchmark taken from the process with the median "
                              "figure and every process's figure beside it. A process is one sample of where the "
                              "machine code lands; with --base-ref the processes alternate which side goes first "
                              "and `hongbao compare` judges across them; without it they record the between-run "
-                             "spread a baseline needs (--repeat is the old name)")
+                             f"spread a baseline needs. Default: {repeats.GATE_PROCESSES} with --base-ref (one "
+                             "process can only suspect a regression: its rounds cannot see its memory layout), "
+                             "else 1 (--repeat is the old name)")
     parser.add_argument("--callable", dest="callable_spec", default=None, metavar="MODULE:FUNCTION",
                         help="also time your allocator f(total_cents, count) -> list[int] (as fairness --callable) "
                              "at the profile's counts, beside the kernels, with the same figures; ids "
@@ -64,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from hongbao.harness.runner import run_suites  # imports pytest; kept out of --help
 
     console = Console(stderr=True, soft_wrap=True)
+    if args.processes is None:
+        args.processes = repeats.GATE_PROCESSES if args.base_ref is not None else 1
     if args.processes < 1:
         console.print(f"[red]--processes must be >= 1 (got {args.processes})[/red]")
         return Exit.UNUSABLE
@@ -104,7 +108,6 @@ def run(args: argparse.Namespace) -> int:
     json_path = out / "benchmark.json"
     t0 = time.perf_counter()
     if args.processes > 1:  # each a fresh process: one sample of the code's placement each
-        from hongbao.harness import repeats
         try:
             paths = repeats.run_repeats(args.processes, out, console, **spec)
         except (LookupError, RuntimeError) as exc:

@@ -34,6 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="git ref whose kernels are timed beside each serial case, round by round")
     group.addoption("--hongbao-min-rounds", type=int, default=None,
                     help="timed rounds per benchmark at least (default: the profile's min_rounds)")
+    group.addoption("--hongbao-impl-ref", default=None,
+                    help="git commit whose kernels are benchmarked instead of --hongbao-impl-module")
     group.addoption("--hongbao-first", default="base", choices=("base", "new"),
                     help="with a base ref: the side loaded first and timed first (default base)")
 
@@ -61,6 +63,9 @@ def seed(pytestconfig: pytest.Config) -> int:
 
 @pytest.fixture(scope="session")
 def impl_module(pytestconfig: pytest.Config):
+    ref = pytestconfig.getoption("hongbao_impl_ref")
+    if ref is not None:  # another commit's kernels (hongbao bisect), extracted as harness.baseref does
+        return _kernels_at(ref)
     name = pytestconfig.getoption("hongbao_impl_module")
     name = LEGACY_IMPL_MODULES.get(name, name)
     module = importlib.import_module(name)
@@ -69,18 +74,22 @@ def impl_module(pytestconfig: pytest.Config):
     return module
 
 
+def _kernels_at(ref: str):
+    from hongbao.harness import baseref
+    from hongbao.harness.results import UnusableInput
+    try:
+        return baseref.kernels_at(ref)
+    except UnusableInput as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 @pytest.fixture(scope="session")
 def base_module(pytestconfig: pytest.Config):
     """The --hongbao-base-ref commit's kernels (harness.baseref), or None."""
     ref = pytestconfig.getoption("hongbao_base_ref")
     if ref is None:
         return None
-    from hongbao.harness import baseref
-    from hongbao.harness.results import UnusableInput
-    try:
-        module = baseref.kernels_at(ref)
-    except UnusableInput as exc:
-        raise pytest.UsageError(str(exc)) from None
+    module = _kernels_at(ref)
     if pytestconfig.getoption("hongbao_first") == "base":  # load its machine code before the working kernels'
         import numpy as np
         for parallel in (False, True):
@@ -105,6 +114,7 @@ def pytest_benchmark_update_json(config, benchmarks, output_json) -> None:
                                    or bench.PROFILES[config.getoption("hongbao_profile")].max_time_s,
                                    "impl_module": config.getoption("hongbao_impl_module"),
                                    "base_ref": config.getoption("hongbao_base_ref"),
+                                   "impl_ref": config.getoption("hongbao_impl_ref"),
                                    "first": config.getoption("hongbao_first"),
                                    "min_rounds": config.getoption("hongbao_min_rounds"),
                                    "format": "pytest-benchmark JSON; kit figures in extra_info",
