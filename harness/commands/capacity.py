@@ -6,6 +6,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from hongbao.harness import durations
 from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.rundirs import default_run_dir
 
@@ -57,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Locust processes generating load (default 1; add more when the load "
                              "generator is what saturates)")
     parser.add_argument("--steps", type=int, default=6, metavar="N", help="ramp steps (default 6)")
-    parser.add_argument("--step-seconds", type=float, default=5.0, metavar="S",
+    parser.add_argument("--step-seconds", type=durations.flag("--step-seconds"), default=5.0, metavar="S",
                         help="seconds per step, >= 3 (default 5; the first second of a step is not measured)")
     parser.add_argument("--start-users", type=int, default=10, metavar="N",
                         help="grabbing users in the first step (default 10)")

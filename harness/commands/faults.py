@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from hongbao.harness import durations
 from hongbao.loadtests.exitcodes import Exit
 
 HELP = "kill Redis or the service mid-storm, restart, audit: is every acknowledged grab still there?"
@@ -31,10 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--envelopes", type=int, default=12, help="envelopes created before the storm (default 12)")
     parser.add_argument("--count", type=int, default=30, help="shares per envelope (default 30)")
     parser.add_argument("--users", type=int, default=36, help="users; each tries every envelope once (default 36)")
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds the grabs are spread over (default 3)")
+    parser.add_argument("--duration", type=durations.flag("--duration"), default=3.0, help="seconds the grabs are spread over (default 3)")
     parser.add_argument("--concurrency", type=int, default=16, help="grabs in flight at most (default 16)")
-    parser.add_argument("--down-s", type=float, default=0.5, help="seconds between the kill and the restart")
-    parser.add_argument("--recover-s", type=float, default=20.0, help="retry window after the storm (default 20)")
+    parser.add_argument("--down-s", type=durations.flag("--down-s"), default=0.5, help="seconds between the kill and the restart")
+    parser.add_argument("--recover-s", type=durations.flag("--recover-s"), default=20.0, help="retry window after the storm (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="RNG seed of envelopes, due times, shares")
     parser.add_argument("--out", type=Path, help="folder for faults.json, service.log and the Redis data dir")
 

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from hongbao.harness import durations
 from hongbao.loadtests.exitcodes import Exit
 
 HELP = "grab load under a schedule of kills and pauses; checks money, acks and refunds after each fault"
@@ -22,7 +23,7 @@ EPILOG = ("examples:\n"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
-    parser.add_argument("--duration", type=float, required=True, help="seconds of load (faults fall within them)")
+    parser.add_argument("--duration", type=durations.flag("--duration"), required=True, help="seconds of load (faults fall within them)")
     parser.add_argument("--store", help="default: a redis-server with the AOF started here; redis://HOST:PORT/DB "
                                         "(not ours: service faults only), memory or python:MODULE:CLASS (pause-service only)")
     parser.add_argument("--nemesis", help="comma-separated faults, e.g. kill-redis@20s,pause-service@45s+4s")

@@ -13,7 +13,7 @@ import orjson
 import time
 from dataclasses import dataclass
 
-import httpx
+from hongbao.loadtests.adapters.keepalive import KeepAliveHttp
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 BACKOFF_S = (0.02, 0.05, 0.1, 0.2, 0.3)   # then 0.3 s between attempts
@@ -153,16 +153,19 @@ def request(base_url: str, method: str, path: str, *, body: dict | None = None, 
             deadline_s: float = 30.0) -> dict:
     """One call retried through transport errors and 5xx until ``ok`` or ``deadline_s``."""
     deadline, last = time.monotonic() + deadline_s, "no attempt"
-    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S * 10) as client:
+    http = KeepAliveHttp(base_url, timeout_s=REQUEST_TIMEOUT_S * 10)
+    try:
         while time.monotonic() < deadline:
             try:
-                r = client.request(method, path, json=body)
-                if r.status_code in ok:
+                r = http.request(method, path, json=body)
+                if r.status in ok:
                     return r.json()
-                last = f"HTTP {r.status_code}: {r.text[:200]}"
-                if r.status_code not in RETRY_STATUSES:
+                last = f"HTTP {r.status}: {r.body[:200]!r}"
+                if r.status not in RETRY_STATUSES:
                     break
-            except httpx.TransportError as exc:
+            except OSError as exc:
                 last = f"{type(exc).__name__}: {exc}"
             time.sleep(0.1)
+    finally:
+        http.close()
     raise RuntimeError(f"{method} {path} failed: {last}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from hongbao.loadtests import audit as audit_mod
 from hongbao.loadtests.faults import promises
 from hongbao.loadtests.faults.client import Job, Outcome, request, run_jobs
-from hongbao.loadtests.faults.procs import RedisProc, ServiceProc
+from hongbao.loadtests.procs import RedisProc, ServiceProc
 from hongbao.loadtests.faults.spec import Fault
 
 PRE_SPLIT_ALGOS = ("line_cut", "double_mean", "beta")

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hongbao.loadtests.faults.client import request
-from hongbao.loadtests.faults.procs import RedisProc, ServiceProc
+from hongbao.loadtests.procs import RedisProc, ServiceProc
 from hongbao.loadtests.faults.run import FaultInjector
 from hongbao.loadtests.faults.soak_check import Checker
 from hongbao.loadtests.faults.soak_load import Load, LoadConfig
