@@ -5,10 +5,12 @@ each answer): nothing acknowledged is lost, exit 0. The planted bugs fail the so
 ``lose-acks`` (answers before the journal has the open) and ``double-pay`` (a resent grab paid twice)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -23,7 +25,10 @@ CTL = Path(yuan_ctl.__file__)
 ADAPTER = "hongbao.loadtests.examples.yuan_adapter:YuanAdapter"
 SCHEDULE = "kill-service@2s,pause-service@4.5s+2.5s,restart-service@8s"
 
-def _soak(tmp_path: Path, *service_args: str, extra: tuple[str, ...] = ()) -> tuple[int, dict]:
+@contextlib.contextmanager
+def _service(tmp_path: Path, *service_args: str) -> Iterator[tuple[str, list[str]]]:
+    """The example service, durable, started by the shell helper; yields its URL and the
+    --nemesis-cmd flags that kill, restart, pause and resume it. Killed by its PID at the end."""
     state = tmp_path / "yuan"
     state.mkdir()
     port = free_port()
@@ -34,12 +39,16 @@ def _soak(tmp_path: Path, *service_args: str, extra: tuple[str, ...] = ()) -> tu
     yuan_ctl.main("start", state)
     try:
         wait_ready(YuanAdapter(), url, timeout_s=30)
-        code = main(["soak", "--duration", "10s", "--host", url, "--adapter", ADAPTER, "--schedule", SCHEDULE,
-                     "--concurrency", "8", "--count", "20", "--out", str(tmp_path / "run"), *extra,
-                     *[f for action in ("kill", "restart", "pause", "resume")
-                       for f in ("--nemesis-cmd", f"{action}={ctl} {action} {state}")]])
+        yield url, [f for action in ("kill", "restart", "pause", "resume")
+                    for f in ("--nemesis-cmd", f"{action}={ctl} {action} {state}")]
     finally:
         yuan_ctl.main("kill", state)
+
+
+def _soak(tmp_path: Path, *service_args: str, extra: tuple[str, ...] = ()) -> tuple[int, dict]:
+    with _service(tmp_path, *service_args) as (url, nemesis):
+        code = main(["soak", "--duration", "10s", "--host", url, "--adapter", ADAPTER, "--schedule", SCHEDULE,
+                     "--concurrency", "8", "--count", "20", "--out", str(tmp_path / "run"), *extra, *nemesis])
     return code, json.loads((tmp_path / "run" / "soak.json").read_text())
 
 
@@ -101,3 +110,16 @@ def test_without_a_durability_promise_lost_acks_are_counted_not_failed(tmp_path)
     code, doc = _soak(tmp_path, "--bug", "lose-acks", extra=("--promise", "none"))
     assert code == Exit.OK, doc["failures"]
     assert doc["lost_acks"] > 0 and doc["lost_acks_beyond_promise"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_one_fault_run_on_a_service_the_kit_did_not_start(tmp_path):
+    with _service(tmp_path) as (url, nemesis):
+        code = main(["faults", "--fault", "kill-service@1s", "--host", url, "--adapter", ADAPTER,
+                     "--out", str(tmp_path / "run"), *nemesis])
+    doc = json.loads((tmp_path / "run" / "faults.json").read_text())
+    assert code == Exit.OK, doc
+    assert doc["store"] == "external" and doc["audit_source"] == "ledger export"
+    assert doc["acks"] > 0 and doc["lost_acks"] == 0
+    assert [e["f"] for e in doc["history"]] == ["kill-service", "restart-service"]
