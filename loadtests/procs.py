@@ -234,7 +234,8 @@ class ServiceProc(Restartable):
                  workers: int = 1, extra_args: list[str] | None = None) -> None:
         self.store, self.seed, self.port = store, seed, port or free_port()
         super().__init__(serve_command(store, self.port, seed, workers, extra_args),
-                         lambda: healthy(self.base_url), what="hongbao serve", log=log_path)
+                         lambda: healthy(self.base_url), what="hongbao serve", log=log_path,
+                         timeout_s=60.0)  # a first start compiles the kernels
 
     @property
     def base_url(self) -> str:

@@ -26,14 +26,15 @@ def wait_healthy(host: str, timeout_s: float = 20.0, proc: subprocess.Popen | No
     wait_ready(ReferenceAdapter(), host, timeout_s=timeout_s, proc=proc)
 
 
-def start_service(store: str, seed: int, log_path: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
-    """Start the reference grab service (``hongbao serve``) on a free loopback port;
-    returns (process, base URL)."""
+def start_service(store: str, seed: int, log_path: Path, workers: int = 1,
+                  timeout_s: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """Start the reference grab service (``hongbao serve``) on a free loopback port and wait up to
+    ``timeout_s`` for /healthz (a first start compiles the kernels); returns (process, base URL)."""
     port = free_port()
     proc = start(serve_command(store, port, seed, workers), log=log_path)
     host = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(host, proc=proc)
+        wait_healthy(host, timeout_s=timeout_s, proc=proc)
     except RuntimeError as exc:
         stop(proc)
         raise RuntimeError(f"{exc} (see service.log in the run folder)") from None
