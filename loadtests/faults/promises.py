@@ -72,12 +72,17 @@ def broken(d: dict) -> list[str]:
 def compare_acks(outcomes: list, ledger: dict, killed_at_s: float | None) -> dict:
     """Every acknowledged grab (client.GrabRecord) against the ledger: lost, or recorded with another
     amount or seq (each compared when the answer carried it)."""
-    grabs = {(envelope_key(e["envelope_id"]), e["user"]): e for e in ledger["entries"] if e["kind"] == "grab"}
+    grabs = {(e["envelope_id"], e["user"]): e for e in ledger["entries"] if e["kind"] == "grab"}
+    keyed: dict | None = None     # by envelope_key, built only if an id came back in another type
     lost, mismatched, lost_times = [], [], []
     for o in outcomes:
         if o.status != "ack":
             continue
-        entry = grabs.get((envelope_key(o.job.envelope_id), o.job.user))
+        entry = grabs.get((o.job.envelope_id, o.job.user))
+        if entry is None:
+            if keyed is None:
+                keyed = {(envelope_key(eid), user): e for (eid, user), e in grabs.items()}
+            entry = keyed.get((envelope_key(o.job.envelope_id), o.job.user))
         if entry is None:
             lost.append(o)
             if killed_at_s is not None:

@@ -1,4 +1,4 @@
-"""The soak's steady load, in gevent greenlets and through the service's adapter: a sender creating
+"""The soak's steady load, in gevent greenlets and through the service's adapter: SENDERS creating
 envelopes, ``concurrency`` grabbers (one keep-alive connection each) retrying with the same request
 ids through every fault (client.grab), late grabs timed at an envelope's expiry, and - when the
 adapter can refund - refunders that refund every envelope once it has expired, racing those late
@@ -29,6 +29,7 @@ from hongbao.loadtests.faults.client import RETRY_STATUSES, GrabRecord, GreenHtt
 
 LATE_USERS = 3
 REFUNDERS = 4
+SENDERS = 2          # creates in flight: one alone cannot keep 48 grabbers busy
 RETAP_EVERY = 50
 ALGOS = (("pre_split", "double_mean"), ("on_grab", "double_mean"), ("pre_split", "line_cut"),
          ("on_grab", "equal"))
@@ -65,7 +66,6 @@ class Load:
     def __init__(self, cfg: LoadConfig, base_url: str, t0: float, adapter: BaseAdapter):
         self.base_url, self.adapter = base_url, adapter
         self.cfg, self.t0, self.state = cfg, t0, LoadState()
-        self.rng = random.Random(cfg.seed)
         self.deadline = t0 + cfg.duration_s + cfg.recover_s
         self.refunds = adapter.can_refund()
         self._queue: Queue = Queue()
@@ -73,6 +73,8 @@ class Load:
         self._due_lock = threading.Lock()
         self._late_pending = 0
         self._sender_done = False
+        self._senders_left = SENDERS
+        self._next = 0                                   # the next envelope's number
         self._running = False
         self.orphans_after_load: list[tuple[float, int | str]] = []
 
@@ -97,30 +99,32 @@ class Load:
         return None
 
     def _sender(self) -> None:
-        http, cfg, n = self._http(), self.cfg, 0
+        http, cfg = self._http(), self.cfg
         end = self.t0 + cfg.duration_s
         while time.monotonic() < end:
-            if self._queue.qsize() > 4 * cfg.concurrency:  # keep the grabbers' backlog short
-                gevent.sleep(0.002)
+            if self._queue.qsize() > 4 * cfg.concurrency:  # keep the grabbers' backlog short (tens of ms)
+                gevent.sleep(0.01)
                 continue
+            n, self._next = self._next, self._next + 1     # this envelope's number: its shape and its RNG
+            rng = random.Random(f"{cfg.seed}:{n}")
             mode, algo = ALGOS[n % len(ALGOS)]
-            env = NewEnvelope(f"soak-sender-{n % 50}", self.rng.randint(cfg.count, cfg.count * 300), cfg.count,
-                              expires_in_s=round(self.rng.uniform(*cfg.expires_s), 3), algorithm=algo, mode=mode)
+            env = NewEnvelope(f"soak-sender-{n % 50}", rng.randint(cfg.count, cfg.count * 300), cfg.count,
+                              expires_in_s=round(rng.uniform(*cfg.expires_s), 3), algorithm=algo, mode=mode)
             eid = self._until(lambda: self.adapter.create_envelope(http, env), http, end)
             if eid is None:
                 continue  # an unanswered create may still exist: the checker adopts such orphans
             users = cfg.count + (-cfg.count // 4, 0, cfg.count // 8)[n % 3]
             self.state.first_id = self.state.first_id or eid
+            self.state.creates += 1
             self.state.envelopes[str(eid)] = [env.total_cents, env.count, env.min_cents]
             expires_at = time.time() + env.expires_in_s
             self.adopt(eid, expires_at)
             for u in range(users):
                 self._queue.put_nowait(Job(eid, f"soak-u{u}", f"s{cfg.seed}-e{eid}-u{u}", 0.0))
             if n % 4 == 0:
-                self._late(eid, expires_at)
-            n += 1
-        self.state.creates = n
-        self._sender_done = True
+                self._late(eid, expires_at, rng)
+        self._senders_left -= 1
+        self._sender_done = not self._senders_left
         self._finish_if_done()
         http.close()
 
@@ -130,9 +134,9 @@ class Load:
             for _ in range(self.cfg.concurrency):
                 self._queue.put_nowait(None)
 
-    def _late(self, eid: int | str, expires_at: float) -> None:
+    def _late(self, eid: int | str, expires_at: float, rng: random.Random) -> None:
         for u in range(LATE_USERS):
-            at = expires_at + self.rng.uniform(-0.3, 0.3) - time.time()
+            at = expires_at + rng.uniform(-0.3, 0.3) - time.time()
             self._late_pending += 1
             gevent.spawn_later(max(0.0, at), self._put_late, Job(eid, f"soak-late{u}", f"s{self.cfg.seed}-e{eid}-l{u}", 0.0))
 
@@ -182,18 +186,20 @@ class Load:
                 return said or f"HTTP {http.last_status}"
             gevent.sleep(0.05)                          # clock edge: a moment early
 
-    def _next_due(self) -> tuple[float, int | str] | None:
+    def _next_due(self) -> tuple[float, int | str] | float:
+        """The next envelope due for its refund, or how long to wait for one (at most 50 ms)."""
         with self._due_lock:
-            if self._due and self._due[0][0] <= time.time():
+            wait = self._due[0][0] - time.time() if self._due else 0.05
+            if wait <= 0:
                 return heapq.heappop(self._due)
-            return None
+            return min(wait, 0.05)
 
     def _refunder(self, grabbers: list) -> None:
         http, st = self._http(), self.state
         while not (all(g.dead for g in grabbers) and not self._due):
             due = self._next_due()
-            if due is None:
-                gevent.sleep(0.01)
+            if isinstance(due, float):
+                gevent.sleep(due)
                 continue
             st.refunded[due[1]] = self.refund(http, due[1], self.deadline)
         http.close()
@@ -202,10 +208,10 @@ class Load:
         """The whole load; figures in ``self.state``."""
         self._running = True
         try:
-            sender = gevent.spawn(self._sender)
+            senders = [gevent.spawn(self._sender) for _ in range(SENDERS)]
             grabbers = [gevent.spawn(self._grabber) for _ in range(self.cfg.concurrency)]
             refunders = [gevent.spawn(self._refunder, grabbers) for _ in range(REFUNDERS if self.refunds else 0)]
-            for name, part in (("sender_done_s", [sender]), ("grabbers_done_s", grabbers),
+            for name, part in (("sender_done_s", senders), ("grabbers_done_s", grabbers),
                                ("refunders_done_s", refunders)):
                 gevent.joinall(part, raise_error=True)
                 self.state.phases_s[name] = round(time.monotonic() - self.t0, 2)
