@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-import urllib.request
 from typing import Callable
 
 import psutil
@@ -21,8 +20,11 @@ def prometheus_cpu_seconds(url: str, timeout_s: float = 2.0) -> float:
     """``process_cpu_seconds_total`` read from a Prometheus text exposition at ``url`` (summed
     over its samples); ValueError when the page has none."""
     from prometheus_client.parser import text_string_to_metric_families
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
-        text = resp.read().decode("utf-8", errors="replace")
+    from hongbao.loadtests.adapters.http import get
+    reply = get(url, timeout_s)
+    if reply.status != 200:
+        raise OSError(f"{url}: HTTP {reply.status}")
+    text = reply.body.decode("utf-8", errors="replace")
     values = [s.value for fam in text_string_to_metric_families(text) for s in fam.samples
               if s.name == CPU_METRIC]
     if not values:

@@ -75,18 +75,22 @@ def _site_files(bin_dir: Path) -> set[Path]:
 
 
 @pytest.mark.slow
-def test_installed_kit_runs_from_an_empty_folder(installed, tmp_path):
+def test_installed_kit_runs_every_command_from_an_empty_folder(installed, tmp_path, record_property):
+    """Every ``hongbao`` subcommand once, as a user runs it from the wheel (no extras installed);
+    soak and faults shortened. The list of what ran is printed and recorded."""
     work = tmp_path / "empty"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["HONGBAO_CACHE_DIR"] = str(tmp_path / "numba-cache")
     before = _site_files(installed)
+    ran: list[str] = []
 
     def hongbao(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         done = subprocess.run([str(installed / "hongbao"), *args], cwd=work, env=env, capture_output=True,
                               text=True, timeout=timeout)
         assert done.returncode == 0, f"hongbao {' '.join(args)}: exit {done.returncode}\n{done.stdout[-3000:]}" \
                                      f"\n{done.stderr[-3000:]}"
+        ran.append(" ".join(args))
         return done
 
     hongbao("storm", "--scenario", "smoke", "--duration", "4s", "--no-progress")
@@ -94,13 +98,31 @@ def test_installed_kit_runs_from_an_empty_folder(installed, tmp_path):
     (work / "myalloc.py").write_text("def equal(total, count):\n"
                                      "    return [total // count + (i < total % count) for i in range(count)]\n")
     hongbao("fairness", "--callable", "myalloc:equal", "--envelopes", "500", "--no-plots")  # a module where we stand
-    hongbao("bench", "--profile", "quick", "--filter", "double_mean and serial and c10-", "--max-time", "0.05")
+    hongbao("bench", "--profile", "quick", "--filter", "double_mean and serial and c10-", "--max-time", "50ms")
     runs = sorted((work / "results").iterdir())
     found = {name for run in runs for name in ("storm.json", "fairness.json", "benchmark.json")
              if (run / name).is_file()}
     assert found == {"storm.json", "fairness.json", "benchmark.json"}, [list(r.iterdir()) for r in runs]
     storm = json.loads(next(r / "storm.json" for r in runs if (r / "storm.json").is_file()).read_text())
     assert storm["audit"]["ok"] is True
+    bench = next(r for r in runs if (r / "benchmark.json").is_file())
+    hongbao("compare", str(bench / "benchmark.json"), str(bench / "benchmark.json"))
+    hongbao("report", str(bench))
+    hongbao("soak", "--duration", "10s", "--nemesis", "kill-service@3s", "--concurrency", "8",
+            "--out", "results/soak")
+    assert json.loads((work / "results" / "soak" / "soak.json").read_text())["audit_ok"] is True
+    hongbao("faults", "--fault", "kill-service@1s", "--duration", "2s", "--store", "memory", "--envelopes", "4",
+            "--users", "12")
+    hongbao("capacity", "--steps", "2", "--step-seconds", "3s", "--start-rate", "50", "--step-rate", "50",
+            "--no-report", "--out", "results/capacity")
+    hongbao("run", "--skip", "bench", "--skip", "storm", "--skip", "capacity", "--fairness-envelopes", "500",
+            "--out", "results/run")
+    _serve_once(installed, work, env)
+    ran.append("serve --port PORT (until /healthz answers, then stopped)")
+    print("\nsubcommands run from the wheel:\n  hongbao " + "\n  hongbao ".join(ran))
+    record_property("subcommands_run", ran)
+    from hongbao.harness.cli import COMMANDS
+    assert {r.split()[0] for r in ran} == set(COMMANDS)
     # nothing written where we stand but the run folders (beside our own module and its bytecode)
     assert {p.name for p in work.iterdir()} - {"myalloc.py", "__pycache__"} == {"results"}
 
@@ -139,3 +161,15 @@ def test_installed_kit_storms_the_example_service_through_its_adapter(installed,
     storm = json.loads((tmp_path / "run" / "storm.json").read_text())
     assert storm["audit"]["ok"] and storm["audit"]["source"] == "ledger export"
     assert storm["target"]["service_cpu_from"] == f"prometheus {url}/metrics"
+
+
+def _serve_once(installed: Path, work: Path, env: dict) -> None:
+    """``hongbao serve`` runs until stopped: start it, wait for /healthz, stop it by PID."""
+    from hongbao.loadtests.procs import free_port, start, stop
+    from hongbao.loadtests.storm.procs import wait_healthy
+    port = free_port()
+    proc = start([str(installed / "hongbao"), "serve", "--port", str(port)], cwd=work, env=env)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", timeout_s=60, proc=proc)
+    finally:
+        stop(proc)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hongbao.harness import bench, repeats
+from hongbao.harness import bench, durations, repeats
 from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.rundirs import default_run_dir
 
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--filter", default=None, metavar="EXPR",
                         help='pytest -k expression over benchmark ids such as '
                              '"double_mean-serial-c10-n20000", e.g. --filter "double_mean and c10-"')
-    parser.add_argument("--max-time", type=float, default=None, metavar="S",
+    parser.add_argument("--max-time", type=durations.flag("--max-time"), default=None, metavar="S",
                         help="seconds of timed rounds per benchmark, instead of the profile's (quick 0.1, "
                              "full 0.5); at most 400 rounds. Longer runs average a shared machine's slow and "
                              "fast spells, e.g. --max-time 8 for the parallel speedup")

@@ -6,6 +6,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from hongbao.harness import durations
 from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.rundirs import default_run_dir
 
@@ -64,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from hongbao.harness.commands.storm import add_fleet_arguments
     add_fleet_arguments(parser)
     parser.add_argument("--steps", type=int, default=6, metavar="N", help="ramp steps (default 6)")
-    parser.add_argument("--step-seconds", type=float, default=5.0, metavar="S",
+    parser.add_argument("--step-seconds", type=durations.flag("--step-seconds"), default=5.0, metavar="S",
                         help="seconds per step, >= 3 (default 5; the first second of a step is not measured)")
     parser.add_argument("--start-rate", type=float, default=200.0, metavar="GRABS/S",
                         help="offered grabs per second in the first step (default 200)")

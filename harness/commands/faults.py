@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from hongbao.harness import durations
 from hongbao.loadtests.exitcodes import Exit
 
 HELP = "kill Redis or the service mid-storm, restart, audit: is every acknowledged grab still there?"
@@ -23,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "  appendfsync everysec : none acknowledged more than 2 s before the crash lost\n"
                      "  kill-service         : no acknowledged grab lost (the service holds no state)\n"
                      "  --store memory / --fsync none : nothing promised (figures only)")
-    parser.add_argument("--fault", required=True, help="kill-redis@SECONDS or kill-service@SECONDS (e.g. 1.5s, 800ms)")
+    parser.add_argument("--fault", required=True, help="kill-redis@SECONDS or kill-service@SECONDS (e.g. 1.5s, 800ms); "
+                                                       "with --host: kill-service (the nemesis's kill, then restart)")
     parser.add_argument("--store", choices=["redis", "memory"], default="redis",
                         help="redis: a redis-server started here on a free loopback port (default); memory")
     parser.add_argument("--fsync", choices=["always", "everysec", "no", "none"], default="everysec",
@@ -31,12 +33,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--envelopes", type=int, default=12, help="envelopes created before the storm (default 12)")
     parser.add_argument("--count", type=int, default=30, help="shares per envelope (default 30)")
     parser.add_argument("--users", type=int, default=36, help="users; each tries every envelope once (default 36)")
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds the grabs are spread over (default 3)")
+    parser.add_argument("--duration", type=durations.flag("--duration"), default=3.0,
+                        help="how long the grabs are spread over (default 3s)")
     parser.add_argument("--concurrency", type=int, default=16, help="grabs in flight at most (default 16)")
-    parser.add_argument("--down-s", type=float, default=0.5, help="seconds between the kill and the restart")
-    parser.add_argument("--recover-s", type=float, default=20.0, help="retry window after the storm (default 20)")
+    parser.add_argument("--down-s", type=durations.flag("--down-s"), default=0.5,
+                        help="time between the kill and the restart (default 0.5s)")
+    parser.add_argument("--recover-s", type=durations.flag("--recover-s"), default=20.0,
+                        help="retry window after the storm (default 20s)")
     parser.add_argument("--seed", type=int, default=0, help="RNG seed of envelopes, due times, shares")
     parser.add_argument("--out", type=Path, help="folder for faults.json, service.log and the Redis data dir")
+    from hongbao.harness.commands.soak import add_target_arguments
+    add_target_arguments(parser)
 
 
 def _check(args: argparse.Namespace) -> str | None:
@@ -61,12 +68,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"hongbao faults: {exc}", file=sys.stderr)
         return int(Exit.UNUSABLE)
     problem = _check(args)
+    try:
+        from hongbao.harness.commands.soak import breaker_and_schedule
+        from hongbao.loadtests.faults.nemesis import check_schedule
+        breaker, schedule = breaker_and_schedule(args)
+        if schedule:
+            problem = problem or "hongbao faults takes one --fault (a schedule is for hongbao soak)"
+        if breaker is not None:
+            if fault.target != "service":
+                problem = problem or "--host: the kit did not start a redis-server; only kill-service"
+            check_schedule(breaker, [fault])
+    except ValueError as exc:
+        problem = problem or str(exc)
     if problem:
         print(f"hongbao faults: {problem}", file=sys.stderr)
         return int(Exit.UNUSABLE)
     cfg = FaultRunConfig(fault, store=args.store, fsync=None if args.fsync == "none" else args.fsync,
                          envelopes=args.envelopes, count=args.count, users=args.users, duration_s=args.duration,
-                         concurrency=args.concurrency, seed=args.seed, recover_s=args.recover_s, work_dir=args.out)
+                         concurrency=args.concurrency, seed=args.seed, recover_s=args.recover_s, work_dir=args.out,
+                         adapter=args.adapter, host=args.host, nemesis=breaker, promise=args.promise)
     return run_and_print(cfg)
 
 
@@ -74,7 +94,9 @@ def run_and_print(cfg) -> int:
     """Run one FaultRunConfig, print its figures and broken promises; returns the exit code."""
     from hongbao.loadtests.faults import run_fault
 
-    print(f"hongbao faults: {cfg.fault} on store={cfg.store} fsync={cfg.fsync or 'none'}: "
+    where = (f"{cfg.host} ({type(cfg.nemesis).__name__})" if cfg.host
+             else f"store={cfg.store} fsync={cfg.fsync or 'none'}")
+    print(f"hongbao faults: {cfg.fault} on {where}: "
           f"{cfg.envelopes * cfg.users} grabs over {cfg.duration_s:g} s (+ up to {cfg.recover_s:g} s of retries)...",
           flush=True)
     try:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from hongbao.harness import durations
 from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.rundirs import default_run_dir
 
@@ -58,15 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="wechat-2017", metavar="NAME", help="capacity target preset (default wechat-2017)")
     parser.add_argument("--storm-scenario", default="countdown", metavar="NAME|TOML",
                         help="storm scenario: a shipped name or a TOML file (default countdown)")
-    parser.add_argument("--storm-duration", default="20s", metavar="DURATION", help="storm length (default 20s)")
+    parser.add_argument("--storm-duration", type=durations.flag("--storm-duration"), default="20s", metavar="DURATION", help="storm length (default 20s)")
     parser.add_argument("--fairness-envelopes", type=int, default=20_000, metavar="N",
                         help="envelopes per algorithm in the scorecard (default 20000)")
     parser.add_argument("--bench-filter", default=None, metavar="EXPR",
                         help="pytest -k expression to run only some benchmarks (default: the whole quick profile)")
     parser.add_argument("--ramp-steps", type=int, default=6, metavar="N", help="saturation ramp steps (default 6)")
-    parser.add_argument("--step-seconds", type=float, default=5.0, metavar="S",
+    parser.add_argument("--step-seconds", type=durations.flag("--step-seconds"), default=5.0, metavar="S",
                         help="seconds per ramp step, >= 3 (default 5)")
-    parser.add_argument("--stage-timeout", type=float, default=300.0, metavar="S",
+    parser.add_argument("--stage-timeout", type=durations.flag("--stage-timeout"), default=300.0, metavar="S",
                         help="seconds after which a stage is stopped and marked failed (default 300)")
 
 
@@ -79,7 +80,7 @@ def _command(name: str, args: argparse.Namespace, out: Path) -> list[str]:
     if name == "fairness":
         return base + ["--envelopes", str(args.fairness_envelopes), "--out", str(out)] + seed
     if name == "storm":
-        return base + ["--scenario", str(args.storm_scenario), "--duration", args.storm_duration,
+        return base + ["--scenario", str(args.storm_scenario), "--duration", f"{args.storm_duration:g}",
                        "--out", str(out)] + seed
     if name == "capacity":
         return base + ["--preset", args.preset, "--steps", str(args.ramp_steps), "--step-seconds",

@@ -3,26 +3,18 @@ post-storm ledger audit, SLO gate. Exit codes: 0 OK, 2 UNUSABLE, 3 SLO_BREACH, 4
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from hongbao.loadtests.exitcodes import Exit
+from hongbao.harness import durations
 from hongbao.harness.rundirs import default_run_dir
 from hongbao.seeds import shipped_names
 
 HELP = "run a bounded Locust grab storm, audit the ledger, gate on SLOs"
 
 
-def duration_s(text: str) -> float:
-    """'30s', '2m', '90', '1m30s' -> seconds."""
-    m = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text)
-    if not m or not (m.group(1) or m.group(2)):
-        raise argparse.ArgumentTypeError(f"--duration must look like 30s, 2m or 1m30s (got {text!r})")
-    value = float(m.group(1) or 0) * 60 + float(m.group(2) or 0)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"--duration must be > 0 (got {text!r})")
-    return value
+duration_s = durations.flag("--duration")   # 30, 30s, 2m, 1h, 1m30s -> seconds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -37,6 +37,7 @@ class Grab:
     outcome: Outcome
     amount_cents: int | None = None
     detail: str = ""          # for ERROR: what the service said (quoted in the run's failures)
+    seq: int | None = None    # optional: the grant's position in its envelope, when the service says
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,18 @@ class BaseAdapter:
         detail. Make exactly the HTTP calls one real client makes: they are what the storm times.
         An exception counts as ERROR."""
         raise NotImplementedError
+
+    def refund(self, http: Http, envelope_id: str | int, request_id: str) -> str | None:
+        """Optional: hand an expired envelope's remainder back to its sender (soaks refund every
+        envelope once it expires, racing late grabs). Return "ok", "already_refunded",
+        "not_expired" (asked a moment early: the soak asks again) or another error word; raise
+        OSError when no answer came. None (the default): the service has no refund, and soaks skip
+        the refund checks."""
+        return None
+
+    def can_refund(self) -> bool:
+        """Does this adapter implement ``refund``?"""
+        return type(self).refund is not BaseAdapter.refund
 
     def export_ledger(self, http: Http) -> dict | None:
         """Optional: the service's whole ledger after the storm, for the full audit, as

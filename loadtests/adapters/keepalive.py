@@ -178,8 +178,12 @@ class KeepAliveHttp:
         return b""                           # no body (204, 304, or none announced)
 
     def _take(self, n: int) -> bytes:
-        while len(self._buf) < n:
-            self._buf += self._recv()
+        if len(self._buf) < n:               # chunks joined once: a large body is copied once, not per recv
+            parts, have = [self._buf], len(self._buf)
+            while have < n:
+                parts.append(self._recv())
+                have += len(parts[-1])
+            self._buf = b"".join(parts)
         data, self._buf = self._buf[:n], self._buf[n:]
         return data
 

@@ -27,12 +27,23 @@ class ReferenceAdapter(BaseAdapter):
                          json={"user": user, "request_id": request_id})
         body = r.json() if r.status in (200, 409, 410) else {}
         if r.status == 200:
-            return Grab(Outcome.REPEAT if body.get("repeat") else Outcome.GRANTED, int(body["amount_cents"]))
+            return Grab(Outcome.REPEAT if body.get("repeat") else Outcome.GRANTED, int(body["amount_cents"]),
+                        seq=int(body["seq"]) if "seq" in body else None)
         no = _NO.get((r.status, body.get("error")))
         return Grab(no) if no else Grab(Outcome.ERROR, detail=f"HTTP {r.status} {r.body[:200]!r}")
 
-    def export_ledger(self, http: Http, page: int = 10_000) -> dict:
-        envelopes, entries, after = [], [], 0
+    def refund(self, http: Http, envelope_id: str | int, request_id: str) -> str:
+        r = http.request("POST", f"/envelopes/{envelope_id}/refund", json={"request_id": request_id})
+        if r.status == 200:
+            return "ok"
+        try:
+            return str(r.json().get("error") or f"HTTP {r.status}")
+        except ValueError:
+            return f"HTTP {r.status}"
+
+    def export_ledger(self, http: Http, page: int = 10_000, after_id: int = 0) -> dict:
+        """The whole ledger, or the envelopes after ``after_id`` (and their entries), page by page."""
+        envelopes, entries, after = [], [], after_id
         while True:
             r = http.request("GET", f"/ledger?after_id={after}&limit={page}")
             if r.status != 200:

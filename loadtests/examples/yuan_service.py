@@ -2,7 +2,7 @@
 ``yuan_adapter.YuanAdapter``. In memory, one process, its own double-mean allocator.
 
     python -m hongbao.loadtests.examples.yuan_service --port 9000 [--token T] [--no-export]
-        [--bug double-pay|lost-cent]
+        [--journal PATH] [--bug double-pay|lost-cent|lose-acks]
 
 Every request needs ``Authorization: Bearer <token>``. Every answer is HTTP 200 with
 ``{"code": 0, "data": ...}`` or ``{"code": N, "msg": ...}``. Amounts are yuan strings ("3.21").
@@ -16,13 +16,23 @@ Every request needs ``Authorization: Bearer <token>``. Every answer is HTTP 200 
          (code 4040 with --no-export)
     GET  /metrics                              -> Prometheus text (opens by result, latency, process CPU)
 
+In memory by default (a restart forgets everything). ``--journal PATH`` makes it durable: every
+create and every open is appended to PATH as a JSON line and fsynced before the answer goes out,
+and the journal is replayed at start (a torn last line, from a crash mid-write, is dropped: it was
+never acknowledged).
+
 ``--bug`` plants a fault for the audit to catch: ``double-pay`` pays a retry (same uid and reqNo)
-a second share; ``lost-cent`` pays the last share of a packet one cent short.
+a second share; ``lost-cent`` pays the last share of a packet one cent short; ``lose-acks``
+answers before the journal has the open, writing the journal only every LAZY_FLUSH_S, so a crash
+loses opens that were already acknowledged.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import threading
 import time
 from decimal import Decimal, InvalidOperation
 
@@ -50,23 +60,92 @@ def cents(text, field: str) -> int:
     return int(value * 100)
 
 
-class Packets:
-    """The books: packets, and one record per open, in integer cents inside."""
+LAZY_FLUSH_S = 2.0
+BUGS = ("double-pay", "lost-cent", "lose-acks")
 
-    def __init__(self, seed: int, bug: str | None) -> None:
-        self.seed, self.bug, self.packets, self.records = seed, bug, {}, []
+
+class Journal:
+    """An append-only file of JSON lines: ``write`` returns once the line is on disk (fsync), or,
+    ``lazy``, at once (the planted lose-acks bug: a thread writes every LAZY_FLUSH_S)."""
+
+    def __init__(self, path: str, lazy: bool = False) -> None:
+        self.path, self.lazy, self._pending, self._lock = path, lazy, [], threading.Lock()
+        self._file = open(path, "ab")
+        if lazy:
+            threading.Thread(target=self._flusher, name="journal flusher", daemon=True).start()
+
+    def replay(self) -> list[dict]:
+        """Every whole line written so far; a torn last line is dropped."""
+        with open(self.path, "rb") as f:
+            lines = f.read().split(b"\n")
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                break                # the torn tail of a crash: never acknowledged
+        return out
+
+    def write(self, record: dict) -> None:
+        line = json.dumps(record, separators=(",", ":")).encode() + b"\n"
+        if self.lazy:
+            with self._lock:
+                self._pending.append(line)
+            return
+        self._file.write(line)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def _flusher(self) -> None:
+        while True:
+            time.sleep(LAZY_FLUSH_S)
+            with self._lock:
+                lines, self._pending = self._pending, []
+            if lines:
+                self._file.write(b"".join(lines))
+                self._file.flush()
+                os.fsync(self._file.fileno())
+
+
+class Packets:
+    """The books: packets, and one record per open, in integer cents inside; written to
+    ``journal`` (when given) before an answer goes out, and rebuilt from it at start."""
+
+    def __init__(self, seed: int, bug: str | None, journal: Journal | None = None) -> None:
+        self.seed, self.bug, self.packets, self.records, self.journal = seed, bug, {}, [], None
+        if journal is not None:
+            for record in journal.replay():
+                self._apply(record)
+            self.journal = journal
+
+    def _apply(self, r: dict) -> None:
+        """One journal record: a packet created ("c") or opened ("o")."""
+        if r["t"] == "c":
+            self.packets[r["pid"]] = {"packetId": r["pid"], "senderId": r["sender"], "total": r["total"],
+                                      "num": r["num"], "min": r["min"], "left": r["total"], "leftNum": r["num"],
+                                      "opened": {}, "expires": r["expires"],
+                                      "rng": random.Random(f"{self.seed}:{r['pid']}")}
+        else:
+            self._book(self.packets[r["pid"]], r["uid"], r["reqNo"], r["amount"])
+
+    def _book(self, p: dict, uid: str, req_no: str, amount: int) -> None:
+        p["left"] -= amount
+        p["leftNum"] -= 1
+        p["opened"][uid] = (amount, req_no)
+        self.records.append({"packetId": p["packetId"], "uid": uid, "reqNo": req_no, "amountYuan": yuan(amount),
+                             "idx": p["num"] - p["leftNum"]})
 
     def create(self, body: dict) -> dict:
         total, num = cents(body.get("amountYuan"), "amountYuan"), int(body.get("num", 0))
         low = cents(body.get("minYuan", "0.01"), "minYuan")
         if not 1 <= num <= 100_000 or total < num * low:
             raise ValueError("num must be 1..100000 and amountYuan >= num x minYuan")
-        pid = f"P{len(self.packets) + 1:06d}"
-        self.packets[pid] = {"packetId": pid, "senderId": str(body.get("senderId", "")), "total": total,
-                             "num": num, "min": low, "left": total, "leftNum": num, "opened": {},
-                             "expires": time.time() + float(body.get("ttlSec", 86400)),
-                             "rng": random.Random(f"{self.seed}:{pid}")}
-        return {"packetId": pid}
+        record = {"t": "c", "pid": f"P{len(self.packets) + 1:06d}", "sender": str(body.get("senderId", "")),
+                  "total": total, "num": num, "min": low, "expires": time.time() + float(body.get("ttlSec", 86400))}
+        self._apply(record)
+        if self.journal is not None:
+            self.journal.write(record)
+        return {"packetId": record["pid"]}
 
     def open(self, pid: str, uid: str, req_no: str) -> tuple[int, dict]:
         p = self.packets.get(pid)
@@ -86,11 +165,9 @@ class Packets:
         else:                       # double mean: uniform in [min, 2 x mean of what is left)
             hi = max(p["min"], 2 * p["left"] // p["leftNum"] - 1)
             amount = min(p["rng"].randint(p["min"], hi), p["left"] - p["min"] * (p["leftNum"] - 1))
-        p["left"] -= amount
-        p["leftNum"] -= 1
-        p["opened"][uid] = (amount, req_no)
-        self.records.append({"packetId": pid, "uid": uid, "reqNo": req_no, "amountYuan": yuan(amount),
-                             "idx": p["num"] - p["leftNum"]})
+        self._book(p, uid, req_no, amount)
+        if self.journal is not None:
+            self.journal.write({"t": "o", "pid": pid, "uid": uid, "reqNo": req_no, "amount": amount})
         return 0, {"amountYuan": yuan(amount)}
 
     def export(self) -> dict:
@@ -99,8 +176,9 @@ class Packets:
                 "records": self.records}
 
 
-def create_app(token: str, seed: int = 1, export: bool = True, bug: str | None = None) -> Starlette:
-    books = Packets(seed, bug)
+def create_app(token: str, seed: int = 1, export: bool = True, bug: str | None = None,
+               journal: str | None = None) -> Starlette:
+    books = Packets(seed, bug, Journal(journal, lazy=bug == "lose-acks") if journal else None)
 
     def answer(code: int, data=None, msg: str = "") -> JSONResponse:
         return JSONResponse({"code": code, "data": data} if code == 0 else {"code": code, "msg": msg, "data": data})
@@ -151,9 +229,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default="yuan-demo-token")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-export", action="store_true", help="no ledger export (code 4040)")
-    parser.add_argument("--bug", choices=["double-pay", "lost-cent"], help="plant a fault for the audit")
+    parser.add_argument("--journal", metavar="PATH", help="durable: append every create and open to PATH, "
+                                                          "fsynced before answering; replayed at start")
+    parser.add_argument("--bug", choices=BUGS, help="plant a fault for the audit")
     args = parser.parse_args(argv)
-    uvicorn.run(create_app(args.token, args.seed, not args.no_export, args.bug), host=args.host,
+    if args.bug == "lose-acks" and not args.journal:
+        parser.error("--bug lose-acks needs --journal (it answers before the journal has the open)")
+    uvicorn.run(create_app(args.token, args.seed, not args.no_export, args.bug, args.journal), host=args.host,
                 port=args.port, log_level="warning")
 
 

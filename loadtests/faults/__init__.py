@@ -1,12 +1,13 @@
-"""Fault injection for storms (issue 8): SIGKILL redis-server or the service mid-storm, restart it,
-retry with the same request ids, then audit.
+"""Fault runs and soaks: kill, pause or restart the service (or redis-server) mid-load through a
+nemesis (nemesis.py), let the clients retry with the same request ids, then audit the ledger
+export against every acknowledged grab.
 
     from hongbao.loadtests.faults import parse_fault, run_fault, FaultRunConfig
     report = run_fault(FaultRunConfig(parse_fault("kill-redis@1.5s"), fsync="always"))
     report.ok, report.reasons, report.summary(), report.data
 
-``FaultInjector(fault, kill, restart, t0)`` is the timing piece alone, for a storm that owns its
-processes (e.g. ``hongbao storm --fault``): a thread that kills and restarts at the given times.
+``FaultInjector(fault, nemesis, history)`` is the timing piece alone: a thread that performs the
+fault's operation and its undo at the given times through any nemesis.
 """
 from hongbao.loadtests.faults.promises import PROMISES, promise
 from hongbao.loadtests.faults.run import FaultInjector, FaultReport, FaultRunConfig, run_fault

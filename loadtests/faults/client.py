@@ -1,35 +1,45 @@
-"""A bounded, retrying grab client for fault runs and soaks (asyncio, raw HTTP/1.1 keep-alive).
+"""A bounded, retrying grab client for fault runs and soaks, through the service's adapter.
 
 Each job is one user's grab on one envelope with a fixed ``request_id``; it is sent at its due
-time and retried with the SAME user and request id on any transport error, timeout or 5xx
-(store down, service restarting) until it gets a final answer (200, 409 sold_out, 410 expired,
-another 4xx) or the run's deadline. An answer with ``repeat: true`` is the service confirming a
+time and retried with the SAME user and request id when no answer came (refused, reset, timed out)
+or the answer was a 5xx (store down, service restarting), until it gets a final answer (granted,
+sold out, expired, another rejection) or the run's deadline. A REPEAT is the service confirming a
 grab whose first answer was lost: it counts as the acknowledgement of that same grab.
+
+The load runs in gevent greenlets, each with its own keep-alive connection (``GreenHttp``: the
+kit's ``KeepAliveHttp`` on gevent's sockets, so hundreds of grabs wait cooperatively in one thread
+without monkey-patching the process).
 """
 from __future__ import annotations
 
-import asyncio
-import orjson
 import time
+from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
-import httpx
+import gevent
+from gevent import socket as gsocket
+
+from hongbao.loadtests.adapters import BaseAdapter, Grab, Outcome, Reply
+from hongbao.loadtests.adapters.keepalive import KeepAliveHttp
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 BACKOFF_S = (0.02, 0.05, 0.1, 0.2, 0.3)   # then 0.3 s between attempts
 REQUEST_TIMEOUT_S = 3.0
+_FINAL = {Outcome.SOLD_OUT: "sold_out", Outcome.EXPIRED: "expired"}
 
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    envelope_id: int
+    envelope_id: int | str
     user: str
     request_id: str
     due_s: float          # seconds after the run's start
 
 
 @dataclass(slots=True)
-class Outcome:
+class GrabRecord:
+    """What the client saw of one job, from its first attempt to its final answer."""
     job: Job
     status: str = "unresolved"     # ack | sold_out | expired | rejected | unresolved | not_sent
     http_status: int | None = None
@@ -39,130 +49,102 @@ class Outcome:
     attempts: int = 0
     retries_after: str = ""        # what forced the first retry, if any
     acked_at_s: float | None = None
+    detail: str = ""               # a rejection's words
 
 
-class TransportError(Exception):
-    """No HTTP answer: refused, reset, timed out, or the connection was cut mid-answer."""
+class GreenHttp(KeepAliveHttp):
+    """``KeepAliveHttp`` on gevent sockets; remembers the last answer's status (None: no answer)
+    so the retry rule can tell a 5xx behind an adapter's ERROR from a final rejection."""
+
+    last_status: int | None = None
+
+    def _connect(self) -> None:
+        if self.tls:
+            super()._connect()
+            return
+        sock = gsocket.create_connection((self.host, self.port), timeout=self.timeout_s)
+        sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+        self._sock, self._buf = sock, b""
+
+    def request(self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None) -> Reply:
+        self.last_status = None
+        reply = super().request(method, path, json=json, headers=headers)
+        self.last_status = reply.status
+        return reply
 
 
-class Conn:
-    """One HTTP/1.1 keep-alive connection with a minimal codec: the whole request is one write, the
-    answer is read by its Content-Length. Far less client CPU per grab than httpx (measured in the README), which is
-    what lets a 2-core machine drive the service and Redis at full speed from the same cores."""
-
-    def __init__(self, host: str, port: int, timeout_s: float = REQUEST_TIMEOUT_S):
-        self.host, self.port, self.timeout_s = host, port, timeout_s
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-
-    async def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-        """(status, JSON answer); TransportError when no whole answer came within ``timeout_s``."""
-        payload = orjson.dumps(body) if body is not None else b""
-        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(payload)}\r\n\r\n").encode()
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                if self._writer is None:
-                    self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-                self._writer.write(head + payload)
-                raw = (await self._reader.readuntil(b"\r\n\r\n")).lower()
-                at = raw.find(b"content-length:")
-                data = await self._reader.readexactly(int(raw[at + 15:raw.index(b"\r\n", at)]) if at >= 0 else 0)
-        except (OSError, EOFError, TimeoutError, ValueError, asyncio.IncompleteReadError,
-                asyncio.LimitOverrunError) as exc:
-            self.close()  # an answer may still be on its way: never read it as the next one's
-            raise TransportError(type(exc).__name__) from None
-        if b"connection: close" in raw:
-            self.close()
-        try:
-            return int(raw[9:12]), orjson.loads(data) if data else {}
-        except ValueError:
-            return int(raw[9:12]), {}
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self._reader = self._writer = None
+def no_answer(exc: OSError) -> str:
+    """A short cause for a missing answer: the error's class name, not its path-specific words."""
+    parts = str(exc).split(": ")
+    return parts[1] if len(parts) >= 3 else type(exc).__name__
 
 
-def _split(base_url: str) -> tuple[str, int]:
-    host_port = base_url.split("://", 1)[1].rstrip("/")
-    host, port = host_port.rsplit(":", 1)
-    return host, int(port)
+def attempt(adapter: BaseAdapter, http: GreenHttp, job: Job) -> tuple[Grab | None, str]:
+    """One grab through the adapter: (answer, "") or (None, why it is worth retrying)."""
+    try:
+        answer = adapter.grab(http, job.envelope_id, job.user, job.request_id)
+    except OSError as exc:
+        return None, no_answer(exc)
+    except Exception as exc:  # noqa: BLE001 - the adapter's own failure, like an ERROR answer
+        answer = Grab(Outcome.ERROR, detail=f"{type(exc).__name__}: {exc}")
+    if answer.outcome is Outcome.ERROR and http.last_status in RETRY_STATUSES:
+        return None, f"HTTP {http.last_status}"
+    return answer, ""
 
 
-async def grab(conn: Conn, job: Job, t0: float, deadline: float, out: Outcome | None = None) -> Outcome:
-    """One job to a final answer: retried with the same user and request id through transport
-    errors, timeouts and 5xx until ``deadline`` (time.monotonic())."""
-    out = out or Outcome(job)
-    body = {"user": job.user, "request_id": job.request_id}
-    path = f"/envelopes/{job.envelope_id}/grab"
+def grab(adapter: BaseAdapter, http: GreenHttp, job: Job, t0: float, deadline: float,
+         out: GrabRecord | None = None) -> GrabRecord:
+    """One job to a final answer: retried with the same user and request id through missing
+    answers and 5xx until ``deadline`` (time.monotonic())."""
+    out = out or GrabRecord(job)
     while time.monotonic() < deadline:
         out.attempts += 1
-        try:
-            status, data = await conn.call("POST", path, body)
-        except TransportError as exc:
-            out.retries_after = out.retries_after or str(exc)
-        else:
-            out.http_status = status
-            if status == 200:
-                out.status, out.amount_cents, out.seq = "ack", int(data["amount_cents"]), int(data["seq"])
-                out.repeat, out.acked_at_s = bool(data.get("repeat")), time.monotonic() - t0
-                return out
-            if status not in RETRY_STATUSES:
-                out.status = {"sold_out": "sold_out", "expired": "expired"}.get(data.get("error"), "rejected")
-                return out
-            out.retries_after = out.retries_after or f"HTTP {status}"
-        await asyncio.sleep(BACKOFF_S[min(out.attempts - 1, len(BACKOFF_S) - 1)])
+        answer, why = attempt(adapter, http, job)
+        out.http_status = http.last_status
+        if answer is not None:
+            if answer.outcome in (Outcome.GRANTED, Outcome.REPEAT):
+                out.status, out.amount_cents, out.seq = "ack", answer.amount_cents, answer.seq
+                out.repeat, out.acked_at_s = answer.outcome is Outcome.REPEAT, time.monotonic() - t0
+            else:
+                out.status, out.detail = _FINAL.get(answer.outcome, "rejected"), answer.detail
+            return out
+        out.retries_after = out.retries_after or why
+        gevent.sleep(BACKOFF_S[min(out.attempts - 1, len(BACKOFF_S) - 1)])
     if out.attempts == 0:
         out.status = "not_sent"  # the deadline came while it queued for a slot: a client backlog
     return out
 
 
-async def _run(base_url: str, jobs: list[Job], concurrency: int, deadline_s: float, t0: float) -> list[Outcome]:
-    host, port = _split(base_url)
-    conns = [Conn(host, port) for _ in range(concurrency)]  # at most `concurrency` in flight: one each
-    idle: asyncio.Queue[Conn] = asyncio.Queue()
-    for conn in conns:
-        idle.put_nowait(conn)
-    deadline = t0 + deadline_s
+def run_jobs(adapter: BaseAdapter, base_url: str, jobs: list[Job], *, concurrency: int, deadline_s: float,
+             t0: float) -> list[GrabRecord]:
+    """Every job at its due time, at most ``concurrency`` in flight (one connection each); stops
+    by ``deadline_s`` after ``t0``."""
+    queue = deque(sorted(jobs, key=lambda j: j.due_s))
+    deadline, done = t0 + deadline_s, []
 
-    async def gated(job):
-        wait = t0 + job.due_s - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)  # before taking a connection: waiting jobs hold none
-        conn = await idle.get()
+    def worker() -> None:
+        http = GreenHttp(base_url, timeout_s=REQUEST_TIMEOUT_S)
         try:
-            return await grab(conn, job, t0, deadline)
+            while queue:
+                job = queue.popleft()
+                gevent.sleep(max(0.0, t0 + job.due_s - time.monotonic()))
+                done.append(grab(adapter, http, job, t0, deadline) if time.monotonic() < deadline
+                            else GrabRecord(job, status="not_sent"))
         finally:
-            idle.put_nowait(conn)
+            http.close()
 
-    try:
-        return list(await asyncio.gather(*(gated(j) for j in sorted(jobs, key=lambda j: j.due_s))))
-    finally:
-        for conn in conns:
-            conn.close()
+    gevent.joinall([gevent.spawn(worker) for _ in range(concurrency)])
+    return done
 
 
-def run_jobs(base_url: str, jobs: list[Job], *, concurrency: int, deadline_s: float, t0: float) -> list[Outcome]:
-    """Run every job (at its due time, at most ``concurrency`` in flight); stops by ``deadline_s``."""
-    return asyncio.run(_run(base_url, jobs, concurrency, deadline_s, t0))
-
-
-def request(base_url: str, method: str, path: str, *, body: dict | None = None, ok: tuple[int, ...] = (200,),
-            deadline_s: float = 30.0) -> dict:
-    """One call retried through transport errors and 5xx until ``ok`` or ``deadline_s``."""
+def until_done(call, deadline_s: float, what: str):
+    """``call()`` retried through missing answers (OSError) and 5xx-marked failures until it
+    returns or ``deadline_s`` passes; RuntimeError naming ``what`` with the last reason."""
     deadline, last = time.monotonic() + deadline_s, "no attempt"
-    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S * 10) as client:
-        while time.monotonic() < deadline:
-            try:
-                r = client.request(method, path, json=body)
-                if r.status_code in ok:
-                    return r.json()
-                last = f"HTTP {r.status_code}: {r.text[:200]}"
-                if r.status_code not in RETRY_STATUSES:
-                    break
-            except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            time.sleep(0.1)
-    raise RuntimeError(f"{method} {path} failed: {last}")
+    while time.monotonic() < deadline:
+        try:
+            return call()
+        except (OSError, RuntimeError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} failed for {deadline_s:g} s: {last}")

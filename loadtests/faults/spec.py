@@ -73,12 +73,12 @@ DEFAULT_KINDS = ("kill-redis", "kill-service", "pause-service", "pause-redis", "
 
 
 def default_nemesis(duration_s: float, *, seed: int = 0, every_s: tuple[float, float] = (20.0, 30.0),
-                    first_s: float = 8.0) -> list[Fault]:
-    """The default soak schedule: every 20-30 s (seeded) the next of DEFAULT_KINDS, in turn,
+                    first_s: float = 8.0, kinds: tuple[str, ...] = DEFAULT_KINDS) -> list[Fault]:
+    """The default soak schedule: every 20-30 s (seeded) the next of ``kinds``, in turn,
     while there are at least 8 s of load left after it."""
     rng, faults, at = random.Random(seed), [], first_s
-    while at + PAUSE_S + 8.0 <= duration_s:
-        action, target = DEFAULT_KINDS[len(faults) % len(DEFAULT_KINDS)].split("-")
+    while kinds and at + PAUSE_S + 8.0 <= duration_s:
+        action, target = kinds[len(faults) % len(kinds)].split("-")
         faults.append(Fault(target, round(at, 1), PAUSE_S if action == "pause" else 0.5, action))
         at += rng.uniform(*every_s)
     return faults

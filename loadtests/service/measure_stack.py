@@ -18,12 +18,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-import orjson
 import psutil
+
+from hongbao.loadtests import procs
+from hongbao.loadtests.adapters.http import get
+from hongbao.loadtests.adapters.keepalive import KeepAliveHttp
 
 GRAB_LUA = """
 counter = 0
@@ -42,37 +43,25 @@ wrk.headers["Content-Type"] = "application/json"
 PER_ENVELOPE = 100_000
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(app: str, factory: bool, port: int, store: str = "memory") -> subprocess.Popen:
     code = (f"import uvicorn; uvicorn.run({app!r}, factory={factory}, host='127.0.0.1', port={port}, "
             "loop='uvloop', http='httptools', access_log=False, log_level='warning', timeout_keep_alive=75, "
             "backlog=4096)")
-    proc = subprocess.Popen([sys.executable, "-c", code], env={"HONGBAO_STORE": store, "PATH": "/usr/bin:/bin"})
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"{app} did not start")
+    proc = procs.start([sys.executable, "-c", code], env={"HONGBAO_STORE": store, "PATH": "/usr/bin:/bin"})
+    procs.wait_until(lambda: get(f"http://127.0.0.1:{port}/healthz", 1).status < 500, proc=proc, what=app,
+                     timeout_s=10)
+    return proc
 
 
 @contextlib.contextmanager
 def _served(app: str, factory: bool, store: str = "memory"):
     """(port, pid) of a uvicorn serving ``app`` on a free loopback port, ended by its PID on exit."""
-    port = _free_port()
+    port = procs.free_port()
     proc = _serve(app, factory, port, store)
     try:
         yield port, proc.pid
     finally:
-        proc.terminate(), proc.wait(10)
+        procs.stop(proc)
 
 
 def _redis_cpu_s(store: str) -> float | None:
@@ -116,15 +105,15 @@ def _wrk(url: str, script: str, duration_s: int, connections: int, server_pid: i
 
 
 def _create(port: int, mode: str, n: int) -> int:
-    first = None
-    for _ in range(n):
-        body = orjson.dumps({"sender": "bench", "total_cents": PER_ENVELOPE * 100, "count": PER_ENVELOPE,
-                             "algorithm": "double_mean", "mode": mode})
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/envelopes", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
-        env = orjson.loads(urllib.request.urlopen(req).read())
-        first = first or env["id"]
-    return first
+    """Create ``n`` envelopes of PER_ENVELOPE shares; the first one's id."""
+    from hongbao.loadtests.adapters import NewEnvelope
+    from hongbao.loadtests.adapters.reference import ReferenceAdapter
+    http, adapter = KeepAliveHttp(f"http://127.0.0.1:{port}"), ReferenceAdapter()
+    env = NewEnvelope("bench", PER_ENVELOPE * 100, PER_ENVELOPE, mode=mode)
+    try:
+        return min(adapter.create_envelope(http, env) for _ in range(n))
+    finally:
+        http.close()
 
 
 def main(argv: list[str] | None = None) -> int:

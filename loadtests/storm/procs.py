@@ -4,69 +4,40 @@ Everything listens on 127.0.0.1 only, logs into the run folder, and is ended by 
 """
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-import psutil
+from hongbao.loadtests.adapters.http import wait_ready
+from hongbao.loadtests.adapters.keepalive import KeepAliveHttp
+from hongbao.loadtests.adapters.reference import ReferenceAdapter
+from hongbao.loadtests.procs import free_port, serve_command, start, stop
+
+__all__ = ["free_port", "stop", "start_service", "start_locust", "locust_env", "wait_healthy",
+           "fetch_ledger", "fetch_ledger_redis"]
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
 REDIS_LOCUSTFILE = Path(__file__).resolve().parents[1] / "redis_user.py"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_json(url: str, *, timeout_s: float = 10.0, method: str = "GET", body: dict | None = None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-        return json.loads(resp.read())
-
-
-def wait_healthy(host: str, timeout_s: float = 20.0, proc: subprocess.Popen | None = None) -> dict:
+def wait_healthy(host: str, timeout_s: float = 20.0, proc: subprocess.Popen | None = None) -> None:
     """GET /healthz until it answers ok; RuntimeError with the reason otherwise."""
-    deadline, last = time.monotonic() + timeout_s, "no answer"
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"service exited with code {proc.returncode} before becoming healthy "
-                               f"(see service.log in the run folder)")
-        try:
-            answer = http_json(host.rstrip("/") + "/healthz", timeout_s=2)
-            if answer.get("ok"):
-                return answer
-            last = f"/healthz answered {answer}"
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            last = str(e)
-        time.sleep(0.1)
-    raise RuntimeError(f"{host}/healthz not ok after {timeout_s:.0f}s ({last})")
+    wait_ready(ReferenceAdapter(), host, timeout_s=timeout_s, proc=proc)
 
 
-def start_service(store: str, seed: int, log_path: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
-    """Start the reference grab service (``hongbao serve``) on a free loopback port;
-    returns (process, base URL)."""
+def start_service(store: str, seed: int, log_path: Path, workers: int = 1,
+                  timeout_s: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """Start the reference grab service (``hongbao serve``) on a free loopback port and wait up to
+    ``timeout_s`` for /healthz (a first start compiles the kernels); returns (process, base URL)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "hongbao.harness.cli", "serve", "--store", store, "--port", str(port),
-           "--seed", str(seed), "--workers", str(workers)]
-    log = open(log_path, "ab")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
+    proc = start(serve_command(store, port, seed, workers), log=log_path)
     host = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(host, proc=proc)
-    except RuntimeError:
+        wait_healthy(host, timeout_s=timeout_s, proc=proc)
+    except RuntimeError as exc:
         stop(proc)
-        raise
+        raise RuntimeError(f"{exc} (see service.log in the run folder)") from None
     return proc, host
 
 
@@ -103,31 +74,9 @@ def start_locust(*, host: str, env: dict, out_dir: Path, duration_s: float, proc
         main += ["--processes", str(processes)]
     procs = []
     for i, cmd in enumerate([main] + extra):
-        log = open(out_dir / ("locust.log" if i == 0 else f"locust-worker{i}.log"), "ab")
-        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=out_dir))
-        log.close()
+        procs.append(start(cmd, log=out_dir / ("locust.log" if i == 0 else f"locust-worker{i}.log"), env=env,
+                           cwd=out_dir))
     return procs
-
-
-def stop(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
-    """End a process we started and its children, by PID: SIGTERM, then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    try:
-        children = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.Error:
-        children = []
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=timeout_s)
-    for child in children:
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
 
 
 def fetch_ledger_redis(url: str) -> dict:
@@ -148,6 +97,8 @@ def fetch_ledger_redis(url: str) -> dict:
 
 def fetch_ledger(host: str, page: int = 10_000) -> dict:
     """The reference service's whole ledger, page by page (GET /ledger?after_id=&limit=)."""
-    from hongbao.loadtests.adapters.http import BlockingHttp
-    from hongbao.loadtests.adapters.reference import ReferenceAdapter
-    return ReferenceAdapter().export_ledger(BlockingHttp(host), page=page)
+    http = KeepAliveHttp(host)
+    try:
+        return ReferenceAdapter().export_ledger(http, page=page)
+    finally:
+        http.close()

@@ -14,110 +14,33 @@ redis_url``) to use them. Only processes started here are ever signalled, by the
 from __future__ import annotations
 
 import contextlib
-import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 import redis
 
-REDIS_SERVER = "redis-server"
+from hongbao.loadtests.procs import RedisProc, free_port
+
 REDIS_CLI = "redis-cli"
-DEFAULT_OPTIONS = {"save": "", "appendonly": "no"}
+__all__ = ["RedisServer", "free_port", "redis_server", "redis_cluster", "RedisClusterProcs"]
 
 
-def free_port(*, cluster_bus: bool = False) -> int:
-    """A currently free TCP port on 127.0.0.1 (and port+10000, for a Cluster node's bus)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not cluster_bus:
-            return port
-        if port + 10000 < 65536:
-            with socket.socket() as s, contextlib.suppress(OSError):
-                s.bind(("127.0.0.1", port + 10000))
-                return port
-    raise RuntimeError("no free loopback port found")
+class RedisServer(RedisProc):
+    """One redis-server on 127.0.0.1 (``save ""``, ``appendonly no`` unless ``options`` say otherwise);
+    ``start`` again after ``kill``/``stop`` reuses port and dir."""
 
-
-@dataclass
-class RedisServer:
-    """One redis-server process on 127.0.0.1; ``start`` again after ``kill``/``stop`` reuses port and dir."""
-    port: int
-    dir: Path
-    options: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    def command(self) -> list[str]:
-        cmd = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-               "--daemonize", "no", "--logfile", "redis.log"]
-        for name, value in {**DEFAULT_OPTIONS, **self.options}.items():
-            cmd += [f"--{name.replace('_', '-')}", str(value)]
-        return cmd
-
-    def start(self, timeout_s: float = 10.0) -> "RedisServer":
-        if shutil.which(REDIS_SERVER) is None:
-            raise RuntimeError("redis-server is not on PATH: install it (Debian: apt-get install redis-server)")
-        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}: {self.log_tail()}")
-            try:
-                if self.client().ping():
-                    return self
-            except redis.exceptions.BusyLoadingError:
-                pass
-            except redis.exceptions.ConnectionError:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"redis-server on port {self.port} not ready after {timeout_s} s: {self.log_tail()}")
+    def __init__(self, port: int, dir: Path, options: dict[str, str] | None = None) -> None:
+        super().__init__(Path(dir), fsync=None, port=port, options=options)
 
     def client(self, **kwargs) -> redis.Redis:
         """A synchronous client (decode_responses=True unless overridden)."""
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=kwargs.pop("decode_responses", True),
                            socket_timeout=5, **kwargs)
-
-    def log_tail(self, lines: int = 15) -> str:
-        path = self.dir / "redis.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        if self.proc and self.proc.stderr and self.proc.poll() is not None:
-            text += self.proc.stderr.read().decode(errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
-
-    def _signal(self, sig: int, wait_s: float) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(wait_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def stop(self) -> None:
-        """SIGTERM (redis saves per its options), SIGKILL after 10 s."""
-        self._signal(signal.SIGTERM, 10)
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, nothing flushed beyond what the fsync policy already wrote."""
-        self._signal(signal.SIGKILL, 10)
 
 
 @contextlib.contextmanager
