@@ -48,13 +48,13 @@ def test_a_commit_is_loaded_as_committed_not_as_in_the_working_tree(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def head_base(tmp_path_factory):
+def head_base(head_kernels_cache):
     """The project's HEAD kernels, compiled into Numba's cache by a child process, then imported here."""
-    cache = tmp_path_factory.mktemp("base-kernels")
-    sha = baseref.resolve("HEAD")
-    baseref.extract(sha, cache=cache)
-    baseref.prime_caches([sha], cache=cache)
-    return baseref.kernels_at(sha, cache=cache), cache
+    cache = head_kernels_cache
+    sha = baseref.resolve("HEAD", REPO)
+    baseref.extract(sha, REPO, cache)
+    baseref.prime_caches([sha], REPO, cache)
+    return baseref.kernels_at(sha, REPO, cache), cache
 
 
 def test_the_project_head_splits_exactly_like_the_working_kernels(head_base):

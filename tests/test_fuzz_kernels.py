@@ -1,4 +1,4 @@
-"""Fuzz the kernels over their whole input domain (issue 8).
+"""Fuzz the kernels over their whole input domain.
 
 Every call either returns a valid, exact split (length = count, sum = total to the cent, every
 share within [min_cents, max_cents], Python reference == Numba kernel for the integer algorithms,

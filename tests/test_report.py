@@ -64,7 +64,7 @@ def test_the_benchmark_table_shows_same_run_ratios_to_the_base_commit_when_there
 
 
 def test_saved_plots_hold_every_title_and_label_whole(tmp_path, monkeypatch):
-    """The thread-scaling and history plots' titles used to stick out of the saved canvas."""
+    """The thread-scaling and history plots' titles, wider than their axes, stay inside the saved canvas."""
     import matplotlib.image
 
     from hongbao.harness.report import plots
