@@ -23,7 +23,8 @@ def test_imports_of_the_package_are_repointed_and_nothing_else():
               "NAME = 'kernels.baseline'\n# see kernels/steps.py\n")
     out = baseref.repoint_imports(source, "kernels_at_abc")
     assert out.splitlines() == [
-        "from kernels_at_abc import rng", "from kernels_at_abc._jit import jit", "    from kernels_at_abc.steps import a, b",
+        "from kernels_at_abc import rng", "from kernels_at_abc._jit import jit",
+        "    from kernels_at_abc.steps import a, b",
         "import kernels_at_abc", "import kernels_at_abc.batch as kb", "from kernelsx import y",
         "NAME = 'kernels.baseline'", "# see kernels/steps.py"]
 

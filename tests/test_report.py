@@ -77,7 +77,7 @@ def test_saved_plots_hold_every_title_and_label_whole(tmp_path, monkeypatch):
     saved = [plots.thread_scaling(rows, tmp_path / "threads.png"),
              plots.history({"double_mean-serial-c10-n20000": [("20261125T100000Z", 1.2), ("baseline", 1.1)]},
                            tmp_path / "history.png", "share rate / numpy fill rate")]
-    for fig, path in zip(drawn, saved):
+    for fig, path in zip(drawn, saved, strict=True):
         renderer = fig.canvas.get_renderer()
         needed = fig.get_tightbbox(renderer)          # inches, every artist drawn
         height_px, width_px = matplotlib.image.imread(path).shape[:2]
