@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".hongbao-installed"
-#: pytest-xdist workers: most tests wait on servers, storms and child processes, so one more than the
-#: cores; more than that overloads a 2-core machine until services miss their start-up deadlines
-TEST_WORKERS = (os.cpu_count() or 1) + 1
+#: pytest-xdist workers, one per core: more overload a shared 2-core machine until services, storms
+#: and benchmark runs miss their start-up deadlines
+TEST_WORKERS = os.cpu_count() or 1
 
 
 def _say(msg: str) -> None:

@@ -22,17 +22,18 @@ BASE_KERNELS = ROOT / "results" / ".base-kernels"
 WARM_UP_TIMEOUT_S = 900
 
 
-def warm_kernel_caches() -> None:
+def warm_kernel_caches(with_head: bool) -> None:
     """Compile (or load) the working kernels (every algorithm, serial and parallel batches, the
-    service's grab-time steps) and the HEAD commit's extracted copy the gate tests time beside them."""
+    service's grab-time steps) and, ``with_head``, the HEAD commit's extracted copy the gate tests
+    (all marked slow) time beside them."""
     from hongbao.harness import baseref
     from hongbao.harness.results import UnusableInput
 
+    packages = ["kernels"]
     try:
-        packages = ["kernels", baseref.resolve("HEAD", ROOT)]
+        packages += [baseref.resolve("HEAD", ROOT)] if with_head else []
     except UnusableInput as exc:  # not a git checkout: only the working kernels
         warnings.warn(f"no HEAD kernels to prepare: {exc}", stacklevel=1)
-        packages = ["kernels"]
     baseref.prime_caches(packages, repo=ROOT, cache=BASE_KERNELS, timeout=WARM_UP_TIMEOUT_S)
     warm = "from hongbao.loadtests.service.stores import shares; shares.warm_up()"
     subprocess.run([sys.executable, "-c", warm], check=True, timeout=WARM_UP_TIMEOUT_S, cwd=ROOT)
@@ -50,7 +51,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
         return  # an xdist worker (the controller warmed the caches), or one process compiling as it goes
-    warm_kernel_caches()
+    warm_kernel_caches(with_head="not slow" not in (config.option.markexpr or ""))
 
 
 @pytest.fixture(scope="session")

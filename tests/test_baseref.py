@@ -58,6 +58,7 @@ def head_base(head_kernels_cache):
     return baseref.kernels_at(sha, REPO, cache), cache
 
 
+@pytest.mark.slow  # compiles HEAD's kernels whenever HEAD moves
 def test_the_project_head_splits_exactly_like_the_working_kernels(head_base):
     base, cache = head_base
     assert base.batch is not kernels.batch and base.rng is not kernels.rng
@@ -72,6 +73,7 @@ def test_the_project_head_splits_exactly_like_the_working_kernels(head_base):
             assert module.__file__.startswith(str(package_dir)), name
 
 
+@pytest.mark.slow  # compiles HEAD's kernels whenever HEAD moves
 def test_primed_kernels_are_loaded_from_numbas_cache_not_compiled_here(head_base):
     """A kernel compiled in the timing process runs at another speed than the same kernel loaded
     from the cache (module docstring), so both sides of a same-run pair must be cache loads."""
