@@ -1,15 +1,20 @@
 """The ``hongbao`` command: a thin dispatcher over harness/commands/<name>.py.
 
-Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int`` (an exit code from loadtests.exitcodes). Modules are imported only when their
-command runs, so ``hongbao --help`` is instant and one broken command cannot break the others.
+Each command module defines ``HELP`` (its one-line help, the only place it is written),
+``add_arguments(parser)`` and ``run(args) -> int`` (an exit code from loadtests.exitcodes). Modules
+are imported only when their command runs, so ``hongbao --help`` is instant and one broken command
+cannot break the others; the listing reads each ``HELP`` from the module's source.
 """
+
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import os
 import sys
+from pathlib import Path
 
 #: command name -> module under harness.commands, in the order ``--help`` lists them
 COMMANDS = {
@@ -27,32 +32,29 @@ COMMANDS = {
     "soak": "soak",
 }
 
-_SUMMARIES = {
-    "run": "the main job: quick benchmark, fairness, a short storm, capacity, one report",
-    "bench": "run the kernel benchmark suites (pytest-benchmark JSON with the kit's ratios)",
-    "compare": "regression gate: compare two benchmark runs with significance tests",
-    "bisect": "find the commit between GOOD and BAD where a benchmark case got slower (paired, across processes)",
-    "report": "write report.md and report.html (with plots) for a run folder",
-    "fairness": "fairness scorecard of the split algorithms or of your own allocator",
-    "serve": "start the reference grab service (memory or Redis store)",
-    "storm": "run a bounded Locust grab storm, audit the ledger, gate on SLOs",
-    "worker": "a Locust worker of a fleet storm: joins hongbao storm/capacity --master HOST:PORT",
-    "capacity": "saturation search and capacity projection for a target peak",
-    "faults": "kill Redis or the service mid-load, restart, retry, and audit that nothing was lost",
-    "soak": "grab load under a schedule of kills and pauses, checked after every fault and at the end",
-}
+
+def summary(name: str) -> str:
+    """The one-line help of command ``name``: its module's ``HELP``, read from the module's source
+    (not imported, so ``hongbao --help`` stays instant and shows even a command that fails to import)."""
+    spec = importlib.util.find_spec(f"hongbao.harness.commands.{COMMANDS[name]}")
+    if spec is None or spec.origin is None:
+        raise LookupError(f"hongbao {name}: no module hongbao.harness.commands.{COMMANDS[name]}")
+    for node in ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "HELP" for t in node.targets):
+            return str(ast.literal_eval(node.value))
+    raise LookupError(f"hongbao {name}: {spec.origin} defines no HELP = '...'")
 
 
 def create_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="hongbao",
         description="hongbao-bench: which split algorithm is fast and fair, did this change regress, "
-                    "and how much hardware survives the midnight grab storm.",
+        "and how much hardware survives the midnight grab storm.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers = {}
     for name in COMMANDS:
-        subparsers[name] = sub.add_parser(name, help=_SUMMARIES[name], description=_SUMMARIES[name])
+        subparsers[name] = sub.add_parser(name, help=(line := summary(name)), description=line)
     return parser, subparsers
 
 

@@ -10,6 +10,7 @@ Public API::
 A split is a pure function of (algorithm, total, count, min, max, seed, envelope_id).
 Bad input raises ValueError naming the field and the constraint.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,8 +47,9 @@ def check(total, count, *, algorithm: str, min_cents=1, max_cents=None) -> tuple
     return algo, total, count, m, M
 
 
-def split(total, count, *, algorithm: str, min_cents=1, max_cents=None, seed=0, envelope_id=0,
-          impl: str = "numba") -> np.ndarray:
+def split(
+    total, count, *, algorithm: str, min_cents=1, max_cents=None, seed=0, envelope_id=0, impl: str = "numba"
+) -> np.ndarray:
     """Split ``total`` cents among ``count`` people; returns an int64 array of shares in grab order."""
     algo, total, count, m, M = check(total, count, algorithm=algorithm, min_cents=min_cents, max_cents=max_cents)
     seed, envelope_id = _seed(seed, "seed"), _seed(envelope_id, "envelope_id")
@@ -72,8 +74,19 @@ def _as_int64_array(values, field: str, n: int | None = None) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, seed=0, envelope_ids=None,
-                impl: str = "numba", parallel: bool = True, out: np.ndarray | None = None):
+def split_batch(
+    totals,
+    counts,
+    *,
+    algorithm: str,
+    min_cents=1,
+    max_cents=None,
+    seed=0,
+    envelope_ids=None,
+    impl: str = "numba",
+    parallel: bool = True,
+    out: np.ndarray | None = None,
+):
     """Split many envelopes at once.
 
     ``counts`` an int: returns a 2-D array (envelopes x count). ``counts`` a sequence: returns
@@ -93,11 +106,12 @@ def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, 
     # a fixed count stays one value and default ids stay implicit (row numbers): no batch-sized
     # temporaries on the fast path (they cost as much as the split on 10**6 envelopes)
     counts_arr = _as_int64_array([counts] if fixed else counts, "counts")
-    ids = (np.empty(0, dtype=np.int64) if envelope_ids is None
-           else _as_int64_array(envelope_ids, "envelope_ids"))
+    ids = np.empty(0, dtype=np.int64) if envelope_ids is None else _as_int64_array(envelope_ids, "envelope_ids")
     if (not fixed and counts_arr.shape[0] != n) or (envelope_ids is not None and ids.shape[0] != n):
-        raise ValueError(f"totals, counts and envelope_ids must have the same length (got {n}, "
-                         f"{1 if fixed else counts_arr.shape[0]}, {n if envelope_ids is None else ids.shape[0]})")
+        raise ValueError(
+            f"totals, counts and envelope_ids must have the same length (got {n}, "
+            f"{1 if fixed else counts_arr.shape[0]}, {n if envelope_ids is None else ids.shape[0]})"
+        )
     algo = lookup(algorithm)
     seed = _seed(seed, "seed")
     m, M = _min_max(min_cents, max_cents)
@@ -105,13 +119,20 @@ def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, 
     if e >= 0:  # the first bad row raises, naming the field and the constraint
         if ids.shape[0]:
             as_cents(int(ids[e]), "envelope_id")
-        check(int(totals[e]), int(counts_arr[0 if fixed else e]), algorithm=algorithm, min_cents=m,
-              max_cents=None if M == NO_CAP else M)
+        check(
+            int(totals[e]),
+            int(counts_arr[0 if fixed else e]),
+            algorithm=algorithm,
+            min_cents=m,
+            max_cents=None if M == NO_CAP else M,
+        )
     if _impl(impl) == "python":
         all_ids = ids if ids.shape[0] else np.arange(n)
         all_counts = np.full(n, counts_arr[0]) if fixed else counts_arr
-        rows = [_reference.split(algo.code, int(t), int(c), m, M, seed, int(i))
-                for t, c, i in zip(totals, all_counts, all_ids)]
+        rows = [
+            _reference.split(algo.code, int(t), int(c), m, M, seed, int(i))
+            for t, c, i in zip(totals, all_counts, all_ids, strict=True)
+        ]
         if fixed:
             return np.array(rows, dtype=np.int64).reshape(n, int(counts))
         offsets = np.zeros(n + 1, dtype=np.int64)
@@ -124,8 +145,7 @@ def split_batch(totals, counts, *, algorithm: str, min_cents=1, max_cents=None, 
         if out is None:
             out = np.empty(shape, dtype=np.int64)
         elif out.shape != shape or out.dtype != np.int64 or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous int64 array of shape {shape} "
-                             f"(got {out.dtype} {out.shape})")
+            raise ValueError(f"out must be a C-contiguous int64 array of shape {shape} (got {out.dtype} {out.shape})")
         args = (algo.code, totals, np.int64(m), np.int64(M), useed, uids)
         if parallel and _batch.campaign(algo.code, int(counts), M):
             _batch.split_campaigns_parallel(out, *args)
@@ -156,16 +176,20 @@ def _min_max(min_cents, max_cents) -> tuple[int, int]:
     return m, M
 
 
-def next_share(remaining_cents, remaining_count, *, algorithm: str, step, min_cents=1, max_cents=None,
-               seed=0, envelope_id=0) -> int:
+def next_share(
+    remaining_cents, remaining_count, *, algorithm: str, step, min_cents=1, max_cents=None, seed=0, envelope_id=0
+) -> int:
     """Online (grab-time) form: the share of grab number ``step`` (0-based) when ``remaining_cents``
     are left for ``remaining_count`` people. Equal, grab after grab, to ``split(...)[step]``.
     Only for algorithms with ``online=True``."""
-    algo, R, k, m, M = check(remaining_cents, remaining_count, algorithm=algorithm,
-                             min_cents=min_cents, max_cents=max_cents)
+    algo, R, k, m, M = check(
+        remaining_cents, remaining_count, algorithm=algorithm, min_cents=min_cents, max_cents=max_cents
+    )
     if not algo.online:
-        raise ValueError(f"algorithm {algo.name} has no online form (online-capable: "
-                         f"{', '.join(a.name for a in ALGORITHMS.values() if a.online)})")
+        raise ValueError(
+            f"algorithm {algo.name} has no online form (online-capable: "
+            f"{', '.join(a.name for a in ALGORITHMS.values() if a.online)})"
+        )
     step = as_cents(step, "step")
     key = _rng.py_envelope_key(_seed(seed, "seed"), _seed(envelope_id, "envelope_id"))
     return _reference.step_share(algo.code, R, k, m, M, key, step)

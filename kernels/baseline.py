@@ -5,10 +5,11 @@ bindings, ``random.random()`` scaling, no counter RNG), never against the slower
 twins. They honour the same min/max constraints, but not the (seed, envelope_id) reproducibility:
 a ``random.Random`` instance is their only state.
 """
+
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 Baseline = Callable[..., list]
 
@@ -22,7 +23,7 @@ def _bounds(R: int, k: int, m: int, M: int | None) -> tuple[int, int]:
 
 def double_mean(total: int, count: int, m: int = 1, M: int | None = None, r: random.Random = random._inst) -> list:
     rand = r.random
-    shares = []
+    shares: list[int] = []
     append = shares.append
     R = total
     for k in range(count, 1, -1):
@@ -65,13 +66,14 @@ def line_cut(total: int, count: int, m: int = 1, M: int | None = None, r: random
     while True:
         cuts = sorted(r.sample(range(1, P), count - 1))
         edges = [0, *cuts, P]
-        shares = [b - a + m - 1 for a, b in zip(edges, edges[1:])]
+        shares = [b - a + m - 1 for a, b in zip(edges, edges[1:], strict=False)]
         if M is None or max(shares) <= M:
             return shares
 
 
-def beta(total: int, count: int, m: int = 1, M: int | None = None, r: random.Random = random._inst,
-         c: float = 2.0) -> list:
+def beta(
+    total: int, count: int, m: int = 1, M: int | None = None, r: random.Random = random._inst, c: float = 2.0
+) -> list:
     betavariate = r.betavariate
     shares = []
     R = total
@@ -86,5 +88,9 @@ def beta(total: int, count: int, m: int = 1, M: int | None = None, r: random.Ran
 
 
 BASELINES: dict[str, Baseline] = {
-    "double_mean": double_mean, "line_cut": line_cut, "naive": naive, "equal": equal, "beta": beta,
+    "double_mean": double_mean,
+    "line_cut": line_cut,
+    "naive": naive,
+    "equal": equal,
+    "beta": beta,
 }

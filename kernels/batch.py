@@ -3,6 +3,7 @@
 Every envelope gets its own key from (seed, envelope_id) and writes only its own row or slice,
 so nothing shared is written inside ``prange`` and the result is independent of thread count.
 """
+
 from __future__ import annotations
 
 import numba
@@ -12,9 +13,9 @@ from . import rng
 from ._jit import jit, jit_parallel
 from .compose_blocks import LARGE_MIN_CUTS
 from .linecut import line_cut_into, line_cut_parallel_into, vector_line_cut
-from .validate import INT64_MAX, MAX_COUNT
 from .registry import BETA, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
 from .steps import rows_beta, rows_double_mean, rows_equal, rows_naive, sequential_into
+from .validate import INT64_MAX, MAX_COUNT
 from .vector import VEC, vector_beta, vector_double_mean, vector_equal, vector_naive
 
 
@@ -104,13 +105,13 @@ def split_fixed_parallel(out, alg, totals, m, M, seed, envelope_ids):
 @jit
 def split_ragged_serial(out, offsets, alg, totals, m, M, seed, envelope_ids):
     for e in range(totals.shape[0]):
-        split_into(out[offsets[e]:offsets[e + 1]], alg, totals[e], m, M, seed, rng.id_of(envelope_ids, e))
+        split_into(out[offsets[e] : offsets[e + 1]], alg, totals[e], m, M, seed, rng.id_of(envelope_ids, e))
 
 
 @jit_parallel
 def split_ragged_parallel(out, offsets, alg, totals, m, M, seed, envelope_ids):
     for e in numba.prange(totals.shape[0]):
-        split_into(out[offsets[e]:offsets[e + 1]], alg, totals[e], m, M, seed, rng.id_of(envelope_ids, e))
+        split_into(out[offsets[e] : offsets[e + 1]], alg, totals[e], m, M, seed, rng.id_of(envelope_ids, e))
 
 
 @jit

@@ -9,6 +9,7 @@ order by Vitter's sequential sampling (method D, with method A for the dense tai
 no memory but the output. ``compose_blocks.py`` splits very large envelopes into blocks that use
 these samplers or a faster sparse one.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,9 +19,9 @@ import numpy as np
 from . import rng
 from ._jit import jit, jit_inline
 
-ALPHA_INV = 13.0    # Vitter's switch-over: method D while n * 13 < records left
-SMALL_CUTS = 32     # the sorted-distinct-points path: at most this many cuts ...
-SMALL_ROUNDS = 16   # ... redrawn at most this many times, then Vitter's method
+ALPHA_INV = 13.0  # Vitter's switch-over: method D while n * 13 < records left
+SMALL_CUTS = 32  # the sorted-distinct-points path: at most this many cuts ...
+SMALL_ROUNDS = 16  # ... redrawn at most this many times, then Vitter's method
 SMALL_MAX_POINTS = 0xFFFFFFFF  # ... on at most 2**32 - 1 inner points (one 32-bit draw per cut)
 
 
@@ -69,7 +70,7 @@ def _emit(out, idx, cut, prev, offset):
 def compose_head(out, n, P, offset, key, counter):
     """Uniform composition of P into n + 1 positive parts, each plus ``offset``: the first n
     written to out[:n], the last one returned (so a block of a larger line can leave it open)."""
-    N = P - 1              # inner points to choose the n cuts from
+    N = P - 1  # inner points to choose the n cuts from
     if small_fits(n, N):
         cuts = np.empty(n, dtype=np.int64)
         if _small_cuts(cuts, N, key, counter):
@@ -81,7 +82,7 @@ def compose_head(out, n, P, offset, key, counter):
         counter += VITTER_AFTER_SMALL
     idx = 0
     prev = np.int64(0)
-    pos = np.int64(-1)     # index of the last selected inner point (point = index + 1)
+    pos = np.int64(-1)  # index of the last selected inner point (point = index + 1)
     if n > 0:
         nreal = np.float64(n)
         Nreal = np.float64(N)

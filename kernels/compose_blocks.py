@@ -18,6 +18,7 @@ k-subset is uniform. A block whose process overshoots k is redrawn from new coun
 A block writes its shares with the first one relative to the block's start (``join`` adds the
 points before it) and records its last cut; ``reference.py`` has the same steps in Python.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,16 +30,16 @@ from . import rng
 from ._jit import jit, jit_inline, jit_parallel
 from .compose import compose_head
 
-LARGE_MIN_CUTS = 1 << 16   # from this many cuts an envelope is composed in blocks
-LARGE_BLOCKS = 64          # fixed, so the shares never depend on the thread count
-BLOCK_SHIFT = 40           # block b draws from counter + (b + 1) << 40; the plan from counter + b
-ROUND_SHIFT = 36           # attempt r of a block: its gaps from (r << 36), its missing cuts from + EXTRA_AT
+LARGE_MIN_CUTS = 1 << 16  # from this many cuts an envelope is composed in blocks
+LARGE_BLOCKS = 64  # fixed, so the shares never depend on the thread count
+BLOCK_SHIFT = 40  # block b draws from counter + (b + 1) << 40; the plan from counter + b
+ROUND_SHIFT = 36  # attempt r of a block: its gaps from (r << 36), its missing cuts from + EXTRA_AT
 EXTRA_AT = np.int64(1) << 35
-SPARSE_MIN_CUTS = 256      # the Bernoulli path: at least this many cuts ...
-SPARSE_MAX_DENSITY = 0.5   # ... on at least 1 / density points per cut
-SPARE_SD = 6.0             # p aims this many standard deviations below k (overshoot ~ 1e-9)
-SPARSE_ATTEMPTS = 8        # overshoots redrawn, then Vitter's method
-GAP_CHUNK = 256            # gaps drawn (vectorised) per chunk
+SPARSE_MIN_CUTS = 256  # the Bernoulli path: at least this many cuts ...
+SPARSE_MAX_DENSITY = 0.5  # ... on at least 1 / density points per cut
+SPARE_SD = 6.0  # p aims this many standard deviations below k (overshoot ~ 1e-9)
+SPARSE_ATTEMPTS = 8  # overshoots redrawn, then Vitter's method
+GAP_CHUNK = 256  # gaps drawn (vectorised) per chunk
 #: the hypergeometric walks stop where a weight falls below this fraction of the mode's (the mass
 #: left out is below 1e-18, about 9.5 standard deviations each side)
 HYPER_TAIL = 1e-20
@@ -98,8 +99,11 @@ def plan(n, P, key, counter):
     left_points, left_cuts, first, before = N, n, np.int64(0), np.int64(0)
     for b in range(LARGE_BLOCKS):
         w = N // LARGE_BLOCKS + (1 if b < N % LARGE_BLOCKS else 0)
-        k = left_cuts if b == LARGE_BLOCKS - 1 else \
-            hypergeometric(rng.uniform(key, counter + b), left_points, w, left_cuts)
+        k = (
+            left_cuts
+            if b == LARGE_BLOCKS - 1
+            else hypergeometric(rng.uniform(key, counter + b), left_points, w, left_cuts)
+        )
         rows[b, 0], rows[b, 1], rows[b, 2], rows[b, 3] = first, k, before, w
         first += k
         before += w
@@ -227,7 +231,7 @@ def block(out, b, rows, offset, key, counter, last):
     if k == 0:
         return
     counter = counter + (np.int64(b + 1) << BLOCK_SHIFT)
-    part = out[first:first + k]
+    part = out[first : first + k]
     if sparse_fits(k, w):
         last[b] = sparse_block(part, k, w, offset, key, counter)
     else:

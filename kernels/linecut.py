@@ -9,6 +9,7 @@ on 2 threads and only the output array. A cap ``M`` is met by redrawing up to ``
 then by moving the overflow to neighbours with room, starting at a random position (exact,
 near-uniform).
 """
+
 from __future__ import annotations
 
 import numpy as np

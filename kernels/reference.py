@@ -5,12 +5,14 @@ kernel's shares: beta's log is rng.py_log (IEEE operations, no libm), line_cut's
 is integer-only; only line_cut's Vitter path (libm exp/log) may differ in a last bit.
 They are the reference the kernels are tested against, not the speed baseline (see baseline.py).
 """
+
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
-from . import rng
 from . import compose_blocks as blocks
+from . import rng
 from .compose import ALPHA_INV, SMALL_CUTS, SMALL_MAX_POINTS, SMALL_ROUNDS
 from .linecut import ATTEMPT_SHIFT, CAP_ATTEMPTS
 from .registry import BETA, DOUBLE_MEAN, EQUAL, LINE_CUT, NAIVE
@@ -72,8 +74,9 @@ def _small_cuts(n: int, N: int, key: int, counter: int) -> list[int] | None:
     """n distinct points of 1..N in increasing order: independent uniform points, sorted, kept
     when all distinct (else redrawn); None when every round repeated a point."""
     for rnd in range(SMALL_ROUNDS):
-        cuts = sorted(1 + rng.py_below(key, counter + ((rnd * SMALL_CUTS + i) << rng.STEP_BITS), N)[0]
-                      for i in range(n))
+        cuts = sorted(
+            1 + rng.py_below(key, counter + ((rnd * SMALL_CUTS + i) << rng.STEP_BITS), N)[0] for i in range(n)
+        )
         if len(set(cuts)) == n:
             return cuts
     return None
@@ -81,8 +84,10 @@ def _small_cuts(n: int, N: int, key: int, counter: int) -> list[int] | None:
 
 def hypergeometric(u: float, N: int, K: int, n: int) -> int:
     """compose_blocks.hypergeometric, operation for operation."""
+
     def ratio(x: int) -> float:
         return (float(K - x) * float(n - x)) / (float(x + 1) * float(N - K - n + x + 1))
+
     lo, hi = max(0, n - (N - K)), min(K, n)
     mode = min(hi, max(lo, int((float(n) + 1.0) * (float(K) + 1.0) / (float(N) + 2.0))))
     z, w, x = 1.0, 1.0, mode
@@ -114,7 +119,8 @@ def hypergeometric(u: float, N: int, K: int, n: int) -> int:
 def bernoulli_points(k: int, w: int, p: float, key: int, counter: int) -> list[int] | None:
     """Points of a Bernoulli(p) process on 1..w (geometric gaps by inversion); None past k points."""
     inv = 1.0 / rng.py_log(1.0 - p)
-    points, x = [], 0
+    points: list[int] = []
+    x = 0
     while True:
         x += int(rng.py_log(rng.py_uniform(key, counter)) * inv) + 1
         counter += 1
@@ -127,7 +133,7 @@ def bernoulli_points(k: int, w: int, p: float, key: int, counter: int) -> list[i
 
 def missing_points(taken: list[int], w: int, d: int, key: int, counter: int) -> list[int]:
     """d points of 1..w uniform among those not taken: rounds of uniform points, repeats dropped."""
-    held, extra = set(taken), []
+    held, extra = set(taken), list[int]()
     while len(extra) < d:
         cand = []
         for _ in range(d - len(extra)):
@@ -135,14 +141,15 @@ def missing_points(taken: list[int], w: int, d: int, key: int, counter: int) -> 
             cand.append(v + 1)
         cand.sort()
         before = set(extra)
-        extra += [v for j, v in enumerate(cand)
-                  if not (j > 0 and v == cand[j - 1]) and v not in held and v not in before]
+        extra += [
+            v for j, v in enumerate(cand) if not (j > 0 and v == cand[j - 1]) and v not in held and v not in before
+        ]
         extra.sort()
     return extra
 
 
 def _gaps(points: list[int], offset: int) -> list[int]:
-    return [b - a + offset for a, b in zip([0, *points], points)]
+    return [b - a + offset for a, b in pairwise([0, *points])]
 
 
 def sparse_block(k: int, w: int, offset: int, key: int, counter: int) -> tuple[list[int], int]:
@@ -170,8 +177,11 @@ def _compose_blocks(P: int, n: int, offset: int, key: int, counter: int) -> list
     left_points, left_cuts, before, last_cut, shares = N, n, 0, 0, []
     for b in range(blocks.LARGE_BLOCKS):
         w = N // blocks.LARGE_BLOCKS + (1 if b < N % blocks.LARGE_BLOCKS else 0)
-        k = left_cuts if b == blocks.LARGE_BLOCKS - 1 else \
-            hypergeometric(rng.py_uniform(key, counter + b), left_points, w, left_cuts)
+        k = (
+            left_cuts
+            if b == blocks.LARGE_BLOCKS - 1
+            else hypergeometric(rng.py_uniform(key, counter + b), left_points, w, left_cuts)
+        )
         if k > 0:
             at = counter + ((b + 1) << blocks.BLOCK_SHIFT)
             fits = k >= blocks.SPARSE_MIN_CUTS and float(k) <= blocks.SPARSE_MAX_DENSITY * float(w)
@@ -199,7 +209,7 @@ def _compose_head(P: int, count: int, offset: int, key: int, counter: int) -> li
     if 1 <= n <= SMALL_CUTS and N <= SMALL_MAX_POINTS and n * (n - 1) <= N:
         small = _small_cuts(n, N, key, counter)
         if small is not None:
-            return [b - a + offset for a, b in zip([0, *small], [*small, P])]
+            return [b - a + offset for a, b in pairwise([0, *small, P])]
         counter += (SMALL_ROUNDS * SMALL_CUTS) << rng.STEP_BITS
     cuts: list[int] = []
     pos = -1
@@ -265,7 +275,7 @@ def _compose_head(P: int, count: int, offset: int, key: int, counter: int) -> li
         pos += S + 1
         cuts.append(pos + 1)
     edges = [0, *cuts, P]
-    return [b - a + offset for a, b in zip(edges, edges[1:])]
+    return [b - a + offset for a, b in pairwise(edges)]
 
 
 def line_cut(total: int, count: int, m: int, M: int, key: int) -> list[int]:

@@ -8,6 +8,7 @@ which envelope came before, and the online (grab-time) form can draw step ``i`` 
 Each function exists twice: a Numba form on ``uint64`` and a pure-Python twin on masked ints.
 Tests check the twins agree bit for bit.
 """
+
 from __future__ import annotations
 
 import struct
@@ -41,7 +42,7 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 # agree bit for bit and LLVM can vectorise it: x = 2**e * f with f in [sqrt(1/2), sqrt(2)),
 # log f = 2 atanh(s), s = (f-1)/(f+1), |s| < 0.1716, by its odd series to s**23 (truncation
 # error < 1e-18 relative), and e * ln 2 in two parts (Cody-Waite). Accurate to about 1 ulp.
-LN2_HI = 0.6931471803691238      # ln 2 to 33 bits: e * LN2_HI is exact for |e| < 2**20
+LN2_HI = 0.6931471803691238  # ln 2 to 33 bits: e * LN2_HI is exact for |e| < 2**20
 LN2_LO = 1.9082149292705877e-10  # ln 2 - LN2_HI
 SQRT_HALF = 0.7071067811865476
 LOG_SERIES = tuple(2.0 / (2 * j + 1) for j in range(1, 12))  # 2/3, 2/5, ..., 2/23
@@ -71,7 +72,6 @@ def py_log(x: float) -> float:
 def py_gamma2(key: int, counter: int) -> float:
     """Gamma(2, 1) = -log(u1 u2): draws ``counter`` and ``counter + 1``."""
     return -py_log(py_uniform(key, counter) * py_uniform(key, counter + 1))
-
 
 
 def py_mix64(z: int) -> int:
@@ -182,16 +182,20 @@ def uniform(key, counter):
 @intrinsic
 def _f64_bits(typingctx, x):
     """The IEEE bits of a float64 as uint64 (an LLVM bitcast: no memory, vectorisable)."""
+
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.IntType(64))
+
     return types.uint64(types.float64), codegen
 
 
 @intrinsic
 def _bits_f64(typingctx, x):
     """The float64 whose IEEE bits are the uint64 x."""
+
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.DoubleType())
+
     return types.float64(types.uint64), codegen
 
 
@@ -213,8 +217,9 @@ def log_pos(x):
     e = e + 1 if up else e
     s = (f - 1.0) / (f + 1.0)
     z = s * s
-    p = ((((((((((_L10 * z + _L9) * z + _L8) * z + _L7) * z + _L6) * z + _L5) * z + _L4) * z + _L3) * z
-           + _L2) * z + _L1) * z + _L0)
+    p = (
+        ((((((((_L10 * z + _L9) * z + _L8) * z + _L7) * z + _L6) * z + _L5) * z + _L4) * z + _L3) * z + _L2) * z + _L1
+    ) * z + _L0
     ef = np.float64(e)
     return ef * LN2_HI + ((s * z) * p + (ef * LN2_LO + 2.0 * s))
 

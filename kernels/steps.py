@@ -4,6 +4,7 @@ batch and online (grab-time) forms. Readable twins live in kernels/reference.py.
 Arguments: remaining ``R`` cents for ``k`` people left, floor ``m``, cap ``M`` (``-1`` = none),
 envelope ``key`` from kernels.rng and the 0-based grab position ``step``.
 """
+
 from __future__ import annotations
 
 import math
@@ -82,7 +83,7 @@ def beta_fraction(key, step, k):
     taken from the last position down (the batch's suffix sums, bit for bit): Beta(c, c(k-1)),
     the stick-breaking of one Dirichlet(c, ..., c) drawn for the whole envelope. O(k)."""
     draws = np.empty(k, dtype=np.float64)
-    for j in range(k):  # independent draws: vectorised (12x faster than summing as drawn)
+    for j in range(k):  # independent draws, so the loop vectorises (summing as drawn would not)
         draws[j] = rng.gamma2(key, rng.counter_of(step + j, 0))
     total = 0.0
     for j in range(k - 1, 0, -1):

@@ -1,4 +1,5 @@
 """Input checks shared by every entry point: each error names the field and the constraint."""
+
 from __future__ import annotations
 
 import numbers
@@ -31,7 +32,8 @@ def check_split(total, count, min_cents=1, max_cents=None) -> tuple[int, int, in
     min_cents = as_cents(min_cents, "min_cents")
     if total < count * min_cents:
         raise ValueError(
-            f"total_cents must be >= count x min_cents = {count} x {min_cents} = {count * min_cents} (got {total})")
+            f"total_cents must be >= count x min_cents = {count} x {min_cents} = {count * min_cents} (got {total})"
+        )
     if max_cents is None:
         return total, count, min_cents, NO_CAP
     max_cents = as_cents(max_cents, "max_cents", minimum=1)
@@ -39,5 +41,6 @@ def check_split(total, count, min_cents=1, max_cents=None) -> tuple[int, int, in
         raise ValueError(f"max_cents must be >= min_cents = {min_cents} (got {max_cents})")
     if total > count * max_cents:
         raise ValueError(
-            f"total_cents must be <= count x max_cents = {count} x {max_cents} = {count * max_cents} (got {total})")
+            f"total_cents must be <= count x max_cents = {count} x {max_cents} = {count * max_cents} (got {total})"
+        )
     return total, count, min_cents, max_cents

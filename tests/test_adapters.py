@@ -37,6 +37,7 @@ def _storm(tmp_path: Path, url: str, *extra: str) -> tuple[int, dict]:
     return code, json.loads((out / "storm.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.storm
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("export", [True, False], ids=["ledger-export", "client-side"])
@@ -129,6 +130,7 @@ def test_load_adapter():
             load_adapter(spec)
 
 
+@pytest.mark.slow
 @pytest.mark.storm
 @pytest.mark.timeout(240)
 def test_capacity_of_a_separate_service_through_its_adapter_and_metrics(tmp_path):

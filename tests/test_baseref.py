@@ -23,7 +23,8 @@ def test_imports_of_the_package_are_repointed_and_nothing_else():
               "NAME = 'kernels.baseline'\n# see kernels/steps.py\n")
     out = baseref.repoint_imports(source, "kernels_at_abc")
     assert out.splitlines() == [
-        "from kernels_at_abc import rng", "from kernels_at_abc._jit import jit", "    from kernels_at_abc.steps import a, b",
+        "from kernels_at_abc import rng", "from kernels_at_abc._jit import jit",
+        "    from kernels_at_abc.steps import a, b",
         "import kernels_at_abc", "import kernels_at_abc.batch as kb", "from kernelsx import y",
         "NAME = 'kernels.baseline'", "# see kernels/steps.py"]
 
@@ -48,15 +49,16 @@ def test_a_commit_is_loaded_as_committed_not_as_in_the_working_tree(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def head_base(tmp_path_factory):
+def head_base(head_kernels_cache):
     """The project's HEAD kernels, compiled into Numba's cache by a child process, then imported here."""
-    cache = tmp_path_factory.mktemp("base-kernels")
-    sha = baseref.resolve("HEAD")
-    baseref.extract(sha, cache=cache)
-    baseref.prime_caches([sha], cache=cache)
-    return baseref.kernels_at(sha, cache=cache), cache
+    cache = head_kernels_cache
+    sha = baseref.resolve("HEAD", REPO)
+    baseref.extract(sha, REPO, cache)
+    baseref.prime_caches([sha], REPO, cache)
+    return baseref.kernels_at(sha, REPO, cache), cache
 
 
+@pytest.mark.slow  # compiles HEAD's kernels whenever HEAD moves
 def test_the_project_head_splits_exactly_like_the_working_kernels(head_base):
     base, cache = head_base
     assert base.batch is not kernels.batch and base.rng is not kernels.rng
@@ -71,6 +73,7 @@ def test_the_project_head_splits_exactly_like_the_working_kernels(head_base):
             assert module.__file__.startswith(str(package_dir)), name
 
 
+@pytest.mark.slow  # compiles HEAD's kernels whenever HEAD moves
 def test_primed_kernels_are_loaded_from_numbas_cache_not_compiled_here(head_base):
     """A kernel compiled in the timing process runs at another speed than the same kernel loaded
     from the cache (module docstring), so both sides of a same-run pair must be cache loads."""

@@ -1,4 +1,4 @@
-"""Fuzz the grab API from its own /openapi.json with schemathesis (issue 8).
+"""Fuzz the grab API from its own /openapi.json with schemathesis.
 
 The real ASGI app (loadtests.service.app) runs in-process on a memory store; schemathesis draws
 schema-valid (positive) and schema-breaking (negative) requests for every operation. Checks:
@@ -88,6 +88,7 @@ def _figures(request):
                                   f"statuses {dict(sorted(OUTCOMES.items()))}")
 
 
+@pytest.mark.slow
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 @SCHEMA.parametrize()

@@ -1,4 +1,4 @@
-"""Fuzz the kernels over their whole input domain (issue 8).
+"""Fuzz the kernels over their whole input domain.
 
 Every call either returns a valid, exact split (length = count, sum = total to the cent, every
 share within [min_cents, max_cents], Python reference == Numba kernel for the integer algorithms,
@@ -222,9 +222,9 @@ def test_split_batch_matches_split_or_names_field(b, algorithm, parallel):
     """split_batch: each row equals split() of that envelope; any infeasible row -> ValueError."""
     totals, counts, m, M = b["totals"], b["count_list"], b["min_cents"], b["max_cents"]
     ids = b["envelope_ids"] or list(range(len(totals)))
-    feasible = all(row_feasible(t, c, m, M) for t, c in zip(totals, counts))
+    feasible = all(row_feasible(t, c, m, M) for t, c in zip(totals, counts, strict=True))
     if algorithm == "line_cut":
-        feasible = feasible and all(t - c * (m - 1) <= INT64_MAX for t, c in zip(totals, counts))
+        feasible = feasible and all(t - c * (m - 1) <= INT64_MAX for t, c in zip(totals, counts, strict=True))
     try:
         out = kernels.split_batch(totals, b["counts"], algorithm=algorithm, min_cents=m, max_cents=M,
                                   seed=11, envelope_ids=b["envelope_ids"], parallel=parallel)
@@ -235,7 +235,7 @@ def test_split_batch_matches_split_or_names_field(b, algorithm, parallel):
     assert feasible, f"infeasible batch accepted: {b}"
     rows = list(out) if isinstance(b["counts"], int) else \
         [out[0][out[1][e]:out[1][e + 1]] for e in range(len(totals))]
-    for t, c, i, row in zip(totals, counts, ids, rows):
+    for t, c, i, row in zip(totals, counts, ids, rows, strict=True):
         env = dict(total=t, count=c, min_cents=m, max_cents=M)
         assert_valid(np.asarray(row, dtype=np.int64), env)
         assert row.tolist() == call_split(env, algorithm, "numba", 11, i).tolist()

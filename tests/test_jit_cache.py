@@ -1,7 +1,7 @@
 """Compiled kernels never outlive their sources (kernels/_jit.py).
 
-Numba keys a cached entry point by its own file only; an edit to rng.py's mixer, inlined into the
-batch kernels of other files, used to leave the old machine code in use. The kit's cache folder is
+Numba keys a cached entry point by its own file only, so an edit to rng.py's mixer, inlined into
+the batch kernels of other files, would leave the old machine code in use. The kit's cache folder is
 keyed by every source file of the package, so that edit must reach the compiled kernels.
 """
 from __future__ import annotations
@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from hongbao import kernels
 from hongbao.kernels import _jit
@@ -38,6 +40,7 @@ def _split_in_child(tmp_path: Path, name: str = "kcopy") -> tuple[str, str]:
     return shares, hits
 
 
+@pytest.mark.slow  # compiles a copy of the kernels twice, from an empty cache
 def test_an_edit_to_an_inlined_helper_in_another_file_reaches_the_compiled_kernels(tmp_path):
     package = _copy(tmp_path)
     first, hits = _split_in_child(tmp_path)

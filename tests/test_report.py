@@ -64,7 +64,7 @@ def test_the_benchmark_table_shows_same_run_ratios_to_the_base_commit_when_there
 
 
 def test_saved_plots_hold_every_title_and_label_whole(tmp_path, monkeypatch):
-    """The thread-scaling and history plots' titles used to stick out of the saved canvas."""
+    """The thread-scaling and history plots' titles, wider than their axes, stay inside the saved canvas."""
     import matplotlib.image
 
     from hongbao.harness.report import plots
@@ -77,7 +77,7 @@ def test_saved_plots_hold_every_title_and_label_whole(tmp_path, monkeypatch):
     saved = [plots.thread_scaling(rows, tmp_path / "threads.png"),
              plots.history({"double_mean-serial-c10-n20000": [("20261125T100000Z", 1.2), ("baseline", 1.1)]},
                            tmp_path / "history.png", "share rate / numpy fill rate")]
-    for fig, path in zip(drawn, saved):
+    for fig, path in zip(drawn, saved, strict=True):
         renderer = fig.canvas.get_renderer()
         needed = fig.get_tightbbox(renderer)          # inches, every artist drawn
         height_px, width_px = matplotlib.image.imread(path).shape[:2]

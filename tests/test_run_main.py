@@ -4,6 +4,7 @@ run folder with one report, and the summary must say where it is."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +22,9 @@ SMALL = ["--bench-filter", "double_mean-serial-c10", "--fairness-envelopes", "20
 @pytest.mark.storm
 def test_main_job_writes_one_report_from_every_stage(tmp_path):
     out = tmp_path / "run"
+    wide = dict(os.environ, COLUMNS="300")  # rich wraps at 80 columns off a terminal: the report's path stays whole
     proc = subprocess.run([sys.executable, "-m", "hongbao.harness.cli", "run", "--out", str(out), *SMALL], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=wide)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for name in ("benchmark.json", "fairness.json", "storm.json", "capacity.json", "summary.json",
                  "report.md", "report.html", "capacity_latency.png"):

@@ -1,4 +1,4 @@
-"""Creating an envelope on Redis is all or nothing (issue 16): a redis-server crash at ANY byte of
+"""Creating an envelope on Redis is all or nothing: a redis-server crash at ANY byte of
 the create's append-only-file record, replayed on restart, leaves either the whole envelope (index
 entry, meta, every share) or no trace of it - never an index entry without its envelope."""
 from __future__ import annotations

@@ -70,6 +70,7 @@ def test_planted_defect_fails_the_audit(tmp_path, store, needle, capsys):
         assert "lost 1 cent(s)" in d["exit"]["reasons"][0]
 
 
+@pytest.mark.slow
 @pytest.mark.redis
 def test_redis_storm_with_client_retries_audits_clean(tmp_path):
     with redis_server() as srv:
@@ -89,6 +90,7 @@ def test_redis_storm_with_client_retries_audits_clean(tmp_path):
     assert d["cpu"]["roles"]["store"]["processes"] == 1    # redis-server found by its port
 
 
+@pytest.mark.slow
 def test_master_and_two_workers_aggregate_what_the_ledger_records(tmp_path):
     sc = scen.load(SMOKE).with_overrides(duration_s=6)
     outcome = run_storm(StormConfig(scenario=sc, out_dir=tmp_path / "dist", workers=2, progress=False))

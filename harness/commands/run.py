@@ -10,6 +10,7 @@ Redis), in one run folder with one report:
 Each stage runs as its own process (a crash in one cannot take the others down); a failed stage is
 reported and the later stages still run. Exit 0 when every stage passed, else the first failure's code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,12 +21,12 @@ import sys
 import textwrap
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hongbao.harness import durations
-from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.rundirs import default_run_dir
+from hongbao.loadtests.exitcodes import Exit
 
 HELP = "the main job: quick benchmark, fairness, a short storm, capacity, one report"
 STAGES = ("bench", "fairness", "storm", "capacity", "report")
@@ -35,7 +36,7 @@ STAGES = ("bench", "fairness", "storm", "capacity", "report")
 class Stage:
     name: str
     title: str
-    status: str = "skipped"        # ok | failed | skipped
+    status: str = "skipped"  # ok | failed | skipped
     exit_code: int | None = None
     seconds: float = 0.0
     detail: str = ""
@@ -46,11 +47,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "The main job, on the embedded default (memory store, no Redis): quick kernel benchmark, fairness "
         "scorecard, a short grab storm with its audit, a saturation ramp and capacity projection, then one "
         "report: OUT/report.html, OUT/report.md and OUT/summary.json. About 3-5 minutes on 2 cores. "
-        "The flags below shrink or skip stages (for a quick look or a smoke test).", width=88)
+        "The flags below shrink or skip stages (for a quick look or a smoke test).",
+        width=88,
+    )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = ("examples:\n  hongbao run\n  hongbao run --out results/mine --seed 7\n"
-                     "  hongbao run --skip storm --skip capacity      # kernels and fairness only\n"
-                     "exit codes: 0 every stage passed; otherwise the first failed stage's code")
+    parser.epilog = (
+        "examples:\n  hongbao run\n  hongbao run --out results/mine --seed 7\n"
+        "  hongbao run --skip storm --skip capacity      # kernels and fairness only\n"
+        "exit codes: 0 every stage passed; otherwise the first failed stage's code"
+    )
     parser.add_argument("--out", type=Path, metavar="DIR", help="run folder (default results/<UTC timestamp>/)")
     parser.add_argument("--seed", type=int, default=None, metavar="S",
                         help="one seed for every stage (default: each stage's own seed from seeds/)")
@@ -75,16 +80,33 @@ def _command(name: str, args: argparse.Namespace, out: Path) -> list[str]:
     seed = [] if args.seed is None else ["--seed", str(args.seed)]
     base = [sys.executable, "-m", "hongbao.harness.cli", name]
     if name == "bench":
-        return base + ["--profile", "quick", "--out", str(out)] + seed + \
-            (["--filter", args.bench_filter] if args.bench_filter else [])
+        return (
+            base
+            + ["--profile", "quick", "--out", str(out)]
+            + seed
+            + (["--filter", args.bench_filter] if args.bench_filter else [])
+        )
     if name == "fairness":
         return base + ["--envelopes", str(args.fairness_envelopes), "--out", str(out)] + seed
     if name == "storm":
         return base + ["--scenario", str(args.storm_scenario), "--duration", f"{args.storm_duration:g}",
                        "--out", str(out)] + seed
     if name == "capacity":
-        return base + ["--preset", args.preset, "--steps", str(args.ramp_steps), "--step-seconds",
-                       str(args.step_seconds), "--out", str(out), "--no-report"] + seed
+        return (
+            base
+            + [
+                "--preset",
+                args.preset,
+                "--steps",
+                str(args.ramp_steps),
+                "--step-seconds",
+                str(args.step_seconds),
+                "--out",
+                str(out),
+                "--no-report",
+            ]
+            + seed
+        )
     raise ValueError(name)
 
 
@@ -106,8 +128,7 @@ def _run_stage(stage: Stage, cmd: list[str], timeout_s: float, console) -> None:
     stage.exit_code, stage.seconds = code, time.perf_counter() - t0
     stage.status = "ok" if code == 0 else "failed"
     colour = "green" if code == 0 else "red"
-    console.print(f"[{colour}]{stage.title}: {stage.status}[/{colour}] in {stage.seconds:.1f} s "
-                  f"{stage.detail}")
+    console.print(f"[{colour}]{stage.title}: {stage.status}[/{colour}] in {stage.seconds:.1f} s {stage.detail}")
 
 
 def _exit_name(code: int) -> str:
@@ -128,22 +149,30 @@ def _report(out: Path, stage: Stage, console) -> list[Path]:
 
 def _write_summary(out: Path, stages: list[Stage], seed, started: float, report: list[Path]) -> dict:
     from hongbao.harness.report.sections.summary import headlines
-    doc = {"schema": "hongbao-run/1", "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "seed": seed, "seconds": time.perf_counter() - started,
-           "machine": f"{platform.node()} ({platform.machine()}, {_cores()} cores, Python {platform.python_version()})",
-           "stages": [asdict(s) for s in stages], "headlines": headlines(out),
-           "report": {"markdown": str(out / "report.md"), "html": str(out / "report.html")} if report else None}
+
+    doc = {
+        "schema": "hongbao-run/1",
+        "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "seed": seed,
+        "seconds": time.perf_counter() - started,
+        "machine": f"{platform.node()} ({platform.machine()}, {_cores()} cores, Python {platform.python_version()})",
+        "stages": [asdict(s) for s in stages],
+        "headlines": headlines(out),
+        "report": {"markdown": str(out / "report.md"), "html": str(out / "report.html")} if report else None,
+    }
     (out / "summary.json").write_text(json.dumps(doc, indent=1))
     return doc
 
 
 def _cores() -> int:
     import os
+
     return os.cpu_count() or 1
 
 
 def _print_table(console, stages: list[Stage], doc: dict, out: Path) -> None:
     from rich.table import Table
+
     table = Table(title="hongbao run: summary")
     for col in ("stage", "result", "seconds", "detail"):
         table.add_column(col)
@@ -165,9 +194,13 @@ def _print_table(console, stages: list[Stage], doc: dict, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
+
     console = Console()
-    for flag, value, low in (("--fairness-envelopes", args.fairness_envelopes, 2), ("--ramp-steps", args.ramp_steps, 1),
-                             ("--step-seconds", args.step_seconds, 3)):
+    for flag, value, low in (
+        ("--fairness-envelopes", args.fairness_envelopes, 2),
+        ("--ramp-steps", args.ramp_steps, 1),
+        ("--step-seconds", args.step_seconds, 3),
+    ):
         if value < low:
             print(f"hongbao run: error: {flag} must be >= {low} (got {value})", file=sys.stderr)
             return int(Exit.UNUSABLE)
@@ -177,8 +210,13 @@ def run(args: argparse.Namespace) -> int:
     out = (args.out or default_run_dir()).resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    titles = {"bench": "kernel benchmark (quick)", "fairness": "fairness scorecard", "storm": "grab storm + audit",
-              "capacity": "saturation ramp + capacity", "report": "report"}
+    titles = {
+        "bench": "kernel benchmark (quick)",
+        "fairness": "fairness scorecard",
+        "storm": "grab storm + audit",
+        "capacity": "saturation ramp + capacity",
+        "report": "report",
+    }
     stages = [Stage(n, titles[n]) for n in STAGES]
     for i, stage in enumerate(stages[:-1], 1):
         console.rule(f"[bold]{i}/{len(STAGES)} {stage.title}")
@@ -188,8 +226,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         _run_stage(stage, _command(stage.name, args, out), args.stage_timeout, console)
     console.rule(f"[bold]{len(STAGES)}/{len(STAGES)} report")
-    stages[-1].status, stages[-1].detail = "ok", "this report"   # what the summary section will show
-    _write_summary(out, stages, args.seed, started, [])          # the summary section reads it
+    stages[-1].status, stages[-1].detail = "ok", "this report"  # what the summary section will show
+    _write_summary(out, stages, args.seed, started, [])  # the summary section reads it
     stages[-1].detail = ""
     report = _report(out, stages[-1], console)
     doc = _write_summary(out, stages, args.seed, started, report)

@@ -22,6 +22,7 @@ Stable public API (the storm audit and the regression gate rely on it)::
 The tests (see harness/fairness/stats.py) treat each envelope as a block, so the dependence
 between the shares of one envelope (they add up to its total) does not inflate false alarms.
 """
+
 from hongbao.harness.fairness.score import score_matrix
 from hongbao.harness.fairness.scorecard import SCHEMA, score_allocator, scorecard
 

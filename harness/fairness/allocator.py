@@ -4,12 +4,13 @@ An allocator that loses or invents a cent, returns the wrong number of shares, a
 minimum (or above the cap), or anything but integers is reported broken with the first failing
 envelope; it is not scored, because fairness figures of wrong money mean nothing.
 """
+
 from __future__ import annotations
 
 import importlib
 import numbers
 import random
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -60,9 +61,17 @@ def _problem(shares, total: int, count: int, min_cents: int, max_cents: int | No
     return None
 
 
-def run_allocator(func: Allocator, *, total: int, count: int, envelopes: int, seed: int, min_cents: int = 1,
-                  max_cents: int | None = None, advance: Callable[[int], None] | None = None
-                  ) -> tuple[np.ndarray | None, dict]:
+def run_allocator(
+    func: Allocator,
+    *,
+    total: int,
+    count: int,
+    envelopes: int,
+    seed: int,
+    min_cents: int = 1,
+    max_cents: int | None = None,
+    advance: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray | None, dict]:
     """Call ``func(total, count)`` once per envelope, checking each result.
 
     Python's ``random`` and numpy's legacy global RNG are seeded from ``seed`` first, so an
@@ -74,6 +83,8 @@ def run_allocator(func: Allocator, *, total: int, count: int, envelopes: int, se
     out = np.empty((envelopes, count), dtype=np.int64)
     step = max(1, envelopes // 100)
     for e in range(envelopes):
+        shares: Sequence[int] | None
+        problem: str | None
         try:
             shares = func(total, count)
         except Exception as exc:  # a crash is a broken allocator, reported like the others
@@ -83,8 +94,18 @@ def run_allocator(func: Allocator, *, total: int, count: int, envelopes: int, se
         if problem:
             shown = repr(shares)
             shown = shown if len(shown) <= 300 else shown[:300] + "..."
-            return None, {"exact": False, "checked_envelopes": e + 1, "first_failure": {
-                "envelope": e, "total_cents": total, "count": count, "problem": problem, "returned": shown}}
+            return None, {
+                "exact": False,
+                "checked_envelopes": e + 1,
+                "first_failure": {
+                    "envelope": e,
+                    "total_cents": total,
+                    "count": count,
+                    "problem": problem,
+                    "returned": shown,
+                },
+            }
+        assert shares is not None  # a failed call is a problem, returned above
         out[e] = [int(v) for v in shares]
         if advance and (e + 1) % step == 0:
             advance(step)

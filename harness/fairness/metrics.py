@@ -11,6 +11,7 @@ Pass 2 (:func:`bin_pass`): with the position means and the pooled share-bin edge
 position the 2nd and 4th central moments, the (position x share-bin) table, the per-envelope
 bin-count cross products and the Brown-Forsythe spread feature sums the tests need.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -140,20 +141,21 @@ def bin_pass(shares, means, edges, median, m2, m4, table, cross, spread_sum, spr
 @dataclass
 class Passes:
     """Raw sums from the two passes, reduced over chunks (numpy arrays)."""
-    best_first: np.ndarray      # (E,) int64 best-luck position, ties to the earliest
-    best_random: np.ndarray     # (E,) int64 best-luck position, ties at random
-    row_min: np.ndarray         # (E,) int64
-    row_max: np.ndarray         # (E,) int64
-    row_sum: np.ndarray         # (E,) int64
-    gini: np.ndarray            # (E,) float64
-    mean: np.ndarray            # (N,) position means
-    m2: np.ndarray              # (N,) sum of squared deviations from the position mean
-    m4: np.ndarray              # (N,) sum of 4th powers of the same
-    edges: np.ndarray           # (B-1,) share-bin edges: bin = number of edges < share
-    table: np.ndarray           # (N, B) int64 counts of (position, share bin)
-    cross: np.ndarray           # (B, B) int64 sum over envelopes of c_e c_e^T (c_e: bin counts)
-    spread_sum: np.ndarray      # (N,) sum of |share - pooled median| by position
-    spread_within: float        # sum over envelopes of sum_p (g_ep - mean_p' g_ep')^2
+
+    best_first: np.ndarray  # (E,) int64 best-luck position, ties to the earliest
+    best_random: np.ndarray  # (E,) int64 best-luck position, ties at random
+    row_min: np.ndarray  # (E,) int64
+    row_max: np.ndarray  # (E,) int64
+    row_sum: np.ndarray  # (E,) int64
+    gini: np.ndarray  # (E,) float64
+    mean: np.ndarray  # (N,) position means
+    m2: np.ndarray  # (N,) sum of squared deviations from the position mean
+    m4: np.ndarray  # (N,) sum of 4th powers of the same
+    edges: np.ndarray  # (B-1,) share-bin edges: bin = number of edges < share
+    table: np.ndarray  # (N, B) int64 counts of (position, share bin)
+    cross: np.ndarray  # (B, B) int64 sum over envelopes of c_e c_e^T (c_e: bin counts)
+    spread_sum: np.ndarray  # (N,) sum of |share - pooled median| by position
+    spread_within: float  # sum over envelopes of sum_p (g_ep - mean_p' g_ep')^2
     median: float
 
 
@@ -194,5 +196,20 @@ def run_passes(shares: np.ndarray, *, bins: int = 10, tie_seed: int = 0) -> Pass
     spread_sum = np.zeros((n_chunks, n_pos))
     spread_within = np.zeros(n_chunks)
     bin_pass(shares, mean, edges, np.float64(median), m2, m4, table, cross, spread_sum, spread_within)
-    return Passes(best_first, best_random, row_min, row_max, row_sum, gini, mean, m2.sum(0), m4.sum(0),
-                  edges, table.sum(0), cross.sum(0), spread_sum.sum(0), float(spread_within.sum()), median)
+    return Passes(
+        best_first,
+        best_random,
+        row_min,
+        row_max,
+        row_sum,
+        gini,
+        mean,
+        m2.sum(0),
+        m4.sum(0),
+        edges,
+        table.sum(0),
+        cross.sum(0),
+        spread_sum.sum(0),
+        float(spread_within.sum()),
+        median,
+    )

@@ -1,4 +1,5 @@
 """PNG plots of a fairness document (the fairness.json dict); they need nothing but that JSON."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +8,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
 import numpy as np  # noqa: E402
 
 from hongbao.harness.report.plots import save  # noqa: E402
@@ -62,8 +62,9 @@ def plot_mean_std(doc: dict, path: Path) -> Path:
         _band(ax_s, x, pos["std_cents"], pos["std_ci"], name)
     level = int(round(100 * next(iter(entries.values()))["ci_level"])) if entries else 95
     ax_m.set(title=f"Mean share by grab position ({level}% CI)", xlabel="grab position", ylabel="mean share (cents)")
-    ax_s.set(title=f"Std of share by grab position ({level}% CI)", xlabel="grab position",
-             ylabel="std of share (cents)")
+    ax_s.set(
+        title=f"Std of share by grab position ({level}% CI)", xlabel="grab position", ylabel="std of share (cents)"
+    )
     _std_ratio(ax_r, entries)
     ax_m.legend(fontsize=8)
     fig.suptitle(f"{doc['envelopes']:,} envelopes of {doc['total_cents']:,} cents for {doc['count']}")
@@ -77,8 +78,11 @@ def plot_best_luck(doc: dict, path: Path) -> Path:
         x = np.arange(1, len(pos["best_luck_prob"]) + 1)
         _band(ax, x, pos["best_luck_prob"], pos["best_luck_ci"], name)
     ax.axhline(1 / doc["count"], color="grey", ls="--", lw=1, label="fair: 1/count")
-    ax.set(title="P(best luck) by grab position (ties to the earliest grabber)", xlabel="grab position",
-           ylabel="probability")
+    ax.set(
+        title="P(best luck) by grab position (ties to the earliest grabber)",
+        xlabel="grab position",
+        ylabel="probability",
+    )
     ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -108,7 +112,7 @@ def plot_first_share(doc: dict, path: Path) -> Path | None:
     cols = min(3, len(fits))
     rows = -(-len(fits) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    for ax, (name, fit) in zip(axes.flat, fits.items()):
+    for ax, (name, fit) in zip(axes.flat, fits.items(), strict=False):
         edges = np.asarray(fit["edges"], dtype=float)
         width = np.diff(edges)
         n = max(sum(fit["observed"]), 1)
@@ -117,7 +121,7 @@ def plot_first_share(doc: dict, path: Path) -> Path | None:
         ax.set_title(f"{name}: p = {fit['p_value']:.3g}", fontsize=9)
         ax.set_xlabel("first grabber's share (cents)", fontsize=8)
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(fits):]:
+    for ax in list(axes.flat)[len(fits) :]:
         ax.axis("off")
     fig.suptitle("First grabber's share against its exact law (chi-squared goodness of fit)")
     return _save(fig, path)
@@ -128,6 +132,10 @@ def write_plots(doc: dict, out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     if not _scored(doc):
         return []
-    paths = [plot_mean_std(doc, out_dir / FILES["mean_std"]), plot_best_luck(doc, out_dir / FILES["best_luck"]),
-             plot_gini(doc, out_dir / FILES["gini"]), plot_first_share(doc, out_dir / FILES["first_share"])]
+    paths = [
+        plot_mean_std(doc, out_dir / FILES["mean_std"]),
+        plot_best_luck(doc, out_dir / FILES["best_luck"]),
+        plot_gini(doc, out_dir / FILES["gini"]),
+        plot_first_share(doc, out_dir / FILES["first_share"]),
+    ]
     return [p for p in paths if p is not None]

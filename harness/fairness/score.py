@@ -1,4 +1,5 @@
 """``score_matrix``: every fairness figure of one share matrix, as a JSON-ready dict."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,10 +21,18 @@ def _summary(values: np.ndarray, *, lo: float | None = None, hi: float | None = 
         hi = lo + 1.0
     counts, edges = np.histogram(values, bins=HIST_BINS, range=(lo, hi))
     q = np.quantile(values, [0.01, 0.05, 0.5, 0.95, 0.99])
-    return {"mean": float(values.mean()), "std": float(values.std()), "min": float(values.min()),
-            "p01": float(q[0]), "p05": float(q[1]), "p50": float(q[2]), "p95": float(q[3]),
-            "p99": float(q[4]), "max": float(values.max()),
-            "histogram": {"edges": edges.tolist(), "counts": counts.tolist()}}
+    return {
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "min": float(values.min()),
+        "p01": float(q[0]),
+        "p05": float(q[1]),
+        "p50": float(q[2]),
+        "p95": float(q[3]),
+        "p99": float(q[4]),
+        "max": float(values.max()),
+        "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
+    }
 
 
 def _exactness(row_sum: np.ndarray, row_min: np.ndarray, total_cents, min_cents) -> dict:
@@ -35,8 +44,12 @@ def _exactness(row_sum: np.ndarray, row_min: np.ndarray, total_cents, min_cents)
         expect = np.broadcast_to(np.asarray(total_cents, dtype=np.int64), row_sum.shape)
     bad_sum = np.flatnonzero(row_sum != expect)
     bad_min = np.flatnonzero(row_min < floor)
-    out = {"exact": bool(bad_sum.size == 0 and bad_min.size == 0), "min_cents": floor,
-           "rows_with_wrong_sum": int(bad_sum.size), "rows_below_min": int(bad_min.size)}
+    out: dict[str, object] = {
+        "exact": bool(bad_sum.size == 0 and bad_min.size == 0),
+        "min_cents": floor,
+        "rows_with_wrong_sum": int(bad_sum.size),
+        "rows_below_min": int(bad_min.size),
+    }
     if bad_sum.size:
         e = int(bad_sum[0])
         out["first_wrong_sum"] = {"envelope": e, "sum_cents": int(row_sum[e]), "expected_cents": int(expect[e])}
@@ -46,14 +59,16 @@ def _exactness(row_sum: np.ndarray, row_min: np.ndarray, total_cents, min_cents)
     return out
 
 
-def score_matrix(shares_2d: np.ndarray, *, alpha: float = 0.01, total_cents=None, min_cents=None,
-                 tie_seed: int = 0) -> dict:
+def score_matrix(
+    shares_2d: np.ndarray, *, alpha: float = 0.01, total_cents=None, min_cents=None, tie_seed: int = 0
+) -> dict:
     """Score a matrix of shares (envelopes x positions, integer cents, grab order).
 
     Returns per-position mean/std with CIs, best-luck probability (ties to the earliest grabber),
     Gini/min/max distributions, the exchangeability tests' p-values combined with Bonferroni at
-    ``alpha``, ``position_fair`` (no test rejects), ``testable`` (shares vary at all) and ``exact`` (every row sums to ``total_cents``
-    — its common sum when None — and no share is below ``min_cents``, 0 when None).
+    ``alpha``, ``position_fair`` (no test rejects), ``testable`` (shares vary at all) and ``exact``
+    (every row sums to ``total_cents`` — its common sum when None — and no share is below
+    ``min_cents``, 0 when None).
     """
     shares = np.asarray(shares_2d)
     if shares.ndim != 2 or shares.shape[0] < 2 or shares.shape[1] < 1:
@@ -68,9 +83,11 @@ def score_matrix(shares_2d: np.ndarray, *, alpha: float = 0.01, total_cents=None
     std, mean_ci, std_ci = stats.mean_std_ci(p.mean, p.m2, p.m4, n_env)
     best_counts = np.bincount(p.best_first, minlength=n_pos)
     best_prob = best_counts / n_env
-    tests = {"position_bins": stats.bins_test(p.table, p.cross, n_env),
-             "best_luck": stats.best_luck_test(p.best_random, n_pos),
-             "spread": stats.spread_test(p.spread_sum, p.spread_within, n_env)}
+    tests = {
+        "position_bins": stats.bins_test(p.table, p.cross, n_env),
+        "best_luck": stats.best_luck_test(p.best_random, n_pos),
+        "spread": stats.spread_test(p.spread_sum, p.spread_within, n_env),
+    }
     p_values = {k: v["p_value"] for k, v in tests.items()}
     family = stats.bonferroni(p_values, alpha)
     exactness = _exactness(p.row_sum, p.row_min, total_cents, min_cents)

@@ -2,10 +2,9 @@
 
 Why not plain ``scipy.stats.chi2_contingency`` or ``levene``: the shares of one envelope are not
 independent (they add up to its total), so the observations in a (position x share-bin) table or
-in Levene's groups are correlated across positions, which the textbook tests ignore. Measured on
-line_cut (200 seeds x 2,000 envelopes of 10 shares): ``levene(center="median")`` raised 10 %
-false alarms at a 5 % level (its p-values fail a uniformity KS test, p = 0.002); the block form
-below raised 5.5 % (KS p = 0.14). Under the null hypothesis (the shares of an envelope are
+in Levene's groups are correlated across positions, which the textbook tests ignore, and so
+they raise more false alarms than their level on a fair algorithm (docs/fairness.md has the
+calibration). Under the null hypothesis (the shares of an envelope are
 exchangeable) the covariance is compound-symmetric, so the randomized-block ("repeated measures")
 form of each test is valid: envelopes are blocks, positions are treatments, and the error
 covariance is estimated from the position-by-envelope residuals. For a scalar feature this is the
@@ -14,6 +13,7 @@ chi-squared statistic with (positions - 1) x (bins - 1) degrees of freedom. Best
 (ties broken at random) are independent across envelopes, so their test is an ordinary
 chi-squared goodness of fit.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,17 +46,26 @@ def block_wald(pos_means: np.ndarray, within: np.ndarray, n_env: int) -> dict:
     rank = int(keep.sum())
     if rank == 0 or vals.max(initial=0.0) <= 0:
         return {"statistic": 0.0, "df": 0, "p_value": 1.0, "applicable": False}
-    proj = dev @ vecs[:, keep]                      # (N, rank)
+    proj = dev @ vecs[:, keep]  # (N, rank)
     stat = float(n_env * np.sum(proj * proj / vals[keep]))
     df = (n_pos - 1) * rank
     if d == 1:
         f_stat = stat / (n_pos - 1)
-        return {"statistic": f_stat, "df": [n_pos - 1, resid_df],
-                "p_value": float(sps.f.sf(f_stat, n_pos - 1, resid_df)),
-                "applicable": True, "kind": "F"}
+        return {
+            "statistic": f_stat,
+            "df": [n_pos - 1, resid_df],
+            "p_value": float(sps.f.sf(f_stat, n_pos - 1, resid_df)),
+            "applicable": True,
+            "kind": "F",
+        }
     # chi2(df) in the limit; F(df, residual df) of stat / df keeps small samples honest
-    return {"statistic": stat, "df": df, "p_value": float(sps.f.sf(stat / df, df, resid_df * rank)),
-            "applicable": True, "kind": "chi2/df ~ F"}
+    return {
+        "statistic": stat,
+        "df": df,
+        "p_value": float(sps.f.sf(stat / df, df, resid_df * rank)),
+        "applicable": True,
+        "kind": "chi2/df ~ F",
+    }
 
 
 def bins_test(table: np.ndarray, cross: np.ndarray, n_env: int) -> dict:
@@ -80,8 +89,13 @@ def best_luck_test(best_random: np.ndarray, n_pos: int) -> dict:
     if n_pos < 2:
         return {"statistic": 0.0, "df": 0, "p_value": 1.0, "applicable": False}
     res = sps.chisquare(counts)
-    return {"statistic": float(res.statistic), "df": n_pos - 1, "p_value": float(res.pvalue),
-            "applicable": True, "kind": "chi2"}
+    return {
+        "statistic": float(res.statistic),
+        "df": n_pos - 1,
+        "p_value": float(res.pvalue),
+        "applicable": True,
+        "kind": "chi2",
+    }
 
 
 def z_value(level: float = CI_LEVEL) -> float:
@@ -98,8 +112,11 @@ def mean_std_ci(mean: np.ndarray, m2: np.ndarray, m4: np.ndarray, n: int, level:
     with np.errstate(divide="ignore", invalid="ignore"):
         se_std = np.where(std > 0, np.sqrt(np.maximum(mu4 - var * var, 0.0) / (4 * var * n)), 0.0)
     sample_std = np.sqrt(m2 / max(n - 1, 1))
-    return (sample_std, np.stack([mean - half_mean, mean + half_mean], axis=1),
-            np.stack([np.maximum(sample_std - z * se_std, 0.0), sample_std + z * se_std], axis=1))
+    return (
+        sample_std,
+        np.stack([mean - half_mean, mean + half_mean], axis=1),
+        np.stack([np.maximum(sample_std - z * se_std, 0.0), sample_std + z * se_std], axis=1),
+    )
 
 
 def wilson_ci(successes: np.ndarray, n: int, level: float = CI_LEVEL) -> np.ndarray:
@@ -116,5 +133,10 @@ def bonferroni(p_values: dict[str, float], alpha: float) -> dict:
     """Combine the family: reject when any p < alpha / k (k = number of tests)."""
     k = max(len(p_values), 1)
     p_min = min(p_values.values(), default=1.0)
-    return {"tests": k, "per_test_level": alpha / k, "min_p_value": p_min,
-            "combined_p_value": min(1.0, p_min * k), "reject": p_min < alpha / k}
+    return {
+        "tests": k,
+        "per_test_level": alpha / k,
+        "min_p_value": p_min,
+        "combined_p_value": min(1.0, p_min * k),
+        "reject": p_min < alpha / k,
+    }

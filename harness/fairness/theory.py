@@ -9,9 +9,10 @@ Uncapped envelopes of ``total`` cents for ``count`` people with floor ``m``:
 - equal: T//N + 1 with probability (T mod N)/N, else T//N.
 - beta: m + round(excess x B), B ~ Beta(c, c(N-1)), excess = T - Nm (round half up).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import special
@@ -27,8 +28,9 @@ def _uniform_cdf(lo: int, hi: int) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: np.clip((np.floor(x) - lo + 1) / (hi - lo + 1), 0.0, 1.0)
 
 
-def first_share_law(algorithm: str, total: int, count: int,
-                    min_cents: int = 1) -> tuple[str, int, int, Callable] | None:
+def first_share_law(
+    algorithm: str, total: int, count: int, min_cents: int = 1
+) -> tuple[str, int, int, Callable] | None:
     """(description, lowest share, highest share, CDF) of position 0's share, or None if no law."""
     T, N, m = int(total), int(count), int(min_cents)
     if N < 2:
@@ -42,9 +44,13 @@ def first_share_law(algorithm: str, total: int, count: int,
             j = np.floor(np.asarray(x, dtype=np.float64)) - (m - 1)
             k = P - 1 - j  # C(k, N-1) / C(P-1, N-1) = P(first part > j)
             with np.errstate(invalid="ignore"):
-                tail = np.where(k >= N - 1, np.exp(special.gammaln(np.maximum(k, 0) + 1)
-                                                   - special.gammaln(np.maximum(k - N + 2, 1)) - log_all), 0.0)
+                tail = np.where(
+                    k >= N - 1,
+                    np.exp(special.gammaln(np.maximum(k, 0) + 1) - special.gammaln(np.maximum(k - N + 2, 1)) - log_all),
+                    0.0,
+                )
             return np.where(j < 1, 0.0, np.clip(1.0 - tail, 0.0, 1.0))
+
         return "uniform composition marginal", m, top_feasible, cdf
     if algorithm == "double_mean":
         hi = max(m, min((2 * T - 1) // N, top_feasible))
@@ -53,8 +59,12 @@ def first_share_law(algorithm: str, total: int, count: int,
         return f"uniform on [{m}, {top_feasible}]", m, top_feasible, _uniform_cdf(m, top_feasible)
     if algorithm == "equal":
         q, r = divmod(T, N)
-        return (f"{q} or {q + 1} with P={r}/{N}", q, q + (r > 0),
-                lambda x: np.where(np.asarray(x) < q, 0.0, np.where(np.asarray(x) < q + 1, 1 - r / N, 1.0)))
+        return (
+            f"{q} or {q + 1} with P={r}/{N}",
+            q,
+            q + (r > 0),
+            lambda x: np.where(np.asarray(x) < q, 0.0, np.where(np.asarray(x) < q + 1, 1 - r / N, 1.0)),
+        )
     if algorithm == "beta":
         excess = T - N * m
         c = BETA_CONCENTRATION
@@ -63,8 +73,8 @@ def first_share_law(algorithm: str, total: int, count: int,
 
         def cdf(x):
             xs = np.floor(np.asarray(x, dtype=np.float64)) - m
-            return np.where(xs < 0, 0.0, np.where(xs >= excess, 1.0,
-                                                  sps.beta.cdf((xs + 0.5) / excess, c, c * (N - 1))))
+            return np.where(xs < 0, 0.0, np.where(xs >= excess, 1.0, sps.beta.cdf((xs + 0.5) / excess, c, c * (N - 1))))
+
         return f"{m} + round({excess} x Beta({c:g}, {c * (N - 1):g}))", m, T - (N - 1) * m, cdf
     return None
 
@@ -74,7 +84,7 @@ def _edges(lo: int, hi: int, cdf, n_obs: int) -> tuple[np.ndarray, np.ndarray]:
     cand = np.unique(np.round(np.linspace(lo, hi + 1, CANDIDATE_BINS + 1)).astype(np.int64))
     probs = np.diff(cdf(cand - 1))
     edges, mass, acc = [int(cand[0])], [], 0.0
-    for right, pr in zip(cand[1:], probs):
+    for right, pr in zip(cand[1:], probs, strict=True):
         acc += pr
         if acc * n_obs >= MIN_EXPECTED:
             edges.append(int(right))
@@ -106,6 +116,15 @@ def first_share_fit(first: np.ndarray, algorithm: str, total: int, count: int, m
     else:
         res = sps.chisquare(observed, expected)
         stat, p = float(res.statistic), float(res.pvalue)
-    return {"position": 0, "law": name, "support": [lo, hi], "edges": edges.tolist(),
-            "observed": observed.tolist(), "expected": expected.tolist(), "outside_support": outside,
-            "chi2": stat, "df": int(mass.shape[0] - 1), "p_value": p}
+    return {
+        "position": 0,
+        "law": name,
+        "support": [lo, hi],
+        "edges": edges.tolist(),
+        "observed": observed.tolist(),
+        "expected": expected.tolist(),
+        "outside_support": outside,
+        "chi2": stat,
+        "df": int(mass.shape[0] - 1),
+        "p_value": p,
+    }

@@ -1,4 +1,5 @@
 """Assemble a run folder's sections into report.md and one self-contained report.html."""
+
 from __future__ import annotations
 
 import base64
@@ -66,8 +67,10 @@ def to_html(run_dir: Path, sections: list[Section], problems: list[str]) -> str:
         body.append(s.html or md.render(s.markdown))
         body += [_img(f) for f in s.figures if Path(f).is_file()]
     body += [f"<p><em>{html.escape(p)}</em></p>" for p in problems]
-    return ("<!doctype html><html><head><meta charset='utf-8'><title>hongbao-bench report "
-            f"{html.escape(run_dir.name)}</title><style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>hongbao-bench report "
+        f"{html.escape(run_dir.name)}</title><style>{CSS}</style></head><body>{''.join(body)}</body></html>\n"
+    )
 
 
 def write_report(run_dir: Path) -> tuple[Path, Path, list[Section], list[str]]:

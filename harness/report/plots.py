@@ -1,4 +1,5 @@
 """Matplotlib figures for the benchmark section, each saved as a PNG in the run folder."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,9 +9,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-IMPL_STYLE = {"python": ("pure Python (stdlib random)", "tab:gray", "o"),
-              "serial": ("Numba serial", "tab:blue", "s"),
-              "parallel": ("Numba parallel", "tab:orange", "^")}
+IMPL_STYLE = {
+    "python": ("pure Python (stdlib random)", "tab:gray", "o"),
+    "serial": ("Numba serial", "tab:blue", "s"),
+    "parallel": ("Numba parallel", "tab:orange", "^"),
+}
 
 
 def _main(r: dict) -> bool:
@@ -20,7 +23,7 @@ def _main(r: dict) -> bool:
 
 def save(fig, path: Path, dpi: int = 90) -> Path:
     """Write ``fig`` as a PNG whose canvas holds every title, label and legend whole: the bounding
-    box grows to what was drawn (a title wider than its axes used to be cut at the figure's edge)."""
+    box grows to what was drawn, so a title wider than its axes is not cut at the figure's edge."""
     fig.tight_layout()
     fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
@@ -33,9 +36,9 @@ def throughput_vs_count(rows: list[dict], path: Path) -> Path | None:
     if not algos:
         return None
     fig, axes = plt.subplots(1, len(algos), figsize=(3.2 * len(algos), 3.2), sharey=True, squeeze=False)
-    for ax, algo in zip(axes[0], algos):
+    for ax, algo in zip(axes[0], algos, strict=True):
         for impl, (label, color, marker) in IMPL_STYLE.items():
-            pts = {}
+            pts: dict[int, dict] = {}
             for r in rows:
                 if r["algorithm"] == algo and r["impl"] == impl and _main(r):
                     if r["count"] not in pts or r["envelopes"] > pts[r["count"]]["envelopes"]:
@@ -61,7 +64,7 @@ def speedup_vs_python(rows: list[dict], path: Path) -> Path | None:
     counts = sorted({r["count"] for r in pts})
     algos = sorted({r["algorithm"] for r in pts})
     fig, axes = plt.subplots(1, len(counts), figsize=(3.4 * len(counts), 3.2), sharey=True, squeeze=False)
-    for ax, count in zip(axes[0], counts):
+    for ax, count in zip(axes[0], counts, strict=True):
         for k, impl in enumerate(("serial", "parallel")):
             vals = []
             for algo in algos:
@@ -80,21 +83,39 @@ def speedup_vs_python(rows: list[dict], path: Path) -> Path | None:
 
 def thread_scaling(rows: list[dict], path: Path) -> Path | None:
     """shares/s of the parallel kernel with 1 and 2 Numba threads, beside the serial kernel."""
-    keys = sorted({(r["algorithm"], r["count"], r["envelopes"]) for r in rows
-                   if r["impl"] == "parallel" and r.get("threads") == 1})
+    keys = sorted(
+        {
+            (r["algorithm"], r["count"], r["envelopes"])
+            for r in rows
+            if r["impl"] == "parallel" and r.get("threads") == 1
+        }
+    )
     if not keys:
         return None
     fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(keys) + 1), 3.2))
-    series = (("serial", None, "Numba serial"), ("parallel", 1, "parallel, 1 thread"),
-              ("parallel", 2, "parallel, 2 threads"))
+    series = (
+        ("serial", None, "Numba serial"),
+        ("parallel", 1, "parallel, 1 thread"),
+        ("parallel", 2, "parallel, 2 threads"),
+    )
     for k, (impl, threads, label) in enumerate(series):
         vals = []
         for algo, count, n in keys:
-            match = [r for r in rows if (r["algorithm"], r["count"], r["envelopes"]) == (algo, count, n)
-                     and r["impl"] == impl and (threads is None or r.get("threads") == threads)]
+            match = [
+                r
+                for r in rows
+                if (r["algorithm"], r["count"], r["envelopes"]) == (algo, count, n)
+                and r["impl"] == impl
+                and (threads is None or r.get("threads") == threads)
+            ]
             vals.append(match[0]["shares_per_second"] if match else 0.0)
-        ax.bar([i + 0.27 * k for i in range(len(keys))], vals, width=0.27, label=label,
-               color=("tab:blue", "tab:olive", "tab:orange")[k])
+        ax.bar(
+            [i + 0.27 * k for i in range(len(keys))],
+            vals,
+            width=0.27,
+            label=label,
+            color=("tab:blue", "tab:olive", "tab:orange")[k],
+        )
     ax.set_xticks([i + 0.27 for i in range(len(keys))], [f"{a}\nc{c} n{n}" for a, c, n in keys], fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("shares per second")
@@ -106,16 +127,29 @@ def thread_scaling(rows: list[dict], path: Path) -> Path | None:
 def paired_speedup_rounds(rows: list[dict], path: Path) -> Path | None:
     """Per-round parallel speedup (each round over the serial run paired with it) at count 10, the
     largest batch, one line per algorithm: a shared machine's slow and fast spells show as steps."""
-    cands = [r for r in rows if r["impl"] == "parallel" and r.get("threads", 0) >= 2 and r["count"] == 10
-             and r.get("paired_serial_seconds_samples") and r.get("round_seconds")]
+    cands = [
+        r
+        for r in rows
+        if r["impl"] == "parallel"
+        and r.get("threads", 0) >= 2
+        and r["count"] == 10
+        and r.get("paired_serial_seconds_samples")
+        and r.get("round_seconds")
+    ]
     if not cands:
         return None
     n = max(r["envelopes"] for r in cands)
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     for r in sorted((r for r in cands if r["envelopes"] == n), key=lambda r: r["algorithm"]):
-        ratios = [s / p for s, p in zip(r["paired_serial_seconds_samples"], r["round_seconds"])]
-        ax.plot(range(1, len(ratios) + 1), ratios, lw=0.9, marker=".", ms=3,
-                label=f"{r['algorithm']} (median {r['parallel_speedup']:.2f})")
+        ratios = [s / p for s, p in zip(r["paired_serial_seconds_samples"], r["round_seconds"], strict=True)]
+        ax.plot(
+            range(1, len(ratios) + 1),
+            ratios,
+            lw=0.9,
+            marker=".",
+            ms=3,
+            label=f"{r['algorithm']} (median {r['parallel_speedup']:.2f})",
+        )
     threads = max(r["threads"] for r in cands)
     ax.axhline(threads, color="black", lw=0.8, ls="--", label=f"{threads} threads, ideal")
     ax.axhline(1.0, color="gray", lw=0.8)

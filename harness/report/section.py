@@ -5,6 +5,7 @@ capacity.json, ... Each kind has a module ``harness/report/sections/<kind>.py`` 
 ``render(run_dir: Path) -> Section | None`` (None when its JSON is absent); ``hongbao report``
 puts the sections it finds, in order, into report.md and one self-contained report.html.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,6 +15,6 @@ from pathlib import Path
 @dataclass
 class Section:
     title: str
-    markdown: str                                      # GitHub-flavoured, fits a CI job summary
-    html: str = ""                                     # body fragment; empty = rendered from markdown
+    markdown: str  # GitHub-flavoured, fits a CI job summary
+    html: str = ""  # body fragment; empty = rendered from markdown
     figures: list[Path] = field(default_factory=list)  # PNGs in the run folder, embedded in the HTML

@@ -1,4 +1,4 @@
-"""Fairness metrics throughput: score_matrix over 10**6 envelopes x 10 shares (issue 4: <= 5 s on 2 cores).
+"""Fairness metrics throughput: score_matrix over 10**6 envelopes x 10 shares (budget: 5 s on 2 cores).
 
 The matrix is split once (line_cut, Numba parallel) outside the timed rounds, and score_matrix is
 called once before timing so JIT compilation (or Numba's cache load) is never measured. Beside the

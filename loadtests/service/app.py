@@ -4,6 +4,7 @@
 uvicorn factory used by ``hongbao serve`` (it reads HONGBAO_STORE and HONGBAO_SEED, so each worker
 process builds its own store connection).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,12 @@ class GrabService:
                 try:
                     await self.store.open()
                 except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
-                    await send({"type": "lifespan.startup.failed",
-                                "message": f"cannot open the {self.store.kind} store: {exc}"})
+                    await send(
+                        {
+                            "type": "lifespan.startup.failed",
+                            "message": f"cannot open the {self.store.kind} store: {exc}",
+                        }
+                    )
                     return
                 _freeze_startup_heap()
                 await send({"type": "lifespan.startup.complete"})
@@ -61,14 +66,18 @@ class GrabService:
             status, body = await self._route(scope, receive)
         except ApiError as exc:
             status, body = exc.status, orjson.dumps(exc.body())
-            if getattr(exc, "allow", None):  # RFC 9110: a 405 names the allowed methods (API fuzzing)
+            if exc.allow:  # RFC 9110: a 405 names the allowed methods (API fuzzing)
                 extra = [(b"allow", exc.allow.encode())]
         except Exception:  # a bug, not bad input: logged, answered 500 without internals
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             status, body = 500, b'{"error":"internal","detail":"unexpected server error (logged)"}'
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", _JSON), (b"content-length", str(len(body)).encode()),
-                                *extra]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", _JSON), (b"content-length", str(len(body)).encode()), *extra],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def _route(self, scope, receive) -> tuple[int, bytes]:
@@ -91,8 +100,8 @@ class GrabService:
             if len(parts) == 3 and parts[2] == "refund":
                 _allow(method, "POST")
                 envelope_id = v.envelope_id(parts[1])
-                request_id = v.parse_refund(await _body(scope, receive))
-                return 200, orjson.dumps(await store.refund(envelope_id, request_id))
+                refund_id = v.parse_refund(await _body(scope, receive))
+                return 200, orjson.dumps(await store.refund(envelope_id, refund_id))
         elif len(parts) == 1:
             if parts[0] == "healthz":
                 _allow(method, "GET")
@@ -109,9 +118,9 @@ class GrabService:
 
 def _freeze_startup_heap() -> None:
     """Move every object alive after start-up (the imported numpy/Numba/llvmlite world, the warmed
-    kernels: some 10**6 objects) out of the collector's reach with ``gc.freeze()``. Measured under
-    wrk (50 connections, memory store): the full collections that walked them paused the event
-    loop 37-314 ms each, 3-5 times in 5 s, and made the grab's p99 (18-42 ms vs 3 ms bare)."""
+    kernels) out of the collector's reach with ``gc.freeze()``: a full collection would otherwise
+    walk them all while the event loop waits, and those pauses would set the grab's tail latency
+    (figures in docs/service.md)."""
     gc.collect()
     gc.freeze()
 
@@ -135,16 +144,20 @@ def _check_content_type(scope) -> None:
         if name == b"content-type":
             if value.split(b";", 1)[0].strip().lower() in _JSON_TYPES:
                 return
-            raise ApiError(415, "unsupported_media_type",
-                           f"Content-Type must be application/json (got {value[:60].decode('latin-1')!r})",
-                           "content-type")
-    raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json (header missing)",
-                   "content-type")
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                f"Content-Type must be application/json (got {value[:60].decode('latin-1')!r})",
+                "content-type",
+            )
+    raise ApiError(
+        415, "unsupported_media_type", "Content-Type must be application/json (header missing)", "content-type"
+    )
 
 
 #: tasks reading a request body -> deadline (time.monotonic()); a watchdog task cancels the late ones.
-#: One dict insert per request instead of asyncio.timeout, which measured 7.3 us per body on the
-#: grab hot path (wrk: 0.55x of a bare app with it, 0.87x without).
+#: One dict insert per request instead of asyncio.timeout, whose timer per body costs a large
+#: share of the grab's throughput.
 _READING: dict[asyncio.Task, float] = {}
 _EXPIRED: set[asyncio.Task] = set()
 _WATCHDOG: list[asyncio.Task] = []
@@ -167,6 +180,7 @@ async def _body(scope, receive) -> bytes:
     if not _WATCHDOG or _WATCHDOG[0].done():
         _WATCHDOG[:] = [asyncio.get_running_loop().create_task(_watch_bodies())]
     task = asyncio.current_task()
+    assert task is not None  # an ASGI request always runs in a task
     _READING[task] = time.monotonic() + BODY_TIMEOUT_S
     try:
         body = await _read_body(receive)
@@ -175,8 +189,7 @@ async def _body(scope, receive) -> bytes:
             raise
         _EXPIRED.discard(task)
         task.uncancel()  # the watchdog's cancel was delivered here: the request goes on as a 408
-        raise ApiError(408, "body_timeout", f"request body not received within {BODY_TIMEOUT_S:g} s",
-                       "body") from None
+        raise ApiError(408, "body_timeout", f"request body not received within {BODY_TIMEOUT_S:g} s", "body") from None
     finally:
         _READING.pop(task, None)
     if body:
@@ -222,8 +235,9 @@ def _query_int(query: dict, field: str, lo: int, hi: int) -> int | None:
         return None
     text = query[field][-1]
     if not (text.isascii() and text.isdigit()) or len(text) > 19 or not lo <= int(text) <= hi:
-        raise ApiError(422, "invalid_field", f"{field} must be an integer between {lo} and {hi} (got {text[:40]!r})",
-                       field)
+        raise ApiError(
+            422, "invalid_field", f"{field} must be an integer between {lo} and {hi} (got {text[:40]!r})", field
+        )
     return int(text)
 
 
@@ -236,5 +250,7 @@ def app_from_env():
     """uvicorn factory: the store from HONGBAO_STORE (default memory), seed from HONGBAO_SEED,
     with Prometheus metrics at GET /metrics (loadtests/service/metrics.py)."""
     from hongbao.loadtests.service.metrics import instrument
-    return instrument(create_app(open_store(os.environ.get("HONGBAO_STORE", "memory"),
-                                 seed=int(os.environ.get("HONGBAO_SEED", "0")))))
+
+    return instrument(
+        create_app(open_store(os.environ.get("HONGBAO_STORE", "memory"), seed=int(os.environ.get("HONGBAO_SEED", "0"))))
+    )

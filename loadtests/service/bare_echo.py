@@ -1,5 +1,6 @@
 """The yardstick for the service's own overhead: the barest ASGI app (echo the body back as JSON),
 served by the same uvicorn + uvloop + httptools stack. See loadtests/service/measure_stack.py."""
+
 from __future__ import annotations
 
 _HEADERS = [(b"content-type", b"application/json")]
@@ -18,8 +19,13 @@ async def app(scope, receive, send) -> None:
         body += message.get("body", b"")
         more = message.get("more_body", False)
     body = body or b"{}"
-    await send({"type": "http.response.start", "status": 200,
-                "headers": _HEADERS + [(b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": _HEADERS + [(b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -31,4 +37,5 @@ def starlette_app():
 
     async def echo(request):
         return Response(await request.body() or b"{}", media_type="application/json")
+
     return Starlette(routes=[Route("/", echo, methods=["POST"]), Route("/healthz", echo, methods=["GET"])])

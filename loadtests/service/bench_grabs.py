@@ -9,6 +9,7 @@ real 3-master Redis Cluster started here on loopback ports. ``extra_info`` holds
 (from the mean round) and, for the ledger benchmark, the entries read per second. A process's
 first grabs pay connection setup and Numba warm-up, hence the warm-up round.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,7 @@ from tests.support.redis_server import redis_cluster, redis_server
 
 GRABS = 2_000
 CONCURRENCY = 64
-LEDGER_ENVELOPES, LEDGER_GRABS_EACH = 200, 1_000   # a 200,000-entry ledger
+LEDGER_ENVELOPES, LEDGER_GRABS_EACH = 200, 1_000  # a 200,000-entry ledger
 ROUNDS = 5
 
 
@@ -61,6 +62,7 @@ async def _grab_all(store, envelope_id: int, n: int, prefix: str) -> int:
         async with sem:
             await store.grab(envelope_id, f"{prefix}u{i}", f"{prefix}r{i}")
             ok += 1
+
     await asyncio.gather(*(one(i) for i in range(n)))
     return ok
 
@@ -78,13 +80,18 @@ def bench_hot_envelope_grabs(benchmark, store, loop, mode):
         assert loop.run_until_complete(_grab_all(store, envelope_id, GRABS, prefix)) == GRABS
 
     benchmark.pedantic(grab_all, setup=setup, rounds=ROUNDS, warmup_rounds=1)
-    benchmark.extra_info.update(store=store.kind + ("-cluster" if getattr(store, "cluster", False) else ""),
-                                mode=mode, grabs_per_round=GRABS, concurrency=CONCURRENCY,
-                                grabs_per_second=round(GRABS / benchmark.stats.stats.mean))
+    benchmark.extra_info.update(
+        store=store.kind + ("-cluster" if getattr(store, "cluster", False) else ""),
+        mode=mode,
+        grabs_per_round=GRABS,
+        concurrency=CONCURRENCY,
+        grabs_per_second=round(GRABS / benchmark.stats.stats.mean),
+    )
 
 
 def bench_full_ledger_read(benchmark, store, loop):
     """GET /ledger's store call over 200,000 entries (200 envelopes x 1,000 grabs)."""
+
     async def fill():
         spec = EnvelopeSpec("bench", LEDGER_GRABS_EACH * 10, LEDGER_GRABS_EACH, "equal", "pre_split", 1, None, 3600.0)
         first = None
@@ -93,14 +100,17 @@ def bench_full_ledger_read(benchmark, store, loop):
             first = first or env["id"]
             await _grab_all(store, env["id"], LEDGER_GRABS_EACH, "ledger-")
         return first
+
     first = loop.run_until_complete(fill())
 
     def read():
         return loop.run_until_complete(store.ledger(after_id=first - 1, limit=LEDGER_ENVELOPES))
+
     out = benchmark.pedantic(read, rounds=3, warmup_rounds=0)
     assert len(out["entries"]) == LEDGER_ENVELOPES * LEDGER_GRABS_EACH
-    benchmark.extra_info.update(entries=len(out["entries"]),
-                                entries_per_second=round(len(out["entries"]) / benchmark.stats.stats.mean))
+    benchmark.extra_info.update(
+        entries=len(out["entries"]), entries_per_second=round(len(out["entries"]) / benchmark.stats.stats.mean)
+    )
 
 
 def bench_round_trip_floor(benchmark, store, loop):
@@ -118,8 +128,10 @@ def bench_round_trip_floor(benchmark, store, loop):
                     await asyncio.sleep(0)
                 else:
                     await client.eval("return redis.call('INCR', KEYS[1])", 1, f"hb:{{env:{i % 8}}}:floor")
+
         await asyncio.gather(*(one(i) for i in range(GRABS)))
 
     benchmark.pedantic(lambda: loop.run_until_complete(calls()), rounds=ROUNDS, warmup_rounds=1)
-    benchmark.extra_info.update(calls_per_round=GRABS, concurrency=CONCURRENCY,
-                                calls_per_second=round(GRABS / benchmark.stats.stats.mean))
+    benchmark.extra_info.update(
+        calls_per_round=GRABS, concurrency=CONCURRENCY, calls_per_second=round(GRABS / benchmark.stats.stats.mean)
+    )

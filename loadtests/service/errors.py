@@ -3,6 +3,7 @@
 Stores and validation raise :class:`ApiError`; the ASGI app turns it into the JSON answer. A
 rejected request never changes state: every check runs before the first write.
 """
+
 from __future__ import annotations
 
 
@@ -18,6 +19,7 @@ class ApiError(Exception):
         self.code = code
         self.detail = detail
         self.field = field
+        self.allow: str | None = None  # a 405 names the method the path accepts
 
     def body(self) -> dict:
         out = {"error": self.code, "detail": self.detail}

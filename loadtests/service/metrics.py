@@ -7,6 +7,7 @@ which ``hongbao storm/capacity --metrics URL`` read for the service's CPU per gr
 from the status (and the ``repeat`` flag) of the answer as it is sent. With uvicorn ``--workers N``
 each worker process keeps its own figures and /metrics answers from whichever worker serves it.
 """
+
 from __future__ import annotations
 
 import time
@@ -27,7 +28,7 @@ class GrabFigures:
 
     def __init__(self) -> None:
         self.outcomes = dict.fromkeys(OUTCOMES, 0)
-        self.buckets = [0] * (len(BUCKETS_S) + 1)     # the last one is +Inf
+        self.buckets = [0] * (len(BUCKETS_S) + 1)  # the last one is +Inf
         self.sum_s = 0.0
 
     def record(self, outcome: str, seconds: float) -> None:
@@ -40,12 +41,13 @@ class GrabFigures:
         for name, n in self.outcomes.items():
             grabs.add_metric([name], n)
         cumulative, running = [], 0
-        for le, n in zip([*map(str, BUCKETS_S), "+Inf"], self.buckets):
+        for le, n in zip([*map(str, BUCKETS_S), "+Inf"], self.buckets, strict=True):
             running += n
             cumulative.append((le, running))
         yield grabs
-        yield HistogramMetricFamily("hongbao_grab_seconds", "time to answer a grab (in the service)",
-                                    buckets=cumulative, sum_value=self.sum_s)
+        yield HistogramMetricFamily(
+            "hongbao_grab_seconds", "time to answer a grab (in the service)", buckets=cumulative, sum_value=self.sum_s
+        )
 
 
 FIGURES = GrabFigures()
@@ -61,14 +63,20 @@ def outcome(status: int, body: bytes) -> str:
 
 def instrument(app):
     """``app`` with GET /metrics and grab counting (every other request passes straight through)."""
+
     async def instrumented(scope, receive, send) -> None:
         if scope["type"] != "http":
             return await app(scope, receive, send)
         path = scope["path"]
         if path == "/metrics" and scope["method"] == "GET":
             body = generate_latest()
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": _HEADERS + [(b"content-length", str(len(body)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": _HEADERS + [(b"content-length", str(len(body)).encode())],
+                }
+            )
             return await send({"type": "http.response.body", "body": body})
         if not path.endswith("/grab"):
             return await app(scope, receive, send)
@@ -80,5 +88,7 @@ def instrument(app):
             elif message["type"] == "http.response.body":
                 FIGURES.record(outcome(answer[0], message.get("body", b"")), time.perf_counter() - t0)
             await send(message)
+
         await app(scope, receive, observe)
+
     return instrumented

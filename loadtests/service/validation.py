@@ -3,6 +3,7 @@
 Every check here runs before any store is touched, so a rejected request writes nothing.
 Each error names the field and the rule it broke.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ from hongbao import kernels
 from hongbao.loadtests.service.errors import ApiError, invalid
 
 MAX_BODY_BYTES = 4096
-MAX_TOTAL_CENTS = 10**12          # also keeps every amount exact in Redis Lua (doubles, 2**53)
+MAX_TOTAL_CENTS = 10**12  # also keeps every amount exact in Redis Lua (doubles, 2**53)
 MAX_COUNT = 100_000
 MAX_EXPIRES_IN_S = 7 * 86400.0
 DEFAULT_EXPIRES_IN_S = 86400.0
@@ -30,6 +31,7 @@ _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # used with fullmatch: no trailing
 @dataclass(frozen=True)
 class EnvelopeSpec:
     """A validated create request. ``max_cents`` None means uncapped."""
+
     sender: str
     total_cents: int
     count: int
@@ -83,8 +85,9 @@ def _fields(data: dict, required: tuple[str, ...], optional: tuple[str, ...]) ->
     for name in data:
         if name not in required and name not in optional:
             allowed = ", ".join(required + optional)
-            raise ApiError(422, "unknown_field", f"{name} is not a field of this request (allowed: {allowed})",
-                           str(name)[:64])
+            raise ApiError(
+                422, "unknown_field", f"{name} is not a field of this request (allowed: {allowed})", str(name)[:64]
+            )
 
 
 def name(data: dict, field: str) -> str:
@@ -92,8 +95,11 @@ def name(data: dict, field: str) -> str:
     if not isinstance(value, str):
         raise invalid(field, f"{field} must be a string (got {_kind(value)})")
     if not _NAME.fullmatch(value):
-        raise invalid(field, f"{field} must be 1..{NAME_MAX_CHARS} characters of A-Z a-z 0-9 _ . : - "
-                             f"(got {len(value)} characters: {value[:80]!r})")
+        raise invalid(
+            field,
+            f"{field} must be 1..{NAME_MAX_CHARS} characters of A-Z a-z 0-9 _ . : - "
+            f"(got {len(value)} characters: {value[:80]!r})",
+        )
     return value
 
 
@@ -110,22 +116,21 @@ def integer(data: dict, field: str, lo: int, hi: int) -> int:
 def parse_create(body: bytes) -> EnvelopeSpec:
     """Validate ``POST /envelopes``: types, limits, then feasibility via ``kernels.check``."""
     data = parse_json(body)
-    _fields(data, ("sender", "total_cents", "count", "algorithm", "mode"),
-            ("min_cents", "max_cents", "expires_in_s"))
+    _fields(data, ("sender", "total_cents", "count", "algorithm", "mode"), ("min_cents", "max_cents", "expires_in_s"))
     sender = name(data, "sender")
     total = integer(data, "total_cents", 1, MAX_TOTAL_CENTS)
     count = integer(data, "count", 1, MAX_COUNT)
     algorithm = data["algorithm"]
     if not isinstance(algorithm, str) or algorithm not in kernels.ALGORITHMS:
-        raise invalid("algorithm", f"algorithm must be one of {', '.join(kernels.ALGORITHMS)} "
-                                   f"(got {_short(algorithm)})")
+        raise invalid(
+            "algorithm", f"algorithm must be one of {', '.join(kernels.ALGORITHMS)} (got {_short(algorithm)})"
+        )
     mode = data["mode"]
     if not isinstance(mode, str) or mode not in MODES:
         raise invalid("mode", f"mode must be one of {', '.join(MODES)} (got {_short(mode)})")
     if mode == "on_grab" and not kernels.ALGORITHMS[algorithm].online:
         online = ", ".join(a.name for a in kernels.ALGORITHMS.values() if a.online)
-        raise invalid("mode", f"mode on_grab needs an online algorithm ({online}); "
-                              f"{algorithm} can only be pre_split")
+        raise invalid("mode", f"mode on_grab needs an online algorithm ({online}); {algorithm} can only be pre_split")
     min_cents = integer(data, "min_cents", 0, MAX_TOTAL_CENTS) if "min_cents" in data else 1
     max_cents = None
     if data.get("max_cents") is not None:
@@ -148,8 +153,13 @@ def parse_grab(body: bytes) -> tuple[str, str]:
     try:  # fast path: exactly the two fields, both well-formed
         data = orjson.loads(body)
         user, request_id = data["user"], data["request_id"]
-        if (len(data) == 2 and type(user) is str and type(request_id) is str
-                and _NAME.fullmatch(user) and _NAME.fullmatch(request_id)):
+        if (
+            len(data) == 2
+            and type(user) is str
+            and type(request_id) is str
+            and _NAME.fullmatch(user)
+            and _NAME.fullmatch(request_id)
+        ):
             return user, request_id
     except (orjson.JSONDecodeError, KeyError, TypeError):
         pass

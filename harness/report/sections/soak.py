@@ -1,5 +1,6 @@
 """Report section for soak.json (``hongbao soak``): acknowledged grabs per second through the
 nemesis with every fault marked, the recovery times, and what the checker found."""
+
 from __future__ import annotations
 
 import json
@@ -23,18 +24,29 @@ def plot_grabs(doc: dict, path: Path) -> Path | None:
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(8.0, 3.2))
-    ax.plot([r["t_s"] for r in rows], [r["acks"] for r in rows], color="tab:green", lw=0.9,
-            label="acknowledged grabs/s")
+    ax.plot(
+        [r["t_s"] for r in rows], [r["acks"] for r in rows], color="tab:green", lw=0.9, label="acknowledged grabs/s"
+    )
     seen = set()
     for f in doc.get("faults") or []:
         if f.get("time_s") is None:
             continue
         color = KIND_COLORS.get(f["kind"], "black")
-        ax.axvspan(f["time_s"], f["time_s"] + (f.get("recovery_s") or f.get("down_s") or 0.5), color=color,
-                   alpha=0.25, label=None if f["kind"] in seen else f"{f['kind']} (to recovery)")
+        ax.axvspan(
+            f["time_s"],
+            f["time_s"] + (f.get("recovery_s") or f.get("down_s") or 0.5),
+            color=color,
+            alpha=0.25,
+            label=None if f["kind"] in seen else f"{f['kind']} (to recovery)",
+        )
         seen.add(f["kind"])
-    ax.axhline(doc.get("acks_per_s", 0), color="black", ls=":", lw=0.8,
-               label=f"mean {doc.get('acks_per_s', 0):,.0f}/s over {doc['duration_s']:g} s")
+    ax.axhline(
+        doc.get("acks_per_s", 0),
+        color="black",
+        ls=":",
+        lw=0.8,
+        label=f"mean {doc.get('acks_per_s', 0):,.0f}/s over {doc['duration_s']:g} s",
+    )
     ax.set_xlabel("seconds into the soak")
     ax.set_ylabel("grabs/s")
     ax.set_title(f"Soak: {doc['acknowledged']:,} grabs acknowledged through {len(doc.get('faults') or [])} faults")
@@ -59,8 +71,10 @@ def markdown(doc: dict) -> str:
              "", "| fault | at (s) | down (s) | recovered after (s) | check |", "|---|---:|---:|---:|---|"]
     for f in doc.get("faults") or []:
         at = "-" if f.get("time_s") is None else f"{f['time_s']:.1f}"
-        lines.append(f"| {f['spec']} | {at} | {f.get('down_s')} | {f.get('recovery_s')} | "
-                     f"{'ok' if f.get('check_ok') else f.get('error') or 'FAILED'} |")
+        lines.append(
+            f"| {f['spec']} | {at} | {f.get('down_s')} | {f.get('recovery_s')} | "
+            f"{'ok' if f.get('check_ok') else f.get('error') or 'FAILED'} |"
+        )
     lines += [f"- FAILED: {m}" for m in doc.get("failures") or []]
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@
 ``headlines(run_dir)`` reads the other results of the run folder (benchmark.json, fairness.json,
 storm.json, capacity.json) and picks the few figures a newcomer should see first.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,13 @@ def _capacity(doc: dict) -> list[tuple[str, str]]:
         k = ramp.get("knee") or {}
         if k.get("grabs_per_second"):
             bound = " (lower bound)" if k.get("lower_bound") else ""
-            out.append((f"knee, {ramp['label']}", f"{k['grabs_per_second']:,.0f} grabs/s{bound}, "
-                                                   f"limited by {k.get('limiting', '?').replace('_', ' ')}"))
+            out.append(
+                (
+                    f"knee, {ramp['label']}",
+                    f"{k['grabs_per_second']:,.0f} grabs/s{bound}, "
+                    f"limited by {k.get('limiting', '?').replace('_', ' ')}",
+                )
+            )
     t = doc.get("target") or {}
     for row in doc.get("projection", []):
         if row["quantity"] in ("service cores", "Redis shards"):
@@ -73,8 +79,12 @@ def headlines(run_dir: Path) -> list[tuple[str, str]]:
     """(label, value) pairs from the run folder's results; kinds that are absent are skipped."""
     run_dir = Path(run_dir)
     out: list[tuple[str, str]] = []
-    for name, pick in (("benchmark.json", _bench), ("fairness.json", _fairness), ("storm.json", _storm),
-                       ("capacity.json", _capacity)):
+    for name, pick in (
+        ("benchmark.json", _bench),
+        ("fairness.json", _fairness),
+        ("storm.json", _storm),
+        ("capacity.json", _capacity),
+    ):
         doc = _read(run_dir, name)
         if doc is not None:
             try:
@@ -98,6 +108,9 @@ def render(run_dir: Path) -> Section | None:
         lines += ["", "| headline | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in heads]
     seed = summary.get("seed")
     seed_text = f"Seed {seed} for every stage" if seed is not None else "Each stage used its own seed from seeds/"
-    lines += ["", f"{seed_text}; measured on {summary.get('machine', 'this machine')}. "
-              "Figures from a shared or small machine are lower bounds for production hardware."]
+    lines += [
+        "",
+        f"{seed_text}; measured on {summary.get('machine', 'this machine')}. "
+        "Figures from a shared or small machine are lower bounds for production hardware.",
+    ]
     return Section(title="Summary (hongbao run)", markdown="\n".join(lines) + "\n")

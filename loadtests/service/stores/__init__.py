@@ -10,6 +10,7 @@
 
 Answers are plain dicts shaped as the HTTP contract (loadtests/service/openapi.py).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -35,9 +36,11 @@ def open_store(url: str, *, seed: int = 0) -> Store:
     """Build (not yet connect) the store named by ``url``; ValueError says what is accepted."""
     if url == "memory":
         from hongbao.loadtests.service.stores.memory import MemoryStore
+
         return MemoryStore(seed=seed)
     if url.startswith(("redis://", "redis+cluster://")):
         from hongbao.loadtests.service.stores.redis_store import RedisStore
+
         return RedisStore(url, seed=seed)
     if url.startswith("python:"):
         parts = url.split(":")
@@ -45,24 +48,42 @@ def open_store(url: str, *, seed: int = 0) -> Store:
             raise ValueError(f"--store python:MODULE:CLASS expected (got {url!r})")
         cls = getattr(importlib.import_module(parts[1]), parts[2])
         return cls(url=url, seed=seed)
-    raise ValueError(f"--store must be memory, redis://HOST:PORT/DB, redis+cluster://HOST:PORT "
-                     f"or python:MODULE:CLASS (got {url!r})")
+    raise ValueError(
+        f"--store must be memory, redis://HOST:PORT/DB, redis+cluster://HOST:PORT or python:MODULE:CLASS (got {url!r})"
+    )
 
 
 def envelope_view(meta: dict) -> dict:
     """The public fields of an envelope (create answer, GET, ledger) from stored values."""
     return {
-        "id": meta["id"], "sender": meta["sender"], "total_cents": meta["total_cents"],
-        "count": meta["count"], "algorithm": meta["algorithm"], "mode": meta["mode"],
-        "min_cents": meta["min_cents"], "max_cents": meta["max_cents"],
-        "created_at": meta["created_at"], "expires_at": meta["expires_at"],
-        "remaining_cents": meta["remaining_cents"], "remaining_count": meta["remaining_count"],
-        "refunded_cents": meta["refunded_cents"], "refunded": meta["refunded"],
+        "id": meta["id"],
+        "sender": meta["sender"],
+        "total_cents": meta["total_cents"],
+        "count": meta["count"],
+        "algorithm": meta["algorithm"],
+        "mode": meta["mode"],
+        "min_cents": meta["min_cents"],
+        "max_cents": meta["max_cents"],
+        "created_at": meta["created_at"],
+        "expires_at": meta["expires_at"],
+        "remaining_cents": meta["remaining_cents"],
+        "remaining_count": meta["remaining_count"],
+        "refunded_cents": meta["refunded_cents"],
+        "refunded": meta["refunded"],
     }
 
 
 def ledger_row(meta: dict) -> dict:
     """The ledger's per-envelope summary."""
-    keys = ("id", "sender", "total_cents", "count", "remaining_cents", "remaining_count",
-            "refunded_cents", "algorithm", "mode")
+    keys = (
+        "id",
+        "sender",
+        "total_cents",
+        "count",
+        "remaining_cents",
+        "remaining_count",
+        "refunded_cents",
+        "algorithm",
+        "mode",
+    )
     return {k: meta[k] for k in keys}

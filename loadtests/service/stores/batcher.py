@@ -12,6 +12,7 @@ newest state this worker saw (the previous batch's answer), so one worker's batc
 without compare-and-set misses; a group shares ONE window argument, its grabs taking
 consecutive pairs.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,8 @@ from redis.exceptions import NoScriptError
 
 from hongbao.loadtests.service.stores.online_plan import OnlinePlan
 
-MAX_BATCH = 256    # grabs per flush
-MAX_WINDOW = 512   # on_grab candidate pairs per group (one packed argument)
+MAX_BATCH = 256  # grabs per flush
+MAX_WINDOW = 512  # on_grab candidate pairs per group (one packed argument)
 NO_WINDOW = ("", "")
 
 
@@ -58,10 +59,17 @@ def parse_state(state: str) -> tuple[int, int, int]:
 class GrabBatcher:
     """``await batcher.grab(envelope_id, user, request_id)`` -> (entry, group state) of grab.lua."""
 
-    def __init__(self, client, plans: dict[int, OnlinePlan], script: tuple[str, str], *,
-                 cluster: bool, max_batch: int = MAX_BATCH):
+    def __init__(
+        self,
+        client,
+        plans: dict[int, OnlinePlan],
+        script: tuple[str, str],
+        *,
+        cluster: bool,
+        max_batch: int = MAX_BATCH,
+    ):
         self.client = client
-        self.plans = plans            # on_grab envelope -> chain; observed here, windows built here
+        self.plans = plans  # on_grab envelope -> chain; observed here, windows built here
         self.source, self.sha = script
         self.cluster = cluster
         self.max_batch = max_batch
@@ -78,7 +86,7 @@ class GrabBatcher:
     async def _flush(self) -> None:
         try:
             while self._queue:
-                batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
                 groups: dict[int, list] = {}
                 for item in batch:
                     groups.setdefault(item[0], []).append(item)
@@ -88,7 +96,7 @@ class GrabBatcher:
                 except Exception as exc:  # noqa: BLE001 - the whole batch failed: tell every caller
                     _fail(batch, exc)
                     continue
-                for call, reply in zip(calls, replies):
+                for call, reply in zip(calls, replies, strict=True):
                     if isinstance(reply, Exception):
                         _fail([item for group in call for item in group], reply)
                     else:
@@ -113,7 +121,7 @@ class GrabBatcher:
             if plan is not None and state:  # the next batch's window starts from here
                 cents, _, seq = parse_state(state)
                 plan.observe(seq, cents)
-            for item, entry in zip(items, reply[at:at + n]):
+            for item, entry in zip(items, reply[at : at + n], strict=True):
                 if not item[3].done():  # else the caller went away (cancelled)
                     item[3].set_result((entry, state))
             at += n + 1
@@ -122,7 +130,7 @@ class GrabBatcher:
         """One reply (or the exception it raised) per command; a Cluster pipeline is split per
         node by redis-py, which also follows MOVED/ASK for the commands that got one."""
         if not self.cluster:
-            (keys, args), = commands
+            ((keys, args),) = commands
             try:
                 return [await self.client.evalsha(self.sha, len(keys), *keys, *args)]
             except NoScriptError:  # first use on this server, or after a restart: send the source

@@ -10,6 +10,7 @@ and a wide window costs one argument, not hundreds. Every share applied
 was computed by the online form from exactly the state it is applied to, and hundreds of
 concurrent grabs on one hot envelope need a few round trips, not one each per rival.
 """
+
 from __future__ import annotations
 
 from hongbao.loadtests.service.stores import shares
@@ -28,12 +29,12 @@ class OnlinePlan:
     __slots__ = ("config", "step", "head", "cents", "pairs", "text")
 
     def __init__(self, config: dict, seed: int):
-        self.config = config          # id, count, algorithm, min_cents, max_cents
+        self.config = config  # id, count, algorithm, min_cents, max_cents
         self.step = shares.online_stepper(config, seed)
-        self.head = -1                # seq of the newest state seen (and of pairs[0])
-        self.cents = 0                # remaining_cents at head
-        self.pairs: list[tuple[int, int]] = []   # (remaining_cents before grab head+i, its share)
-        self.text = ""                # the same pairs packed, PAIR_CHARS each
+        self.head = -1  # seq of the newest state seen (and of pairs[0])
+        self.cents = 0  # remaining_cents at head
+        self.pairs: list[tuple[int, int]] = []  # (remaining_cents before grab head+i, its share)
+        self.text = ""  # the same pairs packed, PAIR_CHARS each
 
     def observe(self, seq: int, remaining_cents: int) -> None:
         """The envelope was at ``seq`` with ``remaining_cents`` left (a stale sighting is ignored)."""
@@ -44,10 +45,11 @@ class OnlinePlan:
             on_chain = pairs[offset][0] == remaining_cents
         else:
             on_chain = offset == len(pairs) and remaining_cents == (
-                pairs[-1][0] - pairs[-1][1] if pairs else self.cents)
+                pairs[-1][0] - pairs[-1][1] if pairs else self.cents
+            )
         if on_chain:
             del pairs[:offset]
-            self.text = self.text[offset * PAIR_CHARS:]
+            self.text = self.text[offset * PAIR_CHARS :]
         else:
             self.pairs, self.text = [], ""
         self.head, self.cents = seq, remaining_cents
@@ -72,9 +74,9 @@ class OnlinePlan:
                 rem, seq = rem - share, seq + 1
             self.text += "".join(packed)
         text = self.text
-        return [self.head, text if len(text) == size * PAIR_CHARS else text[:size * PAIR_CHARS]]
+        return [self.head, text if len(text) == size * PAIR_CHARS else text[: size * PAIR_CHARS]]
 
     def pairs_of(self, window: list) -> list[tuple[int, int]]:
         """Decode a window (for tests and debugging)."""
         text, w = window[1], PAIR_DIGITS
-        return [(int(text[i:i + w]), int(text[i + w:i + 2 * w])) for i in range(0, len(text), 2 * w)]
+        return [(int(text[i : i + w]), int(text[i + w : i + 2 * w])) for i in range(0, len(text), 2 * w)]
