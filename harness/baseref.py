@@ -17,6 +17,7 @@ kernels, run after run, where two cache loads agreed within 2.3% (six runs). :fu
 compiles every batch kernel of both packages in a child process first, and the benchmark process
 loads both from the cache.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -31,8 +32,8 @@ from types import ModuleType
 from hongbao.harness.results import UnusableInput
 from hongbao.harness.rundirs import results_dir
 
-FOLDER = "kernels"            # the kernels' folder in a commit's tree
-PACKAGE = "hongbao.kernels"   # the working kernels' import name
+FOLDER = "kernels"  # the kernels' folder in a commit's tree
+PACKAGE = "hongbao.kernels"  # the working kernels' import name
 
 _IMPORT = re.compile(r"^(\s*)(from|import)\s+(?:hongbao\.)?kernels(?=[\s.])", re.MULTILINE)
 
@@ -54,13 +55,18 @@ def resolve(ref: str, repo: Path | None = None) -> str:
     """The full commit id of ``ref``; UnusableInput naming --base-ref when git cannot find it."""
     repo = repo or default_repo()
     try:
-        done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UnusableInput(f"--base-ref {ref}: cannot run git ({exc})") from None
     if done.returncode != 0:
-        raise UnusableInput(f"--base-ref {ref}: no such commit in {repo} (a shallow clone may lack it: "
-                            "git fetch --unshallow)")
+        raise UnusableInput(
+            f"--base-ref {ref}: no such commit in {repo} (a shallow clone may lack it: git fetch --unshallow)"
+        )
     return done.stdout.strip()
 
 
@@ -77,17 +83,20 @@ def extract(sha: str, repo: Path | None = None, cache: Path | None = None) -> Pa
     package = root / name
     if (package / "__init__.py").is_file():
         return root
-    done = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", sha, FOLDER],
-                          capture_output=True, timeout=60)
+    done = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", sha, FOLDER], capture_output=True, timeout=60
+    )
     if done.returncode != 0:
-        raise UnusableInput(f"--base-ref {sha[:12]}: git archive found no {FOLDER}/ at that commit "
-                            f"({done.stderr.decode(errors='replace').strip()})")
+        raise UnusableInput(
+            f"--base-ref {sha[:12]}: git archive found no {FOLDER}/ at that commit "
+            f"({done.stderr.decode(errors='replace').strip()})"
+        )
     staging = root / f".{name}.partial"
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
         for member in tar.getmembers():
             if not member.isfile() or not member.name.startswith(FOLDER + "/"):
                 continue
-            target = staging / member.name[len(FOLDER) + 1:]
+            target = staging / member.name[len(FOLDER) + 1 :]
             target.parent.mkdir(parents=True, exist_ok=True)
             data = tar.extractfile(member).read()
             if target.suffix == ".py":
@@ -113,14 +122,19 @@ def kernels_at(ref: str, repo: Path | None = None, cache: Path | None = None) ->
     return module
 
 
-def prime_caches(packages: list[str], repo: Path | None = None, cache: Path | None = None,
-                 timeout: float = 900) -> None:
+def prime_caches(
+    packages: list[str], repo: Path | None = None, cache: Path | None = None, timeout: float = 900
+) -> None:
     """Compile the batch kernels of ``packages`` ("kernels", or a commit id for its extracted copy)
     into Numba's on-disk cache, in a child process, for every algorithm, serial and parallel, with
     the argument types the benchmark suites use."""
     repo, cache = repo or default_repo(), cache or default_cache()
-    done = subprocess.run([sys.executable, "-m", "hongbao.harness.baseref", "--prime", str(repo), str(cache), *packages],
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "hongbao.harness.baseref", "--prime", str(repo), str(cache), *packages],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if done.returncode != 0:
         raise UnusableInput(f"--base-ref: compiling the kernels into Numba's cache failed:\n{done.stderr[-2000:]}")
 
@@ -133,8 +147,15 @@ def _prime(repo: Path, cache: Path, packages: list[str]) -> None:
         module = importlib.import_module(PACKAGE) if name in (FOLDER, PACKAGE) else kernels_at(name, repo, cache)
         for algorithm in module.ALGORITHMS:
             for parallel in (False, True):
-                module.split_batch(totals, 2, algorithm=algorithm, min_cents=1, seed=1, parallel=parallel,
-                                   out=np.empty((2, 2), dtype=np.int64))
+                module.split_batch(
+                    totals,
+                    2,
+                    algorithm=algorithm,
+                    min_cents=1,
+                    seed=1,
+                    parallel=parallel,
+                    out=np.empty((2, 2), dtype=np.int64),
+                )
 
 
 if __name__ == "__main__":

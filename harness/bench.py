@@ -6,11 +6,12 @@ the benchmark produces shares (``rng_fill_seconds_per_value``). A kernel's raw s
 its control give "RNG fills per share" (the inverse of ``fraction_of_rng_limit``), a number that
 carries from one machine to another far better than seconds do.
 """
+
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -25,11 +26,12 @@ PARALLEL_THREADS = 2
 @dataclass(frozen=True)
 class Profile:
     """How much to measure. ``*_shares`` size a batch by shares (envelopes = shares // count)."""
+
     name: str
     algorithms: tuple[str, ...]
     counts: tuple[int, ...]
-    numba_envelopes: tuple[int, ...]     # batch sizes in envelopes (before the shares cap)
-    numba_max_shares: int                # cap: envelopes * count <= this
+    numba_envelopes: tuple[int, ...]  # batch sizes in envelopes (before the shares cap)
+    numba_max_shares: int  # cap: envelopes * count <= this
     python_max_envelopes: int
     python_max_shares: int
     scaling_algorithms: tuple[str, ...]  # parallel-t1 cases for thread scaling
@@ -45,20 +47,43 @@ COUNTS = (2, 10, 100, 1000)
 
 PROFILES: dict[str, Profile] = {
     # <= 60 s on 2 cores: one batch of ~200k shares per Numba case, ~10k shares per Python case.
-    "quick": Profile("quick", ALL_ALGORITHMS, COUNTS, (10**9,), 200_000, 10**9, 10_000,
-                     ("double_mean",), (10,), min_rounds=15, max_time_s=0.1),
+    "quick": Profile(
+        "quick",
+        ALL_ALGORITHMS,
+        COUNTS,
+        (10**9,),
+        200_000,
+        10**9,
+        10_000,
+        ("double_mean",),
+        (10,),
+        min_rounds=15,
+        max_time_s=0.1,
+    ),
     # Issue figures: count=10 over 10**6 envelopes; the Python baseline on <= 2k envelopes.
-    "full": Profile("full", ALL_ALGORITHMS, COUNTS, (10**4, 10**6), 10**7, 2_000, 200_000,
-                    ALL_ALGORITHMS, (10, 1000), min_rounds=10, max_time_s=0.5,
-                    campaign_algorithms=("double_mean", "line_cut")),
+    "full": Profile(
+        "full",
+        ALL_ALGORITHMS,
+        COUNTS,
+        (10**4, 10**6),
+        10**7,
+        2_000,
+        200_000,
+        ALL_ALGORITHMS,
+        (10, 1000),
+        min_rounds=10,
+        max_time_s=0.5,
+        campaign_algorithms=("double_mean", "line_cut"),
+    ),
 }
 
 
 @dataclass(frozen=True)
 class Case:
     """One benchmark: an algorithm, an implementation, a count and a batch size."""
+
     algorithm: str
-    impl: str          # "python", "serial" or "parallel"
+    impl: str  # "python", "serial" or "parallel"
     count: int
     envelopes: int
     threads: int = 1
@@ -148,8 +173,9 @@ class AlternatingPair:
 
     BASE_FIRST, NEW_FIRST = "base-first", "new-first"
 
-    def __init__(self, fn: Callable[[], object], new_fn: Callable[[], object], clock: Callable[[], float],
-                 first: str = "base") -> None:
+    def __init__(
+        self, fn: Callable[[], object], new_fn: Callable[[], object], clock: Callable[[], float], first: str = "base"
+    ) -> None:
         if first not in ("base", "new"):
             raise ValueError(f"first must be 'base' or 'new' (got {first!r})")
         self.base = PairedRun(fn, clock)
@@ -199,8 +225,14 @@ def base_pair_figures(commit: str, base: list[float], order: list[str], new: lis
     """A case's timing against the base commit's code, round by round: both sides' samples (what
     the gate judges) and the median and quartiles of the per-round ratios new / base."""
     q1, med, q3 = ratio_quartiles(new, base)
-    return {"base_commit": commit, "base_seconds_samples": base, "base_order": order,
-            "paired_new_seconds_samples": new, "vs_base": med, "vs_base_quartiles": [q1, q3]}
+    return {
+        "base_commit": commit,
+        "base_seconds_samples": base,
+        "base_order": order,
+        "paired_new_seconds_samples": new,
+        "vs_base": med,
+        "vs_base_quartiles": [q1, q3],
+    }
 
 
 def rounds_for(round_seconds: float, profile: Profile, max_rounds: int = 400) -> int:
@@ -229,12 +261,16 @@ def add_cross_ratios(benchmarks: list[dict]) -> None:
     """Add speedup_vs_python and parallel_speedup_unpaired to each benchmark dict (pytest-benchmark
     JSON form): ratios of per-share median times of two benchmarks of the same run. (The headline
     ``parallel_speedup`` is paired round by round inside the parallel benchmark itself.)"""
+
     def per_share(b: dict) -> float:
         return b["stats"]["median"] / b["extra_info"]["shares_per_round"]
 
     python = {_key(b["extra_info"]): per_share(b) for b in benchmarks if b["extra_info"].get("impl") == PYTHON}
-    serial = {(*_key(b["extra_info"]), b["extra_info"]["envelopes"]): per_share(b)
-              for b in benchmarks if b["extra_info"].get("impl") == SERIAL}
+    serial = {
+        (*_key(b["extra_info"]), b["extra_info"]["envelopes"]): per_share(b)
+        for b in benchmarks
+        if b["extra_info"].get("impl") == SERIAL
+    }
     for b in benchmarks:
         extra = b["extra_info"]
         if "shares_per_round" not in extra:

@@ -18,6 +18,7 @@ split by the working kernels and by the slowed module alternately in this proces
 machine code on both sides, so no placement between them), on the thread's CPU clock; the figure
 is the median of the per-round ratios.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,13 +54,17 @@ def measure_planted(module_name: str, profile: str = "quick", rounds: int = 31, 
             continue
         totals = bench.batch_totals_cents(case.count, case.envelopes, seed)
         buf = np.empty((case.envelopes, case.count), dtype=np.int64)
-        sides = [lambda m=m: m.split_batch(totals, case.count, algorithm=case.algorithm, min_cents=1, seed=seed,
-                                           parallel=False, out=buf) for m in (kernels, slowed)]
+        sides = [
+            lambda m=m: m.split_batch(
+                totals, case.count, algorithm=case.algorithm, min_cents=1, seed=seed, parallel=False, out=buf
+            )
+            for m in (kernels, slowed)
+        ]
         times: list[list[float]] = [[], []]
         for side in sides:
             side()  # warm
         for r in range(rounds):
-            for i in ((0, 1) if r % 2 == 0 else (1, 0)):
+            for i in (0, 1) if r % 2 == 0 else (1, 0):
                 t0 = time.thread_time()
                 sides[i]()
                 times[i].append(time.thread_time() - t0)
@@ -95,10 +100,16 @@ def one_run(series: str, where: Path, opts: argparse.Namespace) -> dict:
     code = _hongbao(["compare", str(base), str(new), *flags], where / "compare.txt")
     defaults, rules = cmp.load_thresholds(opts.thresholds)
     result = cmp.compare_runs(load_run(base), load_run(new), cmp.base_thresholds(defaults), rules)
-    record = {"series": series, "exit": code, "bench_seconds": bench_s, "seconds": time.perf_counter() - t0,
-              "load_average_1m": os.getloadavg()[0],
-              "rows": {short_name(r.name): {"change": r.diff.change, "verdict": r.verdict, "judged": r.judged}
-                       for r in result.rows}}
+    record = {
+        "series": series,
+        "exit": code,
+        "bench_seconds": bench_s,
+        "seconds": time.perf_counter() - t0,
+        "load_average_1m": os.getloadavg()[0],
+        "rows": {
+            short_name(r.name): {"change": r.diff.change, "verdict": r.verdict, "judged": r.judged} for r in result.rows
+        },
+    }
     (where / "verdict.json").write_text(json.dumps(record, indent=2))
     return record
 
@@ -106,8 +117,15 @@ def one_run(series: str, where: Path, opts: argparse.Namespace) -> dict:
 def summary(records: dict[str, list[dict]], planted: dict[str, dict[str, float]]) -> Table:
     """One line per series: exits, the rate that matters, and the serial cases' changes."""
     t = Table(title="gate calibration")
-    for col in ("series", "runs", "exit 0 / 1 / 5", "rate", "serial cases: median change (min..max)",
-                "planted (measured)", "load 1m"):
+    for col in (
+        "series",
+        "runs",
+        "exit 0 / 1 / 5",
+        "rate",
+        "serial cases: median change (min..max)",
+        "planted (measured)",
+        "load 1m",
+    ):
         t.add_column(col)
     for series, recs in records.items():
         if not recs:
@@ -115,15 +133,24 @@ def summary(records: dict[str, list[dict]], planted: dict[str, dict[str, float]]
         n = len(recs)
         exits = [r["exit"] for r in recs]
         counts = f"{exits.count(0)} / {exits.count(1)} / {exits.count(5)}"
-        rate = (f"caught {exits.count(1)}/{n}" if series in SLOWED else
-                f"false alarms {exits.count(1)}/{n}" + (f", clean {exits.count(0)}/{n}" if series == "cross" else ""))
+        rate = (
+            f"caught {exits.count(1)}/{n}"
+            if series in SLOWED
+            else f"false alarms {exits.count(1)}/{n}" + (f", clean {exits.count(0)}/{n}" if series == "cross" else "")
+        )
         changes = [row["change"] for r in recs for name, row in r["rows"].items() if "-serial-" in name]
-        per_run = [float(np.median([row["change"] for name, row in r["rows"].items() if "-serial-" in name]))
-                   for r in recs if any("-serial-" in name for name in r["rows"])]
-        spread = (f"{np.median(per_run):+.1%} ({min(changes):+.1%}..{max(changes):+.1%})" if changes else "")
+        per_run = [
+            float(np.median([row["change"] for name, row in r["rows"].items() if "-serial-" in name]))
+            for r in recs
+            if any("-serial-" in name for name in r["rows"])
+        ]
+        spread = f"{np.median(per_run):+.1%} ({min(changes):+.1%}..{max(changes):+.1%})" if changes else ""
         sizes = planted.get(series)
-        size = f"{np.median(list(sizes.values())) - 1:+.1%} ({min(sizes.values()) - 1:+.1%}..{max(sizes.values()) - 1:+.1%})" \
-            if sizes else ""
+        size = (
+            f"{np.median(list(sizes.values())) - 1:+.1%} ({min(sizes.values()) - 1:+.1%}..{max(sizes.values()) - 1:+.1%})"
+            if sizes
+            else ""
+        )
         loads = [r["load_average_1m"] for r in recs]
         t.add_row(series, str(n), counts, rate, spread, size, f"{min(loads):.1f}-{max(loads):.1f}")
     return t
@@ -140,17 +167,23 @@ def per_case(records: list[dict], sizes: dict[str, float]) -> Table:
         if not rows:
             continue
         hits = sum(row["verdict"] == cmp.REGRESSION for row in rows)
-        t.add_row(name, f"{sizes[name] - 1:+.1%}", f"{hits}/{len(rows)}",
-                  f"{np.median([row['change'] for row in rows]):+.1%}")
+        t.add_row(
+            name, f"{sizes[name] - 1:+.1%}", f"{hits}/{len(rows)}", f"{np.median([row['change'] for row in rows]):+.1%}"
+        )
     return t
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hongbao.harness.calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="runs per series (default 20)")
-    parser.add_argument("--series", default=",".join(SERIES[:4]),
-                        help=f"comma-separated, of {', '.join(SERIES)} (default: all but `default`)")
-    parser.add_argument("--processes", type=int, default=5, help="K of `hongbao bench --processes K` (default 5, as CI)")
+    parser.add_argument(
+        "--series",
+        default=",".join(SERIES[:4]),
+        help=f"comma-separated, of {', '.join(SERIES)} (default: all but `default`)",
+    )
+    parser.add_argument(
+        "--processes", type=int, default=5, help="K of `hongbao bench --processes K` (default 5, as CI)"
+    )
     parser.add_argument("--profile", default="quick", choices=sorted(bench.PROFILES))
     parser.add_argument("--filter", default=None, metavar="EXPR", help='benchmark filter, e.g. "serial"')
     parser.add_argument("--base-ref", default="HEAD", help="the unchanged code's commit (default HEAD)")
@@ -163,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [s.strip() for s in opts.series.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SERIES]
     if unknown or opts.runs < 1 or opts.processes < 2:
-        console.print(f"[red]--series must name {', '.join(SERIES)} (got {unknown}); --runs >= 1; "
-                      "--processes >= 2[/red]")
+        console.print(
+            f"[red]--series must name {', '.join(SERIES)} (got {unknown}); --runs >= 1; --processes >= 2[/red]"
+        )
         return 2
     if any(s in SLOWED for s in chosen) and not Path("tests/support/slowed_kernel_5.py").is_file():
         console.print("[red]run from the repository root: the planted slowdowns are in tests/support[/red]")
@@ -188,8 +222,11 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(f"[red]{s} run {i}: {exc}[/red]", highlight=False)
                 return 2
             records[s].append(record)
-            console.print(f"{s} run {i}/{opts.runs}: exit {record['exit']} in {record['seconds']:.0f} s "
-                          f"(load {record['load_average_1m']:.1f})", highlight=False)
+            console.print(
+                f"{s} run {i}/{opts.runs}: exit {record['exit']} in {record['seconds']:.0f} s "
+                f"(load {record['load_average_1m']:.1f})",
+                highlight=False,
+            )
     out = Console(soft_wrap=True, width=200)
     out.print(summary(records, planted))
     for s in chosen:

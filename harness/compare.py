@@ -21,6 +21,7 @@ what NEW holds (``judged``):
 Changes under ``min_effect`` are never reported as changes. Thresholds come from CLI flags, then
 per-benchmark rules in a TOML file (seeds/thresholds.toml), first matching rule wins.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -66,12 +67,12 @@ class Row:
     diff: stats.Difference
     verdict: str
     thresholds: Thresholds
-    unit: str              # "RNG fills/share" (machine-independent) or "s" (raw, no control)
+    unit: str  # "RNG fills/share" (machine-independent) or "s" (raw, no control)
     confirmations: list[stats.Difference] = field(default_factory=list)  # re-runs that reproduced it
     base_commit: str | None = None  # judged against this commit's kernels timed in the same run
     drift: stats.Difference | None = None  # then: the figure against the BASE run, shown, not judged
     judged: str = CROSS_RUN  # PROCESSES, SAME_RUN or CROSS_RUN
-    basis: str = ""          # what the interval rests on, e.g. "6 processes" or "spread 8% (assumed)"
+    basis: str = ""  # what the interval rests on, e.g. "6 processes" or "spread 8% (assumed)"
 
 
 @dataclass
@@ -143,8 +144,9 @@ def load_thresholds(path: Path) -> tuple[dict, list[Rule]]:
             if key == "match":
                 continue
             if key not in known:
-                raise UnusableInput(f"--thresholds {path}: {where} has unknown key {key!r} "
-                                    f"(known: {', '.join(sorted(known))}, match)")
+                raise UnusableInput(
+                    f"--thresholds {path}: {where} has unknown key {key!r} (known: {', '.join(sorted(known))}, match)"
+                )
             if key in ("max_regression", "min_effect", "alpha", "spread"):
                 try:
                     value = parse_fraction(value, f"{where}.{key}")
@@ -157,13 +159,15 @@ def load_thresholds(path: Path) -> tuple[dict, list[Rule]]:
     rules = []
     for i, table in enumerate(doc.get("rule", [])):
         if not isinstance(table.get("match"), str):
-            raise UnusableInput(f"--thresholds {path}: [[rule]] #{i + 1} needs match = \"glob\"")
+            raise UnusableInput(f'--thresholds {path}: [[rule]] #{i + 1} needs match = "glob"')
         judged = table.pop("judged", None)
         if judged is not None and judged not in (SAME_RUN, CROSS_RUN):
-            raise UnusableInput(f"--thresholds {path}: [[rule]] #{i + 1} judged must be "
-                                f"\"{SAME_RUN}\" or \"{CROSS_RUN}\" (got {judged!r})")
-        rules.append(Rule(table["match"], clean(table, f"[[rule]] #{i + 1}"),
-                          (judged,) if judged else (SAME_RUN, CROSS_RUN)))
+            raise UnusableInput(
+                f'--thresholds {path}: [[rule]] #{i + 1} judged must be "{SAME_RUN}" or "{CROSS_RUN}" (got {judged!r})'
+            )
+        rules.append(
+            Rule(table["match"], clean(table, f"[[rule]] #{i + 1}"), (judged,) if judged else (SAME_RUN, CROSS_RUN))
+        )
     return defaults, rules
 
 
@@ -210,25 +214,33 @@ def _cross_run(name: str, b, n, t: Thresholds, spreads: dict, family: int) -> Ro
     else:  # nothing says how much whole runs move: the samples' test is shown, a slowdown undecided
         diff = stats.difference(b.gated_samples(), n.gated_samples(), confidence=confidence)
         v = verdict(diff, t, SAME_RUN)
-        return Row(name, diff, INCONCLUSIVE if v == REGRESSION else v, t, "RNG fills/share",
-                   basis="no between-run spread")
+        return Row(
+            name, diff, INCONCLUSIVE if v == REGRESSION else v, t, "RNG fills/share", basis="no between-run spread"
+        )
     diff = stats.against_spread(bf, nf, sd, df, bk, nk, confidence=confidence)
     t = replace(t, alpha=t.alpha / max(1, family))
     return Row(name, diff, verdict(diff, t, CROSS_RUN), t, "RNG fills/share", basis=basis)
 
 
-def compare_runs(base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = (),
-                 family: int | None = None) -> Comparison:
+def compare_runs(
+    base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = (), family: int | None = None
+) -> Comparison:
     """Compare every benchmark present in both runs, plus fairness when both folders have it.
     ``family``: how many gated cross-run benchmarks share alpha (default: those of this comparison)."""
     common = [n for n in base.benchmarks if n in new.benchmarks]
     if not common:
-        raise UnusableInput(f"BASE {base.source} and NEW {new.source} have no benchmark in common "
-                            "(different profile or filter?)")
+        raise UnusableInput(
+            f"BASE {base.source} and NEW {new.source} have no benchmark in common (different profile or filter?)"
+        )
     rules = list(rules)
-    cross = [name for name in common if new.benchmarks[name].base_pairs() is None
-             and base.benchmarks[name].normalised and new.benchmarks[name].normalised
-             and thresholds_for(name, defaults, rules, CROSS_RUN).gate]
+    cross = [
+        name
+        for name in common
+        if new.benchmarks[name].base_pairs() is None
+        and base.benchmarks[name].normalised
+        and new.benchmarks[name].normalised
+        and thresholds_for(name, defaults, rules, CROSS_RUN).gate
+    ]
     family = len(cross) if family is None else family
     spreads = repeats.between_run_spread([base, new])
     rows = []
@@ -238,8 +250,11 @@ def compare_runs(base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = 
         t = thresholds_for(name, defaults, rules, CROSS_RUN)
         pairs = n.base_pairs()
         if pairs is not None:  # NEW timed the base commit's code beside it, round by round: judge on that
-            drift = stats.difference(b.gated_samples() if both else b.samples_s,
-                                     n.gated_samples() if both else n.samples_s, confidence=1.0 - t.alpha)
+            drift = stats.difference(
+                b.gated_samples() if both else b.samples_s,
+                n.gated_samples() if both else n.samples_s,
+                confidence=1.0 - t.alpha,
+            )
             t = thresholds_for(name, defaults, rules, SAME_RUN)
             processes = n.process_ratios()
             if processes is not None:
@@ -251,8 +266,19 @@ def compare_runs(base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = 
             v = verdict(diff, t, judged)
             if v == REGRESSION and judged == SAME_RUN:  # one layout per side: suspected, never decided
                 v = SUSPECTED
-            rows.append(Row(name, diff, v, t, "s", base_commit=n.extra.get("base_commit"),
-                            drift=drift, judged=judged, basis=basis))
+            rows.append(
+                Row(
+                    name,
+                    diff,
+                    v,
+                    t,
+                    "s",
+                    base_commit=n.extra.get("base_commit"),
+                    drift=drift,
+                    judged=judged,
+                    basis=basis,
+                )
+            )
             continue
         if not both:  # raw seconds carry no same-run control: shown, never gated
             t = replace(t, gate=False, reason=t.reason or "no same-run control (raw seconds)")
@@ -260,9 +286,13 @@ def compare_runs(base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = 
             rows.append(Row(name, figures, verdict(figures, t), t, "s"))
             continue
         rows.append(_cross_run(name, b, n, t, spreads, family))
-    return Comparison(rows, compare_fairness(base.fairness, new.fairness),
-                      [n for n in base.benchmarks if n not in new.benchmarks],
-                      [n for n in new.benchmarks if n not in base.benchmarks], family)
+    return Comparison(
+        rows,
+        compare_fairness(base.fairness, new.fairness),
+        [n for n in base.benchmarks if n not in new.benchmarks],
+        [n for n in new.benchmarks if n not in base.benchmarks],
+        family,
+    )
 
 
 def compare_fairness(base: dict | None, new: dict | None) -> list[FairnessRow]:
@@ -282,13 +312,27 @@ def compare_fairness(base: dict | None, new: dict | None) -> list[FairnessRow]:
             claimed = entry["claimed_position_fair"]
         else:
             claimed = bool(ALGORITHMS[name].position_fair) if name in ALGORITHMS else False
-        out.append(FairnessRow(name, was, now, claimed, entry.get("min_p_value"),
-                               regression=claimed and was is True and now is not True))
+        out.append(
+            FairnessRow(
+                name,
+                was,
+                now,
+                claimed,
+                entry.get("min_p_value"),
+                regression=claimed and was is True and now is not True,
+            )
+        )
     return out
 
 
-def confirm(result: Comparison, base: Run, reruns: list[Run], rules: list[Rule] = (),
-            defaults: Thresholds = Thresholds(), family: int | None = None) -> None:
+def confirm(
+    result: Comparison,
+    base: Run,
+    reruns: list[Run],
+    rules: list[Rule] = (),
+    defaults: Thresholds = Thresholds(),
+    family: int | None = None,
+) -> None:
     """Keep a REGRESSION only if every re-run of that benchmark regresses against BASE too.
 
     On a shared machine a burst of load can slow one benchmark's rounds by 20-30%; a real
@@ -298,9 +342,13 @@ def confirm(result: Comparison, base: Run, reruns: list[Run], rules: list[Rule] 
             if row.name not in rerun.benchmarks:
                 row.verdict = NOT_CONFIRMED
                 break
-            again = compare_runs(Run(base.source, {row.name: base.benchmarks[row.name]}, base.doc),
-                                 Run(rerun.source, {row.name: rerun.benchmarks[row.name]}, rerun.doc),
-                                 defaults, rules, family or result.family).rows[0]
+            again = compare_runs(
+                Run(base.source, {row.name: base.benchmarks[row.name]}, base.doc),
+                Run(rerun.source, {row.name: rerun.benchmarks[row.name]}, rerun.doc),
+                defaults,
+                rules,
+                family or result.family,
+            ).rows[0]
             if again.verdict != REGRESSION:
                 row.verdict = NOT_CONFIRMED
                 break

@@ -3,11 +3,12 @@
 
     parser.add_argument("--duration", type=flag("--duration"))      # "2m" -> 120.0
 """
+
 from __future__ import annotations
 
 import argparse
 import re
-from typing import Callable
+from collections.abc import Callable
 
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -30,10 +31,12 @@ def seconds(text: str | float, flag: str = "--duration") -> float:
 
 def flag(name: str) -> Callable[[str], float]:
     """An argparse ``type`` parsing durations for the flag ``name``."""
+
     def parse(text: str) -> float:
         try:
             return seconds(text, name)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
-    parse.__name__ = "duration"   # argparse's "invalid duration value" fallback
+
+    parse.__name__ = "duration"  # argparse's "invalid duration value" fallback
     return parse

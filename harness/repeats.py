@@ -13,13 +13,14 @@ is kept in ``extra_info``: ``repeat_gated_medians`` (RNG fills per share) and, w
 judges base pairs across those processes, and uses the spread of the gated medians as the
 between-run spread of cross-run comparisons.
 """
+
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from rich.console import Console
@@ -55,12 +56,19 @@ def merge(docs: list[dict]) -> dict:
         ranked = sorted(range(len(same)), key=lambda i: figure(same[i]))
         k = ranked[len(ranked) // 2]
         chosen = dict(same[k])
-        extra = {**chosen.get("extra_info", {}), "picked_from_repeat": k + 1, "repeats": len(same),
-                 "repeat_gated_medians": [gated_median(b) for b in same]}
+        extra = {
+            **chosen.get("extra_info", {}),
+            "picked_from_repeat": k + 1,
+            "repeats": len(same),
+            "repeat_gated_medians": [gated_median(b) for b in same],
+        }
         if all("vs_base" in (b.get("extra_info") or {}) for b in same):
             extra["repeat_vs_base"] = [float(b["extra_info"]["vs_base"]) for b in same]
-            extra["repeat_first"] = [(d.get("hongbao") or {}).get("first", "base") for d in docs
-                                     if any(b["name"] == entry["name"] for b in d["benchmarks"])]
+            extra["repeat_first"] = [
+                (d.get("hongbao") or {}).get("first", "base")
+                for d in docs
+                if any(b["name"] == entry["name"] for b in d["benchmarks"])
+            ]
         chosen["extra_info"] = extra
         picked.append(chosen)
     out["benchmarks"] = picked
@@ -105,18 +113,44 @@ def min_rounds_per_process(profile_min_rounds: int, processes: int) -> int:
     return max(5, -(-2 * profile_min_rounds // processes))
 
 
-def child_command(*, profile: str, out_dir: Path, filter_expr: str | None, seed: int, impl_module: str,
-                  max_time_s: float | None, base_ref: str | None, first: str,
-                  min_rounds: int | None = None, impl_ref: str | None = None) -> list[str]:
+def child_command(
+    *,
+    profile: str,
+    out_dir: Path,
+    filter_expr: str | None,
+    seed: int,
+    impl_module: str,
+    max_time_s: float | None,
+    base_ref: str | None,
+    first: str,
+    min_rounds: int | None = None,
+    impl_ref: str | None = None,
+) -> list[str]:
     """The command line of one repeat: this module's ``main`` in a fresh interpreter."""
-    spec = {"profile": profile, "out_dir": str(out_dir), "filter_expr": filter_expr, "seed": seed,
-            "impl_module": impl_module, "max_time_s": max_time_s, "base_ref": base_ref, "first": first,
-            "min_rounds": min_rounds, "impl_ref": impl_ref}
+    spec = {
+        "profile": profile,
+        "out_dir": str(out_dir),
+        "filter_expr": filter_expr,
+        "seed": seed,
+        "impl_module": impl_module,
+        "max_time_s": max_time_s,
+        "base_ref": base_ref,
+        "first": first,
+        "min_rounds": min_rounds,
+        "impl_ref": impl_ref,
+    }
     return [sys.executable, "-m", "hongbao.harness.repeats", json.dumps(spec)]
 
 
-def run_repeats(count: int, out: Path, console: Console | None, *, timeout_s: float = 1800,
-                on_done: Callable[[int], None] | None = None, **spec) -> list[Path]:
+def run_repeats(
+    count: int,
+    out: Path,
+    console: Console | None,
+    *,
+    timeout_s: float = 1800,
+    on_done: Callable[[int], None] | None = None,
+    **spec,
+) -> list[Path]:
     """Run the suites ``count`` times, each in its own process, into ``out/repeat-K/``; the first
     side alternates (base, new, base, ...). Returns the benchmark.json paths; RuntimeError naming
     the repeat when one fails. With ``console`` None the processes' output goes to
@@ -127,27 +161,33 @@ def run_repeats(count: int, out: Path, console: Console | None, *, timeout_s: fl
         where.mkdir(parents=True, exist_ok=True)
         first = SIDES[(k - 1) % 2]
         if console is not None:
-            console.print(f"process {k}/{count}" + (f" ({first} first)" if spec.get("base_ref") else "")
-                          + f" -> {where}", highlight=False)
+            console.print(
+                f"process {k}/{count}" + (f" ({first} first)" if spec.get("base_ref") else "") + f" -> {where}",
+                highlight=False,
+            )
         child = dict(spec)
         if child.get("min_rounds") is None:
             from hongbao.harness.bench import PROFILES
+
             child["min_rounds"] = min_rounds_per_process(PROFILES[spec["profile"]].min_rounds, count)
         if k > 1:  # the fairness-metrics benchmark is not paired or gated: timed once, not K times
             flt = spec.get("filter_expr")
             child["filter_expr"] = f"({flt}) and not {ONCE}" if flt else f"not {ONCE}"
         if console is None:
             with (where / "log.txt").open("w") as log:
-                done = subprocess.run(child_command(out_dir=where, first=first, **child), timeout=timeout_s,
-                                      stdout=log, stderr=log)
+                done = subprocess.run(
+                    child_command(out_dir=where, first=first, **child), timeout=timeout_s, stdout=log, stderr=log
+                )
         else:
             done = subprocess.run(child_command(out_dir=where, first=first, **child), timeout=timeout_s)
         json_path = where / "benchmark.json"
         if done.returncode == 5:
             raise LookupError(f"--filter {spec.get('filter_expr')!r} selects no benchmark")
         if done.returncode != 0 or not json_path.is_file():
-            raise RuntimeError(f"benchmark process {k} failed (exit {done.returncode}); nothing usable written"
-                               + (f" (see {where / 'log.txt'})" if console is None else ""))
+            raise RuntimeError(
+                f"benchmark process {k} failed (exit {done.returncode}); nothing usable written"
+                + (f" (see {where / 'log.txt'})" if console is None else "")
+            )
         paths.append(json_path)
         if on_done is not None:
             on_done(k)

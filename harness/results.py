@@ -4,6 +4,7 @@ A run folder (results/<UTC timestamp>/) holds benchmark.json and, when the fairn
 fairness.json. Anything unusable raises :class:`UnusableInput` with a message naming the file and
 what is wrong with it (``hongbao compare`` turns that into exit code 2).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,6 +27,7 @@ class UnusableInput(Exception):
 @dataclass
 class Benchmark:
     """One benchmark: raw per-iteration samples (seconds) and the kit's extra_info."""
+
     name: str
     samples_s: np.ndarray
     extra: dict
@@ -41,7 +43,7 @@ class Benchmark:
             return self.samples_s
         paired = self.extra.get("rng_fill_seconds_per_value_samples")
         if isinstance(paired, list) and len(paired) == len(self.samples_s):
-            per_value = np.asarray(paired, dtype=np.float64)   # one control per round, same moment
+            per_value = np.asarray(paired, dtype=np.float64)  # one control per round, same moment
         else:
             per_value = float(self.extra["rng_fill_seconds_per_value"])
         return self.samples_s / float(self.extra["shares_per_round"]) / per_value
@@ -105,8 +107,10 @@ def parse_benchmarks(doc: dict, path: Path, what: str = "file") -> dict[str, Ben
             raise UnusableInput(f"{what} {path}: benchmarks[{i}] has no name")
         data = (item.get("stats") or {}).get("data")
         if not isinstance(data, list) or len(data) < 2:
-            raise UnusableInput(f"{what} {path}: benchmark {name} has no raw samples (stats.data); "
-                                "write the JSON with --benchmark-json as `hongbao bench` does")
+            raise UnusableInput(
+                f"{what} {path}: benchmark {name} has no raw samples (stats.data); "
+                "write the JSON with --benchmark-json as `hongbao bench` does"
+            )
         try:
             samples = np.asarray(data, dtype=np.float64)
         except (TypeError, ValueError):

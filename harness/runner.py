@@ -1,4 +1,5 @@
 """Run the benchmark suites in-process with pytest.main and a rich progress bar."""
+
 from __future__ import annotations
 
 import time
@@ -18,6 +19,7 @@ SUITES_DIR = Path(__file__).parent / "suites"
 @dataclass
 class SuiteRun:
     """One run of the benchmark suites: pytest's exit code, the JSON it wrote, its time, its failures."""
+
     exit_code: int
     json_path: Path
     seconds: float
@@ -45,18 +47,38 @@ class _ProgressPlugin:
             self.progress.advance(self.task)
 
 
-def pytest_args(profile: str, json_path: Path, filter_expr: str | None, seed: int, impl_module: str,
-                verbose: bool = False, max_time_s: float | None = None, base_ref: str | None = None,
-                first: str = "base", min_rounds: int | None = None, impl_ref: str | None = None) -> list[str]:
+def pytest_args(
+    profile: str,
+    json_path: Path,
+    filter_expr: str | None,
+    seed: int,
+    impl_module: str,
+    verbose: bool = False,
+    max_time_s: float | None = None,
+    base_ref: str | None = None,
+    first: str = "base",
+    min_rounds: int | None = None,
+    impl_ref: str | None = None,
+) -> list[str]:
     """The pytest command line that runs the suites (also usable by hand)."""
     bench.PROFILES[profile]  # KeyError early for an unknown profile
-    args = ["-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR), str(SUITES_DIR),
-            f"--hongbao-profile={profile}", f"--hongbao-seed={seed}", f"--hongbao-impl-module={impl_module}",
-            f"--benchmark-json={json_path}", "--benchmark-save-data",
-            # pytest-benchmark makes its storage folder (default ./.benchmarks) even when it saves
-            # nothing: keep it in the run folder, not wherever the user stands
-            f"--benchmark-storage=file://{json_path.parent.resolve()}",
-            "-W", "ignore::numba.NumbaWarning"]
+    args = [
+        "-c",
+        str(SUITES_DIR / "pytest.ini"),
+        "--rootdir",
+        str(SUITES_DIR),
+        str(SUITES_DIR),
+        f"--hongbao-profile={profile}",
+        f"--hongbao-seed={seed}",
+        f"--hongbao-impl-module={impl_module}",
+        f"--benchmark-json={json_path}",
+        "--benchmark-save-data",
+        # pytest-benchmark makes its storage folder (default ./.benchmarks) even when it saves
+        # nothing: keep it in the run folder, not wherever the user stands
+        f"--benchmark-storage=file://{json_path.parent.resolve()}",
+        "-W",
+        "ignore::numba.NumbaWarning",
+    ]
     if filter_expr:
         args += ["-k", filter_expr]
     if max_time_s is not None:
@@ -72,20 +94,38 @@ def pytest_args(profile: str, json_path: Path, filter_expr: str | None, seed: in
     return args
 
 
-def run_suites(*, profile: str, out_dir: Path, filter_expr: str | None = None, seed: int = 2026,
-               impl_module: str = "hongbao.kernels", verbose: bool = False, console: Console | None = None,
-               max_time_s: float | None = None, base_ref: str | None = None, first: str = "base",
-               min_rounds: int | None = None, impl_ref: str | None = None) -> SuiteRun:
+def run_suites(
+    *,
+    profile: str,
+    out_dir: Path,
+    filter_expr: str | None = None,
+    seed: int = 2026,
+    impl_module: str = "hongbao.kernels",
+    verbose: bool = False,
+    console: Console | None = None,
+    max_time_s: float | None = None,
+    base_ref: str | None = None,
+    first: str = "base",
+    min_rounds: int | None = None,
+    impl_ref: str | None = None,
+) -> SuiteRun:
     """Run the suites; pytest-benchmark writes ``out_dir/benchmark.json``. ``impl_ref``: time that git
     commit's kernels (harness.baseref) instead of ``impl_module`` (what ``hongbao bisect`` does)."""
     json_path = out_dir / "benchmark.json"
     if json_path.exists():
         json_path.unlink()
-    args = pytest_args(profile, json_path, filter_expr, seed, impl_module, verbose, max_time_s, base_ref, first,
-                       min_rounds, impl_ref)
+    args = pytest_args(
+        profile, json_path, filter_expr, seed, impl_module, verbose, max_time_s, base_ref, first, min_rounds, impl_ref
+    )
     t0 = time.perf_counter()
-    with Progress(TextColumn("[bold]{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console or Console(stderr=True), transient=False) as progress:
+    with Progress(
+        TextColumn("[bold]{task.description:<44}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console or Console(stderr=True),
+        transient=False,
+    ) as progress:
         plugin = _ProgressPlugin(progress)
         code = pytest.main(args, plugins=[plugin])
     return SuiteRun(int(code), json_path, time.perf_counter() - t0, plugin.failures)

@@ -6,6 +6,7 @@ the ratio of medians, with a seeded generator so the gate is reproducible. Sampl
 round (new and base code timed alternately in one run) are judged on the per-round ratios instead:
 Wilcoxon's signed-rank test on their logarithms and a bootstrap interval of their median.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,10 +19,10 @@ from scipy import stats as _sp
 class Difference:
     base_median: float
     new_median: float
-    change: float          # new_median / base_median - 1
-    p_value: float         # Mann-Whitney U, two-sided
+    change: float  # new_median / base_median - 1
+    p_value: float  # Mann-Whitney U, two-sided
     ratio_ci: tuple[float, float]  # bootstrap CI of new_median / base_median
-    effect_size: float     # rank-biserial correlation in [-1, 1]; > 0: new tends to be larger
+    effect_size: float  # rank-biserial correlation in [-1, 1]; > 0: new tends to be larger
 
 
 def mann_whitney_p(base: np.ndarray, new: np.ndarray) -> tuple[float, float]:
@@ -31,8 +32,9 @@ def mann_whitney_p(base: np.ndarray, new: np.ndarray) -> tuple[float, float]:
     return float(res.pvalue), effect
 
 
-def bootstrap_ratio_ci(base: np.ndarray, new: np.ndarray, *, confidence: float = 0.99,
-                       resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ratio_ci(
+    base: np.ndarray, new: np.ndarray, *, confidence: float = 0.99, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap interval of median(new) / median(base)."""
     rng = np.random.default_rng(seed)
     b = np.median(rng.choice(base, size=(resamples, len(base)), replace=True), axis=1)
@@ -59,8 +61,9 @@ def difference(base: np.ndarray, new: np.ndarray, *, confidence: float = 0.99, s
     return Difference(bm, nm, nm / bm - 1.0, p, ci, effect)
 
 
-def paired_difference(base: np.ndarray, new: np.ndarray, *, confidence: float = 0.99, seed: int = 0,
-                      resamples: int = 2000) -> Difference:
+def paired_difference(
+    base: np.ndarray, new: np.ndarray, *, confidence: float = 0.99, seed: int = 0, resamples: int = 2000
+) -> Difference:
     """Compare samples paired round by round (``new[i]`` and ``base[i]`` timed side by side).
 
     ``change`` and ``ratio_ci`` are for the median of the per-round ratios new / base; the p-value
@@ -79,8 +82,9 @@ def paired_difference(base: np.ndarray, new: np.ndarray, *, confidence: float = 
     medians = np.median(rng.choice(ratios, size=(resamples, len(ratios)), replace=True), axis=1)
     effect = float(np.mean(ratios > 1.0) - np.mean(ratios < 1.0))
     med = float(np.median(ratios))
-    return Difference(float(np.median(base)), float(np.median(new)), med - 1.0, p,
-                      percentile_interval(medians, confidence), effect)
+    return Difference(
+        float(np.median(base)), float(np.median(new)), med - 1.0, p, percentile_interval(medians, confidence), effect
+    )
 
 
 def _t_interval(center: float, scale: float, df: float, confidence: float) -> tuple[float, float, float]:
@@ -93,8 +97,9 @@ def _t_interval(center: float, scale: float, df: float, confidence: float) -> tu
     return p, center - q * scale, center + q * scale
 
 
-def across_processes(ratios: np.ndarray, base_s: np.ndarray, new_s: np.ndarray, *,
-                     confidence: float = 0.99) -> Difference:
+def across_processes(
+    ratios: np.ndarray, base_s: np.ndarray, new_s: np.ndarray, *, confidence: float = 0.99
+) -> Difference:
     """Judge per-process figures: ``ratios[k]`` is process k's median per-round ratio new / base.
 
     Each process is one sample of where the machine code landed, so the processes, not the rounds,
@@ -106,8 +111,14 @@ def across_processes(ratios: np.ndarray, base_s: np.ndarray, new_s: np.ndarray, 
     center = float(np.mean(logs))
     p, lo, hi = _t_interval(center, float(np.std(logs, ddof=1)) / np.sqrt(len(logs)), len(logs) - 1, confidence)
     effect = float(np.mean(logs > 0) - np.mean(logs < 0))
-    return Difference(float(np.median(base_s)), float(np.median(new_s)), float(np.exp(center)) - 1.0, p,
-                      (float(np.exp(lo)), float(np.exp(hi))), effect)
+    return Difference(
+        float(np.median(base_s)),
+        float(np.median(new_s)),
+        float(np.exp(center)) - 1.0,
+        p,
+        (float(np.exp(lo)), float(np.exp(hi))),
+        effect,
+    )
 
 
 def pooled_log_sd(groups: list[list[float]]) -> tuple[float, float]:
@@ -122,8 +133,9 @@ def pooled_log_sd(groups: list[list[float]]) -> tuple[float, float]:
     return (float(np.sqrt(ss / df)), float(df)) if df else (float("nan"), 0.0)
 
 
-def against_spread(base: float, new: float, log_sd: float, df: float, base_runs: int, new_runs: int, *,
-                   confidence: float = 0.99) -> Difference:
+def against_spread(
+    base: float, new: float, log_sd: float, df: float, base_runs: int, new_runs: int, *, confidence: float = 0.99
+) -> Difference:
     """Compare two unpaired runs' figures (``base``: median of ``base_runs`` runs, ``new`` likewise)
     against the spread between repeated runs (``log_sd``: standard deviation of one run's log figure,
     with ``df`` degrees of freedom; inf for an assumed figure). The samples of one run cannot show

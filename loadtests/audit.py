@@ -15,6 +15,7 @@ fairness scorecard (harness.fairness.score_matrix) on each common envelope size 
 fully grabbed envelopes, and over every complete envelope whatever its size, per-position
 mean/std of the share relative to the envelope's mean share with a Kruskal-Wallis test.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-MAX_EXAMPLES = 5   # violations quoted per check
+MAX_EXAMPLES = 5  # violations quoted per check
 
 
 @dataclass
@@ -50,7 +51,7 @@ class AuditResult:
     access_fairness: dict
     reconciliation: dict
     source: str = "ledger export"
-    not_run: list[dict] = field(default_factory=list)   # {"check", "why"}: what this audit could not see
+    not_run: list[dict] = field(default_factory=list)  # {"check", "why"}: what this audit could not see
 
     @property
     def ok(self) -> bool:
@@ -58,15 +59,23 @@ class AuditResult:
 
     def messages(self) -> list[str]:
         """One line per failed check, quoting the first violations."""
-        return [f"{c.name}: {c.violations} violation(s): " + "; ".join(c.examples)
-                for c in self.checks if not c.ok]
+        return [f"{c.name}: {c.violations} violation(s): " + "; ".join(c.examples) for c in self.checks if not c.ok]
 
     def to_json(self) -> dict:
-        return {"ok": self.ok, "source": self.source, "envelopes": self.envelopes, "grabs": self.grabs,
-                "refunds": self.refunds, "checks_ran": [c.name for c in self.checks], "checks_not_run": self.not_run,
-                "checks": [c.__dict__ for c in self.checks], "failures": self.messages(),
-                "fairness_by_order": self.fairness_by_order,
-                "access_fairness": self.access_fairness, "reconciliation": self.reconciliation}
+        return {
+            "ok": self.ok,
+            "source": self.source,
+            "envelopes": self.envelopes,
+            "grabs": self.grabs,
+            "refunds": self.refunds,
+            "checks_ran": [c.name for c in self.checks],
+            "checks_not_run": self.not_run,
+            "checks": [c.__dict__ for c in self.checks],
+            "failures": self.messages(),
+            "fairness_by_order": self.fairness_by_order,
+            "access_fairness": self.access_fairness,
+            "reconciliation": self.reconciliation,
+        }
 
 
 def envelope_key(value) -> int | str:
@@ -84,8 +93,9 @@ def jain_index(values) -> float | None:
     return float(x.sum() ** 2 / (x.size * np.square(x).sum()))
 
 
-def fairness_by_order(envelopes: dict[int, dict], grabs: list[dict], max_positions: int = 20,
-                      min_samples: int = 5) -> dict:
+def fairness_by_order(
+    envelopes: dict[int, dict], grabs: list[dict], max_positions: int = 20, min_samples: int = 5
+) -> dict:
     """Per grab position (seq order within an envelope): mean/std of amount / (total/count),
     over fully grabbed envelopes; Kruskal-Wallis across the positions with enough samples."""
     by_env: dict[int, list[dict]] = defaultdict(list)
@@ -96,18 +106,29 @@ def fairness_by_order(envelopes: dict[int, dict], grabs: list[dict], max_positio
     for eid, rows in by_env.items():
         env = envelopes.get(eid)
         if not env or len(rows) != env["count"] or env["count"] < 2:
-            continue   # only complete envelopes: a partial one biases the late positions
+            continue  # only complete envelopes: a partial one biases the late positions
         used += 1
         mean_share = env["total_cents"] / env["count"]
         for pos, g in enumerate(sorted(rows, key=lambda r: r["seq"])):
             if pos < max_positions:
                 per_pos[pos].append(g["amount_cents"] / mean_share)
     positions = [p for p in sorted(per_pos) if len(per_pos[p]) >= min_samples]
-    table = [{"position": p + 1, "n": len(per_pos[p]),
-              "mean_relative_share": round(float(np.mean(per_pos[p])), 4),
-              "std_relative_share": round(float(np.std(per_pos[p], ddof=1)), 4)} for p in positions]
-    out = {"method": "kruskal-wallis over positions (loadtests/audit.py)",
-           "complete_envelopes": used, "positions": table, "statistic": None, "p_value": None}
+    table = [
+        {
+            "position": p + 1,
+            "n": len(per_pos[p]),
+            "mean_relative_share": round(float(np.mean(per_pos[p])), 4),
+            "std_relative_share": round(float(np.std(per_pos[p], ddof=1)), 4),
+        }
+        for p in positions
+    ]
+    out = {
+        "method": "kruskal-wallis over positions (loadtests/audit.py)",
+        "complete_envelopes": used,
+        "positions": table,
+        "statistic": None,
+        "p_value": None,
+    }
     if len(positions) >= 2:
         samples = [per_pos[p] for p in positions]
         if len({v for s in samples for v in s}) > 1:
@@ -116,8 +137,9 @@ def fairness_by_order(envelopes: dict[int, dict], grabs: list[dict], max_positio
     return out
 
 
-def scorecard_by_size(envelopes: dict[int, dict], grabs: list[dict], min_envelopes: int = 30,
-                      max_groups: int = 3) -> list[dict]:
+def scorecard_by_size(
+    envelopes: dict[int, dict], grabs: list[dict], min_envelopes: int = 30, max_groups: int = 3
+) -> list[dict]:
     """The fairness scorecard (harness.fairness.score_matrix) of the most common envelope sizes
     (total_cents, count) that have at least ``min_envelopes`` fully grabbed envelopes."""
     rows: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -131,21 +153,34 @@ def scorecard_by_size(envelopes: dict[int, dict], grabs: list[dict], min_envelop
     big = sorted((k for k, v in groups.items() if len(v) >= min_envelopes), key=lambda k: -len(groups[k]))
     if not big:
         return []
-    from hongbao.harness.fairness import score_matrix   # numba-backed: imported only when needed
+    from hongbao.harness.fairness import score_matrix  # numba-backed: imported only when needed
+
     out = []
     for total, count in big[:max_groups]:
         sc = score_matrix(np.asarray(groups[(total, count)], dtype=np.int64), total_cents=total, min_cents=1)
-        out.append({"total_cents": total, "count": count, "envelopes": sc["envelopes"],
-                    "position_fair": sc.get("position_fair"), "p_values": sc.get("p_values"),
-                    "min_p_value": sc.get("min_p_value"), "exact": sc.get("exact"),
-                    "mean_cents_by_position": [round(float(m), 2) for m in sc["positions"]["mean_cents"][:20]],
-                    "std_cents_by_position": [round(float(m), 2) for m in sc["positions"]["std_cents"][:20]]})
+        out.append(
+            {
+                "total_cents": total,
+                "count": count,
+                "envelopes": sc["envelopes"],
+                "position_fair": sc.get("position_fair"),
+                "p_values": sc.get("p_values"),
+                "min_p_value": sc.get("min_p_value"),
+                "exact": sc.get("exact"),
+                "mean_cents_by_position": [round(float(m), 2) for m in sc["positions"]["mean_cents"][:20]],
+                "std_cents_by_position": [round(float(m), 2) for m in sc["positions"]["std_cents"][:20]],
+            }
+        )
     return out
 
 
-def audit_ledger(ledger: dict, *, attempts: dict[str, int] | None = None,
-                 acknowledged: dict[str, int] | None = None,
-                 user_prefix: str | None = None) -> AuditResult:
+def audit_ledger(
+    ledger: dict,
+    *,
+    attempts: dict[str, int] | None = None,
+    acknowledged: dict[str, int] | None = None,
+    user_prefix: str | None = None,
+) -> AuditResult:
     """Check a ledger ``{"envelopes": [...], "entries": [...]}``; see the module docstring.
 
     ``attempts``/``acknowledged``: per user, grab requests sent and new grabs acknowledged as
@@ -159,8 +194,11 @@ def audit_ledger(ledger: dict, *, attempts: dict[str, int] | None = None,
     grabs = [e for e in ledger["entries"] if e["kind"] == "grab"]
     refunds = [e for e in ledger["entries"] if e["kind"] == "refund"]
 
-    conservation, double, count = Check("conservation", True), Check("no double grab", True), \
-        Check("count never exceeded", True)
+    conservation, double, count = (
+        Check("conservation", True),
+        Check("no double grab", True),
+        Check("count never exceeded", True),
+    )
     positive, unknown = Check("every grab >= 1 cent", True), Check("entries name known envelopes", True)
     grabbed = defaultdict(int)
     refunded = defaultdict(int)
@@ -191,11 +229,15 @@ def audit_ledger(ledger: dict, *, attempts: dict[str, int] | None = None,
         s = grabbed[eid] + rem + ref
         if s != total:
             what = f"lost {total - s} cent(s)" if s < total else f"created {s - total} cent(s)"
-            conservation.fail(f"envelope {eid}: {what} (grabbed {grabbed[eid]} + remaining {rem} "
-                              f"+ refunded {ref} = {s} != total {total})")
+            conservation.fail(
+                f"envelope {eid}: {what} (grabbed {grabbed[eid]} + remaining {rem} "
+                f"+ refunded {ref} = {s} != total {total})"
+            )
         if refunded[eid] != ref or n_refunds[eid] > 1:
-            conservation.fail(f"envelope {eid}: {n_refunds[eid]} refund entr(ies) worth "
-                              f"{refunded[eid]} cents, envelope says refunded {ref}")
+            conservation.fail(
+                f"envelope {eid}: {n_refunds[eid]} refund entr(ies) worth "
+                f"{refunded[eid]} cents, envelope says refunded {ref}"
+            )
         if n_grabs[eid] > cnt:
             count.fail(f"envelope {eid}: {n_grabs[eid]} grabs > count {cnt}")
         elif cnt - n_grabs[eid] != rem_n:
@@ -203,33 +245,41 @@ def audit_ledger(ledger: dict, *, attempts: dict[str, int] | None = None,
         if len(set(seqs[eid])) != len(seqs[eid]):
             count.fail(f"envelope {eid}: repeated seq values {sorted(seqs[eid])[:10]}")
 
-    ledger_per_user = Counter(g["user"] for g in grabs
-                              if user_prefix is None or str(g["user"]).startswith(user_prefix))
+    ledger_per_user = Counter(g["user"] for g in grabs if user_prefix is None or str(g["user"]).startswith(user_prefix))
     recon = {"ledger_grabs_this_run": sum(ledger_per_user.values())}
     checks = [conservation, double, count, positive, unknown]
     if acknowledged is not None:
         lost = Check("acknowledged grabs are in the ledger", True)
         for user, n in sorted(acknowledged.items()):
             if n > ledger_per_user.get(user, 0):
-                lost.fail(f"user {user!r}: service acknowledged {n} grab(s), ledger has "
-                          f"{ledger_per_user.get(user, 0)}")
+                lost.fail(f"user {user!r}: service acknowledged {n} grab(s), ledger has {ledger_per_user.get(user, 0)}")
         checks.append(lost)
         recon["acknowledged_grabs"] = sum(acknowledged.values())
         recon["unacknowledged_ledger_grabs"] = recon["ledger_grabs_this_run"] - recon["acknowledged_grabs"]
     users = set(attempts or {}) | set(ledger_per_user)
     tried = [u for u in (attempts or {}) if attempts[u] > 0]
-    access = {"users": len(users),
-              "users_with_a_grab": sum(1 for u in users if ledger_per_user.get(u, 0) > 0),
-              "jain_index": jain_index(ledger_per_user.get(u, 0) for u in users),
-              "basis": "users who sent a grab" if attempts else "users in the ledger",
-              # users joining late in a shape send fewer grabs: their success rate is comparable
-              "jain_index_success_rate": jain_index(ledger_per_user.get(u, 0) / attempts[u] for u in tried)
-              if tried else None}
-    return AuditResult(checks=checks, envelopes=len(envelopes), grabs=len(grabs),
-                       refunds=len(refunds),
-                       fairness_by_order={**fairness_by_order(envelopes, grabs),
-                                          "scorecard_by_size": scorecard_by_size(envelopes, grabs)},
-                       access_fairness=access, reconciliation=recon)
+    access = {
+        "users": len(users),
+        "users_with_a_grab": sum(1 for u in users if ledger_per_user.get(u, 0) > 0),
+        "jain_index": jain_index(ledger_per_user.get(u, 0) for u in users),
+        "basis": "users who sent a grab" if attempts else "users in the ledger",
+        # users joining late in a shape send fewer grabs: their success rate is comparable
+        "jain_index_success_rate": jain_index(ledger_per_user.get(u, 0) / attempts[u] for u in tried)
+        if tried
+        else None,
+    }
+    return AuditResult(
+        checks=checks,
+        envelopes=len(envelopes),
+        grabs=len(grabs),
+        refunds=len(refunds),
+        fairness_by_order={
+            **fairness_by_order(envelopes, grabs),
+            "scorecard_by_size": scorecard_by_size(envelopes, grabs),
+        },
+        access_fairness=access,
+        reconciliation=recon,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,12 +293,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.source.startswith(("http://", "https://")):
         from hongbao.loadtests.storm.procs import fetch_ledger
+
         ledger = fetch_ledger(args.source)
     else:
         ledger = json.loads(Path(args.source).read_text())
     res = audit_ledger(ledger)
-    print(f"audit {'clean' if res.ok else 'FAILED'}: {res.envelopes} envelopes, {res.grabs} grabs, "
-          f"{res.refunds} refunds")
+    print(
+        f"audit {'clean' if res.ok else 'FAILED'}: {res.envelopes} envelopes, {res.grabs} grabs, {res.refunds} refunds"
+    )
     for line in res.messages():
         print(line)
     return 0 if res.ok else 4

@@ -9,6 +9,7 @@ Checks (each a violation fails the audit, exit code AUDIT_FAILED):
 - an envelope granted ``count`` times was paid exactly its total (a lost or created cent).
 The report names what it cannot check without the service's own books (``NOT_RUN``).
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -17,16 +18,21 @@ from hongbao.loadtests.audit import AuditResult, Check, jain_index
 
 NOT_RUN = [
     {"check": "conservation", "why": "needs the service's remaining and refunded amounts (ledger export)"},
-    {"check": "count never exceeded (service books)", "why": "needs the service's remaining_count and "
-                                                               "seq values (ledger export)"},
+    {
+        "check": "count never exceeded (service books)",
+        "why": "needs the service's remaining_count and seq values (ledger export)",
+    },
     {"check": "acknowledged grabs are in the ledger", "why": "needs the service's ledger (ledger export)"},
-    {"check": "grants the storm did not see", "why": "a grant whose answer was lost (timeout) or made by "
-                                                      "another client is invisible from this side"},
+    {
+        "check": "grants the storm did not see",
+        "why": "a grant whose answer was lost (timeout) or made by another client is invisible from this side",
+    },
 ]
 
 
-def audit_grants(grants: list[list], envelopes: dict[str, list[int]], *,
-                 attempts: dict[str, int] | None = None) -> AuditResult:
+def audit_grants(
+    grants: list[list], envelopes: dict[str, list[int]], *, attempts: dict[str, int] | None = None
+) -> AuditResult:
     """Client-side audit. ``grants``: [envelope id, user, amount_cents] per GRANTED answer;
     ``envelopes``: envelope id -> [total_cents, count, min_cents] of the envelopes the storm made.
     Grants on envelopes the storm did not create are checked for duplicates only."""
@@ -57,15 +63,24 @@ def audit_grants(grants: list[list], envelopes: dict[str, list[int]], *,
     users = set(attempts or {}) | {u for _, u in per_user}
     granted = Counter(u for (_, u), k in per_user.items() for _ in range(k))
     return AuditResult(
-        checks=[double, over_count, over_total, minimum, complete], envelopes=len(envelopes),
-        grabs=len(grants), refunds=0, source="client side, no ledger export",
-        not_run=list(NOT_RUN), fairness_by_order={},
-        access_fairness={"users": len(users), "users_with_a_grab": len(granted),
-                         "jain_index": jain_index(granted.get(u, 0) for u in users),
-                         "basis": "users who sent a grab" if attempts else "users granted",
-                         "jain_index_success_rate": jain_index(granted.get(u, 0) / n for u, n in attempts.items() if n > 0)
-                         if attempts else None},
-        reconciliation={"grants_seen": len(grants)})
+        checks=[double, over_count, over_total, minimum, complete],
+        envelopes=len(envelopes),
+        grabs=len(grants),
+        refunds=0,
+        source="client side, no ledger export",
+        not_run=list(NOT_RUN),
+        fairness_by_order={},
+        access_fairness={
+            "users": len(users),
+            "users_with_a_grab": len(granted),
+            "jain_index": jain_index(granted.get(u, 0) for u in users),
+            "basis": "users who sent a grab" if attempts else "users granted",
+            "jain_index_success_rate": jain_index(granted.get(u, 0) / n for u, n in attempts.items() if n > 0)
+            if attempts
+            else None,
+        },
+        reconciliation={"grants_seen": len(grants)},
+    )
 
 
 def check_client_behaviours(answers: list[list]) -> list[Check]:
@@ -88,6 +103,8 @@ def check_client_behaviours(answers: list[list]) -> list[Check]:
             rest.remove(("granted", first))
         wrong = [(o, a) for o, a in rest if o != "error" and (o, a) != ("repeat", first)]
         if wrong:
-            same.fail(f"{behaviour}: envelope {eid}: user {user!r} granted {first} cents, then answered "
-                      + ", ".join(o if a is None else f"{o} {a}" for o, a in wrong))
+            same.fail(
+                f"{behaviour}: envelope {eid}: user {user!r} granted {first} cents, then answered "
+                + ", ".join(o if a is None else f"{o} {a}" for o, a in wrong)
+            )
     return [once, same]

@@ -9,6 +9,7 @@ the exact latency histograms and per-second timeline in DIR/locust_extra.json.
 Distributed: run the same command with ``--master`` on one machine and ``--worker
 --master-host HOST`` on others (each with the same HONGBAO_SCENARIO), or use ``--processes N``.
 """
+
 from __future__ import annotations
 
 from hongbao.loadtests.shapes import ScenarioShape  # noqa: F401  (the one shape Locust will find)
@@ -18,6 +19,7 @@ from hongbao.loadtests.users import SCENARIO, GrabberUser, SenderUser
 __all__ = ["GrabberUser", "ScenarioShape"]
 
 if SCENARIO.senders > 0:
+
     class Sender(SenderUser):
         abstract = False
         fixed_count = SCENARIO.senders

@@ -5,11 +5,12 @@ uvicorn workers). ``cpu_percent`` is per core, as in ``top``: 200 = two cores bu
 instead be read from a cumulative CPU-seconds counter, e.g. a service's Prometheus
 ``process_cpu_seconds_total`` at its /metrics URL (a service the kit did not start, anywhere).
 """
+
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import psutil
 
@@ -20,13 +21,14 @@ def prometheus_cpu_seconds(url: str, timeout_s: float = 2.0) -> float:
     """``process_cpu_seconds_total`` read from a Prometheus text exposition at ``url`` (summed
     over its samples); ValueError when the page has none."""
     from prometheus_client.parser import text_string_to_metric_families
+
     from hongbao.loadtests.adapters.http import get
+
     reply = get(url, timeout_s)
     if reply.status != 200:
         raise OSError(f"{url}: HTTP {reply.status}")
     text = reply.body.decode("utf-8", errors="replace")
-    values = [s.value for fam in text_string_to_metric_families(text) for s in fam.samples
-              if s.name == CPU_METRIC]
+    values = [s.value for fam in text_string_to_metric_families(text) for s in fam.samples if s.name == CPU_METRIC]
     if not values:
         raise ValueError(f"{url} has no {CPU_METRIC} (is it a Prometheus /metrics page?)")
     return float(sum(values))
@@ -52,8 +54,12 @@ def pid_listening_on(port: int) -> int | None:
 class CpuMonitor:
     """Samples CPU of each role every ``interval_s`` in a background thread until ``stop()``."""
 
-    def __init__(self, roles: dict[str, list[int]], interval_s: float = 0.5,
-                 counters: dict[str, Callable[[], float]] | None = None) -> None:
+    def __init__(
+        self,
+        roles: dict[str, list[int]],
+        interval_s: float = 0.5,
+        counters: dict[str, Callable[[], float]] | None = None,
+    ) -> None:
         """``counters``: role -> a function returning that role's cumulative CPU seconds (read
         around each sample instead of PIDs; a failed read leaves the role out of that sample)."""
         self.roles = {r: [p for p in pids if p] for r, pids in roles.items()}
@@ -71,7 +77,7 @@ class CpuMonitor:
     def add(self, role: str, pid: int) -> None:
         self.roles.setdefault(role, []).append(pid)
 
-    def start(self) -> "CpuMonitor":
+    def start(self) -> CpuMonitor:
         self.started_at = time.time()
         self._thread.start()
         return self
@@ -114,15 +120,14 @@ class CpuMonitor:
     def _loop(self) -> None:
         for role in self.counters:
             self._read_counter(role)
-        for pids in self.roles.values():   # prime: the first cpu_percent call returns 0.0
+        for pids in self.roles.values():  # prime: the first cpu_percent call returns 0.0
             self._sample_role(pids)
         psutil.cpu_percent(None)
         cores = psutil.cpu_count(logical=True) or 1
         while not self._stop.wait(self.interval_s):
             now = time.time()
             # the whole machine, same unit (100 = one core): other work competing for the cores
-            row: dict = {"t_s": round(now - self.started_at, 2),
-                         "machine": round(psutil.cpu_percent(None) * cores, 1)}
+            row: dict = {"t_s": round(now - self.started_at, 2), "machine": round(psutil.cpu_percent(None) * cores, 1)}
             for role, pids in list(self.roles.items()):
                 if role in self.counters:
                     pct = self._read_counter(role)
@@ -142,9 +147,14 @@ class CpuMonitor:
         if window is not None:
             lo, hi = window[0] - self.started_at, window[1] - self.started_at
             samples = [s for s in samples if lo <= s["t_s"] <= hi] or samples
-        out: dict = {"cores": psutil.cpu_count(logical=True), "interval_s": self.interval_s,
-                     "started_at": self.started_at, "window": list(window) if window else None,
-                     "samples": self.samples, "roles": {}}
+        out: dict = {
+            "cores": psutil.cpu_count(logical=True),
+            "interval_s": self.interval_s,
+            "started_at": self.started_at,
+            "window": list(window) if window else None,
+            "samples": self.samples,
+            "roles": {},
+        }
         for role in self.roles:
             vals = [s[role] for s in samples if role in s]
             procs = max((s.get(f"{role}_processes", 0) for s in samples), default=0)
@@ -155,8 +165,10 @@ class CpuMonitor:
             busiest = max((sum(v) / len(v) for v in by_pid.values()), default=None)
             out["roles"][role] = {
                 "mean_percent": round(sum(vals) / len(vals), 1) if vals else None,
-                "max_percent": max(vals) if vals else None, "processes": procs,
-                "busiest_process_mean_percent": None if busiest is None else round(busiest, 1)}
+                "max_percent": max(vals) if vals else None,
+                "processes": procs,
+                "busiest_process_mean_percent": None if busiest is None else round(busiest, 1),
+            }
         machine = [s["machine"] for s in samples if "machine" in s]
         out["machine_mean_percent"] = round(sum(machine) / len(machine), 1) if machine else None
         return out
@@ -169,7 +181,7 @@ def machine_busy(cpu: dict, threshold: float = 0.9) -> tuple[bool, str]:
     if mean is None:
         return False, ""
     own = sum((r.get("mean_percent") or 0) for r in cpu.get("roles", {}).values())
-    note = (f"machine CPU {mean:.0f}% of {cores * 100}% (the storm's own processes {own:.0f}%)")
+    note = f"machine CPU {mean:.0f}% of {cores * 100}% (the storm's own processes {own:.0f}%)"
     return mean > threshold * 100 * cores, note
 
 
@@ -183,9 +195,11 @@ def load_generator_saturated(cpu: dict, locust_cpu_warning: bool, threshold: flo
     busiest = lg.get("busiest_process_mean_percent")
     usable = min(procs, cpu.get("cores") or 1)
     if busiest is not None and busiest > threshold * 100:
-        return True, (f"a Locust process averaged {busiest:.0f}% CPU (> {threshold:.0%} of the one core "
-                      "a gevent process can use)")
+        return True, (
+            f"a Locust process averaged {busiest:.0f}% CPU (> {threshold:.0%} of the one core a gevent process can use)"
+        )
     if mean is not None and mean > threshold * 100 * usable:
         return True, f"load generator mean CPU {mean:.0f}% > {threshold:.0%} of its {usable} core(s)"
-    return False, "" if mean is None else (f"load generator mean CPU {mean:.0f}% of {usable * 100}%, "
-                                           f"busiest process {busiest:.0f}%")
+    return False, "" if mean is None else (
+        f"load generator mean CPU {mean:.0f}% of {usable * 100}%, busiest process {busiest:.0f}%"
+    )

@@ -12,6 +12,7 @@ again: ``RedisProc`` (redis-server) and ``ServiceProc`` (``hongbao serve``) are 
 redis-server, Locust and the example service of storms, faults, soaks, capacity and the tests all
 start here.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,9 +22,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import psutil
 
@@ -43,8 +44,9 @@ def free_port(*, cluster_bus: bool = False) -> int:
     raise RuntimeError("no free loopback port found")
 
 
-def start(cmd: Sequence[str], *, log: Path | None = None, env: dict | None = None,
-          cwd: Path | str | None = None) -> subprocess.Popen:
+def start(
+    cmd: Sequence[str], *, log: Path | None = None, env: dict | None = None, cwd: Path | str | None = None
+) -> subprocess.Popen:
     """Start ``cmd``; its stdout and stderr go to ``log`` (appended) or nowhere."""
     out = open(log, "ab") if log is not None else subprocess.DEVNULL
     try:
@@ -54,8 +56,14 @@ def start(cmd: Sequence[str], *, log: Path | None = None, env: dict | None = Non
             out.close()
 
 
-def wait_until(ready: Callable[[], bool], *, proc: subprocess.Popen | None = None, what: str = "the process",
-               timeout_s: float = 20.0, every_s: float = 0.05) -> None:
+def wait_until(
+    ready: Callable[[], bool],
+    *,
+    proc: subprocess.Popen | None = None,
+    what: str = "the process",
+    timeout_s: float = 20.0,
+    every_s: float = 0.05,
+) -> None:
     """Poll ``ready()`` (an exception counts as not yet) until True; RuntimeError with the last
     reason when ``proc`` exits first or ``timeout_s`` passes."""
     deadline, last = time.monotonic() + timeout_s, "no answer"
@@ -124,6 +132,7 @@ def stop(proc: subprocess.Popen | None, timeout_s: float = 10.0) -> None:
 class Restartable:
     """One command that is started, crashed and started again with the same arguments (same port,
     same data dir): a fault run's service or redis-server. ``ready()`` says it can take load."""
+
     command: list[str]
     ready: Callable[[], bool]
     what: str = "the process"
@@ -132,7 +141,7 @@ class Restartable:
     timeout_s: float = 30.0
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
-    def start(self) -> "Restartable":
+    def start(self) -> Restartable:
         self.proc = start(self.command, log=self.log, env=self.env)
         try:
             wait_until(self.ready, proc=self.proc, what=self.what, timeout_s=self.timeout_s)
@@ -160,8 +169,19 @@ FSYNC_POLICIES = ("always", "everysec", "no")
 
 def redis_command(port: int, data_dir: Path, options: dict[str, str]) -> list[str]:
     """redis-server on 127.0.0.1:``port`` in ``data_dir``, logging to redis.log; ``options`` as --name value."""
-    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-           "--daemonize", "no", "--logfile", "redis.log"]
+    cmd = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--daemonize",
+        "no",
+        "--logfile",
+        "redis.log",
+    ]
     for name, value in options.items():
         cmd += [f"--{name.replace('_', '-')}", str(value)]
     return cmd
@@ -183,20 +203,29 @@ def redis_pings(port: int) -> bool:
 class RedisProc(Restartable):
     """redis-server with ``appendonly yes`` and ``appendfsync`` = ``fsync`` (None: no AOF)."""
 
-    def __init__(self, data_dir: Path, fsync: str | None = "everysec", port: int | None = None,
-                 options: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        fsync: str | None = "everysec",
+        port: int | None = None,
+        options: dict[str, str] | None = None,
+    ) -> None:
         if fsync is not None and fsync not in FSYNC_POLICIES:
             raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)} (got {fsync!r})")
         self.dir, self.fsync, self.port = Path(data_dir), fsync, port or free_port()
         aof = {"appendonly": "no"} if fsync is None else {"appendonly": "yes", "appendfsync": fsync}
-        super().__init__(redis_command(self.port, self.dir, {"save": "", **aof, **(options or {})}),
-                         lambda: redis_pings(self.port), what=f"redis-server on port {self.port}", timeout_s=15.0)
+        super().__init__(
+            redis_command(self.port, self.dir, {"save": "", **aof, **(options or {})}),
+            lambda: redis_pings(self.port),
+            what=f"redis-server on port {self.port}",
+            timeout_s=15.0,
+        )
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisProc":
+    def start(self) -> RedisProc:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not on PATH (Debian: apt-get install redis-server)")
         try:
@@ -212,14 +241,28 @@ class RedisProc(Restartable):
 
 def serve_command(store: str, port: int, seed: int = 0, workers: int = 1, extra: list[str] | None = None) -> list[str]:
     """``hongbao serve`` as this interpreter runs it."""
-    return [sys.executable, "-m", "hongbao.harness.cli", "serve", "--store", store, "--port", str(port),
-            "--seed", str(seed), "--workers", str(workers), *(extra or [])]
+    return [
+        sys.executable,
+        "-m",
+        "hongbao.harness.cli",
+        "serve",
+        "--store",
+        store,
+        "--port",
+        str(port),
+        "--seed",
+        str(seed),
+        "--workers",
+        str(workers),
+        *(extra or []),
+    ]
 
 
 def healthy(base_url: str) -> bool:
     """GET /healthz answers ok (the reference service is up and its store reachable)."""
     from hongbao.loadtests.adapters.keepalive import KeepAliveHttp
     from hongbao.loadtests.adapters.reference import ReferenceAdapter
+
     http = KeepAliveHttp(base_url, timeout_s=2)
     try:
         return ReferenceAdapter().ready(http)
@@ -230,12 +273,23 @@ def healthy(base_url: str) -> bool:
 class ServiceProc(Restartable):
     """``hongbao serve --store STORE`` (``workers`` processes) on a fixed loopback port."""
 
-    def __init__(self, store: str, log_path: Path | None = None, seed: int = 0, port: int | None = None,
-                 workers: int = 1, extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        store: str,
+        log_path: Path | None = None,
+        seed: int = 0,
+        port: int | None = None,
+        workers: int = 1,
+        extra_args: list[str] | None = None,
+    ) -> None:
         self.store, self.seed, self.port = store, seed, port or free_port()
-        super().__init__(serve_command(store, self.port, seed, workers, extra_args),
-                         lambda: healthy(self.base_url), what="hongbao serve", log=log_path,
-                         timeout_s=60.0)  # a first start compiles the kernels
+        super().__init__(
+            serve_command(store, self.port, seed, workers, extra_args),
+            lambda: healthy(self.base_url),
+            what="hongbao serve",
+            log=log_path,
+            timeout_s=60.0,
+        )  # a first start compiles the kernels
 
     @property
     def base_url(self) -> str:

@@ -9,6 +9,7 @@ plan (stores/online_plan.py), so the ledger and the audit are the same as behind
 
 Request type is "redis"; outcome names are the HTTP storm's (grab, grab sold_out, ...).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,20 +31,20 @@ from hongbao.loadtests.users import POOL, SCENARIO, _identity, grabber_wait_time
 
 REDIS_URL = os.environ.get("HONGBAO_REDIS_URL", "redis://127.0.0.1:6379/0")
 _client: redis.Redis | None = None
-_plans: dict[int, OnlinePlan] = {}     # on_grab envelope -> predicted shares (per process)
+_plans: dict[int, OnlinePlan] = {}  # on_grab envelope -> predicted shares (per process)
 GRAB_SOURCE, _ = rs._script("grab")
 _OUTCOMES = {"o": outcomes.GRAB, "r": outcomes.REPEAT, "s": outcomes.SOLD_OUT, "e": outcomes.EXPIRED}
 
 
 def client() -> redis.Redis:
     global _client
-    if _client is None:   # per process, after Locust's fork
+    if _client is None:  # per process, after Locust's fork
         _client = redis.Redis.from_url(REDIS_URL, decode_responses=True, max_connections=512)
     return _client
 
 
-_asyncio_lock = gevent.lock.BoundedSemaphore(1)   # one asyncio loop at a time per thread
-_async: dict = {}                                  # this process's asyncio loop and RedisStore
+_asyncio_lock = gevent.lock.BoundedSemaphore(1)  # one asyncio loop at a time per thread
+_async: dict = {}  # this process's asyncio loop and RedisStore
 
 
 def create_envelopes(bodies: list[dict]) -> list[int]:
@@ -61,31 +62,53 @@ def create_envelopes(bodies: list[dict]) -> list[int]:
 
 def _json(body: dict) -> bytes:
     import json
+
     return json.dumps(body).encode()
 
 
 def create_hot_redis(environment) -> list[int]:
-    return create_envelopes([{"sender": f"hot-sender-{i}", "total_cents": SCENARIO.hot_total_cents,
-                              "count": SCENARIO.hot_count, "algorithm": SCENARIO.algorithm,
-                              "mode": SCENARIO.mode, "expires_in_s": SCENARIO.expires_in_s}
-                             for i in range(SCENARIO.hot_envelopes)])
+    return create_envelopes(
+        [
+            {
+                "sender": f"hot-sender-{i}",
+                "total_cents": SCENARIO.hot_total_cents,
+                "count": SCENARIO.hot_count,
+                "algorithm": SCENARIO.algorithm,
+                "mode": SCENARIO.mode,
+                "expires_in_s": SCENARIO.expires_in_s,
+            }
+            for i in range(SCENARIO.hot_envelopes)
+        ]
+    )
 
 
 recorder.HOT_FACTORY[0] = create_hot_redis
 
 
 def _fire(name: str, start: float, user_id: str, exc: Exception | None = None) -> None:
-    events.request.fire(request_type="redis", name=name, response_time=(time.perf_counter() - start) * 1000,
-                        response_length=0, exception=exc, context={"user_id": user_id})
+    events.request.fire(
+        request_type="redis",
+        name=name,
+        response_time=(time.perf_counter() - start) * 1000,
+        response_length=0,
+        exception=exc,
+        context={"user_id": user_id},
+    )
 
 
 def _plan(envelope_id: int) -> OnlinePlan:
     plan = _plans.get(envelope_id)
     if plan is None:
-        algorithm, m, mx, count = client().hmget(rs.keys(envelope_id)["meta"], "algorithm", "min_cents",
-                                                 "max_cents", "count")
-        config = {"id": envelope_id, "algorithm": algorithm, "min_cents": int(m),
-                  "max_cents": int(mx) if mx else None, "count": int(count)}
+        algorithm, m, mx, count = client().hmget(
+            rs.keys(envelope_id)["meta"], "algorithm", "min_cents", "max_cents", "count"
+        )
+        config = {
+            "id": envelope_id,
+            "algorithm": algorithm,
+            "min_cents": int(m),
+            "max_cents": int(mx) if mx else None,
+            "count": int(count),
+        }
         plan = _plans[envelope_id] = OnlinePlan(config, SCENARIO.seed)
     return plan
 
@@ -127,6 +150,7 @@ class RedisSender(User):
 
     def create(self) -> None:
         from hongbao.loadtests.users import SenderUser
+
         body = SenderUser.envelope_body(self)
         start = time.perf_counter()
         try:
@@ -157,7 +181,7 @@ class RedisGrabber(User):
         self.tried.add(eid)
         name = self.grab_one(eid)
         if name == outcomes.GRAB and SCENARIO.retry_share and self.rng.random() < SCENARIO.retry_share:
-            self.grab_one(eid)   # a client retry: same user, same request_id
+            self.grab_one(eid)  # a client retry: same user, same request_id
 
     def grab_one(self, eid: int) -> str | None:
         start = time.perf_counter()

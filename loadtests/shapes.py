@@ -3,6 +3,7 @@ plays the shape named in the scenario (steady, countdown, herd, ramp: see
 loadtests/storm/shape_plan.py for each one's parameters) and ends the run after ``duration_s``,
 or, for a ramp with stop limits, after the first step past them (loadtests/storm/ramp_stop.py).
 """
+
 from __future__ import annotations
 
 from locust import LoadTestShape

@@ -17,6 +17,7 @@ User ids are derived from the worker index and a per-process counter, never at i
 locustfile is imported once and then forked by ``--processes``, so an id made at import time is the
 same in every worker.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -40,8 +41,8 @@ from hongbao.loadtests.storm.scenario import Scenario, arrival_plan, from_env
 SCENARIO: Scenario = from_env()
 _user_numbers = itertools.count(1)
 POOL = EnvelopePool(SCENARIO.pool_size)
-ADAPTER = load_adapter(os.environ.get(ADAPTER_ENV))   # the reference contract unless --adapter
-RECORDING = Recording()                                 # this process's; recorder.py ships and merges it
+ADAPTER = load_adapter(os.environ.get(ADAPTER_ENV))  # the reference contract unless --adapter
+RECORDING = Recording()  # this process's; recorder.py ships and merges it
 
 
 def identity(worker_index: int, role: str) -> tuple[str, random.Random]:
@@ -63,17 +64,32 @@ def grabber_wait_time():
 
 
 def new_grabber(environment, worker_index: int, host: str | None = None) -> Grabber:
-    return Grabber(host or environment.host, lambda: identity(worker_index, "g"), scenario=SCENARIO,
-                   adapter=ADAPTER, pool=POOL, recording=RECORDING, fire=environment.events.request.fire)
+    return Grabber(
+        host or environment.host,
+        lambda: identity(worker_index, "g"),
+        scenario=SCENARIO,
+        adapter=ADAPTER,
+        pool=POOL,
+        recording=RECORDING,
+        fire=environment.events.request.fire,
+    )
 
 
 def start_open_pool(environment, origin: float, index: int, count: int, host: str | None = None) -> OpenPool:
     """This process's share (``index`` of ``count``) of the open model's arrivals from ``origin``,
     grabbing from ``host`` (a worker may learn the host from the master before Locust tells it)."""
     worker_index = getattr(environment.runner, "worker_index", 0)
-    pool = OpenPool(arrival_plan(SCENARIO), origin, index, count, tolerance_s=SCENARIO.tolerance_ms / 1000.0,
-                    pre_allocated=SCENARIO.pre_allocated_users, max_users=SCENARIO.max_users,
-                    recording=RECORDING, make_grabber=lambda _: new_grabber(environment, worker_index, host))
+    pool = OpenPool(
+        arrival_plan(SCENARIO),
+        origin,
+        index,
+        count,
+        tolerance_s=SCENARIO.tolerance_ms / 1000.0,
+        pre_allocated=SCENARIO.pre_allocated_users,
+        max_users=SCENARIO.max_users,
+        recording=RECORDING,
+        make_grabber=lambda _: new_grabber(environment, worker_index, host),
+    )
     pool.start()
     return pool
 
@@ -81,7 +97,7 @@ def start_open_pool(environment, origin: float, index: int, count: int, host: st
 class SenderUser(User):
     """Creates cold envelopes at a steady pace for this worker's grabbers."""
 
-    abstract = True          # the locustfile makes it concrete only when the scenario has senders
+    abstract = True  # the locustfile makes it concrete only when the scenario has senders
     fixed_count = max(SCENARIO.senders, 1)
 
     def wait_time(self):
@@ -101,8 +117,14 @@ class SenderUser(User):
             count = self.rng.randint(*SCENARIO.cold_count)
             lo, hi = SCENARIO.cold_total_cents
             total = self.rng.randint(max(lo, count), hi)
-        return NewEnvelope(sender=self.user_id, total_cents=total, count=count, algorithm=SCENARIO.algorithm,
-                           mode=SCENARIO.mode, expires_in_s=SCENARIO.expires_in_s)
+        return NewEnvelope(
+            sender=self.user_id,
+            total_cents=total,
+            count=count,
+            algorithm=SCENARIO.algorithm,
+            mode=SCENARIO.mode,
+            expires_in_s=SCENARIO.expires_in_s,
+        )
 
     def create(self) -> None:
         spec, timed = self.new_envelope(), self.timed
@@ -116,11 +138,17 @@ class SenderUser(User):
             POOL.add_cold(envelope_id)
             RECORDING.add_envelope(envelope_id, spec.total_cents, spec.count, spec.min_cents)
         if not timed.sent_at:
-            return          # the adapter made no request (envelopes prepared beforehand): nothing to time
+            return  # the adapter made no request (envelopes prepared beforehand): nothing to time
         ms = (time.time() - timed.sent_at) * 1000.0
         RECORDING.add(outcomes.CREATE, ms, exc is not None, self.user_id)
-        self.environment.events.request.fire(request_type="POST", name=outcomes.CREATE, response_time=ms,
-                                             response_length=timed.length, exception=exc, context=RECORDED)
+        self.environment.events.request.fire(
+            request_type="POST",
+            name=outcomes.CREATE,
+            response_time=ms,
+            response_length=timed.length,
+            exception=exc,
+            context=RECORDED,
+        )
 
     tasks = [create]
 

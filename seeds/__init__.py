@@ -4,6 +4,7 @@ to find them.
 They travel as the package ``hongbao.seeds``; a file is found by name (``--scenario countdown``) or
 by path, and a user's own TOML files work the same way.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,5 +37,6 @@ def find_toml(name_or_path: str | Path, kind: str, flag: str) -> Path:
         if shipped.is_file():
             return shipped
     known = ", ".join(shipped_names(kind)) or "none"
-    raise FileNotFoundError(f"{flag}: file not found: {str(name_or_path)!r}, and no shipped {kind} of that "
-                            f"name (shipped: {known})")
+    raise FileNotFoundError(
+        f"{flag}: file not found: {str(name_or_path)!r}, and no shipped {kind} of that name (shipped: {known})"
+    )

@@ -2,6 +2,7 @@
 bearer token, errors as HTTP 200 + code) started as a real process on loopback, stormed by real
 Locust through hongbao.loadtests.examples.yuan_adapter, with and without its ledger export, clean
 and with planted bugs. Plus the client-side audit and the target rules on their own."""
+
 from __future__ import annotations
 
 import json
@@ -10,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from hongbao.harness.cli import main
-from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.report.sections.storm import markdown
 from hongbao.loadtests.adapters import BaseAdapter, load_adapter
 from hongbao.loadtests.adapters.reference import ReferenceAdapter
 from hongbao.loadtests.audit_client import audit_grants
+from hongbao.loadtests.exitcodes import Exit
 from hongbao.loadtests.storm.target import check_target, is_loopback
 from tests.support.yuan_proc import yuan_service
 
@@ -32,8 +33,21 @@ def _scenario(tmp_path: Path) -> Path:
 
 def _storm(tmp_path: Path, url: str, *extra: str) -> tuple[int, dict]:
     out = tmp_path / "run"
-    code = main(["storm", "--scenario", str(_scenario(tmp_path)), "--host", url, "--adapter", ADAPTER,
-                 "--out", str(out), "--no-progress", *extra])
+    code = main(
+        [
+            "storm",
+            "--scenario",
+            str(_scenario(tmp_path)),
+            "--host",
+            url,
+            "--adapter",
+            ADAPTER,
+            "--out",
+            str(out),
+            "--no-progress",
+            *extra,
+        ]
+    )
     return code, json.loads((out / "storm.json").read_text())
 
 
@@ -54,9 +68,15 @@ def test_example_service_stormed_through_its_adapter_audits_clean(tmp_path, expo
     assert final["grab"][0] == t["grabs_ok"] and final["grab repeat"][0] == t["repeat"]
     assert final["grab sold_out"][0] == t["sold_out"]
     assert d["timeline"] and d["latency_ms"]["grab"]["count"] == t["grabs_ok"]
-    assert d["target"] == {"url": url, "loopback": True, "started_by_kit": False, "adapter": ADAPTER,
-                           "metrics": [url + "/metrics"], "service_cpu_from": f"prometheus {url}/metrics"}
-    assert d["cpu"]["roles"]["service"]["mean_percent"] > 0     # read from process_cpu_seconds_total
+    assert d["target"] == {
+        "url": url,
+        "loopback": True,
+        "started_by_kit": False,
+        "adapter": ADAPTER,
+        "metrics": [url + "/metrics"],
+        "service_cpu_from": f"prometheus {url}/metrics",
+    }
+    assert d["cpu"]["roles"]["service"]["mean_percent"] > 0  # read from process_cpu_seconds_total
     if export:
         assert audit["source"] == "ledger export" and "conservation" in audit["checks_ran"]
         assert audit["reconciliation"]["acknowledged_grabs"] == t["grabs_ok"]
@@ -72,10 +92,13 @@ def test_example_service_stormed_through_its_adapter_audits_clean(tmp_path, expo
 @pytest.mark.storm
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("export", [True, False], ids=["ledger-export", "client-side"])
-@pytest.mark.parametrize("bug,ledger_check,client_check", [
-    ("double-pay", "no double grab", "no user granted twice in one envelope"),
-    ("lost-cent", "conservation", "a fully granted envelope paid exactly its total"),
-])
+@pytest.mark.parametrize(
+    "bug,ledger_check,client_check",
+    [
+        ("double-pay", "no double grab", "no user granted twice in one envelope"),
+        ("lost-cent", "conservation", "a fully granted envelope paid exactly its total"),
+    ],
+)
 def test_planted_bugs_are_caught_through_the_adapter(tmp_path, bug, ledger_check, client_check, export):
     args = ("--bug", bug) + (() if export else ("--no-export",))
     with yuan_service(*args) as url:
@@ -89,8 +112,18 @@ def test_client_side_audit_names_each_violation():
     envelopes = {"A": [100, 2, 1], "B": [50, 5, 5], "C": [30, 3, 1]}
     clean = audit_grants([["A", "u1", 60], ["A", "u2", 40], ["B", "u1", 5], ["C", "u1", 10]], envelopes)
     assert clean.ok and clean.source.startswith("client side") and clean.not_run
-    bad = audit_grants([["A", "u1", 60], ["A", "u1", 50], ["A", "u3", 1], ["B", "u1", 4],
-                        ["C", "u1", 10], ["C", "u2", 10], ["C", "u3", 9]], envelopes)
+    bad = audit_grants(
+        [
+            ["A", "u1", 60],
+            ["A", "u1", 50],
+            ["A", "u3", 1],
+            ["B", "u1", 4],
+            ["C", "u1", 10],
+            ["C", "u2", 10],
+            ["C", "u3", 9],
+        ],
+        envelopes,
+    )
     msgs = "\n".join(bad.messages())
     assert not bad.ok
     assert "user 'u1' granted 2 times" in msgs and "3 grants > count 2" in msgs
@@ -124,8 +157,11 @@ def test_storm_refuses_a_remote_target_and_an_adapter_without_host(tmp_path, cap
 
 def test_load_adapter():
     assert isinstance(load_adapter(None), ReferenceAdapter) and isinstance(load_adapter(ADAPTER), BaseAdapter)
-    for spec, needle in (("nomodule", "module:Class"), ("no.such.module:X", "cannot load"),
-                         ("hongbao.loadtests.audit:audit_ledger", "subclass")):
+    for spec, needle in (
+        ("nomodule", "module:Class"),
+        ("no.such.module:X", "cannot load"),
+        ("hongbao.loadtests.audit:audit_ledger", "subclass"),
+    ):
         with pytest.raises(ValueError, match=needle):
             load_adapter(spec)
 
@@ -137,8 +173,24 @@ def test_capacity_of_a_separate_service_through_its_adapter_and_metrics(tmp_path
     """The example service as its own process: the kit did not start it, so the service's CPU per
     grab comes from its /metrics (process_cpu_seconds_total), and the projection rests on it."""
     with yuan_service(host="127.0.0.3") as url:
-        code = main(["capacity", "--host", url, "--adapter", ADAPTER, "--metrics", url + "/metrics",
-                     "--steps", "2", "--step-seconds", "3", "--out", str(tmp_path / "cap"), "--no-report"])
+        code = main(
+            [
+                "capacity",
+                "--host",
+                url,
+                "--adapter",
+                ADAPTER,
+                "--metrics",
+                url + "/metrics",
+                "--steps",
+                "2",
+                "--step-seconds",
+                "3",
+                "--out",
+                str(tmp_path / "cap"),
+                "--no-report",
+            ]
+        )
     assert code == Exit.OK
     doc = json.loads((tmp_path / "cap" / "capacity.json").read_text())
     assert doc["service_target"]["url"] == url and doc["service_target"]["metrics"] == [url + "/metrics"]
@@ -159,18 +211,35 @@ def test_envelopes_prepared_by_the_user_are_stormed_by_id(tmp_path, monkeypatch)
     from hongbao.loadtests.adapters import NewEnvelope
     from hongbao.loadtests.adapters.http import BlockingHttp
     from hongbao.loadtests.examples.yuan_adapter import YuanAdapter
+
     scenario = tmp_path / "prepared.toml"
-    scenario.write_text(SMOKE.read_text().replace("duration_s = 5", "duration_s = 3")
-                        .replace("senders = 2", "senders = 1").replace("sender_interval_s = 0.1", "sender_interval_s = 0.2"))
+    scenario.write_text(
+        SMOKE.read_text()
+        .replace("duration_s = 5", "duration_s = 3")
+        .replace("senders = 2", "senders = 1")
+        .replace("sender_interval_s = 0.1", "sender_interval_s = 0.2")
+    )
     with yuan_service() as url:
         http, adapter = BlockingHttp(url), YuanAdapter()
         sizes = [(10_000, 20)] + [(888, 8), (666, 6)] * 20
         ids = [f"{t}:{c}:{adapter.create_envelope(http, NewEnvelope('prep', t, c))}" for t, c in sizes]
         monkeypatch.setenv("PREPARED_ENVELOPES", ",".join(ids))
         out = tmp_path / "run"
-        code = main(["storm", "--scenario", str(scenario), "--host", url, "--adapter",
-                     "tests.support.prepared_adapter:PreparedYuanAdapter", "--out", str(out), "--no-progress"])
+        code = main(
+            [
+                "storm",
+                "--scenario",
+                str(scenario),
+                "--host",
+                url,
+                "--adapter",
+                "tests.support.prepared_adapter:PreparedYuanAdapter",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
     d = json.loads((out / "storm.json").read_text())
     assert code == Exit.OK, d["exit"]
-    assert d["totals"]["by_name"]["create envelope"]["requests"] == 0      # nothing created during the storm
+    assert d["totals"]["by_name"]["create envelope"]["requests"] == 0  # nothing created during the storm
     assert d["totals"]["grabs_ok"] > 0 and d["audit"]["ok"] and d["audit"]["envelopes"] == len(sizes)

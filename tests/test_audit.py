@@ -1,4 +1,5 @@
 """The post-storm audit on hand-made ledgers: each known defect is named in the failure."""
+
 from __future__ import annotations
 
 import copy
@@ -9,25 +10,53 @@ from hongbao.loadtests.audit import audit_ledger, fairness_by_order, jain_index
 
 
 def _env(eid, total, count, remaining, remaining_count, refunded=0):
-    return {"id": eid, "sender": "s", "total_cents": total, "count": count,
-            "remaining_cents": remaining, "remaining_count": remaining_count,
-            "refunded_cents": refunded, "algorithm": "double_mean", "mode": "on_grab"}
+    return {
+        "id": eid,
+        "sender": "s",
+        "total_cents": total,
+        "count": count,
+        "remaining_cents": remaining,
+        "remaining_count": remaining_count,
+        "refunded_cents": refunded,
+        "algorithm": "double_mean",
+        "mode": "on_grab",
+    }
 
 
 def _grab(eid, user, amount, seq):
-    return {"kind": "grab", "envelope_id": eid, "user": user, "request_id": f"{user}:{eid}",
-            "amount_cents": amount, "seq": seq, "ts": 1.0}
+    return {
+        "kind": "grab",
+        "envelope_id": eid,
+        "user": user,
+        "request_id": f"{user}:{eid}",
+        "amount_cents": amount,
+        "seq": seq,
+        "ts": 1.0,
+    }
 
 
 @pytest.fixture
 def clean() -> dict:
-    return {"envelopes": [_env(1, 1000, 3, 0, 0), _env(2, 500, 4, 200, 2),
-                          _env(3, 300, 2, 0, 1, refunded=100)],
-            "entries": [_grab(1, "a", 400, 0), _grab(1, "b", 350, 1), _grab(1, "c", 250, 2),
-                        _grab(2, "a", 100, 0), _grab(2, "b", 200, 1),
-                        _grab(3, "c", 200, 0),
-                        {"kind": "refund", "envelope_id": 3, "user": "s", "request_id": "r3",
-                         "amount_cents": 100, "seq": None, "ts": 2.0}]}
+    return {
+        "envelopes": [_env(1, 1000, 3, 0, 0), _env(2, 500, 4, 200, 2), _env(3, 300, 2, 0, 1, refunded=100)],
+        "entries": [
+            _grab(1, "a", 400, 0),
+            _grab(1, "b", 350, 1),
+            _grab(1, "c", 250, 2),
+            _grab(2, "a", 100, 0),
+            _grab(2, "b", 200, 1),
+            _grab(3, "c", 200, 0),
+            {
+                "kind": "refund",
+                "envelope_id": 3,
+                "user": "s",
+                "request_id": "r3",
+                "amount_cents": 100,
+                "seq": None,
+                "ts": 2.0,
+            },
+        ],
+    }
 
 
 def test_clean_ledger_passes(clean):
@@ -39,7 +68,7 @@ def test_clean_ledger_passes(clean):
 
 def test_lost_cent_is_named(clean):
     bad = copy.deepcopy(clean)
-    bad["entries"][1]["amount_cents"] = 349          # one cent vanished on envelope 1
+    bad["entries"][1]["amount_cents"] = 349  # one cent vanished on envelope 1
     res = audit_ledger(bad)
     assert not res.ok
     (msg,) = res.messages()
@@ -55,14 +84,14 @@ def test_created_money_is_named(clean):
 
 def test_double_grab_is_named(clean):
     bad = copy.deepcopy(clean)
-    bad["entries"][4]["user"] = "a"                   # user a grabbed envelope 2 twice
+    bad["entries"][4]["user"] = "a"  # user a grabbed envelope 2 twice
     msgs = audit_ledger(bad).messages()
     assert any(m.startswith("no double grab") and "envelope 2: user 'a' grabbed 2 times" in m for m in msgs)
 
 
 def test_over_count_is_named(clean):
     bad = copy.deepcopy(clean)
-    bad["entries"].append(_grab(1, "d", 0 + 1, 3))      # a 4th grab of a 3-share envelope
+    bad["entries"].append(_grab(1, "d", 0 + 1, 3))  # a 4th grab of a 3-share envelope
     bad["envelopes"][0]["remaining_cents"] = -1
     msgs = audit_ledger(bad).messages()
     assert any("envelope 1: 4 grabs > count 3" in m for m in msgs)
@@ -116,7 +145,7 @@ def test_jain_index_bounds():
 
 def test_fairness_by_order_flags_a_position_bias():
     envs, grabs = {}, []
-    for eid in range(1, 41):           # the first grabber always gets 70 of 100 cents
+    for eid in range(1, 41):  # the first grabber always gets 70 of 100 cents
         envs[eid] = _env(eid, 100, 4, 0, 0)
         for seq, amount in enumerate([70, 10, 10, 10]):
             grabs.append(_grab(eid, f"u{seq}", amount, seq))
@@ -128,8 +157,9 @@ def test_fairness_by_order_flags_a_position_bias():
 
 def test_scorecard_runs_on_a_common_envelope_size():
     from hongbao.loadtests.audit import scorecard_by_size
+
     envs, grabs = {}, []
-    for eid in range(1, 41):           # position 1 always gets 70 of 100 cents: clearly unfair
+    for eid in range(1, 41):  # position 1 always gets 70 of 100 cents: clearly unfair
         envs[eid] = _env(eid, 100, 4, 0, 0)
         for seq, amount in enumerate([70, 10, 10, 10]):
             grabs.append(_grab(eid, f"u{seq}", amount, seq))
@@ -143,6 +173,7 @@ def test_audit_command_on_a_saved_ledger(clean, tmp_path, capsys):
     import json
 
     from hongbao.loadtests.audit import main
+
     path = tmp_path / "ledger.json"
     path.write_text(json.dumps(clean))
     assert main([str(path)]) == 0

@@ -1,4 +1,5 @@
 """harness.baseref: a git commit's kernels imported beside the working ones, under another name."""
+
 from __future__ import annotations
 
 import subprocess
@@ -18,22 +19,30 @@ def _git(repo, *args: str) -> str:
 
 
 def test_imports_of_the_package_are_repointed_and_nothing_else():
-    source = ("from kernels import rng\nfrom kernels._jit import jit\n    from kernels.steps import a, b\n"
-              "import kernels\nimport kernels.batch as kb\nfrom kernelsx import y\n"
-              "NAME = 'kernels.baseline'\n# see kernels/steps.py\n")
+    source = (
+        "from kernels import rng\nfrom kernels._jit import jit\n    from kernels.steps import a, b\n"
+        "import kernels\nimport kernels.batch as kb\nfrom kernelsx import y\n"
+        "NAME = 'kernels.baseline'\n# see kernels/steps.py\n"
+    )
     out = baseref.repoint_imports(source, "kernels_at_abc")
     assert out.splitlines() == [
-        "from kernels_at_abc import rng", "from kernels_at_abc._jit import jit",
+        "from kernels_at_abc import rng",
+        "from kernels_at_abc._jit import jit",
         "    from kernels_at_abc.steps import a, b",
-        "import kernels_at_abc", "import kernels_at_abc.batch as kb", "from kernelsx import y",
-        "NAME = 'kernels.baseline'", "# see kernels/steps.py"]
+        "import kernels_at_abc",
+        "import kernels_at_abc.batch as kb",
+        "from kernelsx import y",
+        "NAME = 'kernels.baseline'",
+        "# see kernels/steps.py",
+    ]
 
 
 def test_a_commit_is_loaded_as_committed_not_as_in_the_working_tree(tmp_path):
     repo = tmp_path / "repo"
     (repo / "kernels").mkdir(parents=True)
     (repo / "kernels" / "__init__.py").write_text(
-        "from kernels.part import VALUE\n\ndef split_batch(*a, **k):\n    return VALUE\n")
+        "from kernels.part import VALUE\n\ndef split_batch(*a, **k):\n    return VALUE\n"
+    )
     (repo / "kernels" / "part.py").write_text("VALUE = 1\n")
     _git(tmp_path, "init", "-q", str(repo))
     _git(repo, "add", "-A")
@@ -80,16 +89,18 @@ def test_primed_kernels_are_loaded_from_numbas_cache_not_compiled_here(head_base
     base, _ = head_base
     totals = np.array([1_000, 20_000, 30_000], dtype=np.int64)
     for parallel, kernel in ((False, base.batch.split_fixed_serial), (True, base.batch.split_fixed_parallel)):
-        base.split_batch(totals, 10, algorithm="double_mean", seed=3, parallel=parallel,
-                         out=np.empty((3, 10), dtype=np.int64))
+        base.split_batch(
+            totals, 10, algorithm="double_mean", seed=3, parallel=parallel, out=np.empty((3, 10), dtype=np.int64)
+        )
         assert sum(kernel.stats.cache_hits.values()) >= 1 and not kernel.stats.cache_misses, kernel
 
 
 def test_unknown_ref_is_refused_naming_the_flag(tmp_path):
     with pytest.raises(UnusableInput, match=r"--base-ref no-such-ref-xyz: no such commit"):
         baseref.kernels_at("no-such-ref-xyz", cache=tmp_path)
-    res = hongbao("bench", "--filter", "double_mean-serial-c10", "--base-ref", "no-such-ref-xyz",
-                  "--out", str(tmp_path / "run"))
+    res = hongbao(
+        "bench", "--filter", "double_mean-serial-c10", "--base-ref", "no-such-ref-xyz", "--out", str(tmp_path / "run")
+    )
     assert res.returncode == 2 and "--base-ref no-such-ref-xyz: no such commit" in res.stderr
     assert not (tmp_path / "run").exists()
 

@@ -1,5 +1,6 @@
 """``hongbao bench`` runs the installed kit's suites whatever folder it stands in, including another
 checkout or git worktree of this repository (whose harness/suites would otherwise shadow them)."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,22 @@ def test_bench_runs_the_installed_suites_from_a_git_worktree_of_another_clone(tm
         suite = worktree / "harness" / "suites" / name
         suite.write_text(TRIPWIRE + suite.read_text())
     out = tmp_path / "run"
-    res = subprocess.run([sys.executable, "-m", "hongbao.harness.cli", "bench", "--filter", "double_mean-serial-c10-",
-                          "--out", str(out)], cwd=worktree, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hongbao.harness.cli",
+            "bench",
+            "--filter",
+            "double_mean-serial-c10-",
+            "--out",
+            str(out),
+        ],
+        cwd=worktree,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     doc = json.loads((out / "benchmark.json").read_text())
     assert [b["name"] for b in doc["benchmarks"]] == ["bench_split[double_mean-serial-c10-n20000]"]

@@ -1,4 +1,5 @@
 """Parallel benchmarks: each round paired with a serial run of the same batch just before it."""
+
 from __future__ import annotations
 
 import pytest
@@ -47,10 +48,28 @@ def test_alternating_pair_times_both_sides_beside_every_round_in_both_orders():
     assert pair.order == ["base-first", "new-first", "base-first", "new-first"]
     assert len(pair.samples) == 4 and len(pair.new_samples) == 4
     # base-first: untimed base, timed base, timed new; new-first: untimed new, timed new, timed base
-    assert log == ["control", "base", "base", "new", "ROUND",
-                   "control", "new", "new", "base", "ROUND",
-                   "control", "base", "base", "new", "ROUND",
-                   "control", "new", "new", "base", "ROUND"]
+    assert log == [
+        "control",
+        "base",
+        "base",
+        "new",
+        "ROUND",
+        "control",
+        "new",
+        "new",
+        "base",
+        "ROUND",
+        "control",
+        "base",
+        "base",
+        "new",
+        "ROUND",
+        "control",
+        "new",
+        "new",
+        "base",
+        "ROUND",
+    ]
 
 
 def test_base_pair_figures_are_the_median_of_new_over_base():

@@ -1,4 +1,5 @@
 """``hongbao bench --repeat``: a baseline built from the median repeat of each benchmark."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ def test_median_of_repeats_takes_each_benchmark_whole_from_the_middle_repeat():
     assert merged["hongbao"]["repeats"] == 3
     assert len(merged["benchmarks"]) == len(real["benchmarks"])
     for got, orig in zip(merged["benchmarks"], real["benchmarks"]):
-        assert got["extra_info"]["picked_from_repeat"] == 3          # the x2 document
+        assert got["extra_info"]["picked_from_repeat"] == 3  # the x2 document
         assert got["stats"]["data"] == [x * 2.0 for x in orig["stats"]["data"]]
 
 

@@ -1,4 +1,5 @@
 """``hongbao bench``: real (small) runs write pytest-benchmark's own JSON with the kit's figures."""
+
 from __future__ import annotations
 
 import json
@@ -73,9 +74,10 @@ def test_extra_info_figures_are_consistent_ratios(doc):
 
 
 def test_pytest_benchmark_compare_reads_the_json(run_dir):
-    exe = Path(sys.executable).parent / "pytest-benchmark"   # the console script pytest-benchmark installs
-    res = subprocess.run([str(exe), "compare", str(run_dir / "benchmark.json")], capture_output=True, text=True,
-                         timeout=60)
+    exe = Path(sys.executable).parent / "pytest-benchmark"  # the console script pytest-benchmark installs
+    res = subprocess.run(
+        [str(exe), "compare", str(run_dir / "benchmark.json")], capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stderr
     assert "double_mean-serial-c10-n20000" in res.stdout
 
@@ -119,8 +121,11 @@ def test_quick_profile_keeps_python_batches_small():
 
 def test_report_plots_the_paired_rounds_and_gives_the_spread(run_dir):
     from hongbao.harness.cli import main
+
     assert main(["report", str(run_dir)]) == 0
     md = (run_dir / "report.md").read_text()
-    assert re.search(r"\| parallel \(2 threads\) vs serial \| \d+\.\d\d \(quartiles \d+\.\d\d-\d+\.\d\d\) \| 1\.7 \|", md)
+    assert re.search(
+        r"\| parallel \(2 threads\) vs serial \| \d+\.\d\d \(quartiles \d+\.\d\d-\d+\.\d\d\) \| 1\.7 \|", md
+    )
     html = (run_dir / "report.html").read_text()
     assert 'alt="bench_parallel_rounds"' in html

@@ -1,5 +1,6 @@
 """``hongbao bisect``: the bisection's logic on constructed judgements, then real runs on a temporary
 history with a slowdown planted at a known commit (tests/support/planted_history.py)."""
+
 from __future__ import annotations
 
 import json
@@ -28,6 +29,7 @@ def _judge(ratios: list[tuple[float, float, float]]):
         step.call = bs.call(cases, bad, 0.02)
         seen.append(index)
         return step
+
     return judge, seen
 
 
@@ -83,9 +85,28 @@ def test_the_range_holds_only_the_commits_that_change_the_kernels(tmp_path, monk
 
 
 def _bisect(repo: Path, good: str, bad: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hongbao.harness.cli", "bisect", good, bad, "--filter", FILTER,
-                           "--processes", "3", "--max-time", "0.05", "--out", str(out)],
-                          cwd=repo, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hongbao.harness.cli",
+            "bisect",
+            good,
+            bad,
+            "--filter",
+            FILTER,
+            "--processes",
+            "3",
+            "--max-time",
+            "0.05",
+            "--out",
+            str(out),
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
 """The gate's calibration script (harness/calibrate.py) and its planted slowdowns, without timing asserts."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,14 @@ def test_planted_sizes_are_measured_for_every_serial_case():
 
 
 def _record(series: str, code: int, changes: dict[str, float]) -> dict:
-    return {"series": series, "exit": code, "bench_seconds": 1.0, "seconds": 2.0, "load_average_1m": 3.5,
-            "rows": {k: {"change": v, "verdict": "x", "judged": "processes"} for k, v in changes.items()}}
+    return {
+        "series": series,
+        "exit": code,
+        "bench_seconds": 1.0,
+        "seconds": 2.0,
+        "load_average_1m": 3.5,
+        "rows": {k: {"change": v, "verdict": "x", "judged": "processes"} for k, v in changes.items()},
+    }
 
 
 def test_a_calibration_resumes_from_the_verdicts_already_written(tmp_path, capsys, monkeypatch):
@@ -69,10 +76,17 @@ def test_the_default_series_runs_the_gate_with_only_the_flags_a_user_types(tmp_p
     def record(args, log):
         commands.append(args)
         return 2  # as if the bench failed: one_run stops after the bench command
+
     monkeypatch.setattr(calibrate, "_hongbao", record)
     opts = argparse.Namespace(
-        profile="quick", filter=None, base_ref="HEAD", processes=5, baseline=tmp_path, confirm=2,
-        thresholds=tmp_path / "t.toml")
+        profile="quick",
+        filter=None,
+        base_ref="HEAD",
+        processes=5,
+        baseline=tmp_path,
+        confirm=2,
+        thresholds=tmp_path / "t.toml",
+    )
     for series in ("default", "aa"):
         with pytest.raises(RuntimeError, match="bench failed"):
             calibrate.one_run(series, tmp_path / series, opts)

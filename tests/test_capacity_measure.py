@@ -1,5 +1,6 @@
 """Store-side capacity figures on real stores: tracemalloc for the memory store, MEMORY USAGE and the
 grab script's CPU cost on a real redis-server (started here on a free loopback port)."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,6 +29,7 @@ def test_redis_figures_measure_real_keys_and_leave_the_server_clean():
     assert fig["bytes_per_envelope_fresh"] > 0
     assert fig["bytes_per_envelope_grabbed"] > fig["bytes_per_envelope_fresh"]
     assert fig["redis_cpu_seconds"] > 0 and fig["grabs_per_redis_core"] == pytest.approx(
-        fig["grabs"] / fig["redis_cpu_seconds"])
-    assert fig["redis_pid"] == srv.pid                       # CPU read from the server we started
-    assert left <= {"hb:envelope_id"}                        # the measurement's envelopes are gone
+        fig["grabs"] / fig["redis_cpu_seconds"]
+    )
+    assert fig["redis_pid"] == srv.pid  # CPU read from the server we started
+    assert left <= {"hb:envelope_id"}  # the measurement's envelopes are gone

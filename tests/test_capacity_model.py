@@ -1,4 +1,5 @@
 """Capacity planning, the pure parts: target parsing, presets, knee finding, projection arithmetic."""
+
 from __future__ import annotations
 
 import math
@@ -8,13 +9,22 @@ import pytest
 from hongbao.harness.capacity import model, presets
 from hongbao.harness.capacity.saturation import RampStep, find_knee
 
-
 # --- targets, presets and flags -------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, rate", [
-    ("760000/s", 760_000), ("760k/s", 760_000), ("760K/s", 760_000), ("1.2M/s", 1_200_000),
-    ("409_000", 409_000), ("85.9k/s", 85_900), ("256,000/s", 256_000), ("120000 / sec", 120_000),
-])
+
+@pytest.mark.parametrize(
+    "text, rate",
+    [
+        ("760000/s", 760_000),
+        ("760k/s", 760_000),
+        ("760K/s", 760_000),
+        ("1.2M/s", 1_200_000),
+        ("409_000", 409_000),
+        ("85.9k/s", 85_900),
+        ("256,000/s", 256_000),
+        ("120000 / sec", 120_000),
+    ],
+)
 def test_parse_rate_accepts_the_documented_forms(text, rate):
     assert presets.parse_rate(text) == pytest.approx(rate)
 
@@ -47,15 +57,21 @@ def test_parse_headroom_rejects_and_names_the_flag(text):
         presets.parse_fraction(text)
 
 
-@pytest.mark.parametrize("name, rate", [
-    ("wechat-2016", 409_000), ("wechat-2017", 760_000), ("alipay-2015", 85_900),
-    ("alipay-2016", 120_000), ("alipay-2017", 256_000),
-])
+@pytest.mark.parametrize(
+    "name, rate",
+    [
+        ("wechat-2016", 409_000),
+        ("wechat-2017", 760_000),
+        ("alipay-2015", 85_900),
+        ("alipay-2016", 120_000),
+        ("alipay-2017", 256_000),
+    ],
+)
 def test_presets_hold_the_published_peaks_with_sources(name, rate):
     target = presets.load_preset(name)
     assert target.grabs_per_second == rate
     assert target.source and target.assumptions
-    assert f"{rate:,}" in target.source          # the source text states the figure it gives
+    assert f"{rate:,}" in target.source  # the source text states the figure it gives
 
 
 def test_unknown_preset_names_the_flag_and_the_known_ones():
@@ -74,18 +90,32 @@ def test_default_target_is_wechat_2017():
 
 # --- knee finding ---------------------------------------------------------------------------------
 
+
 def _step(users, rps, p99, *, fail=0, lg=0.3, svc=0.3, store=None):
     cpu = {"load_generator": lg, "service": svc}
     cores = {"load_generator": 1, "service": 1}
     if store is not None:
         cpu["store"], cores["store"] = store, 1
-    return RampStep(users=users, duration_s=5, requests=int(rps * 5), failures=fail, grabs_per_second=rps,
-                    p50_ms=p99 / 4, p99_ms=p99, cpu_cores=cpu, cores=cores)
+    return RampStep(
+        users=users,
+        duration_s=5,
+        requests=int(rps * 5),
+        failures=fail,
+        grabs_per_second=rps,
+        p50_ms=p99 / 4,
+        p99_ms=p99,
+        cpu_cores=cpu,
+        cores=cores,
+    )
 
 
 def test_knee_is_the_best_step_before_the_slo_breaks_and_names_the_service():
-    steps = [_step(10, 1000, 5, svc=0.4), _step(20, 1900, 8, svc=0.8), _step(40, 2000, 90, svc=0.97),
-             _step(80, 2050, 400, svc=0.99)]
+    steps = [
+        _step(10, 1000, 5, svc=0.4),
+        _step(20, 1900, 8, svc=0.8),
+        _step(40, 2000, 90, svc=0.97),
+        _step(80, 2050, 400, svc=0.99),
+    ]
     knee = find_knee(steps, p99_slo_ms=100, error_budget=0.001)
     assert knee.grabs_per_second == 2000 and knee.step_index == 2
     assert "p99 400.0 ms > SLO 100 ms" in knee.stop_reason
@@ -118,11 +148,20 @@ def test_a_ramp_that_breaks_at_once_has_no_knee():
 
 # --- projection -----------------------------------------------------------------------------------
 
+
 def _inputs(**over):
-    base = dict(target_grabs_per_second=760_000, headroom=0.30, service_grabs_per_core=5_000,
-                service_basis="test", cores_per_instance=16, kernel_shares_per_second=40e6,
-                redis_grabs_per_core=70_000, loadgen_grabs_per_core=6_000,
-                bytes_per_envelope={"redis": 1500.0, "memory": 2500.0}, open_envelopes=4.56e6)
+    base = dict(
+        target_grabs_per_second=760_000,
+        headroom=0.30,
+        service_grabs_per_core=5_000,
+        service_basis="test",
+        cores_per_instance=16,
+        kernel_shares_per_second=40e6,
+        redis_grabs_per_core=70_000,
+        loadgen_grabs_per_core=6_000,
+        bytes_per_envelope={"redis": 1500.0, "memory": 2500.0},
+        open_envelopes=4.56e6,
+    )
     base.update(over)
     return model.Inputs(**base)
 
@@ -135,9 +174,11 @@ def test_projection_arithmetic():
     assert model.row_value(rows, "Redis shards") == math.ceil(need / 70_000) == 16
     assert model.row_value(rows, "split-kernel cores") == pytest.approx(need / 40e6, rel=1e-3)
     assert model.row_value(rows, "redis store: memory per million open envelopes") == pytest.approx(
-        1500 * 1e6 / 2**20, abs=0.05)
+        1500 * 1e6 / 2**20, abs=0.05
+    )
     assert model.row_value(rows, "redis store: memory at the peak") == pytest.approx(
-        1500 * 4.56e6 / 0.7 / 2**30, abs=0.005)
+        1500 * 4.56e6 / 0.7 / 2**30, abs=0.005
+    )
     assert model.row_value(rows, "load-generator cores to storm-test the target") == math.ceil(760_000 / 6_000)
 
 
@@ -171,8 +212,10 @@ def test_a_busy_machine_with_no_saturated_component_is_named_and_a_lower_bound()
 
 
 def test_a_step_with_no_answers_is_not_sustainable():
-    steps = [_step(10, 1000, 5), RampStep(users=30, duration_s=4, requests=0, failures=0, grabs_per_second=0,
-                                          p50_ms=0, p99_ms=0)]
+    steps = [
+        _step(10, 1000, 5),
+        RampStep(users=30, duration_s=4, requests=0, failures=0, grabs_per_second=0, p50_ms=0, p99_ms=0),
+    ]
     knee = find_knee(steps, 100, 0.01)
     assert knee.grabs_per_second == 1000 and "no grab was answered" in knee.stop_reason
 
@@ -187,6 +230,7 @@ def test_the_storm_kits_load_generator_flag_counts_even_below_the_cpu_threshold(
 
 def test_a_ramp_whose_audit_failed_is_never_projected_from():
     from hongbao.harness.capacity.plan import _pick
+
     good = {"store": "memory", "audit_ok": True, "knee": {"grabs_per_second": 900}}
     lossy = {"store": "redis", "audit_ok": False, "knee": {"grabs_per_second": 5000}}
     assert _pick([good, lossy]) is good

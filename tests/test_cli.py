@@ -1,4 +1,5 @@
 """The ``hongbao`` command line: every command answers --help, bad use exits 2 with a message."""
+
 from __future__ import annotations
 
 import subprocess
@@ -32,7 +33,20 @@ def test_no_command_prints_help_and_exits_2(capsys):
 
 
 def test_storm_fault_with_a_bad_spec_is_unusable():
-    out = subprocess.run([sys.executable, "-m", "hongbao.harness.cli", "storm", "--scenario", "seeds/storms/smoke.toml",
-                          "--fault", "kill-the-moon@3s"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hongbao.harness.cli",
+            "storm",
+            "--scenario",
+            "seeds/storms/smoke.toml",
+            "--fault",
+            "kill-the-moon@3s",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2, out.stderr
     assert "fault" in out.stderr.lower()

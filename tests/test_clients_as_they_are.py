@@ -1,6 +1,7 @@
 """Clients as they are: the shipped countdown storm (double taps, retries after a client timeout,
 re-taps) through the example service's adapter fails its audit (exit 4) when the service pays a
 retry twice, with and without its ledger export, and passes without the bug. Storms of 4 s."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,22 @@ ADAPTER = "hongbao.loadtests.examples.yuan_adapter:YuanAdapter"
 
 def _countdown(tmp_path, url: str) -> tuple[int, dict]:
     out = tmp_path / "run"
-    code = main(["storm", "--scenario", "countdown", "--duration", "4", "--host", url, "--adapter", ADAPTER,
-                 "--out", str(out), "--no-progress"])
+    code = main(
+        [
+            "storm",
+            "--scenario",
+            "countdown",
+            "--duration",
+            "4",
+            "--host",
+            url,
+            "--adapter",
+            ADAPTER,
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     return code, json.loads((out / "storm.json").read_text())
 
 
@@ -32,7 +47,7 @@ def test_countdown_catches_a_service_that_pays_a_retry_twice(tmp_path, bug, expo
     with yuan_service(*args) as url:
         code, d = _countdown(tmp_path, url)
     played = {k: v["played"] for k, v in d["clients"].items()}
-    assert all(n > 0 for n in played.values()), played          # every behaviour was played
+    assert all(n > 0 for n in played.values()), played  # every behaviour was played
     failed = {c["name"] for c in d["audit"]["checks"] if not c["ok"]}
     if bug is None:
         assert code == Exit.OK == d["exit"]["code"], d["exit"]
@@ -42,21 +57,29 @@ def test_countdown_catches_a_service_that_pays_a_retry_twice(tmp_path, bug, expo
         assert "client behaviours: at most one payment per user and envelope" in failed, d["audit"]["failures"]
         assert ("no double grab" if export else "no user granted twice in one envelope") in failed
     report = markdown(d)
-    assert (f"double taps {played['double_tap']:,}, retries after a client timeout {played['retry']:,}, "
-            f"re-taps {played['re_tap']:,}") in report
+    assert (
+        f"double taps {played['double_tap']:,}, retries after a client timeout {played['retry']:,}, "
+        f"re-taps {played['re_tap']:,}"
+    ) in report
 
 
 def test_client_behaviour_checks_name_each_violation():
-    good = [["E1", "u1", "double_tap", [["granted", 50], ["repeat", 50]]],
-            ["E1", "u2", "retry", [["sold_out", None], ["sold_out", None]]],
-            ["E2", "u1", "re_tap", [["granted", 7], ["repeat", 7]]]]
+    good = [
+        ["E1", "u1", "double_tap", [["granted", 50], ["repeat", 50]]],
+        ["E1", "u2", "retry", [["sold_out", None], ["sold_out", None]]],
+        ["E2", "u1", "re_tap", [["granted", 7], ["repeat", 7]]],
+    ]
     assert all(c.ok for c in check_client_behaviours(good))
-    bad = [["E1", "u1", "retry", [["granted", 50], ["granted", 40]]],
-           ["E2", "u3", "re_tap", [["granted", 7], ["repeat", 8]]],
-           ["E3", "u4", "retry", [["granted", 9], ["sold_out", None]]],
-           ["E4", "u5", "double_tap", [["error", None], ["granted", 3]]]]
+    bad = [
+        ["E1", "u1", "retry", [["granted", 50], ["granted", 40]]],
+        ["E2", "u3", "re_tap", [["granted", 7], ["repeat", 8]]],
+        ["E3", "u4", "retry", [["granted", 9], ["sold_out", None]]],
+        ["E4", "u5", "double_tap", [["error", None], ["granted", 3]]],
+    ]
     once, same = check_client_behaviours(bad)
     assert once.violations == 1 and "user 'u1' paid 2 times" in once.examples[0]
-    assert same.examples == ["retry: envelope E1: user 'u1' granted 50 cents, then answered granted 40",
-                             "re_tap: envelope E2: user 'u3' granted 7 cents, then answered repeat 8",
-                             "retry: envelope E3: user 'u4' granted 9 cents, then answered sold_out"]
+    assert same.examples == [
+        "retry: envelope E1: user 'u1' granted 50 cents, then answered granted 40",
+        "re_tap: envelope E2: user 'u3' granted 7 cents, then answered repeat 8",
+        "retry: envelope E3: user 'u4' granted 9 cents, then answered sold_out",
+    ]

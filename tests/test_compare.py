@@ -4,6 +4,7 @@ The golden files tests/golden/aa_run1.json and aa_run2.json are two real quick-p
 (``hongbao bench --filter "c10-"``) of the same code, recorded one after the other on a shared
 2-core machine.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,9 @@ def compare(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_aa_golden_runs_compare_clean(capsys):
-    code, out, _ = compare(capsys, str(GOLDEN / "aa_run1.json"), str(GOLDEN / "aa_run2.json"),
-                           "--thresholds", THRESHOLDS)
+    code, out, _ = compare(
+        capsys, str(GOLDEN / "aa_run1.json"), str(GOLDEN / "aa_run2.json"), "--thresholds", THRESHOLDS
+    )
     assert code == 0, out
     assert "No significant regression" in out
 
@@ -84,10 +86,18 @@ def _folder(tmp_path: Path, name: str, fair: dict[str, bool], claimed: dict[str,
     d.mkdir()
     shutil.copy(GOLDEN / "aa_run1.json", d / "benchmark.json")
     claimed = claimed or {}
-    doc = {"schema": 1, "alpha": 0.01, "algorithms": {
-        algo: {"position_fair": v, "min_p_value": 0.5 if v else 1e-9,
-               "claimed_position_fair": claimed.get(algo, ALGORITHMS[algo].position_fair)}
-        for algo, v in fair.items()}}
+    doc = {
+        "schema": 1,
+        "alpha": 0.01,
+        "algorithms": {
+            algo: {
+                "position_fair": v,
+                "min_p_value": 0.5 if v else 1e-9,
+                "claimed_position_fair": claimed.get(algo, ALGORITHMS[algo].position_fair),
+            }
+            for algo, v in fair.items()
+        },
+    }
     (d / "fairness.json").write_text(json.dumps(doc))
     return d
 
@@ -107,14 +117,22 @@ def test_naive_is_not_claimed_fair_so_no_fairness_regression(capsys, tmp_path):
     assert code == 0
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda d: d / "missing.json", "no such file or folder"),
-    (lambda d: (d / "x.json").write_text("{not json") and d / "x.json", "not JSON"),
-    (lambda d: (d / "x.json").write_text('{"rows": []}') and d / "x.json", "no 'benchmarks' list"),
-    (lambda d: (d / "run").mkdir() or d / "run", "run folder has no benchmark.json"),
-    (lambda d: (d / "x.json").write_text(json.dumps({"benchmarks": [{"name": "b", "stats": {"median": 1}}]}))
-     and d / "x.json", "has no raw samples"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d / "missing.json", "no such file or folder"),
+        (lambda d: (d / "x.json").write_text("{not json") and d / "x.json", "not JSON"),
+        (lambda d: (d / "x.json").write_text('{"rows": []}') and d / "x.json", "no 'benchmarks' list"),
+        (lambda d: (d / "run").mkdir() or d / "run", "run folder has no benchmark.json"),
+        (
+            lambda d: (
+                (d / "x.json").write_text(json.dumps({"benchmarks": [{"name": "b", "stats": {"median": 1}}]}))
+                and d / "x.json"
+            ),
+            "has no raw samples",
+        ),
+    ],
+)
 def test_unusable_new_exits_2_naming_it(capsys, tmp_path, make, message):
     path = make(tmp_path)
     code, _, err = compare(capsys, str(GOLDEN / "aa_run1.json"), str(path))
@@ -127,8 +145,9 @@ def test_bad_thresholds_and_flags_exit_2(capsys, tmp_path):
     bad.write_text('[[rule]]\nmatch = "*"\nmax_regresion = 0.2\n')
     code, _, err = compare(capsys, str(GOLDEN / "aa_run1.json"), str(GOLDEN / "aa_run2.json"), "--thresholds", str(bad))
     assert code == 2 and "unknown key 'max_regresion'" in err
-    code, _, err = compare(capsys, str(GOLDEN / "aa_run1.json"), str(GOLDEN / "aa_run2.json"),
-                           "--max-regression", "ten")
+    code, _, err = compare(
+        capsys, str(GOLDEN / "aa_run1.json"), str(GOLDEN / "aa_run2.json"), "--max-regression", "ten"
+    )
     assert code == 2 and "--max-regression" in err
 
 
@@ -203,8 +222,13 @@ def test_rules_can_be_limited_to_one_way_of_judging(tmp_path):
     rules_file = tmp_path / "t.toml"
     rules_file.write_text('[[rule]]\nmatch = "double_mean-serial-*"\njudged = "cross-run"\nmax_regression = 0.5\n')
     defaults, rules = cmp.load_thresholds(rules_file)
-    assert cmp.thresholds_for("double_mean-serial-c10-n20000", cmp.Thresholds(), rules, cmp.CROSS_RUN).max_regression == 0.5
-    assert cmp.thresholds_for("double_mean-serial-c10-n20000", cmp.Thresholds(), rules, cmp.SAME_RUN).max_regression == 0.1
+    assert (
+        cmp.thresholds_for("double_mean-serial-c10-n20000", cmp.Thresholds(), rules, cmp.CROSS_RUN).max_regression
+        == 0.5
+    )
+    assert (
+        cmp.thresholds_for("double_mean-serial-c10-n20000", cmp.Thresholds(), rules, cmp.SAME_RUN).max_regression == 0.1
+    )
     slowed = same_run_copy(GOLDEN / "aa_run1.json", tmp_path / "slow.json", "double_mean-serial-", 1.0, 1 / 1.3)
     result = cmp.compare_runs(load_run(GOLDEN / "aa_run1.json"), load_run(slowed), cmp.Thresholds(), rules)
     assert "bench_split[double_mean-serial-c10-n20000]" in [r.name for r in result.suspected]
@@ -222,8 +246,9 @@ def same_run_pairs(tmp_path_factory):
     root = tmp_path_factory.mktemp("same-run")
     flt = "double_mean-serial-c10- or naive-serial-c10-"
     twin = bench_run(root / "twin", flt, "--base-ref", "HEAD", "--processes", "1")
-    slowed = bench_run(root / "slowed", flt, "--base-ref", "HEAD", "--processes", "2",
-                       "--impl-module", "tests.support.slowed_kernel")
+    slowed = bench_run(
+        root / "slowed", flt, "--base-ref", "HEAD", "--processes", "2", "--impl-module", "tests.support.slowed_kernel"
+    )
     return twin, slowed
 
 
@@ -237,8 +262,9 @@ def test_live_same_run_aa_is_clean(same_run_pairs):
         extra = b["extra_info"]
         assert len(extra["base_seconds_samples"]) == len(b["stats"]["data"])
         assert set(extra["base_order"]) == {"base-first", "new-first"}
-    res = hongbao("compare", str(REPO / "results" / "baseline"), str(twin), "--thresholds", THRESHOLDS,
-                  "--confirm", "2")
+    res = hongbao(
+        "compare", str(REPO / "results" / "baseline"), str(twin), "--thresholds", THRESHOLDS, "--confirm", "2"
+    )
     assert res.returncode in (0, 5), res.stdout + res.stderr  # one process: at most suspected, never a regression
     assert "REGRESSION" not in res.stdout
     assert f"{head[:12]} beside it" in res.stdout
@@ -247,8 +273,9 @@ def test_live_same_run_aa_is_clean(same_run_pairs):
 @pytest.mark.slow
 def test_live_same_run_catches_the_slowed_kernel(same_run_pairs):
     _, slowed = same_run_pairs
-    res = hongbao("compare", str(REPO / "results" / "baseline"), str(slowed), "--thresholds", THRESHOLDS,
-                  "--confirm", "1")
+    res = hongbao(
+        "compare", str(REPO / "results" / "baseline"), str(slowed), "--thresholds", THRESHOLDS, "--confirm", "1"
+    )
     assert res.returncode == 1, res.stdout + res.stderr
     assert "double_mean-serial-c10-n20000: +" in res.stdout and "timed beside it in each of 2 processes" in res.stdout
     assert "Reproduced by 1 re-run(s)" in res.stdout

@@ -1,5 +1,6 @@
 """line_cut's block path (kernels/compose_blocks.py): each piece's law, the twins share for share,
 and the law of whole campaign-size compositions."""
+
 from __future__ import annotations
 
 import collections
@@ -19,8 +20,9 @@ def _key(i: int) -> np.uint64:
     return np.uint64(rng.py_envelope_key(11, i))
 
 
-@pytest.mark.parametrize("N, K, n, draws", [(40, 12, 9, 20_000), (1000, 300, 250, 20_000),
-                                            (10**9, 15_625_000, 1_000_000, 4_000)])
+@pytest.mark.parametrize(
+    "N, K, n, draws", [(40, 12, 9, 20_000), (1000, 300, 250, 20_000), (10**9, 15_625_000, 1_000_000, 4_000)]
+)
 def test_hypergeometric_follows_its_law(N, K, n, draws):
     """Chi-square against scipy's law over about 20 bins of equal probability, from uniforms at
     successive counters."""
@@ -71,18 +73,22 @@ def test_sparse_block_twins_agree_on_overshoots_and_fills():
             assert out[:k].tolist() == gaps and last == py_last
 
 
-@pytest.mark.parametrize("total, count, m, M", [
-    (10**6, 65_537, 1, None),           # sparse blocks of ~1,000 cuts
-    (5 * 10**6, 131_074, 1, None),
-    (65_537 + 5, 65_537, 1, None),      # dense: every block by Vitter's method A
-    (3 * 70_001, 70_001, 0, None),      # min 0: 2 points per share
-    (10**7, 70_000, 1, 10**7),          # a cap that never binds: the serial block path
-    (10**6, 65_537, 1, 60),             # a cap that binds: redraws, then the overflow moved
-])
+@pytest.mark.parametrize(
+    "total, count, m, M",
+    [
+        (10**6, 65_537, 1, None),  # sparse blocks of ~1,000 cuts
+        (5 * 10**6, 131_074, 1, None),
+        (65_537 + 5, 65_537, 1, None),  # dense: every block by Vitter's method A
+        (3 * 70_001, 70_001, 0, None),  # min 0: 2 points per share
+        (10**7, 70_000, 1, 10**7),  # a cap that never binds: the serial block path
+        (10**6, 65_537, 1, 60),  # a cap that binds: redraws, then the overflow moved
+    ],
+)
 def test_campaign_envelopes_equal_the_python_twin(total, count, m, M):
     got = kernels.split(total, count, algorithm="line_cut", min_cents=m, max_cents=M, seed=5, envelope_id=3)
-    twin = kernels.split(total, count, algorithm="line_cut", min_cents=m, max_cents=M, seed=5, envelope_id=3,
-                         impl="python")
+    twin = kernels.split(
+        total, count, algorithm="line_cut", min_cents=m, max_cents=M, seed=5, envelope_id=3, impl="python"
+    )
     assert int(got.sum()) == total and got.min() >= m and (M is None or got.max() <= M)
     assert np.array_equal(got, twin)
 
@@ -101,8 +107,12 @@ def test_parallel_blocks_equal_the_serial_blocks_whatever_the_batch():
 
 def _share_pmf(x: np.ndarray, P: int, n: int) -> np.ndarray:
     """P(a part = x) for a uniform composition of P into n + 1 positive parts: C(P-1-x, n-1) / C(P-1, n)."""
-    return np.exp(special.gammaln(P - x) - special.gammaln(n) - special.gammaln(P - x - n + 1)
-                  - (special.gammaln(P) - special.gammaln(n + 1) - special.gammaln(P - n)))
+    return np.exp(
+        special.gammaln(P - x)
+        - special.gammaln(n)
+        - special.gammaln(P - x - n + 1)
+        - (special.gammaln(P) - special.gammaln(n + 1) - special.gammaln(P - n))
+    )
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
 """--callable audits: exactness first (broken allocators are not scored), then the scorecard."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,9 @@ def test_below_minimum_shows_the_first_failing_envelope():
     assert "0" in first["returned"]
 
 
-@pytest.mark.parametrize("func,needle", [(allocators.float_shares, "not an integer"),
-                                         (allocators.crashes, "raised RuntimeError")])
+@pytest.mark.parametrize(
+    "func,needle", [(allocators.float_shares, "not an integer"), (allocators.crashes, "raised RuntimeError")]
+)
 def test_other_breakages(func, needle):
     out = score_allocator(func, **KW)
     assert out["broken"] and needle in out["exactness"]["first_failure"]["problem"]
@@ -59,10 +61,15 @@ def test_audit_is_seeded():
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
-@pytest.mark.parametrize("spec,needle", [("tests.support.allocators", "package.module:function"),
-                                         ("no_such_pkg_xyz.mod:f", "cannot import"),
-                                         ("tests.support.allocators:missing", "no attribute"),
-                                         ("tests.support.allocators:not_callable", "not callable")])
+@pytest.mark.parametrize(
+    "spec,needle",
+    [
+        ("tests.support.allocators", "package.module:function"),
+        ("no_such_pkg_xyz.mod:f", "cannot import"),
+        ("tests.support.allocators:missing", "no attribute"),
+        ("tests.support.allocators:not_callable", "not callable"),
+    ],
+)
 def test_load_callable_errors(spec, needle):
     with pytest.raises(ValueError, match=needle):
         load_callable(spec)

@@ -1,4 +1,5 @@
 """``hongbao fairness`` end to end (in-process): exit codes, fairness.json, plots, report section."""
+
 from __future__ import annotations
 
 import json
@@ -53,27 +54,44 @@ def test_broken_allocator_exits_4_and_is_not_scored(tmp_path, capsys):
 def test_biased_allocator_fails_its_fairness_claim(tmp_path):
     code, doc = _run(tmp_path, "--callable", "tests.support.allocators:first_grabber_bias", "--no-plots")
     assert code == 1
-    code, _ = _run(tmp_path, "--callable", "tests.support.allocators:first_grabber_bias",
-                   "--callable-claim", "unfair", "--no-plots")
+    code, _ = _run(
+        tmp_path,
+        "--callable",
+        "tests.support.allocators:first_grabber_bias",
+        "--callable-claim",
+        "unfair",
+        "--no-plots",
+    )
     assert code == 0
 
 
 def test_calibration_over_repeated_seeds(tmp_path):
-    code, doc = _run(tmp_path, "--algorithms", "line_cut,naive", "--repeat-seeds", "20",
-                     "--calibration-envelopes", "500", "--no-plots")
+    code, doc = _run(
+        tmp_path,
+        "--algorithms",
+        "line_cut,naive",
+        "--repeat-seeds",
+        "20",
+        "--calibration-envelopes",
+        "500",
+        "--no-plots",
+    )
     assert code == 0
     assert list(doc["calibration"]) == ["line_cut"]  # only algorithms that claim fairness
     assert doc["calibration"]["line_cut"]["seeds"] == 20
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--algorithms", "bogus"], "algorithm must be one of"),
-    (["--count", "0"], "count must be >= 1"),
-    (["--total", "5", "--count", "10"], "total_cents must be >="),
-    (["--alpha", "2"], "--alpha"),
-    (["--envelopes", "1"], "--envelopes"),
-    (["--callable", "nope"], "package.module:function"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--algorithms", "bogus"], "algorithm must be one of"),
+        (["--count", "0"], "count must be >= 1"),
+        (["--total", "5", "--count", "10"], "total_cents must be >="),
+        (["--alpha", "2"], "--alpha"),
+        (["--envelopes", "1"], "--envelopes"),
+        (["--callable", "nope"], "package.module:function"),
+    ],
+)
 def test_bad_usage_exits_2_and_names_the_field(tmp_path, capsys, args, needle):
     assert main(["fairness", "--out", str(tmp_path), *args]) == 2
     assert needle in capsys.readouterr().err

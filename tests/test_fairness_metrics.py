@@ -1,4 +1,5 @@
 """The Numba metric passes agree with plain numpy on the same matrices (kernel == naive)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -61,7 +62,7 @@ def test_same_figures_whatever_the_thread_count():
 def test_random_tie_break_is_uniform_over_tied_maxima():
     x = np.full((6000, 4), 7, dtype=np.int64)  # every position tied
     p = metrics.run_passes(x, tie_seed=11)
-    assert np.all(p.best_first == 0)             # WeChat rule: the earliest grabber
+    assert np.all(p.best_first == 0)  # WeChat rule: the earliest grabber
     assert sps.chisquare(np.bincount(p.best_random, minlength=4)).pvalue > 1e-4
     assert not np.array_equal(p.best_random, metrics.run_passes(x, tie_seed=12).best_random)
 

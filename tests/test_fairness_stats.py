@@ -1,4 +1,5 @@
 """The exchangeability tests: right size on independent data, power where bias exists."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The exact first-share laws against brute-force enumeration on small envelopes."""
+
 from __future__ import annotations
 
 import itertools

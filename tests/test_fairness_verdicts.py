@@ -1,5 +1,6 @@
 """The issue's claims, measured: naive and double_mean flagged, line_cut / equal / beta pass, and
 the fair ones' false-alarm rate over repeated seeds is consistent with alpha."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,14 @@ ALPHA = 0.01
 @pytest.fixture(scope="module")
 def card():
     # total 10_003: equal then has a remainder to hand out (3 random people get a cent more)
-    return scorecard(["naive", "double_mean", "line_cut", "equal", "beta"], total=10_003, count=10,
-                     envelopes=20_000, seed=20261125, alpha=ALPHA)
+    return scorecard(
+        ["naive", "double_mean", "line_cut", "equal", "beta"],
+        total=10_003,
+        count=10,
+        envelopes=20_000,
+        seed=20261125,
+        alpha=ALPHA,
+    )
 
 
 def test_naive_is_flagged_unfair_beyond_one_in_a_million(card):
@@ -55,8 +62,10 @@ def test_schema_keys_the_regression_gate_reads(card):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,total,envelopes", [("line_cut", 10_000, 1500), ("equal", 10_003, 1500),
-                                                  ("beta", 10_000, 1500), ("line_cut", 10_000, 80)])
+@pytest.mark.parametrize(
+    "name,total,envelopes",
+    [("line_cut", 10_000, 1500), ("equal", 10_003, 1500), ("beta", 10_000, 1500), ("line_cut", 10_000, 80)],
+)
 def test_false_alarm_rate_consistent_with_alpha(name, total, envelopes):
     # 80 envelopes: the small-sample F reference keeps the block tests honest with few blocks too
     out = calibrate(name, seeds=100, first_seed=7000, total=total, count=10, envelopes=envelopes, alpha=ALPHA)

@@ -4,6 +4,7 @@ audit must hold and every acknowledged grab must be in the ledger as the README 
 (loadtests/faults/promises.py). Real redis-server and ``hongbao serve`` processes on 127.0.0.1,
 bounded: ~430 grabs over 3 s per run, 20 s recovery at most. Figures go to the terminal summary.
 """
+
 from __future__ import annotations
 
 import shutil

@@ -11,6 +11,7 @@ expired) and positive cases aim their path id at them, so grabs and refunds real
 Schema-valid but infeasible envelopes (e.g. total < count x min, which JSON Schema cannot say)
 must be answered 422 naming a field, instead of schemathesis' positive_data_acceptance.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,7 +31,7 @@ from hongbao.loadtests.service.stores.memory import MemoryStore
 from tests.support.figures import report_figure
 
 SEED = 8
-MAX_EXAMPLES = 350   # per operation; x 7 operations, positive + negative
+MAX_EXAMPLES = 350  # per operation; x 7 operations, positive + negative
 LOOP = asyncio.new_event_loop()
 APP = create_app(MemoryStore(seed=SEED))
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
@@ -39,10 +40,22 @@ OUTCOMES: Counter = Counter()
 
 # the four envelopes every case starts with: id -> (create body, grabs made before the case)
 FIXTURE = {
-    1: ({"sender": "boss", "total_cents": 1000, "count": 10, "algorithm": "double_mean", "mode": "pre_split"},
-        ["u1", "u2"]),
-    2: ({"sender": "shop", "total_cents": 500, "count": 3, "algorithm": "beta", "mode": "on_grab",
-         "min_cents": 2, "max_cents": 400}, ["u1"]),
+    1: (
+        {"sender": "boss", "total_cents": 1000, "count": 10, "algorithm": "double_mean", "mode": "pre_split"},
+        ["u1", "u2"],
+    ),
+    2: (
+        {
+            "sender": "shop",
+            "total_cents": 500,
+            "count": 3,
+            "algorithm": "beta",
+            "mode": "on_grab",
+            "min_cents": 2,
+            "max_cents": 400,
+        },
+        ["u1"],
+    ),
     3: ({"sender": "aunt", "total_cents": 7, "count": 1, "algorithm": "equal", "mode": "pre_split"}, ["u9"]),
     4: ({"sender": "uncle", "total_cents": 90, "count": 4, "algorithm": "naive", "mode": "on_grab"}, ["u1"]),
 }
@@ -68,9 +81,11 @@ def fresh_store() -> MemoryStore:
 
 def snapshot(store: MemoryStore) -> bytes:
     """Everything a request could change: the ledger, each envelope's state, the next id."""
-    state = {"ledger": run(store.ledger()),
-             "envelopes": [run(store.get(i)) for i in sorted(store._envelopes)],
-             "next_id": len(store._envelopes)}
+    state = {
+        "ledger": run(store.ledger()),
+        "envelopes": [run(store.get(i)) for i in sorted(store._envelopes)],
+        "next_id": len(store._envelopes),
+    }
     return orjson.dumps(state)
 
 
@@ -83,14 +98,16 @@ def _figures(request):
     by_mode = Counter()
     for (_, mode), n in CASES.items():
         by_mode[mode] += n
-    report_figure(request.config, f"API fuzz (schemathesis, in-process ASGI, memory store): {total} cases "
-                                  f"({', '.join(f'{m} {n}' for m, n in sorted(by_mode.items()))}); "
-                                  f"statuses {dict(sorted(OUTCOMES.items()))}")
+    report_figure(
+        request.config,
+        f"API fuzz (schemathesis, in-process ASGI, memory store): {total} cases "
+        f"({', '.join(f'{m} {n}' for m, n in sorted(by_mode.items()))}); "
+        f"statuses {dict(sorted(OUTCOMES.items()))}",
+    )
 
 
 @pytest.mark.slow
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @SCHEMA.parametrize()
 def test_api_fuzz(case):
     """No 5xx, responses conform, negative data rejected, a rejected request changes nothing."""
@@ -134,13 +151,15 @@ def redis_service():
 
     from tests.support.redis_server import redis_server
     from tests.support.service_proc import service_process
+
     with redis_server() as srv, service_process(srv.url, seed=SEED) as svc:
         for envelope_id, (body, users) in FIXTURE.items():
             body = {**body, "expires_in_s": 0.3} if envelope_id == EXPIRED_ID else body
             assert httpx.post(svc.base_url + "/envelopes", json=body).json()["id"] == envelope_id
             for n, user in enumerate(users):
-                httpx.post(f"{svc.base_url}/envelopes/{envelope_id}/grab",
-                           json={"user": user, "request_id": f"setup-{n}"}).raise_for_status()
+                httpx.post(
+                    f"{svc.base_url}/envelopes/{envelope_id}/grab", json={"user": user, "request_id": f"setup-{n}"}
+                ).raise_for_status()
         time.sleep(0.4)  # envelope 4 is now expired
         yield srv, svc
 
@@ -152,6 +171,7 @@ def test_api_fuzz_redis_store(redis_service, request):
     from hypothesis import strategies as st
 
     from hongbao.loadtests.service.stores.redis_store import ID_KEY, INDEX_KEY, keys
+
     srv, svc = redis_service
     schema = schemathesis.openapi.from_url(svc.base_url + "/openapi.json")
     cases = st.one_of(schema.as_strategy(GenerationMode.POSITIVE), schema.as_strategy(GenerationMode.NEGATIVE))
@@ -162,8 +182,7 @@ def test_api_fuzz_redis_store(redis_service, request):
     def redis_state() -> tuple:
         return client.dbsize(), client.get(ID_KEY), client.zcard(INDEX_KEY), [client.dump(n) for n in names]
 
-    @settings(max_examples=REDIS_MAX_EXAMPLES, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=REDIS_MAX_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(case=cases)
     def fuzz(case):
         if case.meta.generation.mode.value == "positive" and isinstance((case.path_parameters or {}).get("id"), int):
@@ -181,6 +200,9 @@ def test_api_fuzz_redis_store(redis_service, request):
     finally:
         client.close()
         session.close()
-        report_figure(request.config, f"API fuzz (schemathesis, real `hongbao serve` + redis-server): "
-                                      f"{sum(REDIS_CASES.values())} cases, "
-                                      f"statuses {dict(sorted(REDIS_CASES.items()))}")
+        report_figure(
+            request.config,
+            f"API fuzz (schemathesis, real `hongbao serve` + redis-server): "
+            f"{sum(REDIS_CASES.values())} cases, "
+            f"statuses {dict(sorted(REDIS_CASES.items()))}",
+        )

@@ -3,6 +3,7 @@
 Per-process figures are constructed (as ``hongbao bench --processes K --base-ref`` records them);
 the between-run spread is recorded by merging the two real golden A/A runs as repeats.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,18 +33,25 @@ def with_processes(dst: Path, ratios: dict[str, list[float]]) -> Path:
     for b in doc["benchmarks"]:
         for match, values in ratios.items():
             if match in b["name"]:
-                b["extra_info"].update(base_seconds_samples=b["stats"]["data"], base_commit="a" * 40,
-                                       vs_base=float(np.median(values)), repeat_vs_base=values)
+                b["extra_info"].update(
+                    base_seconds_samples=b["stats"]["data"],
+                    base_commit="a" * 40,
+                    vs_base=float(np.median(values)),
+                    repeat_vs_base=values,
+                )
     dst.write_text(json.dumps(doc))
     return dst
 
 
-@pytest.mark.parametrize("ratios, code, word", [
-    ([1.003, 0.996, 1.001, 0.999, 1.002, 0.998], 0, "no significant change"),   # A/A
-    ([1.051, 1.047, 1.055, 1.049, 1.052, 1.046], 1, "REGRESSION"),               # a planted 5%
-    ([0.91, 0.93, 0.90, 0.92, 0.91, 0.90], 0, "faster"),                         # faster never fails
-    ([0.95, 1.12, 1.00, 1.08, 0.97, 1.04], 0, "no significant change"),          # one unlucky layout each way
-])
+@pytest.mark.parametrize(
+    "ratios, code, word",
+    [
+        ([1.003, 0.996, 1.001, 0.999, 1.002, 0.998], 0, "no significant change"),  # A/A
+        ([1.051, 1.047, 1.055, 1.049, 1.052, 1.046], 1, "REGRESSION"),  # a planted 5%
+        ([0.91, 0.93, 0.90, 0.92, 0.91, 0.90], 0, "faster"),  # faster never fails
+        ([0.95, 1.12, 1.00, 1.08, 0.97, 1.04], 0, "no significant change"),  # one unlucky layout each way
+    ],
+)
 def test_base_pairs_from_several_processes_are_judged_across_the_processes(capsys, tmp_path, ratios, code, word):
     new = with_processes(tmp_path / "new.json", {"double_mean-serial-": ratios})
     got, out = compare(capsys, str(GOLDEN / "aa_run1.json"), str(new), "--thresholds", THRESHOLDS)
@@ -121,8 +129,9 @@ def test_significant_but_undecidable_is_inconclusive_exit_5(capsys, tmp_path, re
     """double_mean serial x 1.4: beyond what whole runs move (the recorded spread, 5 df), but the
     interval reaches both sides of the allowed 10%: the data cannot decide."""
     slow = scaled_copy(GOLDEN / "aa_run1.json", tmp_path / "slow.json", 1.4, match="double_mean-serial-")
-    result = cmp.compare_runs(load_run(recorded_base), load_run(slow), cmp.Thresholds(),
-                              cmp.load_thresholds(Path(THRESHOLDS))[1])
+    result = cmp.compare_runs(
+        load_run(recorded_base), load_run(slow), cmp.Thresholds(), cmp.load_thresholds(Path(THRESHOLDS))[1]
+    )
     assert [r.verdict for r in result.rows if r.name == SERIAL] == [cmp.INCONCLUSIVE]
     assert not result.regressions
     code, out = compare(capsys, str(recorded_base), str(slow), "--thresholds", THRESHOLDS)
@@ -148,11 +157,21 @@ def test_spread_in_a_thresholds_rule_is_read_as_a_fraction(tmp_path):
 def test_each_process_times_fewer_rounds_but_the_processes_together_more():
     assert repeats.min_rounds_per_process(15, 5) == 6 and repeats.min_rounds_per_process(15, 2) == 15
     assert repeats.min_rounds_per_process(15, 20) == 5
-    cmd = repeats.child_command(profile="quick", out_dir=Path("x"), filter_expr=None, seed=1, impl_module="m",
-                                max_time_s=None, base_ref="abc", first="new", min_rounds=6)
+    cmd = repeats.child_command(
+        profile="quick",
+        out_dir=Path("x"),
+        filter_expr=None,
+        seed=1,
+        impl_module="m",
+        max_time_s=None,
+        base_ref="abc",
+        first="new",
+        min_rounds=6,
+    )
     spec = json.loads(cmd[-1])
     assert cmd[1:3] == ["-m", "hongbao.harness.repeats"] and spec["first"] == "new" and spec["min_rounds"] == 6
     from hongbao.harness.runner import pytest_args
+
     args = pytest_args("quick", Path("b.json"), None, 1, "m", base_ref="abc", first="new", min_rounds=6)
     assert "--hongbao-first=new" in args and "--hongbao-min-rounds=6" in args
 
@@ -170,12 +189,13 @@ def test_a_paired_run_folder_is_confirmed_twice_unless_told_otherwise(capsys, tm
     def rerun(new, names, times, err):
         asked.append(times)
         return [load_run(folder)] * times
+
     monkeypatch.setattr(command, "_rerun", rerun)
     code, out = compare(capsys, str(GOLDEN / "aa_run1.json"), str(folder), "--thresholds", THRESHOLDS)
     assert code == 1 and asked == [command.DEFAULT_CONFIRM] and "Reproduced by 2 re-run(s)" in out
-    code, out = compare(capsys, str(GOLDEN / "aa_run1.json"), str(folder), "--thresholds", THRESHOLDS,
-                        "--confirm", "0")
+    code, out = compare(capsys, str(GOLDEN / "aa_run1.json"), str(folder), "--thresholds", THRESHOLDS, "--confirm", "0")
     assert code == 1 and asked == [2]
-    code, out = compare(capsys, str(GOLDEN / "aa_run1.json"), str(folder / "benchmark.json"), "--thresholds",
-                        THRESHOLDS)  # a file, not a folder: nowhere to write re-runs
+    code, out = compare(
+        capsys, str(GOLDEN / "aa_run1.json"), str(folder / "benchmark.json"), "--thresholds", THRESHOLDS
+    )  # a file, not a folder: nowhere to write re-runs
     assert code == 1 and asked == [2]

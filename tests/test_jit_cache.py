@@ -4,6 +4,7 @@ Numba keys a cached entry point by its own file only, so an edit to rng.py's mix
 the batch kernels of other files, would leave the old machine code in use. The kit's cache folder is
 keyed by every source file of the package, so that edit must reach the compiled kernels.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,10 +20,12 @@ from hongbao import kernels
 from hongbao.kernels import _jit
 
 KERNELS_DIR = Path(kernels.__file__).parent
-SPLIT = ("import numpy as np, {name} as k; "
-         "out = k.split_batch(np.array([10_000, 777], dtype=np.int64), 10, algorithm='double_mean', seed=3, "
-         "parallel=False); print(out.tolist()); "
-         "print(sum(d.stats.cache_hits.total() for d in [k._batch.split_fixed_serial]))")
+SPLIT = (
+    "import numpy as np, {name} as k; "
+    "out = k.split_batch(np.array([10_000, 777], dtype=np.int64), 10, algorithm='double_mean', seed=3, "
+    "parallel=False); print(out.tolist()); "
+    "print(sum(d.stats.cache_hits.total() for d in [k._batch.split_fixed_serial]))"
+)
 
 
 def _copy(tmp_path: Path, name: str = "kcopy") -> Path:
@@ -33,8 +36,14 @@ def _copy(tmp_path: Path, name: str = "kcopy") -> Path:
 
 def _split_in_child(tmp_path: Path, name: str = "kcopy") -> tuple[str, str]:
     env = dict(os.environ, HONGBAO_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(tmp_path / "pkgs"))
-    done = subprocess.run([sys.executable, "-c", SPLIT.format(name=name)], capture_output=True, text=True,
-                          env=env, timeout=600, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", SPLIT.format(name=name)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     shares, hits = done.stdout.split("\n")[:2]
     return shares, hits

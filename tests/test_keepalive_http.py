@@ -1,5 +1,6 @@
 """The kit's keep-alive client against the real reference service, and against a stdlib server for
 the answer framings a user's service may use (chunked, HTTP/1.0 to close, no body)."""
+
 from __future__ import annotations
 
 import http.server
@@ -14,8 +15,11 @@ from tests.support.service_proc import memory_service  # noqa: F401  (fixture)
 
 def test_one_connection_carries_create_grab_repeat_and_errors(memory_service):  # noqa: F811
     http = KeepAliveHttp(memory_service.base_url, timeout_s=5)
-    r = http.request("POST", "/envelopes", json={"sender": "s", "total_cents": 1000, "count": 2,
-                                                  "algorithm": "double_mean", "mode": "pre_split"})
+    r = http.request(
+        "POST",
+        "/envelopes",
+        json={"sender": "s", "total_cents": 1000, "count": 2, "algorithm": "double_mean", "mode": "pre_split"},
+    )
     assert r.status == 201, r.body
     eid = r.json()["id"]
     sock = http._sock
@@ -26,8 +30,11 @@ def test_one_connection_carries_create_grab_repeat_and_errors(memory_service):  
     assert g1["amount_cents"] + g2["amount_cents"] == 1000
     sold = http.request("POST", f"/envelopes/{eid}/grab", json={"user": "u3", "request_id": "r3"})
     assert sold.status == 409 and sold.json()["error"] == "sold_out"
-    bad = http.request("POST", "/envelopes", json={"sender": "s", "total_cents": 1, "count": 0,
-                                                        "algorithm": "double_mean", "mode": "pre_split"})
+    bad = http.request(
+        "POST",
+        "/envelopes",
+        json={"sender": "s", "total_cents": 1, "count": 0, "algorithm": "double_mean", "mode": "pre_split"},
+    )
     assert bad.status in (400, 422) and "count" in bad.json()["detail"]
     assert http.request("GET", f"/envelopes/{eid}").json()["remaining_count"] == 0
     assert http._sock is sock, "every request went over the one keep-alive connection"
@@ -51,13 +58,13 @@ class _Framings(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for part in (b'{"a": ', b'1', b'}'):
+            for part in (b'{"a": ', b"1", b"}"):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
             self.wfile.write(b"0\r\n\r\n")
-        elif self.path == "/close":          # HTTP/1.0: the body runs to the end of the connection
+        elif self.path == "/close":  # HTTP/1.0: the body runs to the end of the connection
             self.wfile.write(b'HTTP/1.0 200 OK\r\n\r\n{"b": 2}')
             self.close_connection = True
-        elif self.path == "/idle-close":     # answers, then closes the idle connection unannounced
+        elif self.path == "/idle-close":  # answers, then closes the idle connection unannounced
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()

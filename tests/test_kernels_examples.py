@@ -1,5 +1,6 @@
 """Example tests for the kernels: the known bugs of public split code, errors that name the
 field, line_cut's exact uniformity, and the 10**8-share envelope."""
+
 from __future__ import annotations
 
 import collections
@@ -38,22 +39,25 @@ def test_tight_envelopes_have_one_answer(algorithm):
     assert list(kernels.split(7, 1, algorithm=algorithm)) == [7]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(total=100, count=0), r"count must be >= 1 \(got 0\)"),
-    (dict(total=9, count=10), r"total_cents must be >= count x min_cents = 10 x 1 = 10 \(got 9\)"),
-    (dict(total=100, count=2, max_cents=49), r"total_cents must be <= count x max_cents"),
-    (dict(total=100, count=2, min_cents=10, max_cents=5), r"max_cents must be >= min_cents"),
-    (dict(total=-1, count=2), r"total_cents must be >= 0"),
-    (dict(total=10.0, count=2), r"total_cents must be an integer number of cents \(got float"),
-    (dict(total=True, count=2), r"total_cents must be an integer number of cents \(got bool"),
-    (dict(total=10, count="2"), r"count must be an integer"),
-    (dict(total=2**63, count=2), r"total_cents must fit in int64"),
-    (dict(total=10, count=2, min_cents=-1), r"min_cents must be >= 0"),
-    (dict(total=10, count=2, algorithm="fair_dice"), r"algorithm must be one of"),
-    (dict(total=10, count=2, impl="cuda"), r"impl must be one of numba, python"),
-    (dict(total=10, count=2, seed=-3), r"seed must be >= 0"),
-    (dict(total=10**12, count=10**10, min_cents=0), r"count must be <= 1000000000 shares per envelope"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(total=100, count=0), r"count must be >= 1 \(got 0\)"),
+        (dict(total=9, count=10), r"total_cents must be >= count x min_cents = 10 x 1 = 10 \(got 9\)"),
+        (dict(total=100, count=2, max_cents=49), r"total_cents must be <= count x max_cents"),
+        (dict(total=100, count=2, min_cents=10, max_cents=5), r"max_cents must be >= min_cents"),
+        (dict(total=-1, count=2), r"total_cents must be >= 0"),
+        (dict(total=10.0, count=2), r"total_cents must be an integer number of cents \(got float"),
+        (dict(total=True, count=2), r"total_cents must be an integer number of cents \(got bool"),
+        (dict(total=10, count="2"), r"count must be an integer"),
+        (dict(total=2**63, count=2), r"total_cents must fit in int64"),
+        (dict(total=10, count=2, min_cents=-1), r"min_cents must be >= 0"),
+        (dict(total=10, count=2, algorithm="fair_dice"), r"algorithm must be one of"),
+        (dict(total=10, count=2, impl="cuda"), r"impl must be one of numba, python"),
+        (dict(total=10, count=2, seed=-3), r"seed must be >= 0"),
+        (dict(total=10**12, count=10**10, min_cents=0), r"count must be <= 1000000000 shares per envelope"),
+    ],
+)
 def test_bad_input_names_the_field(kwargs, message):
     kwargs.setdefault("algorithm", "double_mean")
     total, count = kwargs.pop("total"), kwargs.pop("count")
@@ -124,4 +128,6 @@ def test_line_cut_of_a_hundred_million_shares_is_exact_in_its_output_array():
     ok, before_kib, peak_kib, array_kib = out.stdout.split()
     assert ok == "True"
     added = int(peak_kib) - int(before_kib)
-    assert added <= 1.10 * int(array_kib), f"peak RSS grew {added / 1024:.0f} MiB for a {int(array_kib) / 1024:.0f} MiB array"
+    assert added <= 1.10 * int(array_kib), (
+        f"peak RSS grew {added / 1024:.0f} MiB for a {int(array_kib) / 1024:.0f} MiB array"
+    )

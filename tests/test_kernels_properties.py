@@ -1,5 +1,6 @@
 """The kernels' contract, stated once as properties: exact sums, bounds, length, determinism,
 Python reference == Numba kernel, batch == single, online == batch."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,19 +55,22 @@ def test_batch_equals_single_for_every_envelope(envs, seed):
     algorithm, _, count, m, M = envs[0]
     totals = [t for (_, t, c, mm, MM) in envs if c == count and mm == m and MM == M] or [envs[0][1]]
     ids = np.arange(7, 7 + len(totals)) * 1000
-    single = [kernels.split(t, count, algorithm=algorithm, min_cents=m, max_cents=M, seed=seed,
-                            envelope_id=int(i)) for t, i in zip(totals, ids)]
+    single = [
+        kernels.split(t, count, algorithm=algorithm, min_cents=m, max_cents=M, seed=seed, envelope_id=int(i))
+        for t, i in zip(totals, ids)
+    ]
     for parallel in (False, True):
-        fixed = kernels.split_batch(totals, count, algorithm=algorithm, min_cents=m, max_cents=M,
-                                    seed=seed, envelope_ids=ids, parallel=parallel)
+        fixed = kernels.split_batch(
+            totals, count, algorithm=algorithm, min_cents=m, max_cents=M, seed=seed, envelope_ids=ids, parallel=parallel
+        )
         assert [list(r) for r in fixed] == [list(s) for s in single]
     counts = [c for (_, _, c, _, _) in envs]
     totals = [max(t, c * m) if M is None else min(max(t, c * m), c * M) for (_, t, c, _, _) in envs]
-    flat, offsets = kernels.split_batch(totals, counts, algorithm=algorithm, min_cents=m, max_cents=M,
-                                        seed=seed)
+    flat, offsets = kernels.split_batch(totals, counts, algorithm=algorithm, min_cents=m, max_cents=M, seed=seed)
     for e, (t, c) in enumerate(zip(totals, counts)):
-        assert list(flat[offsets[e]:offsets[e + 1]]) == list(
-            kernels.split(t, c, algorithm=algorithm, min_cents=m, max_cents=M, seed=seed, envelope_id=e))
+        assert list(flat[offsets[e] : offsets[e + 1]]) == list(
+            kernels.split(t, c, algorithm=algorithm, min_cents=m, max_cents=M, seed=seed, envelope_id=e)
+        )
 
 
 @SETTINGS
@@ -77,12 +81,21 @@ def test_online_form_replays_the_batch_split(env, seed, envelope_id):
         with pytest.raises(ValueError, match="no online form"):
             kernels.next_share(total, count, algorithm=algorithm, step=0, min_cents=m, max_cents=M)
         return
-    batch = kernels.split(total, count, algorithm=algorithm, min_cents=m, max_cents=M, seed=seed,
-                          envelope_id=envelope_id)
+    batch = kernels.split(
+        total, count, algorithm=algorithm, min_cents=m, max_cents=M, seed=seed, envelope_id=envelope_id
+    )
     remaining, grabbed = total, []
     for step in range(count):
-        share = kernels.next_share(remaining, count - step, algorithm=algorithm, step=step, min_cents=m,
-                                   max_cents=M, seed=seed, envelope_id=envelope_id)
+        share = kernels.next_share(
+            remaining,
+            count - step,
+            algorithm=algorithm,
+            step=step,
+            min_cents=m,
+            max_cents=M,
+            seed=seed,
+            envelope_id=envelope_id,
+        )
         grabbed.append(share)
         remaining -= share
     assert grabbed == list(batch) and remaining == 0
@@ -101,6 +114,7 @@ def test_simd_path_equals_reference_across_block_edges(algorithm):
         got = kernels.split_batch(totals, count, algorithm=algorithm, seed=99, parallel=False)
         code = ALGORITHMS[algorithm].code
         from hongbao.kernels.reference import split as reference_split
+
         for e in range(0, len(totals), 7):
             assert list(got[e]) == reference_split(code, int(totals[e]), count, 1, -1, 99, e)
 
@@ -110,16 +124,19 @@ def test_counts_past_the_simd_scratch_limit_take_the_scalar_lanes_with_the_same_
     """Above batch.VECTOR_MAX_COUNT people a batch skips the SIMD path (its scratch is count x 64):
     the rows still equal one-envelope splits on either side of the limit."""
     from hongbao.kernels.batch import VECTOR_MAX_COUNT
+
     for count in (VECTOR_MAX_COUNT, VECTOR_MAX_COUNT + 1):
         totals = np.arange(70) * 7 + 100 * count
         got = kernels.split_batch(totals, count, algorithm=algorithm, seed=4, parallel=True)
         for e in (0, 63, 64, 69):
-            assert np.array_equal(got[e], kernels.split(int(totals[e]), count, algorithm=algorithm, seed=4,
-                                                         envelope_id=e))
+            assert np.array_equal(
+                got[e], kernels.split(int(totals[e]), count, algorithm=algorithm, seed=4, envelope_id=e)
+            )
 
 
 def test_split_does_not_depend_on_thread_count():
     import numba
+
     totals = np.full(5000, 88_888)
     before = numba.get_num_threads()
     try:
@@ -146,8 +163,14 @@ def test_the_kit_log_is_libm_accurate_and_the_same_in_python_and_numba():
             out[i] = rng.log_pos(xs[i])
 
     gen = np.random.default_rng(5)
-    xs = np.concatenate([gen.random(20_000), gen.random(2_000) ** 60, gen.random(2_000) * 1e6,
-                         [1.0, 0.5, 2.0 ** -108, 1 - 2.0 ** -53, 2.0 ** -54, math.sqrt(0.5), math.sqrt(2)]])
+    xs = np.concatenate(
+        [
+            gen.random(20_000),
+            gen.random(2_000) ** 60,
+            gen.random(2_000) * 1e6,
+            [1.0, 0.5, 2.0**-108, 1 - 2.0**-53, 2.0**-54, math.sqrt(0.5), math.sqrt(2)],
+        ]
+    )
     xs = xs[xs > 0]
     got = np.empty_like(xs)
     logs(xs, got)

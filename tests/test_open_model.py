@@ -3,6 +3,7 @@
 grab's intended start; the closed model's p99 of the same stall is printed beside it. Plus the
 open model in two Locust processes: the schedule is split, not doubled, and the HdrHistogram logs
 hold exactly the kit's merged histograms."""
+
 from __future__ import annotations
 
 import json
@@ -18,16 +19,19 @@ from hdrh.log import HistogramLogReader
 
 from hongbao.loadtests.exitcodes import Exit
 from hongbao.loadtests.storm import procs, results
-from hongbao.loadtests.storm.histogram import Histogram
 from hongbao.loadtests.storm import scenario as scen
+from hongbao.loadtests.storm.histogram import Histogram
 from hongbao.loadtests.storm.run import StormConfig, run_storm
 
 pytestmark = [pytest.mark.storm, pytest.mark.timeout(180)]
 STALL_S = 1.0
 
-BASE = {"seed": 5, "duration_s": 5,
-        "envelopes": {"hot_envelopes": 2, "hot_total_cents": 1_000_000, "hot_count": 20_000},
-        "users": {"senders": 1, "sender_interval_s": 0.5, "hot_share": 1.0}}
+BASE = {
+    "seed": 5,
+    "duration_s": 5,
+    "envelopes": {"hot_envelopes": 2, "hot_total_cents": 1_000_000, "hot_count": 20_000},
+    "users": {"senders": 1, "sender_interval_s": 0.5, "hot_share": 1.0},
+}
 
 
 def _scenario(tmp_path: Path, name: str, load: dict, shape: dict, **top) -> scen.Scenario:
@@ -76,36 +80,54 @@ def _stalled_storm(tmp_path: Path, sc: scen.Scenario) -> dict:
 
 @pytest.mark.slow
 def test_a_service_stall_shows_in_the_open_models_p99_from_intended_start(tmp_path):
-    open_sc = _scenario(tmp_path, "open", {"model": "open", "pre_allocated_users": 10, "max_users": 600,
-                                          "tolerance_ms": 50}, {"kind": "steady", "rate": 200})
+    open_sc = _scenario(
+        tmp_path,
+        "open",
+        {"model": "open", "pre_allocated_users": 10, "max_users": 600, "tolerance_ms": 50},
+        {"kind": "steady", "rate": 200},
+    )
     # a pool that cannot grow: the grabs meant to start during the stall go out after it (the
     # tolerance is wide), so only the latency from the intended start can show the stall
-    fixed_sc = _scenario(tmp_path, "fixed", {"model": "open", "pre_allocated_users": 10, "max_users": 10,
-                                            "tolerance_ms": 5000}, {"kind": "steady", "rate": 200})
+    fixed_sc = _scenario(
+        tmp_path,
+        "fixed",
+        {"model": "open", "pre_allocated_users": 10, "max_users": 10, "tolerance_ms": 5000},
+        {"kind": "steady", "rate": 200},
+    )
     closed_sc = _scenario(tmp_path, "closed", {"model": "closed"}, {"kind": "steady", "users": 11})
     o, f, c = (_stalled_storm(tmp_path, sc) for sc in (open_sc, fixed_sc, closed_sc))
     open_p99, closed_p99 = o["grab_p99_ms"], c["grab_p99_ms"]
-    print(f"\n1 s stall: open-model p99 from intended start {open_p99:.1f} ms "
-          f"(service time p99 {o['service_time_ms']['p99_ms']:.1f} ms); closed-model p99 {closed_p99:.1f} ms; "
-          f"open model with a fixed pool of 10: p95 from intended start {f['latency_ms']['grab']['p95_ms']} ms, "
-          f"service time p95 {f['service_time_ms']['p95_ms']} ms")
+    print(
+        f"\n1 s stall: open-model p99 from intended start {open_p99:.1f} ms "
+        f"(service time p99 {o['service_time_ms']['p99_ms']:.1f} ms); closed-model p99 {closed_p99:.1f} ms; "
+        f"open model with a fixed pool of 10: p95 from intended start {f['latency_ms']['grab']['p95_ms']} ms, "
+        f"service time p95 {f['service_time_ms']['p95_ms']} ms"
+    )
     assert f["latency_ms"]["grab (all outcomes)"]["p95_ms"] >= 0.25 * STALL_S * 1000
-    assert f["service_time_ms"]["p95_ms"] < 0.1 * STALL_S * 1000      # what a closed-loop clock reads
+    assert f["service_time_ms"]["p95_ms"] < 0.1 * STALL_S * 1000  # what a closed-loop clock reads
     # about a fifth of the open model's grabs were meant to start during the stall: they waited for it
     assert open_p99 >= 0.5 * STALL_S * 1000
     lm = o["load_model"]
     assert lm["open"] and lm["offered_grabs"] == 200 * 5
-    assert lm["dropped_grabs"] <= 0.05 * lm["offered_grabs"]       # the pool grew instead of dropping
+    assert lm["dropped_grabs"] <= 0.05 * lm["offered_grabs"]  # the pool grew instead of dropping
     hist = o["latency_ms"]["grab (all outcomes)"]
-    assert hist["max_ms"] >= 0.8 * STALL_S * 1000 and hist["count"] + lm["dropped_grabs"] + \
-        lm["arrivals_with_nothing_to_grab"] >= 0.95 * lm["offered_grabs"]
+    assert (
+        hist["max_ms"] >= 0.8 * STALL_S * 1000
+        and hist["count"] + lm["dropped_grabs"] + lm["arrivals_with_nothing_to_grab"] >= 0.95 * lm["offered_grabs"]
+    )
 
 
-@pytest.mark.parametrize("how", [{"processes": 2}, pytest.param({"workers": 2}, marks=pytest.mark.slow)],
-                         ids=["processes", "master-workers"])
+@pytest.mark.parametrize(
+    "how", [{"processes": 2}, pytest.param({"workers": 2}, marks=pytest.mark.slow)], ids=["processes", "master-workers"]
+)
 def test_open_model_in_two_processes_splits_the_schedule(tmp_path, how):
-    sc = _scenario(tmp_path, "split", {"model": "open", "pre_allocated_users": 4, "max_users": 100,
-                                       "tolerance_ms": 200}, {"kind": "steady", "rate": 150}, duration_s=4)
+    sc = _scenario(
+        tmp_path,
+        "split",
+        {"model": "open", "pre_allocated_users": 4, "max_users": 100, "tolerance_ms": 200},
+        {"kind": "steady", "rate": 150},
+        duration_s=4,
+    )
     outcome = run_storm(StormConfig(scenario=sc, out_dir=tmp_path / "run", progress=False, **how))
     assert outcome.exit == Exit.OK, outcome.reasons
     d = outcome.data
@@ -114,7 +136,7 @@ def test_open_model_in_two_processes_splits_the_schedule(tmp_path, how):
     sent_or_not = grabs + lm["dropped_grabs"] + lm["arrivals_with_nothing_to_grab"]
     assert lm["offered_grabs"] == 600 and 0.9 * 600 <= sent_or_not <= 600
     extra = json.loads((tmp_path / "run" / "locust_extra.json").read_text())
-    assert len(extra["pool_peak"]) == 2          # both worker processes ran a share
+    assert len(extra["pool_peak"]) == 2  # both worker processes ran a share
     # the HdrHistogram logs hold exactly the kit's merged histograms
     kit_latency = results.grab_histogram(extra)
     kit_service = Histogram.from_json(extra["service"])
@@ -122,8 +144,12 @@ def test_open_model_in_two_processes_splits_the_schedule(tmp_path, how):
         decoded = _read_hlog(tmp_path / "run" / d["hdr"]["files"][name])
         assert decoded.get_total_count() == kit.total > 0
         assert all(decoded.get_count_at_value(max(v, 1)) == n for v, n in kit.counts.items() if v > 0)
-        back = Histogram({decoded.get_lowest_equivalent_value(i.value_iterated_to): i.count_at_value_iterated_to
-                          for i in decoded.get_recorded_iterator()})
+        back = Histogram(
+            {
+                decoded.get_lowest_equivalent_value(i.value_iterated_to): i.count_at_value_iterated_to
+                for i in decoded.get_recorded_iterator()
+            }
+        )
         for q in (50, 90, 99, 100):
             assert decoded.values_are_equivalent(back.percentile_us(q), max(kit.percentile_us(q), 1)), (name, q)
     assert d["latency_ms"]["grab (all outcomes)"]["count"] == kit_latency.total

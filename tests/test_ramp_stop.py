@@ -1,4 +1,5 @@
 """Saturation search stops loading once a ramp step breaks the SLO (loadtests/storm/ramp_stop.py)."""
+
 from __future__ import annotations
 
 from hongbao.loadtests.storm.histogram import Histogram

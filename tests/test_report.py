@@ -1,4 +1,5 @@
 """``hongbao report``: report.md for a CI summary and one self-contained report.html with plots."""
+
 from __future__ import annotations
 
 import base64
@@ -25,14 +26,14 @@ def test_report_writes_markdown_and_self_contained_html(tmp_path, capsys):
     assert main(["report", str(run)]) == 0
     md = (run / "report.md").read_text()
     assert "## Kernel benchmarks" in md
-    assert "| double_mean | serial | 20,000 |" in md          # the count = 10 headline row
+    assert "| double_mean | serial | 20,000 |" in md  # the count = 10 headline row
     html = (run / "report.html").read_text()
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     names = {alt for alt, _ in images}
     assert {"bench_throughput", "bench_speedup", "bench_threads", "bench_history"} <= names
     for _, data in images:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "<table>" in html and "src=\"http" not in html  # nothing fetched from elsewhere
+    assert "<table>" in html and 'src="http' not in html  # nothing fetched from elsewhere
 
 
 def test_sections_are_ordered_bench_first_then_fairness_storm_capacity():
@@ -53,14 +54,18 @@ def test_missing_or_empty_run_folder_is_unusable(tmp_path, capsys):
 def test_the_benchmark_table_shows_same_run_ratios_to_the_base_commit_when_there_are_any():
     from hongbao.harness.report.sections.bench import all_rows_table
 
-    plain = {"id": "double_mean-serial-c10-n20000", "median_s": 0.001, "shares_per_second": 2e8,
-             "fraction_of_rng_limit": 1.0, "clock": "thread_time"}
+    plain = {
+        "id": "double_mean-serial-c10-n20000",
+        "median_s": 0.001,
+        "shares_per_second": 2e8,
+        "fraction_of_rng_limit": 1.0,
+        "clock": "thread_time",
+    }
     paired = {**plain, "base_commit": "0123456789abcdef", "vs_base": 1.2346, "vs_base_quartiles": [1.1, 1.3]}
     assert "base" not in all_rows_table([plain])[0]
     table = all_rows_table([paired, {**plain, "id": "double_mean-python-c10-n1000"}])
     assert "time / base (0123456789ab), same run" in table[0]
     assert table[2].endswith("| 1.235 (1.10-1.30) |") and table[3].endswith("|  |")
-
 
 
 def test_saved_plots_hold_every_title_and_label_whole(tmp_path, monkeypatch):
@@ -74,12 +79,17 @@ def test_saved_plots_hold_every_title_and_label_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(plots.plt, "close", lambda fig=None: drawn.append(fig))
     row = {"algorithm": "double_mean", "count": 10, "envelopes": 20_000, "shares_per_second": 1e9}
     rows = [dict(row, impl="serial"), dict(row, impl="parallel", threads=1), dict(row, impl="parallel", threads=2)]
-    saved = [plots.thread_scaling(rows, tmp_path / "threads.png"),
-             plots.history({"double_mean-serial-c10-n20000": [("20261125T100000Z", 1.2), ("baseline", 1.1)]},
-                           tmp_path / "history.png", "share rate / numpy fill rate")]
+    saved = [
+        plots.thread_scaling(rows, tmp_path / "threads.png"),
+        plots.history(
+            {"double_mean-serial-c10-n20000": [("20261125T100000Z", 1.2), ("baseline", 1.1)]},
+            tmp_path / "history.png",
+            "share rate / numpy fill rate",
+        ),
+    ]
     for fig, path in zip(drawn, saved, strict=True):
         renderer = fig.canvas.get_renderer()
-        needed = fig.get_tightbbox(renderer)          # inches, every artist drawn
+        needed = fig.get_tightbbox(renderer)  # inches, every artist drawn
         height_px, width_px = matplotlib.image.imread(path).shape[:2]
         dpi = 90
         assert width_px / dpi >= needed.width - 0.02 and height_px / dpi >= needed.height - 0.02, path.name
@@ -101,8 +111,11 @@ def test_history_plots_each_gated_case_by_commit_in_history_order_and_marks_the_
         doc = json.loads((GOLDEN / "aa_run1.json").read_text())
         doc["hongbao"]["commit"] = sha
         for b in doc["benchmarks"]:
-            b["extra_info"].update(base_seconds_samples=b["stats"]["data"], base_commit="a" * 40,
-                                   repeat_vs_base=[ratio * 0.99, ratio, ratio * 1.01])
+            b["extra_info"].update(
+                base_seconds_samples=b["stats"]["data"],
+                base_commit="a" * 40,
+                repeat_vs_base=[ratio * 0.99, ratio, ratio * 1.01],
+            )
         (results / name).mkdir(parents=True)
         (results / name / "benchmark.json").write_text(json.dumps(doc))
     (results / "bisect-run").mkdir()

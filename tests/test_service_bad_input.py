@@ -1,6 +1,7 @@
 """Bad input, case by case, against a real service on both stores: each answer is the documented
 4xx with {"error", "detail"} naming the field, never a 5xx, and nothing is written (the full
 ledger and the target envelope are unchanged)."""
+
 from __future__ import annotations
 
 import httpx
@@ -34,8 +35,12 @@ CREATE = [
     (body(total_cents=0), 422, "invalid_field", "total_cents"),
     (body(total_cents=-5), 422, "invalid_field", "total_cents"),
     (body(total_cents=10**12 + 1), 422, "invalid_field", "total_cents"),
-    (body(total_cents=0).replace(b'"total_cents":0', b'"total_cents":' + b"9" * 30), 422, "invalid_field",
-     "total_cents"),
+    (
+        body(total_cents=0).replace(b'"total_cents":0', b'"total_cents":' + b"9" * 30),
+        422,
+        "invalid_field",
+        "total_cents",
+    ),
     (body(count=0), 422, "invalid_field", "count"),
     (body(count=100_001), 422, "invalid_field", "count"),
     (body(count="10"), 422, "invalid_field", "count"),
@@ -71,33 +76,39 @@ GRAB = [
     (b'{"user": "u1", "request_id": "r1", "amount_cents": 999}', 422, "unknown_field", "amount_cents"),
     (orjson.dumps({"user": "u1", "request_id": "r" * 5000}), 413, "body_too_large", "body"),
 ]
-CASES = ([("POST", "/envelopes", raw, *rest) for raw, *rest in CREATE]
-         + [("POST", "/envelopes/{id}/grab", raw, *rest) for raw, *rest in GRAB]
-         + [("POST", "/envelopes/999999/grab", b'{"user": "u1", "request_id": "r1"}', 404, "not_found", "id"),
-            ("POST", "/envelopes/0/grab", b'{"user": "u1", "request_id": "r1"}', 404, "not_found", "id"),
-            ("POST", "/envelopes/abc/grab", b'{"user": "u1", "request_id": "r1"}', 404, "not_found", "id"),
-            ("POST", f"/envelopes/{2**64}/grab", b'{"user": "u1", "request_id": "r1"}', 404, "not_found", "id"),
-            ("GET", "/envelopes/999999", b"", 404, "not_found", "id"),
-            ("POST", "/envelopes/{id}/refund", b'{"request_id": "r1", "to": "me"}', 422, "unknown_field", "to"),
-            ("POST", "/envelopes/{id}/refund", b'{"request_id": "bad id"}', 422, "invalid_field", "request_id"),
-            ("POST", "/envelopes/{id}/refund", b"", 409, "not_expired", None),
-            ("POST", "/envelopes/999999/refund", b"", 404, "not_found", "id"),
-            ("GET", "/ledger?limit=0", b"", 422, "invalid_field", "limit"),
-            ("GET", "/ledger?after_id=-1", b"", 422, "invalid_field", "after_id"),
-            ("GET", "/ledger?page=2", b"", 422, "unknown_field", "page"),
-            ("GET", "/envelopes", b"", 405, "method_not_allowed", "method"),
-            ("DELETE", "/envelopes/{id}", b"", 405, "method_not_allowed", "method"),
-            ("POST", "/admin/reset", b"", 404, "not_found", "path")])
+CASES = (
+    [("POST", "/envelopes", raw, *rest) for raw, *rest in CREATE]
+    + [("POST", "/envelopes/{id}/grab", raw, *rest) for raw, *rest in GRAB]
+    + [
+        ("POST", "/envelopes/999999/grab", b'{"user": "u1", "request_id": "r1"}', 404, "not_found", "id"),
+        ("POST", "/envelopes/0/grab", b'{"user": "u1", "request_id": "r1"}', 404, "not_found", "id"),
+        ("POST", "/envelopes/abc/grab", b'{"user": "u1", "request_id": "r1"}', 404, "not_found", "id"),
+        ("POST", f"/envelopes/{2**64}/grab", b'{"user": "u1", "request_id": "r1"}', 404, "not_found", "id"),
+        ("GET", "/envelopes/999999", b"", 404, "not_found", "id"),
+        ("POST", "/envelopes/{id}/refund", b'{"request_id": "r1", "to": "me"}', 422, "unknown_field", "to"),
+        ("POST", "/envelopes/{id}/refund", b'{"request_id": "bad id"}', 422, "invalid_field", "request_id"),
+        ("POST", "/envelopes/{id}/refund", b"", 409, "not_expired", None),
+        ("POST", "/envelopes/999999/refund", b"", 404, "not_found", "id"),
+        ("GET", "/ledger?limit=0", b"", 422, "invalid_field", "limit"),
+        ("GET", "/ledger?after_id=-1", b"", 422, "invalid_field", "after_id"),
+        ("GET", "/ledger?page=2", b"", 422, "unknown_field", "page"),
+        ("GET", "/envelopes", b"", 405, "method_not_allowed", "method"),
+        ("DELETE", "/envelopes/{id}", b"", 405, "method_not_allowed", "method"),
+        ("POST", "/admin/reset", b"", 404, "not_found", "path"),
+    ]
+)
 
 
 @pytest.fixture(scope="module", params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def target(request):
     """(client on a fresh service, id of an envelope with one grab)."""
+
     def prepare(svc):
         client = httpx.Client(base_url=svc.base_url, headers={"content-type": "application/json"})
         env = client.post("/envelopes", content=body()).json()
         client.post(f"/envelopes/{env['id']}/grab", json={"user": "first", "request_id": "f1"})
         return client, env["id"]
+
     if request.param == "memory":
         with service_process("memory") as svc:
             client, envelope_id = prepare(svc)
@@ -114,13 +125,15 @@ def _snapshot(client: httpx.Client, envelope_id: int) -> tuple:
     return client.get("/ledger").json(), client.get(f"/envelopes/{envelope_id}").json()
 
 
-@pytest.mark.parametrize("method,path,raw,status,code,field", CASES,
-                         ids=[f"{c[0]} {c[1]} {c[4]}:{c[5]}#{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    "method,path,raw,status,code,field", CASES, ids=[f"{c[0]} {c[1]} {c[4]}:{c[5]}#{i}" for i, c in enumerate(CASES)]
+)
 def test_bad_input_is_rejected_and_changes_nothing(target, method, path, raw, status, code, field):
     client, envelope_id = target
     before = _snapshot(client, envelope_id)
-    r = client.request(method, path.replace("{id}", str(envelope_id)), content=raw,
-                       headers={"content-type": "application/json"})
+    r = client.request(
+        method, path.replace("{id}", str(envelope_id)), content=raw, headers={"content-type": "application/json"}
+    )
     assert r.status_code == status, r.text
     answer = r.json()
     assert answer["error"] == code, answer

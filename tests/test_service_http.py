@@ -1,6 +1,7 @@
 """The HTTP contract against a real ``hongbao serve`` subprocess, on the memory and Redis stores:
 responses match /openapi.json, concurrent grabs over HTTP keep every invariant, repeats are
 idempotent, and the documented status codes and error bodies come back."""
+
 from __future__ import annotations
 
 import time
@@ -14,8 +15,15 @@ from tests.support.redis_server import redis_server
 from tests.support.service_proc import service_process
 
 SEED = 21
-ROUTES = {("post", "/envelopes"), ("get", "/envelopes/{id}"), ("post", "/envelopes/{id}/grab"),
-          ("post", "/envelopes/{id}/refund"), ("get", "/ledger"), ("get", "/healthz"), ("get", "/openapi.json")}
+ROUTES = {
+    ("post", "/envelopes"),
+    ("get", "/envelopes/{id}"),
+    ("post", "/envelopes/{id}/grab"),
+    ("post", "/envelopes/{id}/refund"),
+    ("get", "/ledger"),
+    ("get", "/healthz"),
+    ("get", "/openapi.json"),
+}
 
 
 @pytest.fixture(scope="module", params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -38,8 +46,14 @@ def conforms(openapi: dict, schema: str, body: dict) -> None:
 
 
 def create(base: str, **fields) -> dict:
-    body = {"sender": "boss", "total_cents": 10_000, "count": 10, "algorithm": "double_mean",
-            "mode": "pre_split", **fields}
+    body = {
+        "sender": "boss",
+        "total_cents": 10_000,
+        "count": 10,
+        "algorithm": "double_mean",
+        "mode": "pre_split",
+        **fields,
+    }
     r = httpx.post(base + "/envelopes", json=body)
     assert r.status_code == 201, r.text
     return r.json()
@@ -149,6 +163,7 @@ def test_startup_freezes_the_heap_so_full_collections_skip_it():
             sent.append(message["type"])
             if message["type"] == "lifespan.startup.complete":
                 sent.append(f"frozen={gc.get_freeze_count()}")
+
         await create_app(MemoryStore(seed=1))({"type": "lifespan"}, receive, send)
         return sent
 

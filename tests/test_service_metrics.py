@@ -1,5 +1,6 @@
 """GET /metrics of the reference service (hongbao serve, a real process on loopback): grabs by
 outcome, the grab latency histogram and process_cpu_seconds_total, which --metrics reads."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,9 @@ from tests.test_adapters import SMOKE
 
 
 def _post(url: str, body: dict) -> int:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=5) as resp:
             return resp.status
@@ -29,19 +31,29 @@ def _post(url: str, body: dict) -> int:
 
 def _samples(url: str) -> dict:
     text = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for fam in text_string_to_metric_families(text) for s in fam.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
 
 
 def test_metrics_count_grabs_by_outcome_and_export_process_cpu():
     with service_process("memory") as svc:
         url = svc.base_url
-        req = urllib.request.Request(url + "/envelopes", method="POST", headers={"Content-Type": "application/json"},
-                                     data=json.dumps({"sender": "s", "total_cents": 300, "count": 2,
-                                                      "algorithm": "double_mean", "mode": "pre_split"}).encode())
+        req = urllib.request.Request(
+            url + "/envelopes",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            data=json.dumps(
+                {"sender": "s", "total_cents": 300, "count": 2, "algorithm": "double_mean", "mode": "pre_split"}
+            ).encode(),
+        )
         eid = json.loads(urllib.request.urlopen(req, timeout=5).read())["id"]
-        codes = [_post(f"{url}/envelopes/{eid}/grab", {"user": u, "request_id": r})
-                 for u, r in (("a", "1"), ("a", "2"), ("b", "3"), ("c", "4"))]
+        codes = [
+            _post(f"{url}/envelopes/{eid}/grab", {"user": u, "request_id": r})
+            for u, r in (("a", "1"), ("a", "2"), ("b", "3"), ("c", "4"))
+        ]
         assert codes == [200, 200, 200, 409]
         assert _post(f"{url}/envelopes/999999/grab", {"user": "a", "request_id": "5"}) == 404
         m = _samples(url)
@@ -62,8 +74,20 @@ def test_outcome_labels():
 def test_storm_reads_a_running_reference_service_cpu_from_its_metrics(tmp_path):
     with service_process("memory") as svc:
         out = tmp_path / "run"
-        code = main(["storm", "--scenario", str(SMOKE), "--host", svc.base_url, "--metrics",
-                     svc.base_url + "/metrics", "--out", str(out), "--no-progress"])
+        code = main(
+            [
+                "storm",
+                "--scenario",
+                str(SMOKE),
+                "--host",
+                svc.base_url,
+                "--metrics",
+                svc.base_url + "/metrics",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
         grabs = _samples(svc.base_url)
     d = json.loads((out / "storm.json").read_text())
     assert code == Exit.OK and d["target"]["service_cpu_from"].startswith("prometheus")

@@ -1,6 +1,7 @@
 """``hongbao soak`` (issue 16): a 60 s soak through five faults on a real redis-server and service
 audits clean; planted defects (a lost acknowledgement, a refund that never happens, a lost cent)
 make the checker fail it with exit 4; bad schedules are refused before anything starts."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,8 @@ import json
 import pytest
 
 from hongbao.harness.cli import main
-from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.report.sections.soak import render
+from hongbao.loadtests.exitcodes import Exit
 from hongbao.loadtests.faults.soak import SoakConfig, run_soak
 from hongbao.loadtests.faults.soak_load import LoadConfig
 from hongbao.loadtests.faults.spec import parse_nemesis
@@ -25,8 +26,13 @@ def test_a_60s_soak_through_five_faults_loses_nothing(tmp_path, capsys):
     doc = json.loads((out / "soak.json").read_text())
     assert code == Exit.OK, doc["failures"]
     assert doc["audit_ok"] and doc["failures"] == []
-    assert [f["kind"] for f in doc["faults"]] == ["kill-redis", "pause-service", "kill-service", "pause-redis",
-                                                  "restart-redis"]
+    assert [f["kind"] for f in doc["faults"]] == [
+        "kill-redis",
+        "pause-service",
+        "kill-service",
+        "pause-redis",
+        "restart-redis",
+    ]
     for f in doc["faults"]:
         assert f["error"] is None and f["check_ok"] is True, f
         assert f["recovery_s"] is not None and f["recovery_s"] >= f["down_s"] > 0, f
@@ -47,17 +53,24 @@ def test_a_60s_soak_through_five_faults_loses_nothing(tmp_path, capsys):
 
 
 def _planted(tmp_path, store: str) -> dict:
-    cfg = SoakConfig(store=f"python:tests.support.planted_stores:{store}", nemesis=parse_nemesis("pause-service@4s+2.5s"),
-                     load=LoadConfig(10.0, concurrency=16, count=10, expires_s=(1.5, 2.5)), out_dir=tmp_path)
+    cfg = SoakConfig(
+        store=f"python:tests.support.planted_stores:{store}",
+        nemesis=parse_nemesis("pause-service@4s+2.5s"),
+        load=LoadConfig(10.0, concurrency=16, count=10, expires_s=(1.5, 2.5)),
+        out_dir=tmp_path,
+    )
     return run_soak(cfg)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("store,needle", [
-    ("PhantomAckStore", "missing from the ledger"),
-    ("SilentRefundStore", "not refunded exactly once"),
-    ("LosingCentStore", "conservation: "),
-])
+@pytest.mark.parametrize(
+    "store,needle",
+    [
+        ("PhantomAckStore", "missing from the ledger"),
+        ("SilentRefundStore", "not refunded exactly once"),
+        ("LosingCentStore", "conservation: "),
+    ],
+)
 def test_the_checker_catches_a_planted_defect(tmp_path, store, needle):
     doc = _planted(tmp_path, store)
     assert doc["audit_ok"] is False
@@ -65,14 +78,17 @@ def test_the_checker_catches_a_planted_defect(tmp_path, store, needle):
     assert doc["faults"][0]["check_ok"] is False, "the check after the fault's recovery missed it"
 
 
-@pytest.mark.parametrize("argv,words", [
-    (["--duration", "30", "--nemesis", "kill-redis@5s,kill-service@5.5s"], "starts before"),
-    (["--duration", "30", "--nemesis", "kill-redis@29.8s"], "not undone within"),
-    (["--duration", "30", "--nemesis", "freeze-redis@5s"], "pause-redis@10s"),
-    (["--duration", "30", "--store", "redis://127.0.0.1:1/0", "--nemesis", "kill-redis@5s"], "only service faults"),
-    (["--duration", "30", "--store", "memory", "--nemesis", "kill-service@5s"], "only pause-service"),
-    (["--duration", "5"], "between 10 and 86400"),
-])
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["--duration", "30", "--nemesis", "kill-redis@5s,kill-service@5.5s"], "starts before"),
+        (["--duration", "30", "--nemesis", "kill-redis@29.8s"], "not undone within"),
+        (["--duration", "30", "--nemesis", "freeze-redis@5s"], "pause-redis@10s"),
+        (["--duration", "30", "--store", "redis://127.0.0.1:1/0", "--nemesis", "kill-redis@5s"], "only service faults"),
+        (["--duration", "30", "--store", "memory", "--nemesis", "kill-service@5s"], "only pause-service"),
+        (["--duration", "5"], "between 10 and 86400"),
+    ],
+)
 def test_bad_schedules_are_refused_before_anything_starts(tmp_path, capsys, argv, words):
     assert main(["soak", *argv, "--out", str(tmp_path / "run")]) == Exit.UNUSABLE
     assert words in capsys.readouterr().err

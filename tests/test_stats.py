@@ -1,4 +1,5 @@
 """hongbao.harness.stats: Mann-Whitney U and the bootstrap CI of the median ratio on seeded samples."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Hot-envelope races on both stores and both modes: no double grab, never over count,
 conservation to the cent, refund exactly once and never racing a grab."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,8 +14,7 @@ from tests.support.grab_checks import check_ledger, check_outcomes, check_shares
 from tests.support.redis_server import redis_proc, redis_url  # noqa: F401 - fixtures
 
 SEED = 11
-CASES = [("pre_split", "double_mean"), ("pre_split", "line_cut"), ("on_grab", "double_mean"),
-         ("on_grab", "beta")]
+CASES = [("pre_split", "double_mean"), ("pre_split", "line_cut"), ("on_grab", "double_mean"), ("on_grab", "beta")]
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -58,6 +58,7 @@ def test_hot_envelope_race(store_url, mode, algorithm):
         finally:
             for s in stores:
                 await s.close()
+
     asyncio.run(main())
 
 
@@ -65,6 +66,7 @@ def test_hot_envelope_race(store_url, mode, algorithm):
 def test_refund_races_grabs(store_url, mode):
     """Grabs keep coming while the envelope expires and refunds fire: exactly one refund, every
     acknowledged grab precedes it in the ledger, and the money adds up."""
+
     async def main():
         stores = await _stores(store_url, 2)
         try:
@@ -89,8 +91,9 @@ def test_refund_races_grabs(store_url, mode):
             assert acked, "no grab got in before expiry: the race did not happen"
             ledger = await stores[0].ledger()
             row = check_ledger(ledger, env["id"])
-            assert row["refunded_cents"] == done[0]["refunded_cents"] == 1_000_000 - sum(
-                g["amount_cents"] for g in acked)
+            assert (
+                row["refunded_cents"] == done[0]["refunded_cents"] == 1_000_000 - sum(g["amount_cents"] for g in acked)
+            )
             assert row["remaining_cents"] == 0
             grabs = [e for e in ledger["entries"] if e["kind"] == "grab"]
             assert len(grabs) == len(acked), "an acknowledged grab is missing from the ledger (or vice versa)"
@@ -100,6 +103,7 @@ def test_refund_races_grabs(store_url, mode):
         finally:
             for s in stores:
                 await s.close()
+
     asyncio.run(main())
 
 
@@ -125,12 +129,14 @@ def test_refund_rules(store_url):
             assert missing.value.code == "not_found"
         finally:
             await store.close()
+
     asyncio.run(main())
 
 
 @pytest.mark.parametrize("mode", ["pre_split", "on_grab"])
 def test_sold_out_after_last_grab(store_url, mode):
     """Regression: a worker that took the last on_grab share must answer sold_out, not fail."""
+
     async def main():
         (store,) = (await _stores(store_url, 1))[:1]
         try:
@@ -144,4 +150,5 @@ def test_sold_out_after_last_grab(store_url, mode):
                 assert sold.value.code == "sold_out" and sold.value.status == 409
         finally:
             await store.close()
+
     asyncio.run(main())

@@ -1,6 +1,7 @@
 """Creating an envelope on Redis is all or nothing: a redis-server crash at ANY byte of
 the create's append-only-file record, replayed on restart, leaves either the whole envelope (index
 entry, meta, every share) or no trace of it - never an index entry without its envelope."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,6 +28,7 @@ def _create(url: str) -> int:
         finally:
             await store.close()
         return env["id"]
+
     return asyncio.run(main())
 
 
@@ -44,8 +46,8 @@ def _incr_file(data_dir: Path) -> Path:
 
 def test_a_crash_anywhere_in_a_create_leaves_the_whole_envelope_or_nothing(tmp_path):
     with redis_server(appendonly="yes", appendfsync="always") as srv:
-        first = _create(srv.url)        # a complete envelope before the one we cut
-        start = _incr_file(srv.dir).stat().st_size   # appendfsync always: on disk at the reply
+        first = _create(srv.url)  # a complete envelope before the one we cut
+        start = _incr_file(srv.dir).stat().st_size  # appendfsync always: on disk at the reply
         second = _create(srv.url)
         srv.kill()
         aof = _incr_file(srv.dir).read_bytes()
@@ -61,8 +63,11 @@ def test_a_crash_anywhere_in_a_create_leaves_the_whole_envelope_or_nothing(tmp_p
         for name, blob in saved.items():
             blob = blob[:cut] if name.endswith(".incr.aof") else blob
             (data_dir / "appendonlydir" / name).write_bytes(blob)
-        server = RedisServer(free_port(), data_dir, {"save": "", "appendonly": "yes", "appendfsync": "always",
-                                                     "aof-load-truncated": "yes"})
+        server = RedisServer(
+            free_port(),
+            data_dir,
+            {"save": "", "appendonly": "yes", "appendfsync": "always", "aof-load-truncated": "yes"},
+        )
         try:
             server.start()
             assert _state(server, first) == (True, True, COUNT), f"cut at {cut}: the first envelope changed"
@@ -70,7 +75,8 @@ def test_a_crash_anywhere_in_a_create_leaves_the_whole_envelope_or_nothing(tmp_p
         finally:
             server.kill()
             shutil.rmtree(data_dir, ignore_errors=True)
-        assert state in ((True, True, COUNT), (False, False, 0)), \
+        assert state in ((True, True, COUNT), (False, False, 0)), (
             f"AOF cut at byte {cut} of {end}: partial envelope (indexed, meta, shares) = {state}"
+        )
         outcomes.add(state)
     assert outcomes == {(True, True, COUNT), (False, False, 0)}, "the cuts never hit both sides of the commit"

@@ -1,6 +1,7 @@
 """Batched grabs on a real redis-server: one grab.lua call for a whole batch gives exactly what
 one-at-a-time grabs give, and a script that fails midway fails every caller of its batch (503)
 and loses nothing."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,11 +30,31 @@ def _mix(ids: dict[str, int]) -> list[tuple[int, str, str]]:
     """Fresh grabs, repeats (same and new request_id, in the same batch), more users than shares
     (sold out), an expired and a missing envelope, two on_grab envelopes interleaved."""
     p, o, b, t = ids["pre"], ids["online"], ids["big"], ids["tiny"]
-    return [(p, "ann", "r1"), (o, "ann", "r2"), (p, "bob", "r3"), (p, "ann", "r1"), (o, "cy", "r4"),
-            (ids["expired"], "ann", "r5"), (b, "dee", "r6"), (o, "ann", "r7-new"), (p, "cy", "r8"),
-            (MISSING, "ann", "r9"), (p, "dee", "r10"), (p, "eve", "r11"), (b, "eve", "r12"),
-            (o, "dee", "r13"), (t, "ann", "r14"), (t, "bob", "r15"), (t, "cy", "r16"), (t, "dee", "r17"),
-            (o, "eve", "r18"), (o, "fay", "r19"), (o, "gus", "r20"), (p, "bob", "r3-new"), (b, "fay", "r21")]
+    return [
+        (p, "ann", "r1"),
+        (o, "ann", "r2"),
+        (p, "bob", "r3"),
+        (p, "ann", "r1"),
+        (o, "cy", "r4"),
+        (ids["expired"], "ann", "r5"),
+        (b, "dee", "r6"),
+        (o, "ann", "r7-new"),
+        (p, "cy", "r8"),
+        (MISSING, "ann", "r9"),
+        (p, "dee", "r10"),
+        (p, "eve", "r11"),
+        (b, "eve", "r12"),
+        (o, "dee", "r13"),
+        (t, "ann", "r14"),
+        (t, "bob", "r15"),
+        (t, "cy", "r16"),
+        (t, "dee", "r17"),
+        (o, "eve", "r18"),
+        (o, "fay", "r19"),
+        (o, "gus", "r20"),
+        (p, "bob", "r3-new"),
+        (b, "fay", "r21"),
+    ]
 
 
 def _outcome(res) -> tuple:
@@ -48,6 +69,7 @@ async def _run(url: str, batched: bool) -> tuple[list, dict, int]:
     """The mix on a flushed server, one grab at a time or all in one batch; (outcomes, ledger
     without timestamps, grab.lua calls the mix took)."""
     from redis import Redis
+
     server = Redis.from_url(url, decode_responses=True)
     server.flushall()
     store = RedisStore(url, seed=SEED)
@@ -107,6 +129,7 @@ def test_a_script_error_midway_fails_the_whole_batch_and_loses_nothing(redis_pro
     """Envelope B's users key is planted with the wrong type: the call stops at B's group after A's
     grabs were written. Every caller gets 503; retried, A's grabs come back as repeats with the
     very amounts written, and every cent is where the ledger says."""
+
     async def main():
         store = RedisStore(redis_url, seed=SEED)
         await store.open()
@@ -117,21 +140,24 @@ def test_a_script_error_midway_fails_the_whole_batch_and_loses_nothing(redis_pro
             client.set(keys(b)["users"], "not a hash")
             batch = [(a, "u1", "r1"), (a, "u2", "r2"), (b, "u1", "r3"), (c, "u1", "r4"), (a, "u3", "r5")]
             first = await asyncio.gather(*(store.grab(*g) for g in batch), return_exceptions=True)
-            assert all(isinstance(r, ApiError) and r.status == 503 and r.code == "store_unavailable"
-                       for r in first), first
+            assert all(isinstance(r, ApiError) and r.status == 503 and r.code == "store_unavailable" for r in first), (
+                first
+            )
             written = client.lrange(keys(a)["ledger"], 0, -1)
             assert len(written) == 3 and client.llen(keys(c)["ledger"]) == 0  # A's group ran, C's did not
             client.delete(keys(b)["users"])
             again = await asyncio.gather(*(store.grab(*g) for g in batch))
             assert [g["repeat"] for g in again] == [True, True, False, False, True]
-            assert sorted(f"g|{g['user']}|{g['amount_cents']}|{g['seq']}" for g in again if g["envelope_id"] == a) \
-                == sorted("|".join(w.split("|")[:4]) for w in written)
+            assert sorted(
+                f"g|{g['user']}|{g['amount_cents']}|{g['seq']}" for g in again if g["envelope_id"] == a
+            ) == sorted("|".join(w.split("|")[:4]) for w in written)
             ledger = await store.ledger()
             for envelope_id in (a, b, c):
                 row = check_ledger(ledger, envelope_id)
                 assert client.llen(keys(envelope_id)["shares"]) == row["remaining_count"]
         finally:
             await store.close()
+
     asyncio.run(main())
 
 
@@ -165,4 +191,5 @@ def test_many_fresh_on_grab_envelopes_at_once_from_two_workers(redis_url):
         finally:
             for s in stores:
                 await s.close()
+
     asyncio.run(main())

@@ -1,5 +1,6 @@
 """The Redis store on a real 3-master Redis Cluster: the same hot-envelope race, plus proof that
 each envelope's keys share one slot while different envelopes land on different masters."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,12 +32,16 @@ def test_cluster_hot_envelope_race(redis_cluster_procs, mode):
         for s in stores:
             await s.open()
         try:
-            envs = [await stores[0].create(EnvelopeSpec("boss", 50_000, 150, "double_mean", mode, 1, 1_000, 60.0))
-                    for _ in range(4)]
+            envs = [
+                await stores[0].create(EnvelopeSpec("boss", 50_000, 150, "double_mean", mode, 1, 1_000, 60.0))
+                for _ in range(4)
+            ]
             requests = requests_for(200, seed=9)
             for n, env in enumerate(envs):
+
                 def grab(user, request_id, env=env, n=n):
                     return stores[(hash(user) + n) % 2].grab(env["id"], user, request_id)
+
                 results = await race(grab, requests)
                 firsts = check_outcomes(results, requests, count=150)
                 assert len(firsts) == 150
@@ -48,13 +53,17 @@ def test_cluster_hot_envelope_race(redis_cluster_procs, mode):
         finally:
             for s in stores:
                 await s.close()
+
     envs = asyncio.run(main())
     # the envelopes really are spread over the masters (keys hashed by their {env:ID} tag)
     holders = set()
     for env in envs:
         meta = keys(env["id"])["meta"]
-        owners = [n.port for n in redis_cluster_procs.nodes
-                  if n.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", key_slot(meta.encode()))]
+        owners = [
+            n.port
+            for n in redis_cluster_procs.nodes
+            if n.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", key_slot(meta.encode()))
+        ]
         assert len(owners) == 1
         holders.add(owners[0])
     assert len(holders) >= 2, "all test envelopes landed on one master: the cluster was not exercised"
@@ -75,8 +84,11 @@ def _node_stats(client) -> tuple[int, int, int]:
     """(EVALSHA calls, read events, MOVED replies) a node has served, from ONE INFO call on a
     connection already open (a new one would add its own handshake's reads)."""
     info = client.info("everything")
-    return (info.get("cmdstat_evalsha", {}).get("calls", 0), info["total_reads_processed"],
-            info.get("errorstat_MOVED", {}).get("count", 0))
+    return (
+        info.get("cmdstat_evalsha", {}).get("calls", 0),
+        info["total_reads_processed"],
+        info.get("errorstat_MOVED", {}).get("count", 0),
+    )
 
 
 def _owner(nodes, envelope_id: int):
@@ -129,18 +141,20 @@ def test_cluster_batch_is_one_pipeline_per_node_and_follows_moved(redis_cluster_
             assert _owner(nodes, moving) is dst
             ledger = await store.ledger()
             for n, env in enumerate(envs):
-                answers = first[2 * n:2 * n + 2] + second[5 * n:5 * n + 5]
+                answers = first[2 * n : 2 * n + 2] + second[5 * n : 5 * n + 5]
                 firsts = {a["user"]: a for a in answers if not a["repeat"]}
                 assert sorted(firsts) == [f"u{i}" for i in range(6)]
                 assert [a["user"] for a in answers if a["repeat"]] == ["u1"]
                 check_shares(firsts, env, SEED)
                 check_ledger(ledger, env["id"])
+
     asyncio.run(main())
 
 
 def test_cluster_batch_survives_script_flush(redis_cluster_procs):
     """After SCRIPT FLUSH on every master (as after restarts) a pipelined batch gets NOSCRIPT per
     call and sends the source instead: every grab still lands, once."""
+
     async def main():
         async with _opened(redis_cluster_procs.url) as store:
             spec = EnvelopeSpec("boss", 1_000, 3, "double_mean", "pre_split", 1, None, 60.0)
@@ -156,4 +170,5 @@ def test_cluster_batch_survives_script_flush(redis_cluster_procs):
             ledger = await store.ledger()
             for env in envs:
                 assert check_ledger(ledger, env["id"])["remaining_count"] == 0
+
     asyncio.run(main())

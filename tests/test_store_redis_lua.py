@@ -1,5 +1,6 @@
 """grab.lua's compare-and-set, driven directly: a candidate share is applied only when both the
 seq and remaining_cents it was computed from match; otherwise nothing is written."""
+
 from __future__ import annotations
 
 import asyncio
@@ -91,10 +92,12 @@ def test_batched_scripts_survive_script_flush_and_report_a_dead_server():
             done = await asyncio.gather(*(store.grab(env["id"], f"u{i}", "r") for i in range(20)))
             assert sorted(g["seq"] for g in done) == list(range(20))
             server.kill()
-            failed = await asyncio.wait_for(asyncio.gather(
-                *(store.grab(env["id"], f"v{i}", "r") for i in range(20)), return_exceptions=True), 30)
-            assert all(isinstance(f, ApiError) and f.status == 503 and f.code == "store_unavailable"
-                       for f in failed), failed
+            failed = await asyncio.wait_for(
+                asyncio.gather(*(store.grab(env["id"], f"v{i}", "r") for i in range(20)), return_exceptions=True), 30
+            )
+            assert all(isinstance(f, ApiError) and f.status == 503 and f.code == "store_unavailable" for f in failed), (
+                failed
+            )
             server.start()  # empty again (no persistence in this test)
             env = await store.create(spec)
             assert (await store.grab(env["id"], "w", "r"))["seq"] == 0

@@ -1,5 +1,6 @@
 """Real, bounded Locust storms against the real service on 127.0.0.1 (memory, planted-defect and
 Redis stores; single process and master + 2 workers). Each storm runs about 5 s."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hongbao.harness.cli import main
-from hongbao.loadtests.exitcodes import Exit
 from hongbao.harness.report.sections.storm import render as render_storm
+from hongbao.loadtests.exitcodes import Exit
 from hongbao.loadtests.storm import scenario as scen
 from hongbao.loadtests.storm.run import StormConfig, run_storm
 from tests.support.redis_server import redis_server
@@ -55,13 +56,15 @@ def test_memory_storm_audits_clean_and_gates_on_a_sub_ms_slo(tmp_path):
     assert len(section.figures) == 3 and all(p.stat().st_size > 0 for p in section.figures)
 
 
-@pytest.mark.parametrize("store,needle", [
-    ("LosingCentStore", "conservation: "),
-    ("DoubleGrabStore", "no double grab: "),
-])
+@pytest.mark.parametrize(
+    "store,needle",
+    [
+        ("LosingCentStore", "conservation: "),
+        ("DoubleGrabStore", "no double grab: "),
+    ],
+)
 def test_planted_defect_fails_the_audit(tmp_path, store, needle, capsys):
-    code, d = _storm(tmp_path, _retry_scenario(tmp_path),
-                     "--store", f"python:tests.support.planted_stores:{store}")
+    code, d = _storm(tmp_path, _retry_scenario(tmp_path), "--store", f"python:tests.support.planted_stores:{store}")
     assert code == Exit.AUDIT_FAILED
     assert d["audit"]["ok"] is False
     assert any(r.startswith(needle) for r in d["exit"]["reasons"]), d["exit"]["reasons"]
@@ -77,17 +80,28 @@ def test_redis_storm_with_client_retries_audits_clean(tmp_path):
         code, d = _storm(tmp_path, _retry_scenario(tmp_path), "--store", srv.url)
         # the same storm without HTTP: Locust users run the store's grab script directly
         direct = tmp_path / "direct"
-        code_direct = main(["storm", "--scenario", str(_retry_scenario(tmp_path)), "--store", srv.url,
-                            "--redis-direct", "--out", str(direct), "--no-progress"])
+        code_direct = main(
+            [
+                "storm",
+                "--scenario",
+                str(_retry_scenario(tmp_path)),
+                "--store",
+                srv.url,
+                "--redis-direct",
+                "--out",
+                str(direct),
+                "--no-progress",
+            ]
+        )
         dd = json.loads((direct / "storm.json").read_text())
     assert code_direct == Exit.OK, dd["exit"]
     assert dd["redis_direct"] and dd["totals"]["grabs_ok"] > 0 and dd["totals"]["repeat"] > 0
     assert dd["audit"]["ok"] and dd["audit"]["reconciliation"]["acknowledged_grabs"] == dd["totals"]["grabs_ok"]
     assert code == Exit.OK, d["exit"]
     t = d["totals"]
-    assert t["grabs_ok"] > 0 and t["repeat"] > 0          # retries answered with the first grab
+    assert t["grabs_ok"] > 0 and t["repeat"] > 0  # retries answered with the first grab
     assert d["audit"]["ok"] and d["audit"]["grabs"] == t["grabs_ok"]
-    assert d["cpu"]["roles"]["store"]["processes"] == 1    # redis-server found by its port
+    assert d["cpu"]["roles"]["store"]["processes"] == 1  # redis-server found by its port
 
 
 @pytest.mark.slow
@@ -101,7 +115,7 @@ def test_master_and_two_workers_aggregate_what_the_ledger_records(tmp_path):
     assert rec["locust_grab_requests_ok"] > 0
     assert rec["locust_grab_requests_ok"] == rec["acknowledged_grabs"] == rec["ledger_grabs_this_run"]
     users = d["audit"]["access_fairness"]["users"]
-    assert users >= 2 and d["totals"]["repeat"] == 0        # ids unique across both workers
+    assert users >= 2 and d["totals"]["repeat"] == 0  # ids unique across both workers
     ws = {u.split("-")[1] for u in json.loads((tmp_path / "dist" / "locust_extra.json").read_text())["attempts"]}
     assert ws == {"w0", "w1"}
 

@@ -1,4 +1,5 @@
 """Storm building blocks without a storm: histogram, scenarios, shapes, duration parsing."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,16 +8,15 @@ from pathlib import Path
 import pytest
 
 from hongbao.harness.commands.storm import duration_s
-from hongbao.loadtests.storm import shape_plan as shapes
 from hongbao.loadtests.storm import scenario as scen
+from hongbao.loadtests.storm import shape_plan as shapes
 from hongbao.loadtests.storm.histogram import Histogram, bucket_us
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds" / "storms"
 
 
 def test_buckets_keep_three_significant_digits():
-    assert [bucket_us(v) for v in (0.4, 7, 999, 1234, 98_765, 1_234_567)] == \
-        [0, 7, 999, 1230, 98_700, 1_230_000]
+    assert [bucket_us(v) for v in (0.4, 7, 999, 1234, 98_765, 1_234_567)] == [0, 7, 999, 1230, 98_700, 1_230_000]
 
 
 def test_histogram_percentiles_and_merge():
@@ -40,14 +40,14 @@ def test_every_shipped_scenario_loads_and_plays(path):
     sc = scen.load(path)
     assert sc.name == path.stem
     ticks = [shapes.users_at(sc, t) for t in range(int(sc.duration_s))]
-    if sc.model == "open":     # the senders run as users; the grabs come from the arrival plan
+    if sc.model == "open":  # the senders run as users; the grabs come from the arrival plan
         assert all(t == (sc.senders, float(max(sc.senders, 1))) for t in ticks)
         assert scen.arrival_plan(sc).total > sc.duration_s
     else:
         assert all(t is not None and t[0] > sc.senders for t in ticks)
     assert shapes.users_at(sc, sc.duration_s) is None
     clients = (sc.double_tap_share, sc.retry_share, sc.re_tap_share)
-    assert all(c > 0 for c in clients) is (sc.name != "smoke")   # clients as they are, but in smoke
+    assert all(c > 0 for c in clients) is (sc.name != "smoke")  # clients as they are, but in smoke
 
 
 def test_countdown_spikes_at_t0_and_decays():
@@ -56,23 +56,36 @@ def test_countdown_spikes_at_t0_and_decays():
     per_s = [plan.count_between(t, t + 1) for t in range(int(sc.duration_s))]
     assert per_s[0] == pytest.approx(p["baseline_rate"])
     assert per_s[int(p["t0_s"])] == pytest.approx(p["peak_rate"]) == pytest.approx(max(per_s))
-    assert per_s[int(p["t0_s"]) - 1] < p["peak_rate"]          # climbing over the lead
+    assert per_s[int(p["t0_s"]) - 1] < p["peak_rate"]  # climbing over the lead
     assert per_s[-1] == pytest.approx(p["end_rate"])
     assert plan.total == int(sum(per_s) + 1e-6)
 
 
 def test_closed_countdown_and_ramp_play_user_counts():
-    sc = scen.parse({"name": "c", "seed": 1, "duration_s": 30, "shape": {
-        "kind": "countdown", "baseline_users": 20, "peak_users": 150, "t0_s": 10, "end_users": 30}})
+    sc = scen.parse(
+        {
+            "name": "c",
+            "seed": 1,
+            "duration_s": 30,
+            "shape": {"kind": "countdown", "baseline_users": 20, "peak_users": 150, "t0_s": 10, "end_users": 30},
+        }
+    )
     users = [shapes.users_at(sc, t)[0] for t in range(int(sc.duration_s))]
     assert users[0] == 20 and users[10] == 150 == max(users) and users[-1] == 30
-    sc = scen.parse({"name": "r", "seed": 1, "duration_s": 30, "shape": {
-        "kind": "ramp", "start_users": 10, "step_users": 20, "step_s": 5}})
+    sc = scen.parse(
+        {
+            "name": "r",
+            "seed": 1,
+            "duration_s": 30,
+            "shape": {"kind": "ramp", "start_users": 10, "step_users": 20, "step_s": 5},
+        }
+    )
     assert shapes.users_at(sc, 0)[0] == 10 and shapes.users_at(sc, 10.1)[0] == 50
 
 
 def test_arrival_plans_space_arrivals_and_split_over_processes():
     from hongbao.loadtests.storm.arrivals import plan_for, ramp_step_rate
+
     steady = plan_for("constant", {"rate": 100}, duration_s=2)
     assert steady.total == 200 and steady.time_of(1) == pytest.approx(0.01) and steady.time_of(200) is None
     per_minute = plan_for("steady", {"rate": 600}, duration_s=2, time_unit_s=60)
@@ -97,22 +110,27 @@ def test_ramp_steps():
     assert plan.rate_at(step * 2 + 0.1) == pytest.approx(p["start_rate"] + 2 * p["step_rate"])
 
 
-@pytest.mark.parametrize("patch,needle", [
-    ({"shape": {"kind": "tsunami"}}, "shape.kind must be one of"),
-    ({"load": {"model": "half-open"}}, "load.model must be one of"),
-    ({"envelopes": {"hot_count": 0}}, "envelopes.hot_count must be >= 1"),
-    ({"envelopes": {"cold_count": [5, 2]}}, "envelopes.cold_count must satisfy"),
-    ({"users": {"hot_share": 1.5}}, "users.hot_share must be within 0..1"),
-    ({"users": {"senders": "two"}}, "users.senders must be int"),
-    ({"duration_s": -1}, "duration_s must be > 0"),
-    ({"load": {"model": "open"}, "shape": {"kind": "steady"}}, "shape.rate is required"),
-    ({"load": {"model": "open"}, "shape": {"kind": "steady", "rate": -1}}, "shape.rate must be a number >= 0"),
-    ({"load": {"model": "open", "max_users": 5, "pre_allocated_users": 10}, "shape": {"rate": 1}},
-     "load.max_users must be >= pre_allocated_users"),
-    ({"load": {"model": "open", "grabs_per_user_per_s": 5}}, "load.grabs_per_user_per_s is not a field"),
-    ({"shape": {"kind": "constant", "rate": 5}}, "is an arrival-rate shape"),
-    ({"users": {"double_tap_share": 0.6, "re_tap_share": 0.6}}, "must be <= 1"),
-])
+@pytest.mark.parametrize(
+    "patch,needle",
+    [
+        ({"shape": {"kind": "tsunami"}}, "shape.kind must be one of"),
+        ({"load": {"model": "half-open"}}, "load.model must be one of"),
+        ({"envelopes": {"hot_count": 0}}, "envelopes.hot_count must be >= 1"),
+        ({"envelopes": {"cold_count": [5, 2]}}, "envelopes.cold_count must satisfy"),
+        ({"users": {"hot_share": 1.5}}, "users.hot_share must be within 0..1"),
+        ({"users": {"senders": "two"}}, "users.senders must be int"),
+        ({"duration_s": -1}, "duration_s must be > 0"),
+        ({"load": {"model": "open"}, "shape": {"kind": "steady"}}, "shape.rate is required"),
+        ({"load": {"model": "open"}, "shape": {"kind": "steady", "rate": -1}}, "shape.rate must be a number >= 0"),
+        (
+            {"load": {"model": "open", "max_users": 5, "pre_allocated_users": 10}, "shape": {"rate": 1}},
+            "load.max_users must be >= pre_allocated_users",
+        ),
+        ({"load": {"model": "open", "grabs_per_user_per_s": 5}}, "load.grabs_per_user_per_s is not a field"),
+        ({"shape": {"kind": "constant", "rate": 5}}, "is an arrival-rate shape"),
+        ({"users": {"double_tap_share": 0.6, "re_tap_share": 0.6}}, "must be <= 1"),
+    ],
+)
 def test_bad_scenarios_name_the_field(patch, needle):
     data = {"name": "x", "seed": 1, "duration_s": 5}
     data.update(patch)
@@ -128,9 +146,9 @@ def test_missing_seed_and_file():
 
 
 def test_shipped_scenarios_are_found_by_name_and_own_files_by_path(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)   # not the checkout: names resolve to the package data
+    monkeypatch.chdir(tmp_path)  # not the checkout: names resolve to the package data
     assert scen.load("smoke").name == "smoke" and scen.load("countdown").name == "countdown"
-    own = tmp_path / "smoke"      # a file of one's own wins over a shipped name
+    own = tmp_path / "smoke"  # a file of one's own wins over a shipped name
     own.write_text((SEEDS / "smoke.toml").read_text().replace('name = "smoke"', 'name = "mine"'))
     assert scen.load("smoke").name == "mine" and scen.load(own).name == "mine"
     with pytest.raises(scen.ScenarioError, match="shipped: countdown, herd, ramp, smoke, steady"):
@@ -148,14 +166,17 @@ def test_report_section_of_an_unusable_storm_says_why(tmp_path):
     import json
 
     from hongbao.harness.report.sections.storm import render
+
     assert render(tmp_path) is None
-    (tmp_path / "storm.json").write_text(json.dumps(
-        {"exit": {"code": 2, "name": "UNUSABLE", "reasons": ["service exited with code 1"]}}))
+    (tmp_path / "storm.json").write_text(
+        json.dumps({"exit": {"code": 2, "name": "UNUSABLE", "reasons": ["service exited with code 1"]}})
+    )
     assert "service exited with code 1" in render(tmp_path).markdown
 
 
 def test_storm_command_refuses_bad_setups_with_exit_2(tmp_path, capsys):
     from hongbao.harness.cli import main
+
     assert main(["storm", "--scenario", str(tmp_path / "nope.toml"), "--out", str(tmp_path)]) == 2
     assert "--scenario: file not found" in capsys.readouterr().err
     smoke = str(SEEDS / "smoke.toml")
@@ -173,8 +194,19 @@ def test_storm_against_a_dead_host_is_unusable(tmp_path):
 
     from hongbao.harness.cli import main
     from hongbao.loadtests.storm.procs import free_port
-    code = main(["storm", "--scenario", str(SEEDS / "smoke.toml"), "--host",
-                 f"http://127.0.0.1:{free_port()}", "--out", str(tmp_path), "--no-progress"])
+
+    code = main(
+        [
+            "storm",
+            "--scenario",
+            str(SEEDS / "smoke.toml"),
+            "--host",
+            f"http://127.0.0.1:{free_port()}",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert code == 2
     reasons = json.loads((tmp_path / "storm.json").read_text())["exit"]["reasons"]
     assert "not ready after" in reasons[0]
@@ -184,39 +216,52 @@ def test_pool_picks_untried_open_envelopes_and_holds_a_herd_until_t0():
     import random
 
     from hongbao.loadtests.storm.pool import EnvelopePool
+
     pool, rng = EnvelopePool(pool_size=3), random.Random(1)
     pool.set_hot([100], release_at=50.0)
-    assert pool.pick(rng, set(), hot_share=1.0, now=10.0) is None      # herd: wait for T0
+    assert pool.pick(rng, set(), hot_share=1.0, now=10.0) is None  # herd: wait for T0
     assert pool.idle_s(10.0) == 0.05 and pool.idle_s(49.99) == pytest.approx(0.01)
     for i in (1, 2, 3, 4):
-        pool.add_cold(i)                                                 # 1 falls out (pool_size 3)
-    assert pool.pick(rng, set(), hot_share=0.5, now=10.0) in {2, 3, 4}   # hot not open: cold only
+        pool.add_cold(i)  # 1 falls out (pool_size 3)
+    assert pool.pick(rng, set(), hot_share=0.5, now=10.0) in {2, 3, 4}  # hot not open: cold only
     assert pool.pick(rng, set(), hot_share=1.0, now=50.0) == 100
     pool.close(100)
     pool.close(3)
-    assert pool.pick(rng, {2}, hot_share=1.0, now=60.0) == 4            # untried, not closed
+    assert pool.pick(rng, {2}, hot_share=1.0, now=60.0) == 4  # untried, not closed
     assert pool.pick(rng, {2, 4}, hot_share=1.0, now=60.0) is None
 
 
-@pytest.mark.parametrize("warning,mean,procs,busiest,expected", [
-    (True, 10.0, 1, 10.0, True),       # Locust's own cpu_warning
-    (False, 95.0, 1, 95.0, True),      # the one process is pegged
-    (False, 120.0, 3, 92.0, True),     # master idle, one worker pegged
-    (False, 150.0, 3, 75.0, False),    # two workers at 75% on 2 cores: headroom left
-    (False, 40.0, 1, 40.0, False),
-])
+@pytest.mark.parametrize(
+    "warning,mean,procs,busiest,expected",
+    [
+        (True, 10.0, 1, 10.0, True),  # Locust's own cpu_warning
+        (False, 95.0, 1, 95.0, True),  # the one process is pegged
+        (False, 120.0, 3, 92.0, True),  # master idle, one worker pegged
+        (False, 150.0, 3, 75.0, False),  # two workers at 75% on 2 cores: headroom left
+        (False, 40.0, 1, 40.0, False),
+    ],
+)
 def test_load_generator_saturation(warning, mean, procs, busiest, expected):
     from hongbao.loadtests.monitor import load_generator_saturated
-    cpu = {"cores": 2, "roles": {"load_generator": {"mean_percent": mean, "processes": procs,
-                                                    "busiest_process_mean_percent": busiest}}}
+
+    cpu = {
+        "cores": 2,
+        "roles": {
+            "load_generator": {"mean_percent": mean, "processes": procs, "busiest_process_mean_percent": busiest}
+        },
+    }
     saturated, why = load_generator_saturated(cpu, warning)
     assert saturated is expected and why
 
 
 def test_machine_busy_flags_competing_work():
     from hongbao.loadtests.monitor import machine_busy
-    cpu = {"cores": 2, "machine_mean_percent": 195.0,
-           "roles": {"load_generator": {"mean_percent": 40.0}, "service": {"mean_percent": 15.0}}}
+
+    cpu = {
+        "cores": 2,
+        "machine_mean_percent": 195.0,
+        "roles": {"load_generator": {"mean_percent": 40.0}, "service": {"mean_percent": 15.0}},
+    }
     busy, note = machine_busy(cpu)
     assert busy and "own processes 55%" in note
     assert machine_busy({**cpu, "machine_mean_percent": 60.0})[0] is False
@@ -224,6 +269,7 @@ def test_machine_busy_flags_competing_work():
 
 def test_open_model_records_offered_dropped_and_achieved_rates():
     from hongbao.loadtests.storm.run import _load_model
+
     sc = scen.load(SEEDS / "steady.toml")
     extra = {"started_at": 1000.2, "dropped": {"1003": 7, "1004": 2}, "pool_peak": {"1": 30, "2": 25}}
     lm = _load_model(sc, {"rate": 500}, {"requests_per_s": 1234.5}, extra)

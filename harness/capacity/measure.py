@@ -7,6 +7,7 @@
 
 Every measurement is bounded (``envelopes`` x ``count`` grabs) and seeded.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,9 +20,16 @@ from hongbao.loadtests.service.validation import EnvelopeSpec
 
 
 def _spec(count: int, i: int) -> EnvelopeSpec:
-    return EnvelopeSpec(sender=f"capacity-sender-{i}", total_cents=count * 888, count=count,
-                        algorithm="double_mean", mode="pre_split", min_cents=1, max_cents=None,
-                        expires_in_s=3600.0)
+    return EnvelopeSpec(
+        sender=f"capacity-sender-{i}",
+        total_cents=count * 888,
+        count=count,
+        algorithm="double_mean",
+        mode="pre_split",
+        min_cents=1,
+        max_cents=None,
+        expires_in_s=3600.0,
+    )
 
 
 async def _grab_all(store, ids: list[int], count: int, concurrency: int) -> int:
@@ -39,10 +47,11 @@ async def _grab_all(store, ids: list[int], count: int, concurrency: int) -> int:
 
 def memory_store_bytes(envelopes: int = 2000, count: int = 10, seed: int = 0) -> dict:
     """tracemalloc bytes per envelope of the memory store: fresh, and with every share grabbed."""
+
     async def measure() -> dict:
         store = open_store("memory", seed=seed)
         await store.open()
-        await store.create(_spec(count, 0))          # warm-up: kernels compiled, caches filled
+        await store.create(_spec(count, 0))  # warm-up: kernels compiled, caches filled
         gc.collect()
         tracemalloc.start()
         try:
@@ -56,25 +65,33 @@ def memory_store_bytes(envelopes: int = 2000, count: int = 10, seed: int = 0) ->
         finally:
             tracemalloc.stop()
             await store.close()
-        return {"store": "memory", "envelopes": envelopes, "shares_per_envelope": count,
-                "bytes_per_envelope_fresh": fresh / envelopes,
-                "bytes_per_envelope_grabbed": grabbed / envelopes, "method": "tracemalloc"}
+        return {
+            "store": "memory",
+            "envelopes": envelopes,
+            "shares_per_envelope": count,
+            "bytes_per_envelope_fresh": fresh / envelopes,
+            "bytes_per_envelope_grabbed": grabbed / envelopes,
+            "method": "tracemalloc",
+        }
+
     return asyncio.run(measure())
 
 
 def _redis_client(url: str):
     import redis
+
     return redis.Redis.from_url(url)
 
 
 def _redis_cpu_seconds(client) -> tuple[float | None, int | None]:
     """CPU seconds used so far by the redis-server process (None when it is not on this machine)."""
     import psutil
+
     pid = int(client.info("server").get("process_id", 0))
     try:
         times = psutil.Process(pid).cpu_times()
     except (psutil.Error, ValueError):
-        info = client.info("cpu")   # fall back to Redis's own accounting (main thread + children)
+        info = client.info("cpu")  # fall back to Redis's own accounting (main thread + children)
         return float(info["used_cpu_sys"]) + float(info["used_cpu_user"]), None
     return times.user + times.system, pid
 
@@ -82,6 +99,7 @@ def _redis_cpu_seconds(client) -> tuple[float | None, int | None]:
 def _envelope_bytes(client, ids: list[int]) -> float:
     """Sum of MEMORY USAGE over every key of the given envelopes (the store's own key names)."""
     from hongbao.loadtests.service.stores.redis_store import keys
+
     total = 0
     for eid in ids:
         for key in keys(eid).values():
@@ -91,6 +109,7 @@ def _envelope_bytes(client, ids: list[int]) -> float:
 
 def _index_bytes(client) -> int:
     from hongbao.loadtests.service.stores.redis_store import INDEX_KEY
+
     return int(client.memory_usage(INDEX_KEY, samples=0) or 0)
 
 
@@ -100,18 +119,19 @@ def _pipelined_grabs(client, ids: list[int], count: int, calls_per_pipeline: int
     so that the client is not what limits Redis; returns how many grabs were granted."""
     from hongbao.loadtests.service.stores.batcher import MAX_BATCH, NO_WINDOW, call_args
     from hongbao.loadtests.service.stores.redis_store import LUA_DIR
+
     sha = client.script_load((LUA_DIR / "grab.lua").read_text())
     jobs = [(eid, k) for k in range(count) for eid in ids]
     calls = []
     for start in range(0, len(jobs), MAX_BATCH):
         groups: dict[int, list] = {}
-        for eid, k in jobs[start:start + MAX_BATCH]:
+        for eid, k in jobs[start : start + MAX_BATCH]:
             groups.setdefault(eid, []).append((f"capacity-user-{k}", f"capacity-{eid}-{k}"))
         calls.append(call_args([(eid, NO_WINDOW, grabs) for eid, grabs in groups.items()]))
     ok = 0
     for start in range(0, len(calls), calls_per_pipeline):
         pipe = client.pipeline(transaction=False)
-        for script_keys, args in calls[start:start + calls_per_pipeline]:
+        for script_keys, args in calls[start : start + calls_per_pipeline]:
             pipe.evalsha(sha, len(script_keys), *script_keys, *args)
         for reply in pipe.execute():  # entries 'o...' are grants; group states start with a digit
             ok += sum(1 for entry in reply if entry[:1] in (b"o", "o"))
@@ -133,6 +153,7 @@ def redis_figures(url: str, envelopes: int = 2000, count: int = 10, seed: int = 
             return [(await store.create(_spec(count, i)))["id"] for i in range(envelopes)]
         finally:
             await store.close()
+
     try:
         index0 = _index_bytes(client)
         ids = asyncio.run(create())
@@ -150,18 +171,29 @@ def redis_figures(url: str, envelopes: int = 2000, count: int = 10, seed: int = 
     if grabs != envelopes * count:
         raise RuntimeError(f"redis measurement: {grabs} of {envelopes * count} grabs succeeded")
     cpu = max(cpu1 - cpu0, 1e-9)
-    return {"store": "redis", "url": url, "envelopes": envelopes, "shares_per_envelope": count,
-            "bytes_per_envelope_fresh": fresh, "bytes_per_envelope_grabbed": grabbed,
-            "grabs": grabs, "wall_seconds": wall, "grabs_per_second_wall": grabs / wall,
-            "redis_cpu_seconds": cpu, "grabs_per_redis_core": grabs / cpu, "redis_pid": pid,
-            "method": "MEMORY USAGE of each envelope's keys (+ its share of the id index); "
-                      "grab.lua batched as the store sends it, pipelined EVALSHA, grabs / redis-server CPU seconds"}
+    return {
+        "store": "redis",
+        "url": url,
+        "envelopes": envelopes,
+        "shares_per_envelope": count,
+        "bytes_per_envelope_fresh": fresh,
+        "bytes_per_envelope_grabbed": grabbed,
+        "grabs": grabs,
+        "wall_seconds": wall,
+        "grabs_per_second_wall": grabs / wall,
+        "redis_cpu_seconds": cpu,
+        "grabs_per_redis_core": grabs / cpu,
+        "redis_pid": pid,
+        "method": "MEMORY USAGE of each envelope's keys (+ its share of the id index); "
+        "grab.lua batched as the store sends it, pipelined EVALSHA, grabs / redis-server CPU seconds",
+    }
 
 
 def _delete(client, ids: list[int]) -> None:
     """Remove the measurement's own envelopes (keys and index entries) from the server."""
     from hongbao.loadtests.service.stores.redis_store import INDEX_KEY, keys
+
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         client.delete(*[k for eid in chunk for k in keys(eid).values()])
         client.zrem(INDEX_KEY, *[str(e) for e in chunk])

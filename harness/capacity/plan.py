@@ -1,12 +1,13 @@
 """From measurements to capacity.json: knees, per-core rates, the projection, every assumption."""
+
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from hongbao.harness.capacity import model
 from hongbao.harness.capacity.presets import Target
@@ -30,20 +31,20 @@ class Options:
     processes: int = 1
     steps: int = 6
     step_s: float = 5.0
-    start_rate: float = 200.0          # offered grabs/s of the ramp's first step (open model)
-    step_rate: float = 400.0           # grabs/s added every step
+    start_rate: float = 200.0  # offered grabs/s of the ramp's first step (open model)
+    step_rate: float = 400.0  # grabs/s added every step
     seed: int = 3
     from_dir: Path | None = None
     memory_envelopes: int = 2000
-    host: str | None = None            # a running service to ramp instead of starting the reference one
-    adapter: str | None = None         # its adapter (module:Class)
-    metrics: list[str] = field(default_factory=list)   # its /metrics URLs (CPU per grab)
-    master: tuple[str, int] | None = None    # fleet: the Locust master binds here for `hongbao worker`s
-    expect_workers: int | None = None        # fleet: worker processes each ramp waits for
+    host: str | None = None  # a running service to ramp instead of starting the reference one
+    adapter: str | None = None  # its adapter (module:Class)
+    metrics: list[str] = field(default_factory=list)  # its /metrics URLs (CPU per grab)
+    master: tuple[str, int] | None = None  # fleet: the Locust master binds here for `hongbao worker`s
+    expect_workers: int | None = None  # fleet: worker processes each ramp waits for
     workers_wait_s: float = 60.0
 
 
-Progress = Callable[[str, float, float], None]     # (stage, done, total)
+Progress = Callable[[str, float, float], None]  # (stage, done, total)
 
 
 def _quiet(stage: str, done: float, total: float) -> None:
@@ -53,21 +54,47 @@ def _quiet(stage: str, done: float, total: float) -> None:
 def measure_ramps(opts: Options, work: Path, progress: Progress = _quiet) -> list[dict]:
     """Run one ramp per store and service worker count (the memory store allows one worker only)."""
     from hongbao.harness.capacity.ramp import run_ramp
-    common = dict(processes=opts.processes, steps=opts.steps, step_s=opts.step_s, start_rate=opts.start_rate,
-                  step_rate=opts.step_rate, seed=opts.seed, stop_p99_ms=opts.p99_ms,
-                  stop_error_ratio=opts.error_budget, master=opts.master, expect_workers=opts.expect_workers,
-                  workers_wait_s=opts.workers_wait_s)
+
+    common = dict(
+        processes=opts.processes,
+        steps=opts.steps,
+        step_s=opts.step_s,
+        start_rate=opts.start_rate,
+        step_rate=opts.step_rate,
+        seed=opts.seed,
+        stop_p99_ms=opts.p99_ms,
+        stop_error_ratio=opts.error_budget,
+        master=opts.master,
+        expect_workers=opts.expect_workers,
+        workers_wait_s=opts.workers_wait_s,
+    )
     if opts.host:
         stage = f"ramp: {opts.host}"
-        return [run_ramp(host=opts.host, adapter=opts.adapter, metrics=opts.metrics, workers=opts.workers[0],
-                         work_dir=work / "ramp-target", on_progress=lambda d, t: progress(stage, d, t), **common)]
+        return [
+            run_ramp(
+                host=opts.host,
+                adapter=opts.adapter,
+                metrics=opts.metrics,
+                workers=opts.workers[0],
+                work_dir=work / "ramp-target",
+                on_progress=lambda d, t: progress(stage, d, t),
+                **common,
+            )
+        ]
     ramps = []
     for store in opts.stores:
         kind = store.split("://")[0]
-        for w in ([1] if store == "memory" else opts.workers):
+        for w in [1] if store == "memory" else opts.workers:
             stage = f"ramp: {kind} store, {w} worker(s)"
-            ramps.append(run_ramp(store=store, workers=w, work_dir=work / f"ramp-{kind}-w{w}",
-                                  on_progress=lambda d, t, s=stage: progress(s, d, t), **common))
+            ramps.append(
+                run_ramp(
+                    store=store,
+                    workers=w,
+                    work_dir=work / f"ramp-{kind}-w{w}",
+                    on_progress=lambda d, t, s=stage: progress(s, d, t),
+                    **common,
+                )
+            )
     return ramps
 
 
@@ -81,14 +108,21 @@ def kernel_figures(run_dirs: list[Path]) -> dict:
     import numpy as np
 
     from hongbao import kernels
+
     envelopes, count = 100_000, 10
     totals = np.full(envelopes, 10_000, dtype=np.int64)
-    kernels.split_batch(totals[:10], count, algorithm="double_mean", parallel=False)    # compile first
-    best = min(_timed(lambda: kernels.split_batch(totals, count, algorithm="double_mean", parallel=False))
-               for _ in range(5))
-    return {"algorithm": "double_mean", "count": count, "envelopes": envelopes,
-            "shares_per_second": envelopes * count / best, "python_shares_per_second": None,
-            "source": "measured by hongbao capacity (no benchmark.json): best of 5 serial batches"}
+    kernels.split_batch(totals[:10], count, algorithm="double_mean", parallel=False)  # compile first
+    best = min(
+        _timed(lambda: kernels.split_batch(totals, count, algorithm="double_mean", parallel=False)) for _ in range(5)
+    )
+    return {
+        "algorithm": "double_mean",
+        "count": count,
+        "envelopes": envelopes,
+        "shares_per_second": envelopes * count / best,
+        "python_shares_per_second": None,
+        "source": "measured by hongbao capacity (no benchmark.json): best of 5 serial batches",
+    }
 
 
 def _timed(fn) -> float:
@@ -114,6 +148,7 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
     stormed = None
     if opts.from_dir and not (earlier and earlier.get("ramps")):
         from hongbao.harness.capacity.ramp import ramp_from_storm
+
         stormed = ramp_from_storm(opts.from_dir)
     if earlier and earlier.get("ramps"):
         ramps = earlier["ramps"]
@@ -125,31 +160,41 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
         ramps = measure_ramps(opts, out / "capacity-work", progress)
     for ramp in ramps:
         if ramp.get("audit_ok") is False:
-            notes.append(f"{ramp['label']}: the ramp's post-storm audit FAILED (see {ramp.get('storm_json')}): "
-                         "a service that loses money has no capacity worth planning.")
+            notes.append(
+                f"{ramp['label']}: the ramp's post-storm audit FAILED (see {ramp.get('storm_json')}): "
+                "a service that loses money has no capacity worth planning."
+            )
         if ramp.get("stopped_early"):
-            notes.append(f"{ramp['label']}: the ramp stopped loading after {ramp['stopped_early']['reason']} "
-                         "(no step beyond the first breach is run).")
+            notes.append(
+                f"{ramp['label']}: the ramp stopped loading after {ramp['stopped_early']['reason']} "
+                "(no step beyond the first breach is run)."
+            )
         steps = [RampStep.from_json(s) for s in ramp["steps"]]
         ramp["knee"] = find_knee(steps, opts.p99_ms, opts.error_budget).to_json()
     chosen = _pick(ramps)
     if chosen is None:
-        raise RuntimeError("no ramp found a sustainable step: nothing to project from "
-                           "(see the ramps' stop reasons; start lower or relax --p99)")
+        raise RuntimeError(
+            "no ramp found a sustainable step: nothing to project from "
+            "(see the ramps' stop reasons; start lower or relax --p99)"
+        )
     knee = chosen["knee"]
     step = chosen["steps"][knee["step_index"]]
-    rate, basis = model.service_rate_per_core(knee["grabs_per_second"], step["cpu_cores"].get("service"),
-                                              chosen["service_workers"])
+    rate, basis = model.service_rate_per_core(
+        knee["grabs_per_second"], step["cpu_cores"].get("service"), chosen["service_workers"]
+    )
     basis = f"{chosen['label']}: {basis}"
     if knee["lower_bound"]:
-        notes.append(f"The knee used for the projection ({chosen['label']}) is a lower bound (see the "
-                     "saturation search); the service rows rest on its CPU cost per grab, assuming the service "
-                     "keeps that cost per grab up to a full core.")
+        notes.append(
+            f"The knee used for the projection ({chosen['label']}) is a lower bound (see the "
+            "saturation search); the service rows rest on its CPU cost per grab, assuming the service "
+            "keeps that cost per grab up to a full core."
+        )
 
     if earlier and "measurements" in earlier:
         measurements = earlier["measurements"]
     else:
         from hongbao.harness.capacity.measure import memory_store_bytes, redis_figures
+
         progress("kernel cost", 0, 1)
         measurements = {"kernel": kernel_figures([d for d in (opts.from_dir, out) if d])}
         progress("store memory", 0, 1)
@@ -159,43 +204,64 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
             progress("Redis grab script", 0, 1)
             measurements["redis"] = redis_figures(redis_url, seed=opts.seed)
     if opts.host:
-        notes.append(f"Service rows from {opts.host} (adapter {opts.adapter or 'reference'}; service CPU from "
-                     f"{', '.join(opts.metrics) if opts.metrics else 'psutil, when it runs on this machine'}). "
-                     "The memory rows are the kit's own memory store's: the kit cannot see the target's memory.")
+        notes.append(
+            f"Service rows from {opts.host} (adapter {opts.adapter or 'reference'}; service CPU from "
+            f"{', '.join(opts.metrics) if opts.metrics else 'psutil, when it runs on this machine'}). "
+            "The memory rows are the kit's own memory store's: the kit cannot see the target's memory."
+        )
     kernel = measurements["kernel"]
     per_envelope = {"memory": measurements["memory_store"]["bytes_per_envelope_grabbed"]}
     redis = measurements.get("redis")
     if redis:
         per_envelope["redis"] = redis["bytes_per_envelope_grabbed"]
     elif not opts.host:
-        notes.append("Redis not measured (the embedded default runs without it): give "
-                     "--store redis://HOST:PORT/DB to project Redis shards and Redis memory.")
+        notes.append(
+            "Redis not measured (the embedded default runs without it): give "
+            "--store redis://HOST:PORT/DB to project Redis shards and Redis memory."
+        )
     lg_busy = step["cpu_cores"].get("load_generator")
     inputs = model.Inputs(
-        target_grabs_per_second=opts.target.grabs_per_second, headroom=opts.headroom,
-        service_grabs_per_core=rate, service_basis=basis, cores_per_instance=opts.cores_per_instance,
+        target_grabs_per_second=opts.target.grabs_per_second,
+        headroom=opts.headroom,
+        service_grabs_per_core=rate,
+        service_basis=basis,
+        cores_per_instance=opts.cores_per_instance,
         kernel_shares_per_second=kernel["shares_per_second"],
         kernel_basis=f"Numba serial {kernel['algorithm']}, count {kernel['count']} ({kernel['source']})",
         redis_grabs_per_core=redis["grabs_per_redis_core"] if redis else None,
-        redis_basis=(f"{redis['grabs']:,} grabs / {redis['redis_cpu_seconds']:.2f} redis-server CPU seconds "
-                     f"(grab script via the Redis store)") if redis else "",
+        redis_basis=(
+            f"{redis['grabs']:,} grabs / {redis['redis_cpu_seconds']:.2f} redis-server CPU seconds "
+            f"(grab script via the Redis store)"
+        )
+        if redis
+        else "",
         loadgen_grabs_per_core=knee["grabs_per_second"] / lg_busy if lg_busy and lg_busy >= 0.05 else None,
         bytes_per_envelope=per_envelope,
-        memory_basis=(f"measured on envelopes of {measurements['memory_store']['shares_per_envelope']} shares "
-                      "with every share grabbed (ledger kept): the most an open envelope holds"),
+        memory_basis=(
+            f"measured on envelopes of {measurements['memory_store']['shares_per_envelope']} shares "
+            "with every share grabbed (ledger kept): the most an open envelope holds"
+        ),
         shares_per_envelope=measurements["memory_store"]["shares_per_envelope"],
-        open_envelopes=opts.target.open_envelopes)
+        open_envelopes=opts.target.open_envelopes,
+    )
     doc = {
-        "schema": SCHEMA, "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "service_target": chosen.get("target"),   # the stormed service when it was not the kit's own
+        "schema": SCHEMA,
+        "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "service_target": chosen.get("target"),  # the stormed service when it was not the kit's own
         "target": opts.target.to_json(),
-        "slo": {"p99_ms": opts.p99_ms, "error_budget": opts.error_budget}, "headroom": opts.headroom,
-        "ramps": ramps, "projection_ramp": chosen["label"], "measurements": measurements,
-        "inputs": inputs.to_json(), "projection": model.project(inputs),
-        "assumptions": list(model.ASSUMPTIONS) + [
+        "slo": {"p99_ms": opts.p99_ms, "error_budget": opts.error_budget},
+        "headroom": opts.headroom,
+        "ramps": ramps,
+        "projection_ramp": chosen["label"],
+        "measurements": measurements,
+        "inputs": inputs.to_json(),
+        "projection": model.project(inputs),
+        "assumptions": list(model.ASSUMPTIONS)
+        + [
             f"Open envelopes at the peak: {opts.target.grabs_per_second:,.0f} grabs/s / "
             f"{opts.target.grabs_per_envelope} grabs per envelope x {opts.target.open_window_seconds:g} s "
-            f"= {opts.target.open_envelopes:,.0f}."],
+            f"= {opts.target.open_envelopes:,.0f}."
+        ],
         "notes": notes,
     }
     (out / "capacity.json").write_text(json.dumps(doc, indent=2))

@@ -1,5 +1,6 @@
 """The capacity plot: latency, answered grabs/s and dropped grabs against the offered arrival rate
 (concurrent users for a closed-model ramp), the knee marked."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,6 +30,7 @@ def plot_ramps(capacity: dict, out: Path) -> Path | None:
     if not ramps:
         return None
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -42,22 +44,46 @@ def plot_ramps(capacity: dict, out: Path) -> Path | None:
         colour, steps = f"C{i}", ramp["steps"]
         knee = ramp.get("knee") or {}
         stop = knee.get("breach_index")
-        used = steps if stop is None else steps[:stop + 1]      # the search stops at the breaking step
-        after = [] if stop is None else steps[stop:]            # the rest of the bounded ramp: faded
+        used = steps if stop is None else steps[: stop + 1]  # the search stops at the breaking step
+        after = [] if stop is None else steps[stop:]  # the rest of the bounded ramp: faded
         for part, alpha, label in ((used, 1.0, True), (after, 0.25, False)):
             if not part:
                 continue
             x = [_x(s) for s in part]
-            lat.plot(x, [s["p99_ms"] for s in part], "o-", color=colour, alpha=alpha,
-                     label=f"{ramp['label']} p99" if label else None)
-            lat.plot(x, [s["p50_ms"] for s in part], "s--", color=colour, alpha=0.6 * alpha,
-                     label=f"{ramp['label']} p50" if label else None)
-            thr.plot(x, [s["grabs_per_second"] for s in part], "o-", color=colour, alpha=alpha,
-                     label=_knee_label(ramp) if label else None)
+            lat.plot(
+                x,
+                [s["p99_ms"] for s in part],
+                "o-",
+                color=colour,
+                alpha=alpha,
+                label=f"{ramp['label']} p99" if label else None,
+            )
+            lat.plot(
+                x,
+                [s["p50_ms"] for s in part],
+                "s--",
+                color=colour,
+                alpha=0.6 * alpha,
+                label=f"{ramp['label']} p50" if label else None,
+            )
+            thr.plot(
+                x,
+                [s["grabs_per_second"] for s in part],
+                "o-",
+                color=colour,
+                alpha=alpha,
+                label=_knee_label(ramp) if label else None,
+            )
             if drops is not None:
                 width = 0.25 * (max(x) - min(x)) / max(len(x) - 1, 1) if len(x) > 1 else 1.0
-                drops.bar(x, [s.get("dropped") or 0 for s in part], width=width, color=colour, alpha=0.3 * alpha,
-                          label=f"{ramp['label']} dropped" if label else None)
+                drops.bar(
+                    x,
+                    [s.get("dropped") or 0 for s in part],
+                    width=width,
+                    color=colour,
+                    alpha=0.3 * alpha,
+                    label=f"{ramp['label']} dropped" if label else None,
+                )
         if stop is not None:
             lat.plot([_x(steps[stop])], [steps[stop]["p99_ms"]], "x", color="red", markersize=11, mew=2.5, zorder=6)
         idx = knee.get("step_index")

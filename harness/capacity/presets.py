@@ -3,6 +3,7 @@
 Every parser raises ``ValueError`` whose message starts with the flag it was given for, so the
 command can answer "exit 2 naming the flag" without guessing.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,10 +41,17 @@ class Target:
         return self.grabs_per_second / self.grabs_per_envelope * self.open_window_seconds
 
     def to_json(self) -> dict:
-        return {"name": self.name, "title": self.title, "grabs_per_second": self.grabs_per_second,
-                "metric": self.metric, "source": self.source, "assumptions": list(self.assumptions),
-                "grabs_per_envelope": self.grabs_per_envelope,
-                "open_window_seconds": self.open_window_seconds, "open_envelopes": self.open_envelopes}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "grabs_per_second": self.grabs_per_second,
+            "metric": self.metric,
+            "source": self.source,
+            "assumptions": list(self.assumptions),
+            "grabs_per_envelope": self.grabs_per_envelope,
+            "open_window_seconds": self.open_window_seconds,
+            "open_envelopes": self.open_envelopes,
+        }
 
 
 def parse_rate(text: str, flag: str = "--target") -> float:
@@ -104,8 +112,11 @@ def load_preset(name: str, directory: Path = PRESET_DIR) -> Target:
     if not isinstance(rate, (int, float)) or rate <= 0:
         raise ValueError(f"--preset: {path}: peak_per_second must be a number > 0 (got {rate!r})")
     return Target(
-        name=data["name"], grabs_per_second=float(rate), title=data.get("title", data["name"]),
-        metric=data.get("metric", "requests per second"), source=data["source"].strip(),
+        name=data["name"],
+        grabs_per_second=float(rate),
+        title=data.get("title", data["name"]),
+        metric=data.get("metric", "requests per second"),
+        source=data["source"].strip(),
         assumptions=list(data.get("assumptions", [])),
         grabs_per_envelope=int(data.get("grabs_per_envelope", 10)),
         open_window_seconds=float(data.get("open_window_seconds", 60)),
@@ -118,6 +129,10 @@ def resolve_target(target: str | None, preset: str | None) -> Target:
         raise ValueError("--target: give either --target or --preset, not both")
     if target:
         rate = parse_rate(target, "--target")
-        return Target(name=f"{rate:,.0f}/s", grabs_per_second=rate, title=f"{rate:,.0f} grabs/s",
-                      assumptions=["Default open-envelope model: 10 grabs per envelope, 60 s open."])
+        return Target(
+            name=f"{rate:,.0f}/s",
+            grabs_per_second=rate,
+            title=f"{rate:,.0f} grabs/s",
+            assumptions=["Default open-envelope model: 10 grabs per envelope, 60 s open."],
+        )
     return load_preset(preset or "wechat-2017")

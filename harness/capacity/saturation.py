@@ -9,17 +9,23 @@ component that limited the knee is the one whose CPU was closest to its cores (l
 service or store). A knee set by a saturated load generator -- or by nothing at all, when the ramp
 ended before anything saturated -- is only a lower bound on what the service can take.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
 COMPONENTS = ("load_generator", "service", "store")
-SATURATED = 0.85           # a component busy on >= 85% of its cores is called saturated
-PLATEAU_GAIN = 1.05        # more offered load but < 5% more grabs/s: throughput has plateaued
+SATURATED = 0.85  # a component busy on >= 85% of its cores is called saturated
+PLATEAU_GAIN = 1.05  # more offered load but < 5% more grabs/s: throughput has plateaued
 #: how the report names each limit
-LIMIT_NAMES = {"load_generator": "load generator", "service": "service", "store": "store",
-               "machine": "the whole machine", "none": "nothing saturated"}
-DROPPED_BUDGET = 0.001     # a step that dropped this share of its offered grabs or more is not sustained
+LIMIT_NAMES = {
+    "load_generator": "load generator",
+    "service": "service",
+    "store": "store",
+    "machine": "the whole machine",
+    "none": "nothing saturated",
+}
+DROPPED_BUDGET = 0.001  # a step that dropped this share of its offered grabs or more is not sustained
 
 
 @dataclass
@@ -33,13 +39,13 @@ class RampStep:
     grabs_per_second: float
     p50_ms: float
     p99_ms: float
-    cpu_cores: dict[str, float] = field(default_factory=dict)    # component -> cores busy (1.0 = one core)
-    cores: dict[str, float] = field(default_factory=dict)        # component -> cores it may use
-    loadgen_saturated: bool = False     # the storm kit flagged Locust as out of CPU in this step
-    offered_per_second: float | None = None    # open model: the step's arrival rate (grabs/s)
-    answered_per_second: float | None = None   # grab requests answered (not failed) per second
-    offered: float = 0.0                # open model: grabs meant to start in the measured seconds
-    dropped: int = 0                    # ... of which the generator could not start in time
+    cpu_cores: dict[str, float] = field(default_factory=dict)  # component -> cores busy (1.0 = one core)
+    cores: dict[str, float] = field(default_factory=dict)  # component -> cores it may use
+    loadgen_saturated: bool = False  # the storm kit flagged Locust as out of CPU in this step
+    offered_per_second: float | None = None  # open model: the step's arrival rate (grabs/s)
+    answered_per_second: float | None = None  # grab requests answered (not failed) per second
+    offered: float = 0.0  # open model: grabs meant to start in the measured seconds
+    dropped: int = 0  # ... of which the generator could not start in time
 
     @property
     def dropped_ratio(self) -> float:
@@ -52,8 +58,11 @@ class RampStep:
 
     @property
     def where(self) -> str:
-        return (f"{self.offered_per_second:,.0f} offered grabs/s" if self.offered_per_second is not None
-                else f"{self.users} users")
+        return (
+            f"{self.offered_per_second:,.0f} offered grabs/s"
+            if self.offered_per_second is not None
+            else f"{self.users} users"
+        )
 
     @property
     def error_ratio(self) -> float:
@@ -73,10 +82,23 @@ class RampStep:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> "RampStep":
-        names = ("users", "duration_s", "requests", "failures", "grabs_per_second", "p50_ms", "p99_ms",
-                 "cpu_cores", "cores", "loadgen_saturated", "offered_per_second", "answered_per_second",
-                 "offered", "dropped")
+    def from_json(cls, data: dict) -> RampStep:
+        names = (
+            "users",
+            "duration_s",
+            "requests",
+            "failures",
+            "grabs_per_second",
+            "p50_ms",
+            "p99_ms",
+            "cpu_cores",
+            "cores",
+            "loadgen_saturated",
+            "offered_per_second",
+            "answered_per_second",
+            "offered",
+            "dropped",
+        )
         return cls(**{k: data[k] for k in names if k in data})
 
 
@@ -84,19 +106,19 @@ class RampStep:
 class Knee:
     """The result of one ramp's saturation search."""
 
-    grabs_per_second: float | None      # new grabs/s answered at the knee; None: no step was sustainable
+    grabs_per_second: float | None  # new grabs/s answered at the knee; None: no step was sustainable
     step_index: int | None
     p99_ms: float | None
     stop_reason: str
-    limiting: str                       # a COMPONENTS name, "machine" (all cores busy), or "none"
+    limiting: str  # a COMPONENTS name, "machine" (all cores busy), or "none"
     lower_bound: bool
     advice: str
     utilisation: dict[str, float | None] = field(default_factory=dict)
     plateaued: bool = False
-    breach_index: int | None = None     # the step that stopped the search (later steps are not used)
-    offered_per_second: float | None = None    # open model: the knee itself, the highest offered rate sustained
-    answered_per_second: float | None = None   # grab requests answered per second at the knee
-    dropped: int | None = None                 # grabs dropped at the knee step
+    breach_index: int | None = None  # the step that stopped the search (later steps are not used)
+    offered_per_second: float | None = None  # open model: the knee itself, the highest offered rate sustained
+    answered_per_second: float | None = None  # grab requests answered per second at the knee
+    dropped: int | None = None  # grabs dropped at the knee step
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -124,7 +146,7 @@ def _limiting(steps: list[RampStep]) -> tuple[str, dict[str, float | None]]:
         values = [u for s in steps if (u := s.utilisation(c)) is not None]
         worst[c] = max(values) if values else None
     if any(s.loadgen_saturated for s in steps):
-        worst["load_generator"] = max(worst["load_generator"] or 0.0, 1.0)   # Locust said so itself
+        worst["load_generator"] = max(worst["load_generator"] or 0.0, 1.0)  # Locust said so itself
     machine = [u for s in steps if (u := s.utilisation("machine")) is not None]
     worst["machine"] = max(machine) if machine else None
     known = {c: worst[c] for c in COMPONENTS if worst[c] is not None}
@@ -132,7 +154,7 @@ def _limiting(steps: list[RampStep]) -> tuple[str, dict[str, float | None]]:
     if name != "none" and known[name] >= SATURATED:
         return name, worst
     if machine and max(machine) >= SATURATED:
-        return "machine", worst       # every core busy, but no one component owned them
+        return "machine", worst  # every core busy, but no one component owned them
     return "none", worst
 
 
@@ -150,35 +172,79 @@ def find_knee(steps: list[RampStep], p99_slo_ms: float, error_budget: float) -> 
         sustainable.append(step)
     breach_index = steps.index(broken) if broken is not None else None
     if not sustainable:
-        return Knee(None, None, None, stop_reason, "none", True,
-                    "The first step already broke the SLO: start the ramp lower or relax --p99.",
-                    breach_index=breach_index)
-    best = max(range(len(sustainable)), key=lambda i: (sustainable[i].offered_per_second or 0.0,
-                                                       sustainable[i].grabs_per_second))
+        return Knee(
+            None,
+            None,
+            None,
+            stop_reason,
+            "none",
+            True,
+            "The first step already broke the SLO: start the ramp lower or relax --p99.",
+            breach_index=breach_index,
+        )
+    best = max(
+        range(len(sustainable)),
+        key=lambda i: (sustainable[i].offered_per_second or 0.0, sustainable[i].grabs_per_second),
+    )
     knee = sustainable[best]
-    later = sustainable[best + 1:]
+    later = sustainable[best + 1 :]
     last_two = sustainable[-2:]
-    plateaued = len(last_two) == 2 and last_two[1].load > last_two[0].load \
+    plateaued = (
+        len(last_two) == 2
+        and last_two[1].load > last_two[0].load
         and last_two[1].grabs_per_second < last_two[0].grabs_per_second * PLATEAU_GAIN
+    )
     window = [knee] + later + ([broken] if broken else [])
     limiting, util = _limiting(window)
     if limiting == "load_generator":
-        lower, advice = True, ("The load generator saturated first, so this knee is a LOWER BOUND on the "
-                               "service. Add load generators: --processes N (one per core), or a fleet on "
-                               "other machines (--master --expect-workers N, `hongbao worker` on each).")
+        lower, advice = (
+            True,
+            (
+                "The load generator saturated first, so this knee is a LOWER BOUND on the "
+                "service. Add load generators: --processes N (one per core), or a fleet on "
+                "other machines (--master --expect-workers N, `hongbao worker` on each)."
+            ),
+        )
     elif limiting == "machine":
-        lower, advice = True, ("Every core of this machine was busy (load generator, service and any "
-                               "other work share them) while no single component saturated its own "
-                               "cores, so this knee is a LOWER BOUND: run the load generators on other "
-                               "machines (--master --expect-workers N, `hongbao worker` on each).")
+        lower, advice = (
+            True,
+            (
+                "Every core of this machine was busy (load generator, service and any "
+                "other work share them) while no single component saturated its own "
+                "cores, so this knee is a LOWER BOUND: run the load generators on other "
+                "machines (--master --expect-workers N, `hongbao worker` on each)."
+            ),
+        )
     elif limiting == "none" and broken is None:
-        lower, advice = True, ("Nothing saturated before the ramp ended, so this knee is a LOWER BOUND: "
-                               "ramp higher (--start-rate, --step-rate, --steps) or add load generators.")
+        lower, advice = (
+            True,
+            (
+                "Nothing saturated before the ramp ended, so this knee is a LOWER BOUND: "
+                "ramp higher (--start-rate, --step-rate, --steps) or add load generators."
+            ),
+        )
     elif limiting == "none":
-        lower, advice = False, ("The SLO broke before any component's CPU saturated: look for queueing, "
-                                "locks or the network rather than CPU.")
+        lower, advice = (
+            False,
+            (
+                "The SLO broke before any component's CPU saturated: look for queueing, "
+                "locks or the network rather than CPU."
+            ),
+        )
     else:
         lower, advice = False, f"The {limiting.replace('_', ' ')} saturated first: it sets this knee."
-    return Knee(knee.grabs_per_second, steps.index(knee), knee.p99_ms, stop_reason, limiting, lower,
-                advice, util, plateaued, breach_index, knee.offered_per_second, knee.answered_per_second,
-                knee.dropped if knee.offered_per_second is not None else None)
+    return Knee(
+        knee.grabs_per_second,
+        steps.index(knee),
+        knee.p99_ms,
+        stop_reason,
+        limiting,
+        lower,
+        advice,
+        util,
+        plateaued,
+        breach_index,
+        knee.offered_per_second,
+        knee.answered_per_second,
+        knee.dropped if knee.offered_per_second is not None else None,
+    )

@@ -1,4 +1,5 @@
 """Reading the measurements a projection needs out of a run folder's JSON files."""
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,14 @@ def kernel_rate(benchmark_json: Path, algorithm: str = "double_mean", count: int
     if not serial:
         return None
     best = min(serial, key=lambda e: (abs(int(e.get("count", count)) - count), -int(e.get("envelopes", 0))))
-    out = {"algorithm": algorithm, "count": best.get("count"), "envelopes": best.get("envelopes"),
-           "shares_per_second": float(best["shares_per_second"]), "source": str(benchmark_json),
-           "python_shares_per_second": None}
+    out = {
+        "algorithm": algorithm,
+        "count": best.get("count"),
+        "envelopes": best.get("envelopes"),
+        "shares_per_second": float(best["shares_per_second"]),
+        "source": str(benchmark_json),
+        "python_shares_per_second": None,
+    }
     same = [e for e in python if e.get("count") == best.get("count")]
     if same:
         out["python_shares_per_second"] = float(same[0]["shares_per_second"])

@@ -1,5 +1,6 @@
 """Terminal side of ``hongbao capacity``: a progress bar per stage, the knee and projection tables,
 and the run folder's report (through the kit's report builder)."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -16,12 +17,18 @@ from hongbao.harness.report.sections.capacity import _fmt
 @contextmanager
 def progress(console: Console):
     """Yields ``update(stage, done, total)``; each new stage gets its own bar."""
-    bars = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                    TimeElapsedColumn(), console=console, transient=False)
+    bars = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
     tasks: dict[str, int] = {}
 
     def update(stage: str, done: float, total: float) -> None:
-        for name, tid in tasks.items():      # a new stage finishes the ones before it
+        for name, tid in tasks.items():  # a new stage finishes the ones before it
             if name != stage:
                 bars.update(tid, completed=bars.tasks[tid].total)
         if stage not in tasks:
@@ -37,19 +44,35 @@ def progress(console: Console):
 def print_capacity(console: Console, doc: dict) -> None:
     """The knees, then the projection with where each figure came from."""
     knees = Table(title="Saturation search (knee = highest offered grabs/s answered within the SLO)")
-    for col in ("ramp", "knee: offered grabs/s", "answered grabs/s", "dropped", "p99 ms", "stopped because",
-                "limited by", "bound"):
+    for col in (
+        "ramp",
+        "knee: offered grabs/s",
+        "answered grabs/s",
+        "dropped",
+        "p99 ms",
+        "stopped because",
+        "limited by",
+        "bound",
+    ):
         knees.add_column(col)
     for ramp in doc["ramps"]:
         k = ramp["knee"]
-        knees.add_row(ramp["label"], _fmt(k.get("offered_per_second")), _fmt(k["grabs_per_second"]),
-                      _fmt(k.get("dropped")), _fmt(k["p99_ms"]), k["stop_reason"],
-                      LIMIT_NAMES.get(k["limiting"], k["limiting"]),
-                      "[yellow]lower bound[/yellow]" if k["lower_bound"] else "measured")
+        knees.add_row(
+            ramp["label"],
+            _fmt(k.get("offered_per_second")),
+            _fmt(k["grabs_per_second"]),
+            _fmt(k.get("dropped")),
+            _fmt(k["p99_ms"]),
+            k["stop_reason"],
+            LIMIT_NAMES.get(k["limiting"], k["limiting"]),
+            "[yellow]lower bound[/yellow]" if k["lower_bound"] else "measured",
+        )
     console.print(knees)
     t = doc["target"]
-    proj = Table(title=f"Projection for {t['title']} ({t['grabs_per_second']:,.0f}/s), "
-                       f"headroom {doc['headroom']:.0%}, p99 SLO {doc['slo']['p99_ms']:g} ms")
+    proj = Table(
+        title=f"Projection for {t['title']} ({t['grabs_per_second']:,.0f}/s), "
+        f"headroom {doc['headroom']:.0%}, p99 SLO {doc['slo']['p99_ms']:g} ms"
+    )
     for col in ("quantity", "value", "unit", "how"):
         proj.add_column(col, overflow="fold")
     for row in doc["projection"]:
@@ -62,6 +85,7 @@ def print_capacity(console: Console, doc: dict) -> None:
 def write_report(run_dir: Path, console: Console) -> list[Path]:
     """report.md and report.html of the run folder, with every section present (the kit's builder)."""
     from hongbao.harness.report.builder import write_report as build
+
     md_path, html_path, _sections, problems = build(run_dir)
     for p in problems:
         console.print(f"[yellow]{p}[/yellow]")

@@ -11,6 +11,7 @@ through the last commit that changed them). The result also says when the range 
 step up: the first slower commit explains only part of BAD's slowdown, or a commit before it is
 already significantly (if not decidably) slower than GOOD.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,9 @@ import json
 import math
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -41,6 +42,7 @@ FOUND, NONE, CANNOT_DECIDE = "found", "no slowdown", "cannot decide"
 @dataclass
 class Case:
     """One benchmark's judgement at one commit against GOOD's kernels."""
+
     name: str
     change: float
     ratio_ci: tuple[float, float]
@@ -52,11 +54,11 @@ class Case:
 class Step:
     commit: str
     subject: str
-    index: int                 # position in the range, 1 = the commit after GOOD
+    index: int  # position in the range, 1 = the commit after GOOD
     cases: list[Case]
-    call: str = ""             # SLOWER, NOT_SLOWER or UNDECIDED
+    call: str = ""  # SLOWER, NOT_SLOWER or UNDECIDED
     seconds: float = 0.0
-    left: int = 0              # candidate commits still in the range after this step
+    left: int = 0  # candidate commits still in the range after this step
 
     @property
     def ratio_ci(self) -> tuple[float, float]:
@@ -88,19 +90,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--base-ref run: slower when the whole interval of the geometric-mean ratio lies above 1 + the "
         "allowance (seeds/thresholds.toml), not slower when it lies below BAD's interval, else undecided (the "
         "bisection stops; re-run with more --processes). Writes OUT/bisect.json and OUT/steps/<commit>/. "
-        "Exit 1: a commit found; 0: BAD is not slower than GOOD; 5: the data cannot decide; 2: unusable input.")
+        "Exit 1: a commit found; 0: BAD is not slower than GOOD; 5: the data cannot decide; 2: unusable input."
+    )
     parser.add_argument("good", metavar="GOOD", help="a commit where the case was fast (sha, tag, branch)")
     parser.add_argument("bad", metavar="BAD", help="a later commit where it is slow; GOOD must be its ancestor")
-    parser.add_argument("--filter", required=True, metavar="EXPR",
-                        help='benchmark ids, as `hongbao bench --filter`; keep it small, '
-                             'e.g. "double_mean-serial-c10-"')
-    parser.add_argument("--processes", type=int, default=repeats.GATE_PROCESSES, metavar="K",
-                        help=f"fresh processes per step, as the gate's --processes (default {repeats.GATE_PROCESSES})")
+    parser.add_argument(
+        "--filter",
+        required=True,
+        metavar="EXPR",
+        help='benchmark ids, as `hongbao bench --filter`; keep it small, e.g. "double_mean-serial-c10-"',
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=repeats.GATE_PROCESSES,
+        metavar="K",
+        help=f"fresh processes per step, as the gate's --processes (default {repeats.GATE_PROCESSES})",
+    )
     parser.add_argument("--profile", choices=sorted(bench.PROFILES), default="quick")
     parser.add_argument("--max-time", type=float, default=None, metavar="S", help="seconds of rounds per case")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--thresholds", type=Path, default=None, metavar="FILE.toml",
-                        help="the allowance and alpha (default: the shipped seeds/thresholds.toml)")
+    parser.add_argument(
+        "--thresholds",
+        type=Path,
+        default=None,
+        metavar="FILE.toml",
+        help="the allowance and alpha (default: the shipped seeds/thresholds.toml)",
+    )
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="default results/<UTC time>/")
 
 
@@ -141,8 +157,10 @@ def more_than_one_step(first: Step, bad: Step, before: list[Step]) -> list[str]:
     """Why the range seems to hold more than one step up (empty when it does not)."""
     notes = []
     if first is not bad and first.ratio_ci[1] < bad.ratio_ci[0]:
-        notes.append(f"{first.commit[:12]} explains only part of BAD's slowdown ({_range(first)} against "
-                     f"{_range(bad)}): bisect {first.commit[:12]} {bad.commit[:12]} for the rest")
+        notes.append(
+            f"{first.commit[:12]} explains only part of BAD's slowdown ({_range(first)} against "
+            f"{_range(bad)}): bisect {first.commit[:12]} {bad.commit[:12]} for the rest"
+        )
     for step in before:
         if any(c.verdict == cmp.SLOWER for c in step.cases):
             notes.append(f"{step.commit[:12]}, before it, is already significantly slower than GOOD ({_range(step)})")
@@ -176,11 +194,19 @@ class Timer:
         baseref.extract(sha)
         baseref.prime_caches([self.good, sha])
         self.progress.update(self.task, description=f"{sha[:12]}: timing beside GOOD")
-        paths = repeats.run_repeats(self.args.processes, where, None,
-                                    on_done=lambda k: self.progress.advance(self.task),
-                                    profile=self.args.profile, filter_expr=self.args.filter, seed=self.args.seed,
-                                    impl_module="hongbao.kernels", max_time_s=self.args.max_time, base_ref=self.good,
-                                    impl_ref=sha)
+        paths = repeats.run_repeats(
+            self.args.processes,
+            where,
+            None,
+            on_done=lambda k: self.progress.advance(self.task),
+            profile=self.args.profile,
+            filter_expr=self.args.filter,
+            seed=self.args.seed,
+            impl_module="hongbao.kernels",
+            max_time_s=self.args.max_time,
+            base_ref=self.good,
+            impl_ref=sha,
+        )
         merged = repeats.merge([json.loads(p.read_text()) for p in paths])
         merged["hongbao"].update(processes=self.args.processes, commit=sha, subject=commit["subject"])
         (where / "benchmark.json").write_text(json.dumps(merged, indent=1))
@@ -194,8 +220,7 @@ class Timer:
         return step
 
 
-def bisect(commits: list[dict], judge: Callable[[dict, int, Step | None], Step]
-           ) -> tuple[str, int | None, list[Step]]:
+def bisect(commits: list[dict], judge: Callable[[dict, int, Step | None], Step]) -> tuple[str, int | None, list[Step]]:
     """(result, index of the first slower commit or None, steps) by bisecting ``commits`` (oldest
     first, the last one BAD) with ``judge(commit, index, bad_step) -> Step``."""
     steps: list[Step] = []
@@ -228,8 +253,15 @@ def _table(steps: list[Step]) -> Table:
         for j, c in enumerate(step.cases):
             head = [str(i), step.commit[:12], str(step.index)] if j == 0 else ["", "", ""]
             tail = [step.call, str(step.left), f"{step.seconds:.0f}"] if j == 0 else ["", "", ""]
-            t.add_row(*head, c.name, f"{c.change:+.1%}", f"{c.ratio_ci[0]:.3f}-{c.ratio_ci[1]:.3f}",
-                      f"{c.p_value:.2g}", c.verdict, *tail)
+            t.add_row(
+                *head,
+                c.name,
+                f"{c.change:+.1%}",
+                f"{c.ratio_ci[0]:.3f}-{c.ratio_ci[1]:.3f}",
+                f"{c.p_value:.2g}",
+                c.verdict,
+                *tail,
+            )
     return t
 
 
@@ -242,20 +274,32 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         from hongbao.harness import baseref
+
         good = baseref.resolve(args.good)
         total, commits = commit_range(args.good, args.bad)
         out = args.out or default_run_dir()
         out.mkdir(parents=True, exist_ok=True)
         if not commits:
-            console.print(f"[green]No slowdown: none of the {total} commit(s) after GOOD {good[:12]} up to BAD "
-                          f"{args.bad} changes kernels/, so they all run GOOD's kernels.[/green]", highlight=False)
+            console.print(
+                f"[green]No slowdown: none of the {total} commit(s) after GOOD {good[:12]} up to BAD "
+                f"{args.bad} changes kernels/, so they all run GOOD's kernels.[/green]",
+                highlight=False,
+            )
             record = Bisection(good, baseref.resolve(args.bad), args.filter, args.processes, [], [], NONE)
             (out / "bisect.json").write_text(json.dumps(asdict(record), indent=2))
             return Exit.OK
-        err.print(f"bisecting {len(commits)} of the {total} commit(s) after {good[:12]} up to {args.bad} (those that "
-                  f"change kernels/), {args.processes} processes per step -> {out}", highlight=False)
-        with Progress(TextColumn("[bold]{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=err) as progress:
+        err.print(
+            f"bisecting {len(commits)} of the {total} commit(s) after {good[:12]} up to {args.bad} (those that "
+            f"change kernels/), {args.processes} processes per step -> {out}",
+            highlight=False,
+        )
+        with Progress(
+            TextColumn("[bold]{task.description:<48}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        ) as progress:
             timer = Timer(args, good, out, progress)
             # BAD, then about log2(n) commits: the bar counts their processes
             progress.update(timer.task, total=args.processes * (1 + math.ceil(math.log2(max(1, len(commits))))))
@@ -272,23 +316,33 @@ def run(args: argparse.Namespace) -> int:
         record.first_slower = {**found, "index": first, "ratio_ci": list(first_step.ratio_ci)}
         before = [s for s in steps if s.index < first and s.call == NOT_SLOWER]
         record.more_than_one_step = more_than_one_step(first_step, steps[0], before)
-        console.print(f"[bold red]First slower commit:[/bold red] {found['commit']} {found['subject']}",
-                      highlight=False)
-        console.print(f"  {_range(first_step)} against GOOD {good[:12]} ({args.processes} processes); "
-                      f"BAD {_range(steps[0])}; {len(steps)} step(s) over {len(commits)} commit(s) in "
-                      f"{record.seconds:.0f} s", highlight=False)
+        console.print(
+            f"[bold red]First slower commit:[/bold red] {found['commit']} {found['subject']}", highlight=False
+        )
+        console.print(
+            f"  {_range(first_step)} against GOOD {good[:12]} ({args.processes} processes); "
+            f"BAD {_range(steps[0])}; {len(steps)} step(s) over {len(commits)} commit(s) in "
+            f"{record.seconds:.0f} s",
+            highlight=False,
+        )
         for note in record.more_than_one_step:
             console.print(f"[yellow]More than one step up: {note}[/yellow]", highlight=False)
         code = Exit.REGRESSION
     elif result == NONE:
-        console.print(f"[green]No slowdown: BAD's kernels (as of {commits[-1]['commit'][:12]}) are not slower than "
-                      f"GOOD {good[:12]}'s ({_range(steps[0])}); nothing to bisect.[/green]", highlight=False)
+        console.print(
+            f"[green]No slowdown: BAD's kernels (as of {commits[-1]['commit'][:12]}) are not slower than "
+            f"GOOD {good[:12]}'s ({_range(steps[0])}); nothing to bisect.[/green]",
+            highlight=False,
+        )
         code = Exit.OK
     else:
         last = steps[-1]
-        console.print(f"[magenta]The data cannot decide at {last.commit[:12]} ({_range(last)}: neither wholly "
-                      f"above the allowance nor below BAD's interval); {last.left} candidate commit(s) left. Re-run "
-                      f"with more processes, e.g. --processes {2 * args.processes}.[/magenta]", highlight=False)
+        console.print(
+            f"[magenta]The data cannot decide at {last.commit[:12]} ({_range(last)}: neither wholly "
+            f"above the allowance nor below BAD's interval); {last.left} candidate commit(s) left. Re-run "
+            f"with more processes, e.g. --processes {2 * args.processes}.[/magenta]",
+            highlight=False,
+        )
         code = Exit.INCONCLUSIVE
     doc = asdict(record)
     (out / "bisect.json").write_text(json.dumps(doc, indent=2))

@@ -1,4 +1,5 @@
 """``hongbao report RUN_DIR``: report.md (CI job summary) and a self-contained report.html."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Build RUN_DIR/report.md (GitHub-flavoured, fits $GITHUB_STEP_SUMMARY) and RUN_DIR/report.html "
         "(one file, PNG plots embedded) from the results present in the run folder: benchmark.json, "
-        "fairness.json, storm.json, capacity.json, summary.json. Absent results are skipped.")
+        "fairness.json, storm.json, capacity.json, summary.json. Absent results are skipped."
+    )
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder such as results/20261125T120000Z")
 
 
@@ -30,8 +32,10 @@ def run(args: argparse.Namespace) -> int:
     for p in problems:
         console.print(f"[yellow]{p}[/yellow]")
     if not sections:
-        console.print(f"[red]RUN_DIR {args.run_dir}: no results to report (benchmark.json, fairness.json, "
-                      "storm.json, capacity.json all absent)[/red]")
+        console.print(
+            f"[red]RUN_DIR {args.run_dir}: no results to report (benchmark.json, fairness.json, "
+            "storm.json, capacity.json all absent)[/red]"
+        )
         return Exit.UNUSABLE
     figures = sum(len(s.figures) for s in sections)
     console.print(f"[green]{len(sections)} section(s), {figures} plot(s)[/green] -> {md_path}, {html_path}")

@@ -57,23 +57,65 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "exit codes: 0 every stage passed; otherwise the first failed stage's code"
     )
     parser.add_argument("--out", type=Path, metavar="DIR", help="run folder (default results/<UTC timestamp>/)")
-    parser.add_argument("--seed", type=int, default=None, metavar="S",
-                        help="one seed for every stage (default: each stage's own seed from seeds/)")
-    parser.add_argument("--skip", action="append", default=[], choices=STAGES[:-1], metavar="STAGE",
-                        help=f"skip a stage (repeatable): {', '.join(STAGES[:-1])}")
-    parser.add_argument("--preset", default="wechat-2017", metavar="NAME", help="capacity target preset (default wechat-2017)")
-    parser.add_argument("--storm-scenario", default="countdown", metavar="NAME|TOML",
-                        help="storm scenario: a shipped name or a TOML file (default countdown)")
-    parser.add_argument("--storm-duration", type=durations.flag("--storm-duration"), default="20s", metavar="DURATION", help="storm length (default 20s)")
-    parser.add_argument("--fairness-envelopes", type=int, default=20_000, metavar="N",
-                        help="envelopes per algorithm in the scorecard (default 20000)")
-    parser.add_argument("--bench-filter", default=None, metavar="EXPR",
-                        help="pytest -k expression to run only some benchmarks (default: the whole quick profile)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="one seed for every stage (default: each stage's own seed from seeds/)",
+    )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=STAGES[:-1],
+        metavar="STAGE",
+        help=f"skip a stage (repeatable): {', '.join(STAGES[:-1])}",
+    )
+    parser.add_argument(
+        "--preset", default="wechat-2017", metavar="NAME", help="capacity target preset (default wechat-2017)"
+    )
+    parser.add_argument(
+        "--storm-scenario",
+        default="countdown",
+        metavar="NAME|TOML",
+        help="storm scenario: a shipped name or a TOML file (default countdown)",
+    )
+    parser.add_argument(
+        "--storm-duration",
+        type=durations.flag("--storm-duration"),
+        default="20s",
+        metavar="DURATION",
+        help="storm length (default 20s)",
+    )
+    parser.add_argument(
+        "--fairness-envelopes",
+        type=int,
+        default=20_000,
+        metavar="N",
+        help="envelopes per algorithm in the scorecard (default 20000)",
+    )
+    parser.add_argument(
+        "--bench-filter",
+        default=None,
+        metavar="EXPR",
+        help="pytest -k expression to run only some benchmarks (default: the whole quick profile)",
+    )
     parser.add_argument("--ramp-steps", type=int, default=6, metavar="N", help="saturation ramp steps (default 6)")
-    parser.add_argument("--step-seconds", type=durations.flag("--step-seconds"), default=5.0, metavar="S",
-                        help="seconds per ramp step, >= 3 (default 5)")
-    parser.add_argument("--stage-timeout", type=durations.flag("--stage-timeout"), default=300.0, metavar="S",
-                        help="seconds after which a stage is stopped and marked failed (default 300)")
+    parser.add_argument(
+        "--step-seconds",
+        type=durations.flag("--step-seconds"),
+        default=5.0,
+        metavar="S",
+        help="seconds per ramp step, >= 3 (default 5)",
+    )
+    parser.add_argument(
+        "--stage-timeout",
+        type=durations.flag("--stage-timeout"),
+        default=300.0,
+        metavar="S",
+        help="seconds after which a stage is stopped and marked failed (default 300)",
+    )
 
 
 def _command(name: str, args: argparse.Namespace, out: Path) -> list[str]:
@@ -89,8 +131,11 @@ def _command(name: str, args: argparse.Namespace, out: Path) -> list[str]:
     if name == "fairness":
         return base + ["--envelopes", str(args.fairness_envelopes), "--out", str(out)] + seed
     if name == "storm":
-        return base + ["--scenario", str(args.storm_scenario), "--duration", f"{args.storm_duration:g}",
-                       "--out", str(out)] + seed
+        return (
+            base
+            + ["--scenario", str(args.storm_scenario), "--duration", f"{args.storm_duration:g}", "--out", str(out)]
+            + seed
+        )
     if name == "capacity":
         return (
             base

@@ -180,8 +180,13 @@ def history(points: dict[str, list[tuple[str, float]]], path: Path, ylabel: str)
     return save(fig, path)
 
 
-def ratio_history(series: dict[str, list[tuple[int, float, float, float]]], commits: list[str],
-                  path: Path, marked: str | None = None, columns: int = 4) -> Path | None:
+def ratio_history(
+    series: dict[str, list[tuple[int, float, float, float]]],
+    commits: list[str],
+    path: Path,
+    marked: str | None = None,
+    columns: int = 4,
+) -> Path | None:
     """One small plot per case: its ratio to the base commit's kernels (point) and interval (bar) at
     each commit, x in commit order (``commits``, short ids); ``marked`` (a commit in ``commits``) gets
     a red line. ``series[case]`` holds (commit position, ratio, low, high) per saved run."""
@@ -189,9 +194,14 @@ def ratio_history(series: dict[str, list[tuple[int, float, float, float]]], comm
         return None
     cases = sorted(series)
     rows = -(-len(cases) // columns)
-    fig, axes = plt.subplots(rows, min(columns, len(cases)), figsize=(3.2 * min(columns, len(cases)), 2.3 * rows + 0.6),
-                             sharex=True, squeeze=False)
-    for ax in axes.flat[len(cases):]:
+    fig, axes = plt.subplots(
+        rows,
+        min(columns, len(cases)),
+        figsize=(3.2 * min(columns, len(cases)), 2.3 * rows + 0.6),
+        sharex=True,
+        squeeze=False,
+    )
+    for ax in axes.flat[len(cases) :]:
         ax.set_visible(False)
     for ax, case in zip(axes.flat, cases):
         pts = series[case]
@@ -207,6 +217,9 @@ def ratio_history(series: dict[str, list[tuple[int, float, float, float]]], comm
         ax.grid(True, alpha=0.3)
     for ax in axes[-1]:
         ax.set_xticks(range(len(commits)), commits, rotation=60, ha="right", fontsize=6)
-    fig.suptitle("time / base commit's kernels by commit (interval: the gate's)"
-                 + (f"; red: {marked}, named by hongbao bisect" if marked in commits else ""), fontsize=9)
+    fig.suptitle(
+        "time / base commit's kernels by commit (interval: the gate's)"
+        + (f"; red: {marked}, named by hongbao bisect" if marked in commits else ""),
+        fontsize=9,
+    )
     return save(fig, path)

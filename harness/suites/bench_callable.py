@@ -9,6 +9,7 @@ double_mean baseline at the same count. Python's ``random`` and numpy's global R
 first; every envelope of the warm-up round is checked for exactness before any round is timed.
 Benchmark ids read ``<function>-callable-c<count>-n<envelopes>``.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,11 @@ IMPL = "callable"
 
 def callable_cases(profile: bench.Profile) -> list[bench.Case]:
     """One case per count of the profile, sized like its pure-Python baseline case."""
-    return [bench.Case(NAME, IMPL, c.count, c.envelopes) for c in bench.cases(profile)
-            if c.impl == bench.PYTHON and c.algorithm == "double_mean"]
+    return [
+        bench.Case(NAME, IMPL, c.count, c.envelopes)
+        for c in bench.cases(profile)
+        if c.impl == bench.PYTHON and c.algorithm == "double_mean"
+    ]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -50,22 +54,33 @@ def bench_user_allocator(benchmark, user_case: bench.Case, profile: bench.Profil
 
     def target():
         return [FUNC(t, case.count) for t in totals]
+
     for e, (total, shares) in enumerate(zip(totals, target())):
         problem = _problem(shares, total, case.count, 1, None)
         if problem:
-            raise AssertionError(f"{SPEC} is not exact, so it is not timed: envelope {e} "
-                                 f"(total {total}, count {case.count}): {problem}")
+            raise AssertionError(
+                f"{SPEC} is not exact, so it is not timed: envelope {e} (total {total}, count {case.count}): {problem}"
+            )
     clock = time.thread_time
-    benchmark._timer = clock   # as the kernels' single-threaded cases (bench_kernels.py)
+    benchmark._timer = clock  # as the kernels' single-threaded cases (bench_kernels.py)
     t0 = clock()
     target()
     control = bench.PairedControl(case.shares, clock, seed)
-    benchmark.pedantic(target, setup=control.measure, rounds=bench.rounds_for(clock() - t0, profile),
-                       warmup_rounds=1, iterations=1)
-    extra = {"algorithm": case.algorithm, "impl": IMPL, "callable": SPEC, "count": case.count,
-             "envelopes": case.envelopes, "shares_per_round": case.shares, "profile": profile.name,
-             "baseline_algorithm": "double_mean", "clock": clock.__name__}
-    samples = control.samples[1:]   # the first setup call served the warm-up round
+    benchmark.pedantic(
+        target, setup=control.measure, rounds=bench.rounds_for(clock() - t0, profile), warmup_rounds=1, iterations=1
+    )
+    extra = {
+        "algorithm": case.algorithm,
+        "impl": IMPL,
+        "callable": SPEC,
+        "count": case.count,
+        "envelopes": case.envelopes,
+        "shares_per_round": case.shares,
+        "profile": profile.name,
+        "baseline_algorithm": "double_mean",
+        "clock": clock.__name__,
+    }
+    samples = control.samples[1:]  # the first setup call served the warm-up round
     extra["rng_fill_seconds_per_value_samples"] = samples
     extra["rng_fill_seconds_per_value"] = bench.median(samples)
     extra.update(bench.run_figures(extra, benchmark.stats.stats.median))

@@ -5,6 +5,7 @@ called once before timing so JIT compilation (or Numba's cache load) is never me
 time, ``extra_info`` holds a ratio from the same run: scoring time / splitting time of the same
 matrix, which a noisy shared machine inflates on both sides alike.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,14 +29,22 @@ def bench_score_matrix_1e6x10(benchmark, profile, seed) -> None:
     warm = score_matrix(shares[:1000], total_cents=TOTAL_CENTS, min_cents=1)  # warm-up JIT
     assert warm["exact"]
     rounds = 3 if profile.name == "quick" else 7
-    result = benchmark.pedantic(score_matrix, args=(shares,), kwargs={"total_cents": TOTAL_CENTS, "min_cents": 1},
-                                rounds=rounds, iterations=1)
+    result = benchmark.pedantic(
+        score_matrix, args=(shares,), kwargs={"total_cents": TOTAL_CENTS, "min_cents": 1}, rounds=rounds, iterations=1
+    )
     median_s = benchmark.stats.stats.median
-    benchmark.extra_info.update({
-        "kind": "fairness_metrics", "envelopes": ENVELOPES, "count": COUNT, "total_cents": TOTAL_CENTS,
-        "threads": numba.get_num_threads(), "split_seconds": split_s,
-        "shares_scored_per_second": ENVELOPES * COUNT / median_s,
-        "score_over_split_ratio": median_s / split_s,
-        "position_fair": result["position_fair"], "min_p_value": result["min_p_value"],
-    })
+    benchmark.extra_info.update(
+        {
+            "kind": "fairness_metrics",
+            "envelopes": ENVELOPES,
+            "count": COUNT,
+            "total_cents": TOTAL_CENTS,
+            "threads": numba.get_num_threads(),
+            "split_seconds": split_s,
+            "shares_scored_per_second": ENVELOPES * COUNT / median_s,
+            "score_over_split_ratio": median_s / split_s,
+            "position_fair": result["position_fair"],
+            "min_p_value": result["min_p_value"],
+        }
+    )
     assert np.isfinite(median_s)

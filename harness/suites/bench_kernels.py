@@ -20,6 +20,7 @@ regression gate judges those pairs. ``--hongbao-first`` says which side goes fir
 machine code, which is loaded first); ``hongbao bench --processes K`` alternates it per process.
 The profile's time budget per case (``max_time_s``) covers the whole cost of a round, pairs included.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -34,15 +35,18 @@ from hongbao.harness import bench
 _FIRST_CALL_SECONDS: dict[tuple, tuple[float, float]] = {}
 
 
-def _numba_target(module, case: bench.Case, totals: np.ndarray, seed: int, parallel: bool,
-                  out: np.ndarray | None = None):
+def _numba_target(
+    module, case: bench.Case, totals: np.ndarray, seed: int, parallel: bool, out: np.ndarray | None = None
+):
     """Writes into one preallocated output, as the RNG control fills a preallocated buffer: both
     sides then time the computation, not the allocator's page faults."""
     out = np.empty((case.envelopes, case.count), dtype=np.int64) if out is None else out
 
     def target():
-        return module.split_batch(totals, case.count, algorithm=case.algorithm, min_cents=1, seed=seed,
-                                  parallel=parallel, out=out)
+        return module.split_batch(
+            totals, case.count, algorithm=case.algorithm, min_cents=1, seed=seed, parallel=parallel, out=out
+        )
+
     return target
 
 
@@ -54,6 +58,7 @@ def _python_target(case: bench.Case, totals: np.ndarray, seed: int, baselines: d
 
     def target():
         return [split(t, count, 1, None, rng) for t in totals_list]
+
     return target
 
 
@@ -64,8 +69,15 @@ def _first_call_seconds(module, case: bench.Case, seed: int) -> tuple[float, flo
     if key not in _FIRST_CALL_SECONDS:
         one = bench.batch_totals_cents(case.count, 1, seed)
         w0, c0 = time.perf_counter(), time.process_time()
-        module.split_batch(one, case.count, algorithm=case.algorithm, min_cents=1, seed=seed,
-                           parallel=case.impl == "parallel", out=np.empty((1, case.count), dtype=np.int64))
+        module.split_batch(
+            one,
+            case.count,
+            algorithm=case.algorithm,
+            min_cents=1,
+            seed=seed,
+            parallel=case.impl == "parallel",
+            out=np.empty((1, case.count), dtype=np.int64),
+        )
         _FIRST_CALL_SECONDS[key] = (time.perf_counter() - w0, time.process_time() - c0)
     return _FIRST_CALL_SECONDS[key]
 
@@ -101,11 +113,18 @@ def _base_target(base_module, case: bench.Case, totals: np.ndarray, seed: int, o
     return _numba_target(base_module, case, totals, seed, parallel=case.impl == "parallel", out=out)
 
 
-def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, impl_module, base_module,
-                first: str = "base") -> None:
+def bench_split(
+    benchmark, case: bench.Case, profile: bench.Profile, seed: int, impl_module, base_module, first: str = "base"
+) -> None:
     totals = bench.batch_totals_cents(case.count, case.envelopes, seed)
-    extra = {"algorithm": case.algorithm, "impl": case.impl, "count": case.count,
-             "envelopes": case.envelopes, "shares_per_round": case.shares, "profile": profile.name}
+    extra = {
+        "algorithm": case.algorithm,
+        "impl": case.impl,
+        "count": case.count,
+        "envelopes": case.envelopes,
+        "shares_per_round": case.shares,
+        "profile": profile.name,
+    }
     if case.impl == bench.PYTHON:
         baselines = _baselines_of(impl_module)
         target, out = _python_target(case, totals, seed, baselines.BASELINES), None
@@ -147,6 +166,7 @@ def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, 
     def setup():
         for step in steps:
             step()
+
     # the profile's time budget covers what each round costs: the round, its serial pair (parallel
     # cases: an untimed and a timed serial run) and its base pair (an untimed run and both sides')
     t0 = clock()
@@ -159,8 +179,9 @@ def bench_split(benchmark, case: bench.Case, profile: bench.Profile, seed: int, 
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     if pair is not None:  # the warm-up round had its pair too
-        extra.update(bench.base_pair_figures(base_module.BASE_COMMIT, pair.samples[1:], pair.order[1:],
-                                             pair.new_samples[1:]))
+        extra.update(
+            bench.base_pair_figures(base_module.BASE_COMMIT, pair.samples[1:], pair.order[1:], pair.new_samples[1:])
+        )
     samples = control.samples[1:]  # the first setup call served the warm-up round
     extra["rng_fill_seconds_per_value_samples"] = samples
     extra["rng_fill_seconds_per_value"] = bench.median(samples)

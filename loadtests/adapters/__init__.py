@@ -8,6 +8,7 @@ contract; ``hongbao.loadtests.examples.yuan_adapter`` shows one for a differentl
 
     hongbao storm --scenario smoke --host http://127.0.0.1:9000 --adapter mypkg.hb:MyAdapter
 """
+
 from __future__ import annotations
 
 import importlib
@@ -17,17 +18,17 @@ from typing import Any, Protocol
 
 import orjson
 
-ADAPTER_ENV = "HONGBAO_ADAPTER"   # how the storm tells its Locust processes which adapter to load
+ADAPTER_ENV = "HONGBAO_ADAPTER"  # how the storm tells its Locust processes which adapter to load
 
 
 class Outcome(str, Enum):
     """What one grab came to, as the kit counts it."""
 
-    GRANTED = "granted"      # a new grant of amount_cents to this user
-    SOLD_OUT = "sold_out"    # nothing left: an expected "no" in a storm
-    EXPIRED = "expired"      # too late: an expected "no"
-    REPEAT = "repeat"        # this user's earlier grant answered again (a retry), nothing new paid
-    ERROR = "error"          # anything else: counted as a failed request
+    GRANTED = "granted"  # a new grant of amount_cents to this user
+    SOLD_OUT = "sold_out"  # nothing left: an expected "no" in a storm
+    EXPIRED = "expired"  # too late: an expected "no"
+    REPEAT = "repeat"  # this user's earlier grant answered again (a retry), nothing new paid
+    ERROR = "error"  # anything else: counted as a failed request
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,8 @@ class Grab:
 
     outcome: Outcome
     amount_cents: int | None = None
-    detail: str = ""          # for ERROR: what the service said (quoted in the run's failures)
-    seq: int | None = None    # optional: the grant's position in its envelope, when the service says
+    detail: str = ""  # for ERROR: what the service said (quoted in the run's failures)
+    seq: int | None = None  # optional: the grant's position in its envelope, when the service says
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,7 @@ class Reply:
 class Http(Protocol):
     """What the kit hands an adapter: a client bound to the target's base URL."""
 
-    def request(self, method: str, path: str, *, json: Any = None,
-                headers: dict[str, str] | None = None) -> Reply: ...
+    def request(self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None) -> Reply: ...
 
 
 class BaseAdapter:
@@ -124,6 +124,7 @@ def load_adapter(spec: str | None) -> BaseAdapter:
     ValueError naming the problem otherwise."""
     if not spec:
         from hongbao.loadtests.adapters.reference import ReferenceAdapter
+
         return ReferenceAdapter()
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
@@ -133,6 +134,5 @@ def load_adapter(spec: str | None) -> BaseAdapter:
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"--adapter {spec!r}: cannot load it ({type(exc).__name__}: {exc})") from None
     if not (isinstance(cls, type) and issubclass(cls, BaseAdapter)):
-        raise ValueError(f"--adapter {spec!r}: must name a subclass of "
-                         "hongbao.loadtests.adapters.BaseAdapter")
+        raise ValueError(f"--adapter {spec!r}: must name a subclass of hongbao.loadtests.adapters.BaseAdapter")
     return cls()

@@ -1,5 +1,6 @@
 """The blocking ``Http`` the kit hands adapters outside Locust (set-up, readiness, ledger export):
 the kit's one client, ``KeepAliveHttp``, under the name the rest of the kit imports."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -16,8 +17,13 @@ def wait_ready(adapter: BaseAdapter, host: str, timeout_s: float = 20.0, proc=No
 
     http = KeepAliveHttp(host, timeout_s=2)
     try:
-        wait_until(lambda: adapter.ready(http), proc=proc, what=f"{host} ({type(adapter).__name__}.ready)",
-                   timeout_s=timeout_s, every_s=0.1)
+        wait_until(
+            lambda: adapter.ready(http),
+            proc=proc,
+            what=f"{host} ({type(adapter).__name__}.ready)",
+            timeout_s=timeout_s,
+            every_s=0.1,
+        )
     finally:
         http.close()
 

@@ -13,6 +13,7 @@ Any failure to get a whole answer (refused, reset, timed out, cut mid-answer) ra
 ``TransportError`` (an ``OSError``) and drops the connection, so a late answer is never read as the
 next request's; the next request reconnects.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -47,23 +48,26 @@ class KeepAliveHttp:
         self.base_url = base_url.rstrip("/")
         self.tls = u.scheme == "https"
         self.host, self.port = u.hostname, u.port or (443 if self.tls else 80)
-        self.prefix = u.path                    # a base path such as http://h/api is kept
+        self.prefix = u.path  # a base path such as http://h/api is kept
         self.host_header = u.netloc.rsplit("@", 1)[-1]
         self.timeout_s = timeout_s
         try:
-            self.family: int | None = socket.AF_INET6 if ipaddress.ip_address(self.host).version == 6 \
-                else socket.AF_INET
+            self.family: int | None = (
+                socket.AF_INET6 if ipaddress.ip_address(self.host).version == 6 else socket.AF_INET
+            )
         except ValueError:
-            self.family = None                  # a name: resolved at each connect
+            self.family = None  # a name: resolved at each connect
         self._sock: socket.socket | None = None
         self._buf = b""
         self._status, self._head = 0, b""
 
-    def request(self, method: str, path: str, *, json: Any = None,
-                headers: dict[str, str] | None = None) -> Reply:
+    def request(self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None) -> Reply:
         payload = b"" if json is None else orjson.dumps(json)
-        lines = [f"{method} {self.prefix}{path} HTTP/1.1", f"Host: {self.host_header}",
-                 f"Content-Length: {len(payload)}"]
+        lines = [
+            f"{method} {self.prefix}{path} HTTP/1.1",
+            f"Host: {self.host_header}",
+            f"Content-Length: {len(payload)}",
+        ]
         if json is not None:
             lines.append("Content-Type: application/json")
         lines.extend(f"{k}: {v}" for k, v in (headers or {}).items())
@@ -89,8 +93,9 @@ class KeepAliveHttp:
             if isinstance(exc, TransportError):
                 raise
             raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
-        if b"\r\nconnection: close" in head or (head.startswith(b"http/1.0")
-                                                and b"\r\nconnection: keep-alive" not in head):
+        if b"\r\nconnection: close" in head or (
+            head.startswith(b"http/1.0") and b"\r\nconnection: keep-alive" not in head
+        ):
             self.close()
         return Reply(status, body)
 
@@ -108,7 +113,7 @@ class KeepAliveHttp:
     def _connect(self) -> None:
         if self.family is None:
             sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
-        else:   # an IP address: no name lookup (under gevent that is a trip through a thread pool)
+        else:  # an IP address: no name lookup (under gevent that is a trip through a thread pool)
             sock = socket.socket(self.family, socket.SOCK_STREAM)
             sock.settimeout(self.timeout_s)
             try:
@@ -123,7 +128,7 @@ class KeepAliveHttp:
 
     def _send_and_read_head(self, wire: bytes) -> None:
         assert self._sock is not None
-        sent = self._sock.send(wire)     # a request fits the send buffer: one call, no sendall set-up
+        sent = self._sock.send(wire)  # a request fits the send buffer: one call, no sendall set-up
         if sent < len(wire):
             self._sock.sendall(wire[sent:])
         if not self._buf:
@@ -149,7 +154,7 @@ class KeepAliveHttp:
                     raise TransportError("answer head over 64 KiB")
                 self._buf += self._recv()
                 end = self._buf.find(b"\r\n\r\n")
-            head, self._buf = self._buf[:end + 2].lower(), self._buf[end + 4:]
+            head, self._buf = self._buf[: end + 2].lower(), self._buf[end + 4 :]
             status = int(head[9:12])
             if status >= 200:
                 return status, head
@@ -157,28 +162,28 @@ class KeepAliveHttp:
     def _read_body(self, head: bytes) -> bytes:
         at = head.find(b"\r\ncontent-length:")
         if at >= 0:
-            return self._take(int(head[at + 17:head.index(b"\r\n", at + 2)]))
+            return self._take(int(head[at + 17 : head.index(b"\r\n", at + 2)]))
         if b"\r\ntransfer-encoding: chunked" in head:
             parts = []
             while True:
                 size = int(self._line().split(b";")[0], 16)
                 if size == 0:
-                    while self._line():      # trailers, then the empty line
+                    while self._line():  # trailers, then the empty line
                         pass
                     return b"".join(parts)
                 parts.append(self._take(size))
                 self._take(2)
         if head.startswith(b"http/1.0") or b"\r\nconnection: close" in head:
-            while True:                      # the body runs to the end of the connection
+            while True:  # the body runs to the end of the connection
                 try:
                     self._buf += self._recv()
                 except TransportError:
                     body, self._buf = self._buf, b""
                     return body
-        return b""                           # no body (204, 304, or none announced)
+        return b""  # no body (204, 304, or none announced)
 
     def _take(self, n: int) -> bytes:
-        if len(self._buf) < n:               # chunks joined once: a large body is copied once, not per recv
+        if len(self._buf) < n:  # chunks joined once: a large body is copied once, not per recv
             parts, have = [self._buf], len(self._buf)
             while have < n:
                 parts.append(self._recv())
@@ -192,5 +197,5 @@ class KeepAliveHttp:
         while end < 0:
             self._buf += self._recv()
             end = self._buf.find(b"\r\n")
-        line, self._buf = self._buf[:end], self._buf[end + 2:]
+        line, self._buf = self._buf[:end], self._buf[end + 2 :]
         return line

@@ -1,4 +1,5 @@
 """The default adapter: the reference grab service's own contract (README, "The API")."""
+
 from __future__ import annotations
 
 from hongbao.loadtests.adapters import BaseAdapter, Grab, Http, NewEnvelope, Outcome
@@ -14,21 +15,32 @@ class ReferenceAdapter(BaseAdapter):
         return r.status == 200 and bool(r.json().get("ok"))
 
     def create_envelope(self, http: Http, envelope: NewEnvelope) -> int:
-        r = http.request("POST", "/envelopes", json={
-            "sender": envelope.sender, "total_cents": envelope.total_cents, "count": envelope.count,
-            "min_cents": envelope.min_cents, "algorithm": envelope.algorithm, "mode": envelope.mode,
-            "expires_in_s": envelope.expires_in_s})
+        r = http.request(
+            "POST",
+            "/envelopes",
+            json={
+                "sender": envelope.sender,
+                "total_cents": envelope.total_cents,
+                "count": envelope.count,
+                "min_cents": envelope.min_cents,
+                "algorithm": envelope.algorithm,
+                "mode": envelope.mode,
+                "expires_in_s": envelope.expires_in_s,
+            },
+        )
         if r.status != 201:
             raise RuntimeError(f"create envelope: HTTP {r.status} {r.body[:200]!r}")
         return int(r.json()["id"])
 
     def grab(self, http: Http, envelope_id: str | int, user: str, request_id: str) -> Grab:
-        r = http.request("POST", f"/envelopes/{envelope_id}/grab",
-                         json={"user": user, "request_id": request_id})
+        r = http.request("POST", f"/envelopes/{envelope_id}/grab", json={"user": user, "request_id": request_id})
         body = r.json() if r.status in (200, 409, 410) else {}
         if r.status == 200:
-            return Grab(Outcome.REPEAT if body.get("repeat") else Outcome.GRANTED, int(body["amount_cents"]),
-                        seq=int(body["seq"]) if "seq" in body else None)
+            return Grab(
+                Outcome.REPEAT if body.get("repeat") else Outcome.GRANTED,
+                int(body["amount_cents"]),
+                seq=int(body["seq"]) if "seq" in body else None,
+            )
         no = _NO.get((r.status, body.get("error")))
         return Grab(no) if no else Grab(Outcome.ERROR, detail=f"HTTP {r.status} {r.body[:200]!r}")
 

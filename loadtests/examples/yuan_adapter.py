@@ -5,6 +5,7 @@ $YUAN_TOKEN), and errors that come as HTTP 200 with a code in the body.
     hongbao storm --scenario smoke --host http://127.0.0.1:9000 \\
         --adapter hongbao.loadtests.examples.yuan_adapter:YuanAdapter
 """
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,18 @@ class YuanAdapter(BaseAdapter):
         return self.call(http, "GET", "/ping")["code"] == 0
 
     def create_envelope(self, http: Http, envelope: NewEnvelope) -> str:
-        answer = self.call(http, "POST", "/packets", {
-            "senderId": envelope.sender, "amountYuan": to_yuan(envelope.total_cents),
-            "num": envelope.count, "minYuan": to_yuan(envelope.min_cents), "ttlSec": envelope.expires_in_s})
+        answer = self.call(
+            http,
+            "POST",
+            "/packets",
+            {
+                "senderId": envelope.sender,
+                "amountYuan": to_yuan(envelope.total_cents),
+                "num": envelope.count,
+                "minYuan": to_yuan(envelope.min_cents),
+                "ttlSec": envelope.expires_in_s,
+            },
+        )
         if answer["code"] != 0:
             raise RuntimeError(f"create: code {answer['code']} {answer.get('msg')}")
         return answer["data"]["packetId"]
@@ -61,10 +71,29 @@ class YuanAdapter(BaseAdapter):
     def export_ledger(self, http: Http) -> dict | None:
         answer = self.call(http, "GET", "/export")
         if answer["code"] == 4040:
-            return None                     # this deployment has no export: client-side audit
+            return None  # this deployment has no export: client-side audit
         data = answer["data"]
-        return {"envelopes": [{"id": p["packetId"], "total_cents": to_cents(p["amountYuan"]), "count": p["num"],
-                               "remaining_cents": to_cents(p["leftYuan"]), "remaining_count": p["leftNum"],
-                               "refunded_cents": 0} for p in data["packets"]],
-                "entries": [{"kind": "grab", "envelope_id": r["packetId"], "user": r["uid"], "request_id": r["reqNo"],
-                             "amount_cents": to_cents(r["amountYuan"]), "seq": r["idx"]} for r in data["records"]]}
+        return {
+            "envelopes": [
+                {
+                    "id": p["packetId"],
+                    "total_cents": to_cents(p["amountYuan"]),
+                    "count": p["num"],
+                    "remaining_cents": to_cents(p["leftYuan"]),
+                    "remaining_count": p["leftNum"],
+                    "refunded_cents": 0,
+                }
+                for p in data["packets"]
+            ],
+            "entries": [
+                {
+                    "kind": "grab",
+                    "envelope_id": r["packetId"],
+                    "user": r["uid"],
+                    "request_id": r["reqNo"],
+                    "amount_cents": to_cents(r["amountYuan"]),
+                    "seq": r["idx"],
+                }
+                for r in data["records"]
+            ],
+        }

@@ -26,6 +26,7 @@ a second share; ``lost-cent`` pays the last share of a packet one cent short; ``
 answers before the journal has the open, writing the journal only every LAZY_FLUSH_S, so a crash
 loses opens that were already acknowledged.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,7 +84,7 @@ class Journal:
             try:
                 out.append(json.loads(line))
             except ValueError:
-                break                # the torn tail of a crash: never acknowledged
+                break  # the torn tail of a crash: never acknowledged
         return out
 
     def write(self, record: dict) -> None:
@@ -121,10 +122,18 @@ class Packets:
     def _apply(self, r: dict) -> None:
         """One journal record: a packet created ("c") or opened ("o")."""
         if r["t"] == "c":
-            self.packets[r["pid"]] = {"packetId": r["pid"], "senderId": r["sender"], "total": r["total"],
-                                      "num": r["num"], "min": r["min"], "left": r["total"], "leftNum": r["num"],
-                                      "opened": {}, "expires": r["expires"],
-                                      "rng": random.Random(f"{self.seed}:{r['pid']}")}
+            self.packets[r["pid"]] = {
+                "packetId": r["pid"],
+                "senderId": r["sender"],
+                "total": r["total"],
+                "num": r["num"],
+                "min": r["min"],
+                "left": r["total"],
+                "leftNum": r["num"],
+                "opened": {},
+                "expires": r["expires"],
+                "rng": random.Random(f"{self.seed}:{r['pid']}"),
+            }
         else:
             self._book(self.packets[r["pid"]], r["uid"], r["reqNo"], r["amount"])
 
@@ -132,16 +141,30 @@ class Packets:
         p["left"] -= amount
         p["leftNum"] -= 1
         p["opened"][uid] = (amount, req_no)
-        self.records.append({"packetId": p["packetId"], "uid": uid, "reqNo": req_no, "amountYuan": yuan(amount),
-                             "idx": p["num"] - p["leftNum"]})
+        self.records.append(
+            {
+                "packetId": p["packetId"],
+                "uid": uid,
+                "reqNo": req_no,
+                "amountYuan": yuan(amount),
+                "idx": p["num"] - p["leftNum"],
+            }
+        )
 
     def create(self, body: dict) -> dict:
         total, num = cents(body.get("amountYuan"), "amountYuan"), int(body.get("num", 0))
         low = cents(body.get("minYuan", "0.01"), "minYuan")
         if not 1 <= num <= 100_000 or total < num * low:
             raise ValueError("num must be 1..100000 and amountYuan >= num x minYuan")
-        record = {"t": "c", "pid": f"P{len(self.packets) + 1:06d}", "sender": str(body.get("senderId", "")),
-                  "total": total, "num": num, "min": low, "expires": time.time() + float(body.get("ttlSec", 86400))}
+        record = {
+            "t": "c",
+            "pid": f"P{len(self.packets) + 1:06d}",
+            "sender": str(body.get("senderId", "")),
+            "total": total,
+            "num": num,
+            "min": low,
+            "expires": time.time() + float(body.get("ttlSec", 86400)),
+        }
         self._apply(record)
         if self.journal is not None:
             self.journal.write(record)
@@ -158,11 +181,11 @@ class Packets:
             return 2002, {}
         if p["leftNum"] == 0:
             return 2001, {}
-        if p["leftNum"] == 1:       # the last one takes the rest
+        if p["leftNum"] == 1:  # the last one takes the rest
             amount = p["left"]
             if self.bug == "lost-cent" and amount > p["min"]:
-                amount, p["left"] = amount - 1, p["left"] - 1     # the planted bug: a cent vanishes
-        else:                       # double mean: uniform in [min, 2 x mean of what is left)
+                amount, p["left"] = amount - 1, p["left"] - 1  # the planted bug: a cent vanishes
+        else:  # double mean: uniform in [min, 2 x mean of what is left)
             hi = max(p["min"], 2 * p["left"] // p["leftNum"] - 1)
             amount = min(p["rng"].randint(p["min"], hi), p["left"] - p["min"] * (p["leftNum"] - 1))
         self._book(p, uid, req_no, amount)
@@ -171,13 +194,24 @@ class Packets:
         return 0, {"amountYuan": yuan(amount)}
 
     def export(self) -> dict:
-        return {"packets": [{"packetId": p["packetId"], "amountYuan": yuan(p["total"]), "num": p["num"],
-                             "leftYuan": yuan(p["left"]), "leftNum": p["leftNum"]} for p in self.packets.values()],
-                "records": self.records}
+        return {
+            "packets": [
+                {
+                    "packetId": p["packetId"],
+                    "amountYuan": yuan(p["total"]),
+                    "num": p["num"],
+                    "leftYuan": yuan(p["left"]),
+                    "leftNum": p["leftNum"],
+                }
+                for p in self.packets.values()
+            ],
+            "records": self.records,
+        }
 
 
-def create_app(token: str, seed: int = 1, export: bool = True, bug: str | None = None,
-               journal: str | None = None) -> Starlette:
+def create_app(
+    token: str, seed: int = 1, export: bool = True, bug: str | None = None, journal: str | None = None
+) -> Starlette:
     books = Packets(seed, bug, Journal(journal, lazy=bug == "lose-acks") if journal else None)
 
     def answer(code: int, data=None, msg: str = "") -> JSONResponse:
@@ -191,6 +225,7 @@ def create_app(token: str, seed: int = 1, export: bool = True, bug: str | None =
                 return await handler(request)
             except (ValueError, TypeError, KeyError) as e:
                 return answer(4002, msg=str(e))
+
         return endpoint
 
     async def ping(request):
@@ -205,8 +240,11 @@ def create_app(token: str, seed: int = 1, export: bool = True, bug: str | None =
         code, data = books.open(request.path_params["pid"], str(body["uid"]), str(body["reqNo"]))
         OPENS.labels(str(code)).inc()
         LATENCY.observe(time.perf_counter() - t0)
-        return answer(code, data, {2001: "finished", 2002: "expired", 2003: "already opened",
-                                   2004: "no such packet"}.get(code, ""))
+        return answer(
+            code,
+            data,
+            {2001: "finished", 2002: "expired", 2003: "already opened", 2004: "no such packet"}.get(code, ""),
+        )
 
     async def export_(request):
         return answer(0, books.export()) if export else answer(4040, msg="export not supported")
@@ -214,29 +252,45 @@ def create_app(token: str, seed: int = 1, export: bool = True, bug: str | None =
     async def metrics(request):
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(routes=[
-        Route("/api/v2/ping", wrap(ping)), Route("/api/v2/packets", wrap(create), methods=["POST"]),
-        Route("/api/v2/packets/{pid}/open", wrap(open_), methods=["POST"]),
-        Route("/api/v2/export", wrap(export_)), Route("/metrics", metrics)])
+    return Starlette(
+        routes=[
+            Route("/api/v2/ping", wrap(ping)),
+            Route("/api/v2/packets", wrap(create), methods=["POST"]),
+            Route("/api/v2/packets/{pid}/open", wrap(open_), methods=["POST"]),
+            Route("/api/v2/export", wrap(export_)),
+            Route("/metrics", metrics),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
-    parser = argparse.ArgumentParser(prog="python -m hongbao.loadtests.examples.yuan_service",
-                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    parser = argparse.ArgumentParser(
+        prog="python -m hongbao.loadtests.examples.yuan_service",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--token", default="yuan-demo-token")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-export", action="store_true", help="no ledger export (code 4040)")
-    parser.add_argument("--journal", metavar="PATH", help="durable: append every create and open to PATH, "
-                                                          "fsynced before answering; replayed at start")
+    parser.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="durable: append every create and open to PATH, fsynced before answering; replayed at start",
+    )
     parser.add_argument("--bug", choices=BUGS, help="plant a fault for the audit")
     args = parser.parse_args(argv)
     if args.bug == "lose-acks" and not args.journal:
         parser.error("--bug lose-acks needs --journal (it answers before the journal has the open)")
-    uvicorn.run(create_app(args.token, args.seed, not args.no_export, args.bug, args.journal), host=args.host,
-                port=args.port, log_level="warning")
+    uvicorn.run(
+        create_app(args.token, args.seed, not args.no_export, args.bug, args.journal),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+    )
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ export against every acknowledged grab.
 ``FaultInjector(fault, nemesis, history)`` is the timing piece alone: a thread that performs the
 fault's operation and its undo at the given times through any nemesis.
 """
+
 from hongbao.loadtests.faults.promises import PROMISES, promise
 from hongbao.loadtests.faults.run import FaultInjector, FaultReport, FaultRunConfig, run_fault
 from hongbao.loadtests.faults.spec import Fault, parse_fault
 
-__all__ = ["Fault", "parse_fault", "FaultRunConfig", "FaultReport", "FaultInjector", "run_fault",
-           "PROMISES", "promise"]
+__all__ = ["Fault", "parse_fault", "FaultRunConfig", "FaultReport", "FaultInjector", "run_fault", "PROMISES", "promise"]

@@ -10,6 +10,7 @@ The load runs in gevent greenlets, each with its own keep-alive connection (``Gr
 kit's ``KeepAliveHttp`` on gevent's sockets, so hundreds of grabs wait cooperatively in one thread
 without monkey-patching the process).
 """
+
 from __future__ import annotations
 
 import time
@@ -24,7 +25,7 @@ from hongbao.loadtests.adapters import BaseAdapter, Grab, Outcome, Reply
 from hongbao.loadtests.adapters.keepalive import KeepAliveHttp
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
-BACKOFF_S = (0.02, 0.05, 0.1, 0.2, 0.3)   # then 0.3 s between attempts
+BACKOFF_S = (0.02, 0.05, 0.1, 0.2, 0.3)  # then 0.3 s between attempts
 REQUEST_TIMEOUT_S = 3.0
 _FINAL = {Outcome.SOLD_OUT: "sold_out", Outcome.EXPIRED: "expired"}
 
@@ -34,22 +35,23 @@ class Job:
     envelope_id: int | str
     user: str
     request_id: str
-    due_s: float          # seconds after the run's start
+    due_s: float  # seconds after the run's start
 
 
 @dataclass(slots=True)
 class GrabRecord:
     """What the client saw of one job, from its first attempt to its final answer."""
+
     job: Job
-    status: str = "unresolved"     # ack | sold_out | expired | rejected | unresolved | not_sent
+    status: str = "unresolved"  # ack | sold_out | expired | rejected | unresolved | not_sent
     http_status: int | None = None
     amount_cents: int | None = None
     seq: int | None = None
-    repeat: bool = False           # the acknowledgement came as a repeat (first answer lost)
+    repeat: bool = False  # the acknowledgement came as a repeat (first answer lost)
     attempts: int = 0
-    retries_after: str = ""        # what forced the first retry, if any
+    retries_after: str = ""  # what forced the first retry, if any
     acked_at_s: float | None = None
-    detail: str = ""               # a rejection's words
+    detail: str = ""  # a rejection's words
 
 
 class GreenHttp(KeepAliveHttp):
@@ -92,8 +94,9 @@ def attempt(adapter: BaseAdapter, http: GreenHttp, job: Job) -> tuple[Grab | Non
     return answer, ""
 
 
-def grab(adapter: BaseAdapter, http: GreenHttp, job: Job, t0: float, deadline: float,
-         out: GrabRecord | None = None) -> GrabRecord:
+def grab(
+    adapter: BaseAdapter, http: GreenHttp, job: Job, t0: float, deadline: float, out: GrabRecord | None = None
+) -> GrabRecord:
     """One job to a final answer: retried with the same user and request id through missing
     answers and 5xx until ``deadline`` (time.monotonic())."""
     out = out or GrabRecord(job)
@@ -115,8 +118,9 @@ def grab(adapter: BaseAdapter, http: GreenHttp, job: Job, t0: float, deadline: f
     return out
 
 
-def run_jobs(adapter: BaseAdapter, base_url: str, jobs: list[Job], *, concurrency: int, deadline_s: float,
-             t0: float) -> list[GrabRecord]:
+def run_jobs(
+    adapter: BaseAdapter, base_url: str, jobs: list[Job], *, concurrency: int, deadline_s: float, t0: float
+) -> list[GrabRecord]:
     """Every job at its due time, at most ``concurrency`` in flight (one connection each); stops
     by ``deadline_s`` after ``t0``."""
     queue = deque(sorted(jobs, key=lambda j: j.due_s))
@@ -128,8 +132,11 @@ def run_jobs(adapter: BaseAdapter, base_url: str, jobs: list[Job], *, concurrenc
             while queue:
                 job = queue.popleft()
                 gevent.sleep(max(0.0, t0 + job.due_s - time.monotonic()))
-                done.append(grab(adapter, http, job, t0, deadline) if time.monotonic() < deadline
-                            else GrabRecord(job, status="not_sent"))
+                done.append(
+                    grab(adapter, http, job, t0, deadline)
+                    if time.monotonic() < deadline
+                    else GrabRecord(job, status="not_sent")
+                )
         finally:
             http.close()
 

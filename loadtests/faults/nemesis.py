@@ -23,6 +23,7 @@ Three nemeses:
 Every operation goes into the history with its start and end time (seconds after the load began)
 and its outcome, beside the clients' operations.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -94,6 +95,7 @@ class KitNemesis(Nemesis):
 class CommandNemesis(Nemesis):
     """The user's shell commands, one per action, all aimed at ``service``; each must exit 0
     within COMMAND_TIMEOUT_S (its output is kept in the history when it fails)."""
+
     commands: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -116,8 +118,10 @@ def parse_commands(items: list[str]) -> CommandNemesis:
         action, eq, cmd = item.partition("=")
         action = action.strip()
         if not eq or action not in CMD_ACTIONS or not cmd.strip():
-            raise ValueError(f"--nemesis-cmd must look like ACTION='shell command' with ACTION one of "
-                             f"{', '.join(CMD_ACTIONS)} (got {item!r})")
+            raise ValueError(
+                f"--nemesis-cmd must look like ACTION='shell command' with ACTION one of "
+                f"{', '.join(CMD_ACTIONS)} (got {item!r})"
+            )
         if action in commands:
             raise ValueError(f"--nemesis-cmd {action} given twice")
         shlex.split(cmd)  # an unbalanced quote fails here, before anything runs
@@ -145,13 +149,16 @@ def check_schedule(nemesis: Nemesis, faults: list[Fault]) -> None:
     ops = set(getattr(nemesis, "ops", ()) or ())
     missing = sorted(needed_ops(faults) - ops)
     if ops and missing:
-        raise ValueError(f"the schedule needs {', '.join(missing)} but the nemesis offers only "
-                         f"{', '.join(sorted(ops))} (give --nemesis-cmd for each)")
+        raise ValueError(
+            f"the schedule needs {', '.join(missing)} but the nemesis offers only "
+            f"{', '.join(sorted(ops))} (give --nemesis-cmd for each)"
+        )
 
 
 @dataclass
 class History:
     """The nemesis's operations in the order they ran (seconds after ``t0``)."""
+
     t0: float
     events: list[dict] = field(default_factory=list)
 

@@ -8,6 +8,7 @@ started here (unless ``store`` names one) and one ``hongbao serve``, on free loo
 by PID whatever happens, broken by the built-in ``KitNemesis``. With ``host`` the service is the
 user's, reached through ``adapter`` and broken by the user's nemesis.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -32,16 +33,16 @@ from hongbao.loadtests.procs import RedisProc, ServiceProc
 
 @dataclass
 class SoakConfig:
-    store: str | None = None               # None: a redis-server with the AOF started here; or a URL
+    store: str | None = None  # None: a redis-server with the AOF started here; or a URL
     fsync: str = "everysec"
-    nemesis: list[Fault] | None = None     # the schedule; None: default_nemesis(duration_s, seed)
+    nemesis: list[Fault] | None = None  # the schedule; None: default_nemesis(duration_s, seed)
     load: LoadConfig = field(default_factory=lambda: LoadConfig(600.0))
     seed: int = 0
     out_dir: Path | None = None
-    host: str | None = None                # the user's running service (then ``breaker`` breaks it)
-    adapter: str | None = None             # module:Class; default the reference contract
-    breaker: Nemesis | None = None         # the nemesis for ``host``
-    promise: str = "durable"               # durable | none: what acknowledged grabs survive
+    host: str | None = None  # the user's running service (then ``breaker`` breaks it)
+    adapter: str | None = None  # module:Class; default the reference contract
+    breaker: Nemesis | None = None  # the nemesis for ``host``
+    promise: str = "durable"  # durable | none: what acknowledged grabs survive
 
     @property
     def duration_s(self) -> float:
@@ -52,8 +53,15 @@ class Schedule(threading.Thread):
     """Runs the faults in order through the nemesis; after each, waits for the adapter's ``ready``
     and runs the checker."""
 
-    def __init__(self, faults: list[Fault], nemesis: Nemesis, history: History, checker: Checker,
-                 ready, ready_timeout_s: float = 60.0):
+    def __init__(
+        self,
+        faults: list[Fault],
+        nemesis: Nemesis,
+        history: History,
+        checker: Checker,
+        ready,
+        ready_timeout_s: float = 60.0,
+    ):
         super().__init__(name="nemesis", daemon=True)
         self.faults, self.nemesis, self.history, self.checker = faults, nemesis, history, checker
         self.ready, self.ready_timeout_s, self.t0 = ready, ready_timeout_s, history.t0
@@ -75,8 +83,13 @@ class Schedule(threading.Thread):
                     error = error or undone.get("error")
                 else:
                     undone = done
-                record = {"kind": fault.kind, "spec": str(fault), "time_s": done["start_s"],
-                          "undone_at_s": undone["end_s"], "error": error}
+                record = {
+                    "kind": fault.kind,
+                    "spec": str(fault),
+                    "time_s": done["start_s"],
+                    "undone_at_s": undone["end_s"],
+                    "error": error,
+                }
                 self.records.append(record)
                 if error:
                     continue
@@ -123,17 +136,30 @@ def run_soak(cfg: SoakConfig, progress=None) -> dict:
         return doc
 
 
-def _soak(cfg: SoakConfig, faults, adapter: BaseAdapter, base_url: str, nemesis: Nemesis, redis_proc,
-          store_url: str | None, progress) -> dict:
+def _soak(
+    cfg: SoakConfig,
+    faults,
+    adapter: BaseAdapter,
+    base_url: str,
+    nemesis: Nemesis,
+    redis_proc,
+    store_url: str | None,
+    progress,
+) -> dict:
     load_cfg = cfg.load
     t0 = time.monotonic()
     load = Load(load_cfg, base_url, t0, adapter)
-    checker = Checker(load, cfg.fsync if redis_proc else None,
-                      store_url if store_url and store_url.startswith("redis://") else None, cfg.promise)
+    checker = Checker(
+        load,
+        cfg.fsync if redis_proc else None,
+        store_url if store_url and store_url.startswith("redis://") else None,
+        cfg.promise,
+    )
     nemesis.setup()
     history = History(t0)
-    schedule = Schedule(faults, nemesis, history, checker,
-                        lambda timeout_s: wait_ready(adapter, base_url, timeout_s=timeout_s))
+    schedule = Schedule(
+        faults, nemesis, history, checker, lambda timeout_s: wait_ready(adapter, base_url, timeout_s=timeout_s)
+    )
     schedule.start()
     ticker = _Ticker(load, t0, load_cfg.duration_s, progress)
     ticker.start()
@@ -150,7 +176,7 @@ def _soak(cfg: SoakConfig, faults, adapter: BaseAdapter, base_url: str, nemesis:
         for expires_at, eid in sorted(load.orphans_after_load, key=lambda t: t[0]):
             time.sleep(max(0.0, expires_at - time.time()))
             load.state.refunded[eid] = load.refund(http, eid, time.monotonic() + 60)
-        drain = checker.check("end (unsettled envelopes)")   # adopts the last orphans
+        drain = checker.check("end (unsettled envelopes)")  # adopts the last orphans
         for expires_at, eid in sorted(load.orphans_after_load, key=lambda t: t[0]):
             if load.state.refunded.get(eid) is None:
                 time.sleep(max(0.0, expires_at - time.time()))
@@ -158,9 +184,15 @@ def _soak(cfg: SoakConfig, faults, adapter: BaseAdapter, base_url: str, nemesis:
     finally:
         http.close()
     final = checker.check("end (whole ledger)", final=True)
-    return {**_document(cfg, faults, load, checker, schedule, [drain, final]), "phases_s": phases,
-            "history": history.events, "adapter": type(adapter).__name__, "host": cfg.host,
-            "nemesis": type(nemesis).__name__, "promise": cfg.promise}
+    return {
+        **_document(cfg, faults, load, checker, schedule, [drain, final]),
+        "phases_s": phases,
+        "history": history.events,
+        "adapter": type(adapter).__name__,
+        "host": cfg.host,
+        "nemesis": type(nemesis).__name__,
+        "promise": cfg.promise,
+    }
 
 
 class _Ticker(threading.Thread):
@@ -173,8 +205,10 @@ class _Ticker(threading.Thread):
 
     def run(self) -> None:
         while self.progress and not self.stop.wait(1.0):
-            self.progress(min(self.duration_s, time.monotonic() - self.t0),
-                          sum(len(v) for v in list(self.load.state.acks_by_env.values())))
+            self.progress(
+                min(self.duration_s, time.monotonic() - self.t0),
+                sum(len(v) for v in list(self.load.state.acks_by_env.values())),
+            )
 
 
 def _document(cfg, faults, load: Load, checker: Checker, nemesis: Schedule, end_checks: list[dict]) -> dict:
@@ -191,8 +225,10 @@ def _document(cfg, faults, load: Load, checker: Checker, nemesis: Schedule, end_
     checks = [r["check"] for r in nemesis.records if "check" in r] + end_checks
     failures = [f"{c['label']}: {m}" for c in checks for m in c["failures"]]
     if st.double_grants:
-        failures.append(f"{len(st.double_grants)} of {st.retaps} acknowledged grab(s) sent again with the same "
-                        "request id were granted a second share: " + "; ".join(st.double_grants[:3]))
+        failures.append(
+            f"{len(st.double_grants)} of {st.retaps} acknowledged grab(s) sent again with the same "
+            "request id were granted a second share: " + "; ".join(st.double_grants[:3])
+        )
     if nemesis.error:
         failures.append(f"nemesis: {nemesis.error}")
     failures += [f"fault {r['spec']}: {r['error']}" for r in nemesis.records if r["error"]]
@@ -200,27 +236,44 @@ def _document(cfg, faults, load: Load, checker: Checker, nemesis: Schedule, end_
     acked = statuses.get("ack", 0)
     in_window = sum(1 for a in ack_times if a < cfg.duration_s)
     return {
-        "duration_s": cfg.duration_s, "acknowledged": acked, "acknowledged_in_window": in_window,
+        "duration_s": cfg.duration_s,
+        "acknowledged": acked,
+        "acknowledged_in_window": in_window,
         "acks_per_s": round(in_window / cfg.duration_s, 1),
         "acks_via_repeat": sum(1 for o in st.outcomes if o.status == "ack" and o.repeat),
-        "lost_acks": final["lost_acks"], "lost_acks_beyond_promise": final["lost_acks_beyond_promise"],
+        "lost_acks": final["lost_acks"],
+        "lost_acks_beyond_promise": final["lost_acks_beyond_promise"],
         "mismatched_acks": final.get("mismatched_acks"),
-        "audit_ok": not failures, "failures": failures[:50],
-        "faults": [{k: r.get(k) for k in ("kind", "spec", "time_s", "down_s", "recovery_s", "healthy_at_s", "error")}
-                   | {"check_ok": (r.get("check") or {}).get("ok")} for r in nemesis.records],
+        "audit_ok": not failures,
+        "failures": failures[:50],
+        "faults": [
+            {k: r.get(k) for k in ("kind", "spec", "time_s", "down_s", "recovery_s", "healthy_at_s", "error")}
+            | {"check_ok": (r.get("check") or {}).get("ok")}
+            for r in nemesis.records
+        ],
         "faults_planned": [str(f) for f in faults],
-        "grabs": statuses, "retried_grabs": sum(1 for o in st.outcomes if o.attempts > 1),
-        "resent_acknowledged_grabs": st.retaps, "double_grants_on_resend": len(st.double_grants),
-        "envelopes_created": st.creates, "orphan_envelopes_adopted": checker.orphans,
-        "refund_outcomes": _count(st.refunded.values()), "money": final["money"],
+        "grabs": statuses,
+        "retried_grabs": sum(1 for o in st.outcomes if o.attempts > 1),
+        "resent_acknowledged_grabs": st.retaps,
+        "double_grants_on_resend": len(st.double_grants),
+        "envelopes_created": st.creates,
+        "orphan_envelopes_adopted": checker.orphans,
+        "refund_outcomes": _count(st.refunded.values()),
+        "money": final["money"],
         "partial_index_entries": final["partial_index_entries"],
-        "checks": [{k: c[k] for k in ("label", "at_s", "envelopes", "acks_checked", "lost_acks", "ok", "seconds")}
-                   for c in checks],
-        "store": ("the service's own" if cfg.host else
-                  cfg.store or f"redis-server started here, appendonly yes, appendfsync {cfg.fsync}"),
+        "checks": [
+            {k: c[k] for k in ("label", "at_s", "envelopes", "acks_checked", "lost_acks", "ok", "seconds")}
+            for c in checks
+        ],
+        "store": (
+            "the service's own"
+            if cfg.host
+            else cfg.store or f"redis-server started here, appendonly yes, appendfsync {cfg.fsync}"
+        ),
         "fsync": cfg.fsync if cfg.store is None and not cfg.host else None,
         "config": {**asdict(cfg.load), "seed": cfg.seed},
-        "load_average": list(os.getloadavg()), "cpus": os.cpu_count(),
+        "load_average": list(os.getloadavg()),
+        "cpus": os.cpu_count(),
         "timeline": load.timeline(),
     }
 

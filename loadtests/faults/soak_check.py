@@ -21,6 +21,7 @@ twice, grants within count and total, a fully granted envelope paid exactly its 
 An envelope is settled once a check saw it refunded; later checks start after the settled ones
 (services with integer ids; others are checked whole every time).
 """
+
 from __future__ import annotations
 
 import time
@@ -44,9 +45,9 @@ class Checker:
             raise ValueError(f"--promise must be one of {', '.join(PROMISES)} (got {promise!r})")
         self.load, self.fsync, self.redis_url, self.promise = load, fsync, redis_url, promise
         self.adapter = load.adapter
-        self.windowed = isinstance(self.adapter, ReferenceAdapter)   # GET /ledger?after_id=
+        self.windowed = isinstance(self.adapter, ReferenceAdapter)  # GET /ledger?after_id=
         self.settled_below = 1
-        self.redis_kills_s: list[float] = []   # seconds after t0 of every redis-server SIGKILL
+        self.redis_kills_s: list[float] = []  # seconds after t0 of every redis-server SIGKILL
         self.orphans = 0
 
     def _fetch(self, after_id: int) -> dict | None:
@@ -60,17 +61,23 @@ class Checker:
 
     def allowed_loss(self, acked_at_s: float) -> bool:
         """Is losing a grab acknowledged at ``acked_at_s`` within the promise?"""
-        return self.promise == "none" or self.fsync in ("everysec", "no") and any(
-            0.0 <= k - acked_at_s <= AOF_POSTPONE_S for k in self.redis_kills_s)
+        return (
+            self.promise == "none"
+            or self.fsync in ("everysec", "no")
+            and any(0.0 <= k - acked_at_s <= AOF_POSTPONE_S for k in self.redis_kills_s)
+        )
 
     def check(self, label: str, *, final: bool = False) -> dict:
         """Check the unsettled envelopes (``final``: all of them); a dict of figures and failures."""
         st, t0 = self.load.state, self.load.t0
         started = time.monotonic()
         after = max(st.first_id or 1, 1 if final else self.settled_below) - 1 if self.windowed else 0
-        refunded = dict(st.refunded)                       # snapshots BEFORE the ledger is read:
-        acks = [o for eid in [e for e in list(st.acks_by_env) if not self.windowed or e > after]
-                for o in list(st.acks_by_env[eid])]        # all of these must be in it
+        refunded = dict(st.refunded)  # snapshots BEFORE the ledger is read:
+        acks = [
+            o
+            for eid in [e for e in list(st.acks_by_env) if not self.windowed or e > after]
+            for o in list(st.acks_by_env[eid])
+        ]  # all of these must be in it
         ledger = self._fetch(after)
         if ledger is None:
             return self._client_side(label, started, acks)
@@ -79,12 +86,18 @@ class Checker:
         cmp = compare_acks(acks, ledger, None)
         beyond = [a for a in cmp["lost_acked_at_s"] if not self.allowed_loss(a)]
         if beyond:
-            failures.append(f"{len(beyond)} acknowledged grab(s) missing from the ledger, promise was "
-                            f"{self.promise}" + (f" (fsync={self.fsync})" if self.fsync else "") + ": "
-                            + "; ".join(cmp["lost_examples"]))
-        if cmp["mismatched_acks"] and self.promise == "durable":   # under none: lost, then granted anew
-            failures.append(f"{cmp['mismatched_acks']} acknowledged grab(s) recorded differently: "
-                            + "; ".join(cmp["mismatched_examples"]))
+            failures.append(
+                f"{len(beyond)} acknowledged grab(s) missing from the ledger, promise was "
+                f"{self.promise}"
+                + (f" (fsync={self.fsync})" if self.fsync else "")
+                + ": "
+                + "; ".join(cmp["lost_examples"])
+            )
+        if cmp["mismatched_acks"] and self.promise == "durable":  # under none: lost, then granted anew
+            failures.append(
+                f"{cmp['mismatched_acks']} acknowledged grab(s) recorded differently: "
+                + "; ".join(cmp["mismatched_examples"])
+            )
         ids = [audit_mod.envelope_key(e["id"]) for e in ledger["envelopes"]]
         partial = None
         if self.load.refunds:
@@ -93,33 +106,48 @@ class Checker:
             partial = self._partial_index(ids)
         if partial:
             failures.append(f"{len(partial)} index entr(ies) without a whole envelope: {partial[:5]}")
-        return {"label": label, "at_s": round(started - t0, 2), "after_id": after, "envelopes": len(ids),
-                "source": "ledger export", "grabs": audit.grabs, "refunds": audit.refunds, "acks_checked": len(acks),
-                "lost_acks": cmp["lost_acks"], "lost_acks_beyond_promise": len(beyond),
-                "mismatched_acks": cmp["mismatched_acks"],
-                "partial_index_entries": None if partial is None else len(partial),
-                "ok": not failures, "failures": failures, "seconds": round(time.monotonic() - started, 2),
-                "money": {"total_cents": sum(int(e["total_cents"]) for e in ledger["envelopes"]),
-                          "remaining_cents": sum(int(e["remaining_cents"]) for e in ledger["envelopes"]),
-                          "refunded_cents": sum(int(e.get("refunded_cents", 0)) for e in ledger["envelopes"]),
-                          "grabbed_cents": sum(int(e["amount_cents"]) for e in ledger["entries"]
-                                               if e["kind"] == "grab")}}
+        return {
+            "label": label,
+            "at_s": round(started - t0, 2),
+            "after_id": after,
+            "envelopes": len(ids),
+            "source": "ledger export",
+            "grabs": audit.grabs,
+            "refunds": audit.refunds,
+            "acks_checked": len(acks),
+            "lost_acks": cmp["lost_acks"],
+            "lost_acks_beyond_promise": len(beyond),
+            "mismatched_acks": cmp["mismatched_acks"],
+            "partial_index_entries": None if partial is None else len(partial),
+            "ok": not failures,
+            "failures": failures,
+            "seconds": round(time.monotonic() - started, 2),
+            "money": {
+                "total_cents": sum(int(e["total_cents"]) for e in ledger["envelopes"]),
+                "remaining_cents": sum(int(e["remaining_cents"]) for e in ledger["envelopes"]),
+                "refunded_cents": sum(int(e.get("refunded_cents", 0)) for e in ledger["envelopes"]),
+                "grabbed_cents": sum(int(e["amount_cents"]) for e in ledger["entries"] if e["kind"] == "grab"),
+            },
+        }
 
     def _refunds(self, ledger: dict, ids: list, refunded: dict, final: bool) -> list[str]:
         """Every expired envelope refunded exactly once; orphans adopted; the refunded prefix settled."""
         st = self.load.state
         refunds = Counter(audit_mod.envelope_key(e["envelope_id"]) for e in ledger["entries"] if e["kind"] == "refund")
-        wrong = [(i, refunds[i]) for i in ids if refunds[i] > 1 or
-                 ((final or refunded.get(i) in DONE) and refunds[i] != 1)]
+        wrong = [
+            (i, refunds[i]) for i in ids if refunds[i] > 1 or ((final or refunded.get(i) in DONE) and refunds[i] != 1)
+        ]
         for i in ids:
-            if i not in st.expires_at:           # created, answer lost: refund it too, surely expired by then
+            if i not in st.expires_at:  # created, answer lost: refund it too, surely expired by then
                 self.orphans += 1
                 self.load.adopt(i, time.time() + self.load.cfg.expires_s[1])
-        for i in sorted(ids) if self.windowed else ():   # settle the refunded prefix
+        for i in sorted(ids) if self.windowed else ():  # settle the refunded prefix
             if refunded.get(i) not in DONE:
                 break
             self.settled_below = i + 1
-        return [f"{len(wrong)} expired envelope(s) not refunded exactly once (id, refunds): {wrong[:5]}"] if wrong else []
+        return (
+            [f"{len(wrong)} expired envelope(s) not refunded exactly once (id, refunds): {wrong[:5]}"] if wrong else []
+        )
 
     def _client_side(self, label: str, started: float, acks: list) -> dict:
         """No export: the storm's client-side audit on every grant the soak saw."""
@@ -127,12 +155,23 @@ class Checker:
         grants = [[o.job.envelope_id, o.job.user, o.amount_cents] for o in acks]  # one grant per job
         audit = audit_client.audit_grants(grants, dict(st.envelopes))
         failures = list(audit.messages())
-        return {"label": label, "at_s": round(started - self.load.t0, 2), "after_id": 0, "envelopes": len(st.envelopes),
-                "source": "client side, no ledger export", "grabs": audit.grabs, "refunds": 0,
-                "acks_checked": len(acks), "lost_acks": None, "lost_acks_beyond_promise": None,
-                "partial_index_entries": None, "ok": not failures, "failures": failures,
-                "seconds": round(time.monotonic() - started, 2),
-                "money": {"grabbed_cents": sum(g[2] for g in grants)}}
+        return {
+            "label": label,
+            "at_s": round(started - self.load.t0, 2),
+            "after_id": 0,
+            "envelopes": len(st.envelopes),
+            "source": "client side, no ledger export",
+            "grabs": audit.grabs,
+            "refunds": 0,
+            "acks_checked": len(acks),
+            "lost_acks": None,
+            "lost_acks_beyond_promise": None,
+            "partial_index_entries": None,
+            "ok": not failures,
+            "failures": failures,
+            "seconds": round(time.monotonic() - started, 2),
+            "money": {"grabbed_cents": sum(g[2] for g in grants)},
+        }
 
     def _partial_index(self, ids: list) -> list[int] | None:
         """Ids in Redis' envelope index that the ledger skipped (no meta hash): a torn create."""
@@ -141,6 +180,7 @@ class Checker:
         import redis
 
         from hongbao.loadtests.service.stores.redis_store import INDEX_KEY
+
         client = redis.Redis.from_url(self.redis_url, decode_responses=True)
         try:
             return sorted(set(int(i) for i in client.zrange(INDEX_KEY, 0, -1)) - set(ids))

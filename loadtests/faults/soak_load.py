@@ -11,6 +11,7 @@ Each envelope has ``count`` shares and, in turn, fewer users than shares (the re
 as many, or more (the last ones are answered sold_out); one in four also gets LATE_USERS grabs due
 within 0.3 s either side of its expiry.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -29,10 +30,9 @@ from hongbao.loadtests.faults.client import RETRY_STATUSES, GrabRecord, GreenHtt
 
 LATE_USERS = 3
 REFUNDERS = 4
-SENDERS = 2          # creates in flight: one alone cannot keep 48 grabbers busy
+SENDERS = 2  # creates in flight: one alone cannot keep 48 grabbers busy
 RETAP_EVERY = 50
-ALGOS = (("pre_split", "double_mean"), ("on_grab", "double_mean"), ("pre_split", "line_cut"),
-         ("on_grab", "equal"))
+ALGOS = (("pre_split", "double_mean"), ("on_grab", "double_mean"), ("pre_split", "line_cut"), ("on_grab", "equal"))
 
 
 @dataclass
@@ -42,24 +42,25 @@ class LoadConfig:
     count: int = 40
     expires_s: tuple[float, float] = (6.0, 12.0)
     seed: int = 0
-    timeout_s: float = 2.0        # per request: SIGSTOP pauses are longer than this
-    recover_s: float = 60.0       # retries go on this long after the load window ends
+    timeout_s: float = 2.0  # per request: SIGSTOP pauses are longer than this
+    recover_s: float = 60.0  # retries go on this long after the load window ends
 
 
 @dataclass
 class LoadState:
     """What the clients saw; read by the checker thread (appends only, so reads are safe)."""
+
     acks_by_env: dict[int | str, list[GrabRecord]] = field(default_factory=lambda: defaultdict(list))
     outcomes: list[GrabRecord] = field(default_factory=list)
     expires_at: dict[int | str, float] = field(default_factory=dict)  # envelope -> epoch s (client clock)
-    envelopes: dict[str, list[int]] = field(default_factory=dict)     # str(id) -> [total, count, min] created
-    refunded: dict[int | str, str] = field(default_factory=dict)      # envelope -> ok | already_refunded | ...
-    first_id: int | str | None = None                                 # the first envelope this soak created
+    envelopes: dict[str, list[int]] = field(default_factory=dict)  # str(id) -> [total, count, min] created
+    refunded: dict[int | str, str] = field(default_factory=dict)  # envelope -> ok | already_refunded | ...
+    first_id: int | str | None = None  # the first envelope this soak created
     creates: int = 0
-    phases_s: dict[str, float] = field(default_factory=dict)          # when each part of the load ended
+    phases_s: dict[str, float] = field(default_factory=dict)  # when each part of the load ended
     create_retries: int = 0
-    retaps: int = 0                                                   # acknowledged grabs sent again
-    double_grants: list[str] = field(default_factory=list)            # ... and granted a second share
+    retaps: int = 0  # acknowledged grabs sent again
+    double_grants: list[str] = field(default_factory=list)  # ... and granted a second share
 
 
 class Load:
@@ -69,12 +70,12 @@ class Load:
         self.deadline = t0 + cfg.duration_s + cfg.recover_s
         self.refunds = adapter.can_refund()
         self._queue: Queue = Queue()
-        self._due: list[tuple[float, int | str]] = []   # (expires_at, envelope): the refund schedule
+        self._due: list[tuple[float, int | str]] = []  # (expires_at, envelope): the refund schedule
         self._due_lock = threading.Lock()
         self._late_pending = 0
         self._sender_done = False
         self._senders_left = SENDERS
-        self._next = 0                                   # the next envelope's number
+        self._next = 0  # the next envelope's number
         self._running = False
         self.orphans_after_load: list[tuple[float, int | str]] = []
 
@@ -105,11 +106,17 @@ class Load:
             if self._queue.qsize() > 4 * cfg.concurrency:  # keep the grabbers' backlog short (tens of ms)
                 gevent.sleep(0.01)
                 continue
-            n, self._next = self._next, self._next + 1     # this envelope's number: its shape and its RNG
+            n, self._next = self._next, self._next + 1  # this envelope's number: its shape and its RNG
             rng = random.Random(f"{cfg.seed}:{n}")
             mode, algo = ALGOS[n % len(ALGOS)]
-            env = NewEnvelope(f"soak-sender-{n % 50}", rng.randint(cfg.count, cfg.count * 300), cfg.count,
-                              expires_in_s=round(rng.uniform(*cfg.expires_s), 3), algorithm=algo, mode=mode)
+            env = NewEnvelope(
+                f"soak-sender-{n % 50}",
+                rng.randint(cfg.count, cfg.count * 300),
+                cfg.count,
+                expires_in_s=round(rng.uniform(*cfg.expires_s), 3),
+                algorithm=algo,
+                mode=mode,
+            )
             eid = self._until(lambda: self.adapter.create_envelope(http, env), http, end)
             if eid is None:
                 continue  # an unanswered create may still exist: the checker adopts such orphans
@@ -138,7 +145,9 @@ class Load:
         for u in range(LATE_USERS):
             at = expires_at + rng.uniform(-0.3, 0.3) - time.time()
             self._late_pending += 1
-            gevent.spawn_later(max(0.0, at), self._put_late, Job(eid, f"soak-late{u}", f"s{self.cfg.seed}-e{eid}-l{u}", 0.0))
+            gevent.spawn_later(
+                max(0.0, at), self._put_late, Job(eid, f"soak-late{u}", f"s{self.cfg.seed}-e{eid}-l{u}", 0.0)
+            )
 
     def _put_late(self, job: Job) -> None:
         self._late_pending -= 1
@@ -174,8 +183,10 @@ class Load:
         again = grab(self.adapter, http, job, self.t0, self.deadline)
         self.state.retaps += 1
         if again.status == "ack" and not again.repeat:
-            self.state.double_grants.append(f"envelope {job.envelope_id} user {job.user} request {job.request_id}: "
-                                            f"granted {first.amount_cents} then {again.amount_cents} cents")
+            self.state.double_grants.append(
+                f"envelope {job.envelope_id} user {job.user} request {job.request_id}: "
+                f"granted {first.amount_cents} then {again.amount_cents} cents"
+            )
 
     def refund(self, http: GreenHttp, eid: int | str, until: float) -> str:
         """Refund ``eid`` through the adapter, asking again while it is a moment early."""
@@ -184,7 +195,7 @@ class Load:
             said = self._until(lambda: self.adapter.refund(http, eid, request_id), http, until)
             if said != "not_expired" or time.monotonic() >= until:
                 return said or f"HTTP {http.last_status}"
-            gevent.sleep(0.05)                          # clock edge: a moment early
+            gevent.sleep(0.05)  # clock edge: a moment early
 
     def _next_due(self) -> tuple[float, int | str] | float:
         """The next envelope due for its refund, or how long to wait for one (at most 50 ms)."""
@@ -211,8 +222,11 @@ class Load:
             senders = [gevent.spawn(self._sender) for _ in range(SENDERS)]
             grabbers = [gevent.spawn(self._grabber) for _ in range(self.cfg.concurrency)]
             refunders = [gevent.spawn(self._refunder, grabbers) for _ in range(REFUNDERS if self.refunds else 0)]
-            for name, part in (("sender_done_s", senders), ("grabbers_done_s", grabbers),
-                               ("refunders_done_s", refunders)):
+            for name, part in (
+                ("sender_done_s", senders),
+                ("grabbers_done_s", grabbers),
+                ("refunders_done_s", refunders),
+            ):
                 gevent.joinall(part, raise_error=True)
                 self.state.phases_s[name] = round(time.monotonic() - self.t0, 2)
         finally:

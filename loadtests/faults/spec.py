@@ -6,6 +6,7 @@ schedule of them; ``default_nemesis`` is the soak's mix, one fault every 20-30 s
 A kill is a SIGKILL of one process we started, ``at_s`` seconds after the load began, followed
 by a restart on the same port (and, for Redis, the same data dir) after ``down_s`` seconds.
 """
+
 from __future__ import annotations
 
 import random
@@ -14,16 +15,19 @@ from dataclasses import dataclass
 
 TARGETS = ("redis", "service")
 ACTIONS = ("kill", "pause", "restart")
-PAUSE_S = 3.0        # default SIGSTOP length: longer than the soak client's 2 s timeout
-_PATTERN = re.compile(r"(?P<action>[a-z]+)-(?P<target>[a-z]+)@(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|s)?"
-                      r"(?:\+(?P<down>\d+(?:\.\d+)?)s)?")
+PAUSE_S = 3.0  # default SIGSTOP length: longer than the soak client's 2 s timeout
+_PATTERN = re.compile(
+    r"(?P<action>[a-z]+)-(?P<target>[a-z]+)@(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|s)?"
+    r"(?:\+(?P<down>\d+(?:\.\d+)?)s)?"
+)
 
 
 @dataclass(frozen=True)
 class Fault:
     """``action`` (kill | pause | restart) ``target`` at ``at_s`` seconds into the load; it is
     undone (restart, SIGCONT) ``down_s`` seconds later."""
-    target: str          # "redis" | "service"
+
+    target: str  # "redis" | "service"
     at_s: float
     down_s: float = 0.5
     action: str = "kill"
@@ -59,8 +63,9 @@ def parse_fault(text: str, *, down_s: float = 0.5, actions: tuple[str, ...] = ("
 
 def parse_nemesis(text: str) -> list[Fault]:
     """``"kill-redis@20s,pause-service@45s+4s,restart-redis@70s"`` -> faults in time order."""
-    faults = sorted((parse_fault(part, actions=ACTIONS) for part in text.split(",") if part.strip()),
-                    key=lambda f: f.at_s)
+    faults = sorted(
+        (parse_fault(part, actions=ACTIONS) for part in text.split(",") if part.strip()), key=lambda f: f.at_s
+    )
     if not faults:
         raise ValueError("--nemesis needs at least one fault, e.g. kill-redis@20s,pause-service@45s")
     for a, b in zip(faults, faults[1:]):
@@ -72,8 +77,14 @@ def parse_nemesis(text: str) -> list[Fault]:
 DEFAULT_KINDS = ("kill-redis", "kill-service", "pause-service", "pause-redis", "restart-redis")
 
 
-def default_nemesis(duration_s: float, *, seed: int = 0, every_s: tuple[float, float] = (20.0, 30.0),
-                    first_s: float = 8.0, kinds: tuple[str, ...] = DEFAULT_KINDS) -> list[Fault]:
+def default_nemesis(
+    duration_s: float,
+    *,
+    seed: int = 0,
+    every_s: tuple[float, float] = (20.0, 30.0),
+    first_s: float = 8.0,
+    kinds: tuple[str, ...] = DEFAULT_KINDS,
+) -> list[Fault]:
     """The default soak schedule: every 20-30 s (seeded) the next of ``kinds``, in turn,
     while there are at least 8 s of load left after it."""
     rng, faults, at = random.Random(seed), [], first_s

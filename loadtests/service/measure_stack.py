@@ -9,6 +9,7 @@ a fresh user per request). Prints requests/s and the server's CPU time per reque
 app: on a shared machine the CPU cost per request is the steadier of the two. With a Redis store,
 each service row also notes Redis's CPU per request (INFO cpu before and after the run).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,12 +45,13 @@ PER_ENVELOPE = 100_000
 
 
 def _serve(app: str, factory: bool, port: int, store: str = "memory") -> subprocess.Popen:
-    code = (f"import uvicorn; uvicorn.run({app!r}, factory={factory}, host='127.0.0.1', port={port}, "
-            "loop='uvloop', http='httptools', access_log=False, log_level='warning', timeout_keep_alive=75, "
-            "backlog=4096)")
+    code = (
+        f"import uvicorn; uvicorn.run({app!r}, factory={factory}, host='127.0.0.1', port={port}, "
+        "loop='uvloop', http='httptools', access_log=False, log_level='warning', timeout_keep_alive=75, "
+        "backlog=4096)"
+    )
     proc = procs.start([sys.executable, "-c", code], env={"HONGBAO_STORE": store, "PATH": "/usr/bin:/bin"})
-    procs.wait_until(lambda: get(f"http://127.0.0.1:{port}/healthz", 1).status < 500, proc=proc, what=app,
-                     timeout_s=10)
+    procs.wait_until(lambda: get(f"http://127.0.0.1:{port}/healthz", 1).status < 500, proc=proc, what=app, timeout_s=10)
     return proc
 
 
@@ -71,6 +73,7 @@ def _redis_cpu_s(store: str) -> float | None:
         return None
     import redis
     from redis.cluster import RedisCluster
+
     if store.startswith("redis+cluster://"):
         client = RedisCluster.from_url("redis://" + store.split("://", 1)[1])
         infos = list(client.info("cpu", target_nodes=RedisCluster.ALL_NODES).values())
@@ -81,8 +84,9 @@ def _redis_cpu_s(store: str) -> float | None:
     return sum(float(i["used_cpu_user"]) + float(i["used_cpu_sys"]) for i in infos)
 
 
-def _wrk(url: str, script: str, duration_s: int, connections: int, server_pid: int,
-         store: str = "memory") -> tuple[float, float, str]:
+def _wrk(
+    url: str, script: str, duration_s: int, connections: int, server_pid: int, store: str = "memory"
+) -> tuple[float, float, str]:
     """(requests/s, server CPU microseconds per request, notes) of one bounded wrk run; with a
     Redis store the notes add Redis's own CPU microseconds per request."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
@@ -90,8 +94,12 @@ def _wrk(url: str, script: str, duration_s: int, connections: int, server_pid: i
     server = psutil.Process(server_pid)
     redis0 = _redis_cpu_s(store)
     cpu0 = sum(server.cpu_times()[:2])
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency", "-s", f.name, url],
-                         capture_output=True, text=True, timeout=duration_s + 30).stdout
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency", "-s", f.name, url],
+        capture_output=True,
+        text=True,
+        timeout=duration_s + 30,
+    ).stdout
     cpu_s = sum(server.cpu_times()[:2]) - cpu0
     Path(f.name).unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -108,6 +116,7 @@ def _create(port: int, mode: str, n: int) -> int:
     """Create ``n`` envelopes of PER_ENVELOPE shares; the first one's id."""
     from hongbao.loadtests.adapters import NewEnvelope
     from hongbao.loadtests.adapters.reference import ReferenceAdapter
+
     http, adapter = KeepAliveHttp(f"http://127.0.0.1:{port}"), ReferenceAdapter()
     env = NewEnvelope("bench", PER_ENVELOPE * 100, PER_ENVELOPE, mode=mode)
     try:
@@ -121,26 +130,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration-s", type=int, default=8)
     p.add_argument("--connections", type=int, default=50)
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--store", default="memory", help="the service's store URL (default memory), e.g. redis://127.0.0.1:6379/0")
+    p.add_argument(
+        "--store", default="memory", help="the service's store URL (default memory), e.g. redis://127.0.0.1:6379/0"
+    )
     args = p.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2
     results: dict[str, list[tuple[float, str]]] = {}
     for _ in range(args.rounds):
-        for name, app in (("bare echo POST", "hongbao.loadtests.service.bare_echo:app"),
-                          ("Starlette echo POST", "hongbao.loadtests.service.bare_echo:starlette_app")):
+        for name, app in (
+            ("bare echo POST", "hongbao.loadtests.service.bare_echo:app"),
+            ("Starlette echo POST", "hongbao.loadtests.service.bare_echo:starlette_app"),
+        ):
             with _served(app, app.endswith("starlette_app")) as (port, pid):
                 results.setdefault(name, []).append(
-                    _wrk(f"http://127.0.0.1:{port}/", ECHO_LUA, args.duration_s, args.connections, pid))
+                    _wrk(f"http://127.0.0.1:{port}/", ECHO_LUA, args.duration_s, args.connections, pid)
+                )
         with _served("hongbao.loadtests.service.app:app_from_env", True, args.store) as (port, pid):
             results.setdefault("service GET /healthz", []).append(
-                _wrk(f"http://127.0.0.1:{port}/healthz", "", args.duration_s, args.connections, pid, args.store))
+                _wrk(f"http://127.0.0.1:{port}/healthz", "", args.duration_s, args.connections, pid, args.store)
+            )
             for mode in ("pre_split", "on_grab"):
                 first = _create(port, mode, 4)
                 lua = GRAB_LUA.replace("FIRST", str(first)).replace("PER_ENVELOPE", str(PER_ENVELOPE))
                 results.setdefault(f"service POST grab ({mode})", []).append(
-                    _wrk(f"http://127.0.0.1:{port}", lua, args.duration_s, args.connections, pid, args.store))
+                    _wrk(f"http://127.0.0.1:{port}", lua, args.duration_s, args.connections, pid, args.store)
+                )
     bare_rps = max(r for r, _, _ in results["bare echo POST"])
     bare_cpu = min(c for _, c, _ in results["bare echo POST"])
     print(f"{'target':28} {'best req/s':>10} {'x bare':>6} {'server CPU us/req (min)':>24} {'x bare':>6}  all rounds")

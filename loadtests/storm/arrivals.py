@@ -15,6 +15,7 @@ rate spaces arrivals evenly (as k6's constant-arrival-rate does). Rates in the s
 - herd: ``burst`` grabs all meant to start at ``envelopes.hot_release_s`` (the thundering herd),
   on top of a background ``rate`` (default 0)
 """
+
 from __future__ import annotations
 
 import bisect
@@ -63,8 +64,9 @@ class ArrivalPlan:
     def __init__(self, pieces: list[Piece], duration_s: float) -> None:
         self.duration_s = duration_s
         self.pieces = [p for p in pieces if p.t0 < duration_s and p.count > 0]
-        self.pieces = [Piece(p.t0, min(p.t1, duration_s), p.r0, _rate_on(p, min(p.t1, duration_s)), p.n)
-                       for p in self.pieces]
+        self.pieces = [
+            Piece(p.t0, min(p.t1, duration_s), p.r0, _rate_on(p, min(p.t1, duration_s)), p.n) for p in self.pieces
+        ]
         self.starts: list[float] = []
         acc = 0.0
         for p in self.pieces:
@@ -130,7 +132,7 @@ def _ramp(params: dict, per_s: float, duration_s: float, release_s: float) -> li
                 pieces.append(Piece(t, t + d, r, target))
             t, r = t + d, target
         if t < duration_s:
-            pieces.append(Piece(t, duration_s, r, r))   # the last target is held to the end
+            pieces.append(Piece(t, duration_s, r, r))  # the last target is held to the end
         return pieces
     step, step_s = _num(params, "step_rate", 0.0) * per_s, max(_num(params, "step_s", 5.0), 1e-3)
     t, i = 0.0, 0
@@ -162,16 +164,20 @@ def _countdown(params: dict, per_s: float, duration_s: float, release_s: float) 
 def _herd(params: dict, per_s: float, duration_s: float, release_s: float) -> list[Piece]:
     r = _num(params, "rate", 0.0) * per_s
     burst = _num(params, "burst")
-    pieces = [Piece(0.0, release_s, r, r), Piece(release_s, release_s, 0.0, 0.0, burst),
-              Piece(release_s, duration_s, r, r)]
+    pieces = [
+        Piece(0.0, release_s, r, r),
+        Piece(release_s, release_s, 0.0, 0.0, burst),
+        Piece(release_s, duration_s, r, r),
+    ]
     return [p for p in pieces if p.t1 > p.t0 or p.n > 0]
 
 
 BUILDERS = {"steady": _steady, "ramp": _ramp, "countdown": _countdown, "herd": _herd}
 
 
-def plan_for(kind: str, params: dict, *, duration_s: float, time_unit_s: float = 1.0,
-             hot_release_s: float = 0.0) -> ArrivalPlan:
+def plan_for(
+    kind: str, params: dict, *, duration_s: float, time_unit_s: float = 1.0, hot_release_s: float = 0.0
+) -> ArrivalPlan:
     """The arrival plan of a ``[shape]`` table (see the module docstring); ValueError naming the field."""
     kind = ALIASES.get(kind, kind)
     if kind not in BUILDERS:

@@ -10,6 +10,7 @@ worker that cannot run says why on its own output and to the master, which ends 
 that reason. The Locust listeners of a fleet are in ``fleet_agent.py``; this module has no Locust
 import so that ``hongbao storm`` and the tests can use it in-process.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,12 +25,12 @@ from hongbao.loadtests.storm.arrivals import ArrivalPlan
 from hongbao.loadtests.storm.scenario import SCENARIO_ENV
 
 DIST = "hongbao-bench"
-DEFAULT_PORT = 5557                     # Locust's own master port
-LOCUSTFILE_NAME = "hongbao_fleet.py"    # what the worker writes into its temp folder
-FLEET_JSON = "fleet.json"               # what the master's Locust process writes at exit
-REFUSED_MSG = "hongbao_refused"         # worker -> master: this worker cannot run the storm
-HELLO_MSG = "hongbao_hello"             # worker -> master: host, address, pid
-NAME_ENV = "HONGBAO_WORKER_NAME"        # how a worker names its machine (hongbao worker --name)
+DEFAULT_PORT = 5557  # Locust's own master port
+LOCUSTFILE_NAME = "hongbao_fleet.py"  # what the worker writes into its temp folder
+FLEET_JSON = "fleet.json"  # what the master's Locust process writes at exit
+REFUSED_MSG = "hongbao_refused"  # worker -> master: this worker cannot run the storm
+HELLO_MSG = "hongbao_hello"  # worker -> master: host, address, pid
+NAME_ENV = "HONGBAO_WORKER_NAME"  # how a worker names its machine (hongbao worker --name)
 #: environment variables the master keeps to itself (paths of its own machine)
 MASTER_ONLY_ENV = ("HONGBAO_STORM_OUT", SCENARIO_ENV, NAME_ENV)
 
@@ -58,13 +59,18 @@ def _kit_module(locustfile: Path) -> str:
     return f"hongbao.loadtests.{Path(locustfile).stem}"
 
 
-def write_locustfile(out_dir: Path, env: dict, locustfile: Path, version: str | None = None,
-                     host: str | None = None) -> Path:
+def write_locustfile(
+    out_dir: Path, env: dict, locustfile: Path, version: str | None = None, host: str | None = None
+) -> Path:
     """The fleet's locustfile in ``out_dir``: the scenario, the target ``host`` and every HONGBAO_*
     variable of ``env`` (but the master's own paths), checked on the worker against its kit version."""
     scenario_toml = Path(env[SCENARIO_ENV]).read_text()
-    spec = {"kit_version": version or kit_version(), "scenario_toml": scenario_toml, "host": host,
-            "env": {k: v for k, v in env.items() if k.startswith("HONGBAO_") and k not in MASTER_ONLY_ENV}}
+    spec = {
+        "kit_version": version or kit_version(),
+        "scenario_toml": scenario_toml,
+        "host": host,
+        "env": {k: v for k, v in env.items() if k.startswith("HONGBAO_") and k not in MASTER_ONLY_ENV},
+    }
     text = f'''"""A fleet storm's locustfile, written by `hongbao storm --master`. Locust sends it to every
 `hongbao worker`: it carries the scenario and the adapter spec, refuses a worker whose kit version
 differs from the master's, then loads the kit's own locustfile."""
@@ -102,20 +108,37 @@ globals().update({{k: v for k, v in vars(KIT).items() if not k.startswith("__")}
     return path
 
 
-def start_master(*, host: str, env: dict, out_dir: Path, duration_s: float, bind: tuple[str, int],
-                 expect_workers: int, wait_s: float, locustfile: Path) -> subprocess.Popen:
+def start_master(
+    *,
+    host: str,
+    env: dict,
+    out_dir: Path,
+    duration_s: float,
+    bind: tuple[str, int],
+    expect_workers: int,
+    wait_s: float,
+    locustfile: Path,
+) -> subprocess.Popen:
     """The Locust master of a fleet storm: listens on ``bind`` for ``expect_workers`` worker
     processes, waits at most ``wait_s`` for them and hands each the fleet's locustfile; a lost
     worker's users go to the others (Locust's rebalancing). Started as the storm's other Locust
     processes are (loadtests/storm/procs.py), with the master's options in Locust's environment
     variables."""
     from hongbao.loadtests.storm import procs
+
     path = write_locustfile(out_dir, env, locustfile, host=host)
-    master_env = {**env, "LOCUST_MODE_MASTER": "true", "LOCUST_MASTER_BIND_HOST": bind[0],
-                  "LOCUST_MASTER_BIND_PORT": str(bind[1]), "LOCUST_EXPECT_WORKERS": str(expect_workers),
-                  "LOCUST_EXPECT_WORKERS_MAX_WAIT": str(int(wait_s)), "LOCUST_ENABLE_REBALANCING": "true"}
-    return procs.start_locust(host=host, env=master_env, out_dir=out_dir, duration_s=duration_s, processes=None,
-                              workers=None, locustfile=path)[0]
+    master_env = {
+        **env,
+        "LOCUST_MODE_MASTER": "true",
+        "LOCUST_MASTER_BIND_HOST": bind[0],
+        "LOCUST_MASTER_BIND_PORT": str(bind[1]),
+        "LOCUST_EXPECT_WORKERS": str(expect_workers),
+        "LOCUST_EXPECT_WORKERS_MAX_WAIT": str(int(wait_s)),
+        "LOCUST_ENABLE_REBALANCING": "true",
+    }
+    return procs.start_locust(
+        host=host, env=master_env, out_dir=out_dir, duration_s=duration_s, processes=None, workers=None, locustfile=path
+    )[0]
 
 
 def boot(spec: dict) -> None:
@@ -123,23 +146,27 @@ def boot(spec: dict) -> None:
     the kit reads, the scenario from the master (on a worker), and the adapter checked."""
     for key, value in spec["env"].items():
         os.environ[key] = value
-    if spec.get("host"):       # a worker knows the target from its start, not only from its first spawn
+    if spec.get("host"):  # a worker knows the target from its start, not only from its first spawn
         os.environ["LOCUST_HOST"] = spec["host"]
-    text = spec["scenario_toml"]     # the master's scenario, never one this machine has
+    text = spec["scenario_toml"]  # the master's scenario, never one this machine has
     path = Path(tempfile.gettempdir()) / f"hongbao-scenario-{hashlib.sha256(text.encode()).hexdigest()[:16]}.toml"
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(text)
-    os.replace(tmp, path)            # whole, even with other processes of this machine booting at once
+    os.replace(tmp, path)  # whole, even with other processes of this machine booting at once
     os.environ[SCENARIO_ENV] = str(path)
     adapter = os.environ.get("HONGBAO_ADAPTER")
     if adapter:
         from hongbao.loadtests.adapters import load_adapter
+
         try:
             load_adapter(adapter)
         except ValueError as e:
             from hongbao.loadtests.storm.fleet_agent import refuse
-            message = (f"the adapter {adapter!r} the master storms with is not importable on this worker "
-                       f"({e}); install its module on every worker or put it on PYTHONPATH")
+
+            message = (
+                f"the adapter {adapter!r} the master storms with is not importable on this worker "
+                f"({e}); install its module on every worker or put it on PYTHONPATH"
+            )
             refuse(message)
             raise SystemExit("hongbao worker: " + message) from None
 
@@ -160,8 +187,17 @@ def summary(raw: dict, expected: int, plan: ArrivalPlan | None = None) -> dict:
     workers = sorted(raw.get("workers", {}).values(), key=lambda w: (w.get("host") or "", w.get("pid") or 0))
     hosts: dict[str, dict] = {}
     for w in workers:
-        h = hosts.setdefault(w.get("host") or "?", {"host": w.get("host") or "?", "addresses": [], "processes": 0,
-                                                    "grab_requests": 0, "grabs": 0, "lost_processes": 0})
+        h = hosts.setdefault(
+            w.get("host") or "?",
+            {
+                "host": w.get("host") or "?",
+                "addresses": [],
+                "processes": 0,
+                "grab_requests": 0,
+                "grabs": 0,
+                "lost_processes": 0,
+            },
+        )
         if w.get("address") and w["address"] not in h["addresses"]:
             h["addresses"].append(w["address"])
         h["processes"] += 1
@@ -174,9 +210,16 @@ def summary(raw: dict, expected: int, plan: ArrivalPlan | None = None) -> dict:
         if plan is not None and w["last_report_s"] is not None and workers:
             share = plan.count_between(w["last_report_s"], plan.duration_s) / len(workers)
             w["open_model_arrivals_not_sent"] = int(round(share))
-    return {"master": raw.get("master"), "expected_workers": expected, "connected_workers": len(workers),
-            "kit_version": raw.get("kit_version"), "hosts": list(hosts.values()), "workers": workers,
-            "lost_workers": lost, "refused": raw.get("refused", [])}
+    return {
+        "master": raw.get("master"),
+        "expected_workers": expected,
+        "connected_workers": len(workers),
+        "kit_version": raw.get("kit_version"),
+        "hosts": list(hosts.values()),
+        "workers": workers,
+        "lost_workers": lost,
+        "refused": raw.get("refused", []),
+    }
 
 
 def unusable_reason(raw: dict, expected: int, wait_s: float) -> str | None:
@@ -184,6 +227,8 @@ def unusable_reason(raw: dict, expected: int, wait_s: float) -> str | None:
     if raw.get("refused"):
         return "; ".join(f"worker on {r.get('host')} ({r.get('address')}) {r.get('message')}" for r in raw["refused"])
     if raw.get("started_at") is None:
-        return (f"{len(raw.get('workers', {}))} of {expected} worker process(es) connected within {wait_s:.0f}s: "
-                f"run `hongbao worker --master {raw.get('master')}` on each generator machine (see locust.log)")
+        return (
+            f"{len(raw.get('workers', {}))} of {expected} worker process(es) connected within {wait_s:.0f}s: "
+            f"run `hongbao worker --master {raw.get('master')}` on each generator machine (see locust.log)"
+        )
     return None

@@ -10,6 +10,7 @@ on the master and on every worker.
 - a worker that cannot run the storm (another kit version, an adapter it cannot import) tells the
   master, which ends the storm with that reason (``refuse``).
 """
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,12 @@ def refuse(message: str) -> None:
     if not opts.worker:
         return
     client_id = f"{worker_name()}_refused_{os.getpid()}"
-    data = {"host": worker_name(), "pid": os.getpid(), "message": message,
-            "address": source_address(opts.master_host, opts.master_port)}
+    data = {
+        "host": worker_name(),
+        "pid": os.getpid(),
+        "message": message,
+        "address": source_address(opts.master_host, opts.master_port),
+    }
     client = zmqrpc.Client(opts.master_host, opts.master_port, client_id)
     try:
         # three times, a second apart: a master that has just answered our locustfile request may
@@ -67,14 +72,25 @@ def refuse(message: str) -> None:
             client.send(Message(fleet.REFUSED_MSG, data, client_id))
             time.sleep(1.0 if attempt < 2 else 0)
     finally:
-        client.close(linger=2000)    # long enough for the messages to leave
+        client.close(linger=2000)  # long enough for the messages to leave
 
 
 def _worker(client_id: str) -> dict:
-    return FLEET["workers"].setdefault(client_id, {"client_id": client_id, "host": None, "address": None,
-                                                   "pid": None, "grab_requests": 0, "grabs": 0, "lost": None,
-                                                   "lost_at_s": None, "last_report_s": None,
-                                                   "cpu_percent_max": None})
+    return FLEET["workers"].setdefault(
+        client_id,
+        {
+            "client_id": client_id,
+            "host": None,
+            "address": None,
+            "pid": None,
+            "grab_requests": 0,
+            "grabs": 0,
+            "lost": None,
+            "lost_at_s": None,
+            "last_report_s": None,
+            "cpu_percent_max": None,
+        },
+    )
 
 
 def _on_hello(environment, msg, **kwargs) -> None:
@@ -118,8 +134,13 @@ def _check_lost(runner: MasterRunner, running: bool) -> None:
             w["cpu_percent_max"] = max(w["cpu_percent_max"] or 0, node.cpu_usage)
         if w["lost"]:
             continue
-        why = ("left while the storm ran" if node is None and running
-               else "stopped sending heartbeats" if node is not None and node.state == STATE_MISSING else None)
+        why = (
+            "left while the storm ran"
+            if node is None and running
+            else "stopped sending heartbeats"
+            if node is not None and node.state == STATE_MISSING
+            else None
+        )
         if why:
             w["lost"], w["lost_at_s"] = why, _since_start()
             log.warning("worker %s on %s lost: %s; the storm goes on", client_id, w["host"], why)
@@ -140,9 +161,15 @@ def _on_init(environment, **kwargs) -> None:
         runner.register_message(fleet.REFUSED_MSG, _on_refused)
         gevent.spawn(_watch, runner)
     elif isinstance(runner, WorkerRunner):
-        runner.send_message(fleet.HELLO_MSG, {"host": worker_name(), "pid": os.getpid(),
-                                              "kit_version": fleet.kit_version(),
-                                              "address": source_address(runner.master_host, runner.master_port)})
+        runner.send_message(
+            fleet.HELLO_MSG,
+            {
+                "host": worker_name(),
+                "pid": os.getpid(),
+                "kit_version": fleet.kit_version(),
+                "address": source_address(runner.master_host, runner.master_port),
+            },
+        )
 
 
 @events.test_start.add_listener
@@ -153,7 +180,7 @@ def _on_test_start(environment, **kwargs) -> None:
 @events.quitting.add_listener
 def _on_quitting(environment, **kwargs) -> None:
     if isinstance(environment.runner, MasterRunner):
-        _check_lost(environment.runner, running=False)   # one killed just before the end is missing by now
+        _check_lost(environment.runner, running=False)  # one killed just before the end is missing by now
     _save(environment)
 
 
@@ -163,8 +190,11 @@ def _save(environment) -> None:
     if not isinstance(environment.runner, MasterRunner) or not out:
         return
     opts = environment.parsed_options
-    data = {"master": f"{opts.master_bind_host}:{opts.master_bind_port}" if opts else None,
-            "kit_version": fleet.kit_version(), **FLEET}
+    data = {
+        "master": f"{opts.master_bind_host}:{opts.master_bind_port}" if opts else None,
+        "kit_version": fleet.kit_version(),
+        **FLEET,
+    }
     path = Path(out) / fleet.FLEET_JSON
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))

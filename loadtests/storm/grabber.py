@@ -10,11 +10,13 @@ same request id after ``retry_after_ms`` (the client's timeout); a **re-tap** gr
 again with a new request id. Each behaviour's answers are kept for the audit: at most one grant per
 user and envelope, and every repeat answer carries the first grant's amount.
 """
+
 from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gevent
 
@@ -55,18 +57,30 @@ class Grabber:
     ENVELOPES_PER_USER envelopes or every envelope in sight is replaced by a new one (``identity()``
     makes its id and RNG)."""
 
-    def __init__(self, host: str, identity: Callable[[], tuple[str, random.Random]], *, scenario: Scenario,
-                 adapter: BaseAdapter, pool: EnvelopePool, recording: Recording, fire: Callable) -> None:
+    def __init__(
+        self,
+        host: str,
+        identity: Callable[[], tuple[str, random.Random]],
+        *,
+        scenario: Scenario,
+        adapter: BaseAdapter,
+        pool: EnvelopePool,
+        recording: Recording,
+        fire: Callable,
+    ) -> None:
         self.identity, self.sc = identity, scenario
         self.user_id, self.rng = identity()
         self.adapter, self.pool, self.rec, self.fire = adapter, pool, recording, fire
         self.host = host
         self.timed = TimedHttp(KeepAliveHttp(host))
-        self.second: TimedHttp | None = None           # a double tap's other connection
+        self.second: TimedHttp | None = None  # a double tap's other connection
         self.tried: set = set()
         sc = scenario
-        self.cuts = (sc.double_tap_share, sc.double_tap_share + sc.retry_share,
-                     sc.double_tap_share + sc.retry_share + sc.re_tap_share)
+        self.cuts = (
+            sc.double_tap_share,
+            sc.double_tap_share + sc.retry_share,
+            sc.double_tap_share + sc.retry_share + sc.re_tap_share,
+        )
 
     def close(self) -> None:
         self.timed.http.close()
@@ -97,7 +111,7 @@ class Grabber:
             return True
         first = self.once(envelope_id, request_id, intended, self.timed)
         if roll < self.cuts[1]:
-            behaviour = "retry"           # the answer is lost to this client: it waits, then resends
+            behaviour = "retry"  # the answer is lost to this client: it waits, then resends
             gevent.sleep(self.sc.retry_after_ms / 1000.0)
             again = self.once(envelope_id, request_id, None, self.timed, first=False)
         else:
@@ -115,8 +129,7 @@ class Grabber:
         theirs = other.value if other.successful() else Grab(Outcome.ERROR, detail="double tap failed")
         self.rec.behaviour("double_tap", envelope_id, self.user_id, [_answer(mine), _answer(theirs)])
 
-    def once(self, envelope_id, request_id: str, intended: float | None, timed: TimedHttp,
-             first: bool = True) -> Grab:
+    def once(self, envelope_id, request_id: str, intended: float | None, timed: TimedHttp, first: bool = True) -> Grab:
         """One grab through the adapter, recorded and reported to Locust under its outcome's name."""
         timed.sent_at, timed.length = 0.0, 0
         exc: BaseException | None = None
@@ -140,10 +153,15 @@ class Grabber:
             if outcome is Outcome.SOLD_OUT or outcome is Outcome.EXPIRED:
                 self.pool.close(envelope_id)
         latency_s = done - start
-        self.rec.add_grab(name, done, latency_s * 1e6, (done - sent) * 1e6, self.user_id, exc is not None,
-                          grant, first)
-        self.fire(request_type="POST", name=name, response_time=latency_s * 1000.0, response_length=timed.length,
-                  exception=exc, context=RECORDED)
+        self.rec.add_grab(name, done, latency_s * 1e6, (done - sent) * 1e6, self.user_id, exc is not None, grant, first)
+        self.fire(
+            request_type="POST",
+            name=name,
+            response_time=latency_s * 1000.0,
+            response_length=timed.length,
+            exception=exc,
+            context=RECORDED,
+        )
         return g
 
 

@@ -10,9 +10,10 @@ Values are integer microseconds, the kit's own histogram buckets (3 significant 
 loadtests/storm/histogram.py) with their exact counts; the histograms are merged across worker
 processes by adding counts before they are written, so the files hold exactly what the kit reports.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
@@ -40,12 +41,13 @@ def _write(path: Path, intervals: list[tuple[float, float, dict[int, int]]], bas
         log.output_log_format_version()
         # StartTime and BaseTime as HdrHistogram writes them, the same digits in both (interval
         # start times are relative to them; a reader skips intervals that start before StartTime)
-        when = datetime.fromtimestamp(base_s, timezone.utc).isoformat(" ")
-        f.write(f"#[StartTime: {base_s:f} (seconds since epoch), {when}]\n"
-                f"#[BaseTime: {base_s:f} (seconds since epoch)]\n")
+        when = datetime.fromtimestamp(base_s, UTC).isoformat(" ")
+        f.write(
+            f"#[StartTime: {base_s:f} (seconds since epoch), {when}]\n#[BaseTime: {base_s:f} (seconds since epoch)]\n"
+        )
         log.output_legend()
         for start, end, counts in intervals:
-            if counts:   # interval max in milliseconds (values are microseconds)
+            if counts:  # interval max in milliseconds (values are microseconds)
                 log.output_interval_histogram(to_hdr(counts), start, end, max_value_unit_ratio=1e3)
 
 
@@ -54,14 +56,27 @@ def write(out: Path, extra: dict, open_model: bool) -> dict:
     storm.json says about them."""
     seconds = sorted(int(s) for s in extra.get("grab_hist", {}))
     base = float(extra.get("started_at") or (seconds[0] if seconds else 0))
-    per_second = [(max(s - base, 0.0), s + 1 - base, Histogram.from_json(extra["grab_hist"][str(s)]).counts)
-                  for s in seconds]
+    per_second = [
+        (max(s - base, 0.0), s + 1 - base, Histogram.from_json(extra["grab_hist"][str(s)]).counts) for s in seconds
+    ]
     latency_from = "the intended start" if open_model else "the send"
-    _write(out / FILES["latency"], per_second, base,
-           f"hongbao storm: grab latency from {latency_from}, microseconds, one interval per second")
+    _write(
+        out / FILES["latency"],
+        per_second,
+        base,
+        f"hongbao storm: grab latency from {latency_from}, microseconds, one interval per second",
+    )
     end = float(extra.get("ended_at") or base)
     service = Histogram.from_json(extra.get("service", {})).counts
-    _write(out / FILES["service_time"], [(0.0, max(end - base, 0.0), service)], base,
-           "hongbao storm: grab service time from the actual send, microseconds")
-    return {"files": dict(FILES), "unit": "microseconds", "latency_from": latency_from,
-            "format": "HdrHistogram log 1.2 (hdrhistogram: hdrh.log.HistogramLogReader)"}
+    _write(
+        out / FILES["service_time"],
+        [(0.0, max(end - base, 0.0), service)],
+        base,
+        "hongbao storm: grab service time from the actual send, microseconds",
+    )
+    return {
+        "files": dict(FILES),
+        "unit": "microseconds",
+        "latency_from": latency_from,
+        "format": "HdrHistogram log 1.2 (hdrhistogram: hdrh.log.HistogramLogReader)",
+    }

@@ -7,6 +7,7 @@ digits of the microsecond value (1 µs steps below 1 ms, 10 µs steps below 10 m
 percentile is within 0.1 % of the true sample. Histograms merge by adding counts, which is how
 worker processes' histograms are combined on the Locust master.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -44,7 +45,7 @@ class Histogram:
         counts = self.counts
         counts[b] = counts.get(b, 0) + 1
 
-    def merge(self, other: "Histogram | Mapping[int, int]") -> "Histogram":
+    def merge(self, other: Histogram | Mapping[int, int]) -> Histogram:
         counts = other.counts if isinstance(other, Histogram) else other
         for k, c in counts.items():
             k = int(k)
@@ -89,5 +90,5 @@ class Histogram:
         return {str(k): c for k, c in sorted(self.counts.items())}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, int]) -> "Histogram":
+    def from_json(cls, data: Mapping[str, int]) -> Histogram:
         return cls({int(k): int(v) for k, v in data.items()})

@@ -16,6 +16,7 @@ same instant every half second, so CPU per grab is read over the storm's middle 
 and the first 2 s are left out). Arms alternate for ``--rounds`` rounds so drift on a shared machine
 hits every arm alike; the load average is printed beside the figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,20 +50,29 @@ def per_grab_us(samples: list[dict], warm_s: float) -> dict:
         raise RuntimeError("no grabs in the measuring window")
     cpu = end["cpu_s"] - start["cpu_s"]
     span = end["t"] - start["t"]
-    return {"cpu_us_per_grab": round(cpu / grabs * 1e6, 1), "grabs": grabs, "window_s": round(span, 2),
-            "grabs_per_s": round(grabs / span, 1), "cpu_percent": round(100 * cpu / span, 1)}
+    return {
+        "cpu_us_per_grab": round(cpu / grabs * 1e6, 1),
+        "grabs": grabs,
+        "window_s": round(span, 2),
+        "grabs_per_s": round(grabs / span, 1),
+        "cpu_percent": round(100 * cpu / span, 1),
+    }
 
 
 def arm_scenario(name: str, model: str, users: int, rate: float, work: Path) -> Path:
     """Scenario ``name`` with its load turned into ``users`` looping grabbers (closed) or a steady
     ``rate`` grabs/s (open); everything else as shipped."""
     data = tomllib.loads(Path(load(name).path).read_text())
-    data["load"] = {k: v for k, v in data.get("load", {}).items()
-                    if k in ("pre_allocated_users", "max_users", "tolerance_ms")}
+    data["load"] = {
+        k: v for k, v in data.get("load", {}).items() if k in ("pre_allocated_users", "max_users", "tolerance_ms")
+    }
     data["load"]["model"] = model
     senders = data.get("users", {}).get("senders", 1)
-    data["shape"] = ({"kind": "steady", "users": users + senders, "spawn_rate": users + senders}
-                     if model == "closed" else {"kind": "steady", "rate": rate})
+    data["shape"] = (
+        {"kind": "steady", "users": users + senders, "spawn_rate": users + senders}
+        if model == "closed"
+        else {"kind": "steady", "rate": rate}
+    )
     data["envelopes"]["hot_release_s"] = 0
     path = work / f"{name}-{model}.toml"
     path.write_text(to_toml(data))
@@ -75,8 +85,21 @@ def run_arm(kind: str, host: str, seconds: float, users: int, work: Path, scenar
     probe = work / "probe.jsonl"
     probe.unlink(missing_ok=True)
     env = {**os.environ, PROBE_ENV: str(probe), "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "locust", "--headless", "--host", host, "--loglevel", "WARNING",
-           "--only-summary", "--stop-timeout", "2", "--exit-code-on-error", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "--headless",
+        "--host",
+        host,
+        "--loglevel",
+        "WARNING",
+        "--only-summary",
+        "--stop-timeout",
+        "2",
+        "--exit-code-on-error",
+        "0",
+    ]
     if kind == "plain":
         cmd += ["-f", f"{PLAIN},{PROBE}", "-u", str(users), "-r", str(users), "--run-time", f"{int(seconds)}s"]
     else:
@@ -95,8 +118,9 @@ def run_arm(kind: str, host: str, seconds: float, users: int, work: Path, scenar
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hongbao.loadtests.storm.measure_generator",
-                                 description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m hongbao.loadtests.storm.measure_generator", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--scenario", action="append", help="kit scenario(s) to measure (default: countdown, steady)")
     ap.add_argument("--seconds", type=float, default=10.0, help="each arm's storm length")
     ap.add_argument("--rounds", type=int, default=2)
@@ -122,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
                     rate = rate or row["grabs_per_s"]
                     row["round"] = r
                     rows.append(row)
-                    print(f"{label:<24} round {r}: {row['cpu_us_per_grab']:>7.1f} µs CPU/grab  "
-                          f"{row['grabs_per_s']:>8.1f} grabs/s  {row['cpu_percent']:>5.1f}% CPU", flush=True)
+                    print(
+                        f"{label:<24} round {r}: {row['cpu_us_per_grab']:>7.1f} µs CPU/grab  "
+                        f"{row['grabs_per_s']:>8.1f} grabs/s  {row['cpu_percent']:>5.1f}% CPU",
+                        flush=True,
+                    )
         finally:
             procs.stop(service)
     plain = [x["cpu_us_per_grab"] for x in rows if x["arm"] == "plain"]
@@ -131,13 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     summary = {}
     for arm in sorted({x["arm"] for x in rows}):
         vals = [x["cpu_us_per_grab"] for x in rows if x["arm"] == arm]
-        summary[arm] = {"cpu_us_per_grab": [min(vals), max(vals)],
-                        "ratio_to_plain": round(sum(vals) / len(vals) / base, 2)}
+        summary[arm] = {
+            "cpu_us_per_grab": [min(vals), max(vals)],
+            "ratio_to_plain": round(sum(vals) / len(vals) / base, 2),
+        }
     load_avg = os.getloadavg()
     print(f"\nload average {load_avg[0]:.2f} {load_avg[1]:.2f} {load_avg[2]:.2f}")
     for arm, s in summary.items():
-        print(f"{arm:<24} {s['cpu_us_per_grab'][0]:.0f}-{s['cpu_us_per_grab'][1]:.0f} µs/grab  "
-              f"{s['ratio_to_plain']:.2f}x plain")
+        print(
+            f"{arm:<24} {s['cpu_us_per_grab'][0]:.0f}-{s['cpu_us_per_grab'][1]:.0f} µs/grab  "
+            f"{s['ratio_to_plain']:.2f}x plain"
+        )
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "summary": summary, "load_average": load_avg}, indent=1))
     return 0

@@ -7,11 +7,12 @@ process's share of ``max_users``, whenever a due arrival finds no free grabber (
 waiting for an answer). The storm's arrivals are dealt out over the processes by index (arrival k
 goes to the process with ``k % count == index``), so the shares add up to the scenario's rate.
 """
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import gevent
 
@@ -24,15 +25,25 @@ TICK_S = 0.005
 
 
 class OpenPool:
-    def __init__(self, plan: ArrivalPlan, origin: float, index: int, count: int, *, tolerance_s: float,
-                 pre_allocated: int, max_users: int, recording: Recording,
-                 make_grabber: Callable[[int], Grabber]) -> None:
+    def __init__(
+        self,
+        plan: ArrivalPlan,
+        origin: float,
+        index: int,
+        count: int,
+        *,
+        tolerance_s: float,
+        pre_allocated: int,
+        max_users: int,
+        recording: Recording,
+        make_grabber: Callable[[int], Grabber],
+    ) -> None:
         self.plan, self.origin, self.index, self.count = plan, origin, index, count
         self.tolerance_s, self.rec, self.make_grabber = tolerance_s, recording, make_grabber
         self.pre = max(1, math.ceil(pre_allocated / count))
         self.max = max(self.pre, math.ceil(max_users / count))
         self.grabbers: list[gevent.Greenlet] = []
-        self.next_k = index            # the next arrival of this share no grabber has claimed
+        self.next_k = index  # the next arrival of this share no grabber has claimed
         self.stopping = False
         self.supervisor: gevent.Greenlet | None = None
 
@@ -63,7 +74,7 @@ class OpenPool:
                 if at > now:
                     gevent.sleep(at - now)
                     now = time.time()
-                    if self.stopping:          # the storm ended as this grab came due: not sent
+                    if self.stopping:  # the storm ended as this grab came due: not sent
                         if at <= now:
                             rec.drop(at)
                         return
@@ -82,7 +93,7 @@ class OpenPool:
             if t is None:
                 return
             if self.origin + t < time.time() - late and len(self.grabbers) < self.max:
-                due, k = 0, self.next_k                 # every grabber is busy: add one per due arrival
+                due, k = 0, self.next_k  # every grabber is busy: add one per due arrival
                 now = time.time()
                 while due < self.max - len(self.grabbers):
                     tk = self.plan.time_of(k)

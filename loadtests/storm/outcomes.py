@@ -1,8 +1,9 @@
 """Locust request names of a storm's outcomes (shared by the users, recorder and results)."""
-GRAB = "grab"                    # a new grab, 200 with repeat=false
-SOLD_OUT = "grab sold_out"       # 409, expected in a storm
-EXPIRED = "grab expired"         # 410, expected
-REPEAT = "grab repeat"           # 200 with repeat=true: the answer to a client retry
+
+GRAB = "grab"  # a new grab, 200 with repeat=false
+SOLD_OUT = "grab sold_out"  # 409, expected in a storm
+EXPIRED = "grab expired"  # 410, expected
+REPEAT = "grab repeat"  # 200 with repeat=true: the answer to a client retry
 CREATE = "create envelope"
 GRAB_NAMES = (GRAB, SOLD_OUT, EXPIRED, REPEAT)
 

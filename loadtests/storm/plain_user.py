@@ -4,6 +4,7 @@ grabs one large envelope it created with a new user id per grab, so the service 
 
     locust -f loadtests/storm/plain_user.py --headless --host http://127.0.0.1:8000 -u 50 -r 50
 """
+
 from __future__ import annotations
 
 import itertools
@@ -19,14 +20,25 @@ class PlainGrabber(FastHttpUser):
     def on_start(self) -> None:
         self.n = next(_numbers)
         self.i = 0
-        r = self.client.post("/envelopes", json={"sender": f"plain-s{self.n}", "total_cents": 10_000_000,
-                                                 "count": 100_000, "algorithm": "double_mean",
-                                                 "mode": "on_grab"}, name="create envelope")
+        r = self.client.post(
+            "/envelopes",
+            json={
+                "sender": f"plain-s{self.n}",
+                "total_cents": 10_000_000,
+                "count": 100_000,
+                "algorithm": "double_mean",
+                "mode": "on_grab",
+            },
+            name="create envelope",
+        )
         self.envelope = int(r.json()["id"])
 
     def grab(self) -> None:
         self.i += 1
-        self.client.post(f"/envelopes/{self.envelope}/grab", name="grab",
-                         json={"user": f"plain{self.n}-{self.i}", "request_id": f"p{self.n}-{self.i}"})
+        self.client.post(
+            f"/envelopes/{self.envelope}/grab",
+            name="grab",
+            json={"user": f"plain{self.n}-{self.i}", "request_id": f"p{self.n}-{self.i}"},
+        )
 
     tasks = [grab]

@@ -1,4 +1,5 @@
 """The envelopes one Locust worker process can grab (no Locust import: unit-testable)."""
+
 from __future__ import annotations
 
 import random
@@ -14,8 +15,8 @@ class EnvelopePool:
         self.hot: list = []
         self.release_at = 0.0
         self.cold: deque = deque(maxlen=pool_size)
-        self.closed: set = set()            # sold out or expired
-        self.run_tag = "r0"                      # set by the master at test start
+        self.closed: set = set()  # sold out or expired
+        self.run_tag = "r0"  # set by the master at test start
 
     def set_run(self, run_tag: str) -> None:
         self.run_tag = run_tag
@@ -31,7 +32,7 @@ class EnvelopePool:
         if envelope_id not in self.closed:
             self.closed.add(envelope_id)
             try:
-                self.cold.remove(envelope_id)    # keeps picks from drawing closed envelopes
+                self.cold.remove(envelope_id)  # keeps picks from drawing closed envelopes
             except ValueError:
                 pass
 
@@ -40,7 +41,7 @@ class EnvelopePool:
         hot_open = now >= self.release_at
         hot = [i for i in self.hot if i not in tried and i not in self.closed] if hot_open else []
         if hot_share >= 1.0 and not hot_open and any(i not in self.closed for i in self.hot):
-            return None   # a herd: everyone waits for the hot envelope to open
+            return None  # a herd: everyone waits for the hot envelope to open
         if hot and (rng.random() < hot_share or not self.cold):
             return rng.choice(hot)
         cold = self.cold

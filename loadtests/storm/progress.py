@@ -1,5 +1,6 @@
 """Live progress of a storm (rich): time left and current grabs/s, read from progress.json that
 the Locust master rewrites every second. Also enforces the hard timeout."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 def current_rate(progress: dict) -> float:
     """New grabs per second over the last complete seconds Locust's master has merged."""
-    tail = sorted(progress.get("timeline_tail", {}).items())[:-1]   # the newest second is partial
+    tail = sorted(progress.get("timeline_tail", {}).items())[:-1]  # the newest second is partial
     tail = tail[-3:]
     if not tail:
         return 0.0
@@ -20,12 +21,12 @@ def current_rate(progress: dict) -> float:
     return ok / len(tail)
 
 
-def watch(proc: subprocess.Popen, progress_path: Path, duration_s: float, hard_timeout_s: float,
-          show: bool = True) -> bool:
+def watch(
+    proc: subprocess.Popen, progress_path: Path, duration_s: float, hard_timeout_s: float, show: bool = True
+) -> bool:
     """Wait for Locust to exit, showing progress; True if the hard timeout had to stop it."""
     start = time.monotonic()
-    cols = [TextColumn("[bold]storm[/]"), BarColumn(), TextColumn("{task.fields[status]}"),
-            TimeRemainingColumn()]
+    cols = [TextColumn("[bold]storm[/]"), BarColumn(), TextColumn("{task.fields[status]}"), TimeRemainingColumn()]
     with Progress(*cols, disable=not show, transient=False) as bar:
         task = bar.add_task("storm", total=duration_s, status="starting")
         while proc.poll() is None:
@@ -34,8 +35,7 @@ def watch(proc: subprocess.Popen, progress_path: Path, duration_s: float, hard_t
                 return True
             try:
                 p = json.loads(progress_path.read_text())
-                status = (f"{p.get('users', 0)} users, {current_rate(p):,.0f} grabs/s, "
-                          f"{p.get('grabs_ok', 0):,} grabs")
+                status = f"{p.get('users', 0)} users, {current_rate(p):,.0f} grabs/s, {p.get('grabs_ok', 0):,} grabs"
             except (OSError, ValueError):
                 status = "waiting for Locust"
             bar.update(task, completed=min(elapsed, duration_s), status=status)

@@ -2,6 +2,7 @@
 ``stop_error_ratio`` ends after the first finished step that breaks either, so saturation search
 does not keep loading a service already past its knee. Figures over a step are taken as in
 ``per_step``: whole seconds, the first ``settle_s`` (users still spawning) left out."""
+
 from __future__ import annotations
 
 from hongbao.loadtests.storm.histogram import Histogram
@@ -10,8 +11,9 @@ from hongbao.loadtests.storm.recording import Recording
 from hongbao.loadtests.storm.shape_plan import ramp_step
 
 
-def step_figures(recording: Recording, t0: float, step: int, step_s: float,
-                 settle_s: float = 1.0) -> tuple[float | None, float | None]:
+def step_figures(
+    recording: Recording, t0: float, step: int, step_s: float, settle_s: float = 1.0
+) -> tuple[float | None, float | None]:
     """(grab p99 in ms, error ratio of grab requests) over one ramp step; None where nothing ran."""
     lo, hi = t0 + step * step_s + settle_s, t0 + (step + 1) * step_s
     hist, requests, failures = Histogram(), 0, 0
@@ -41,7 +43,7 @@ class RampStop:
     def breached(self, recording: Recording, started_at: float | None, t_s: float) -> bool:
         if self.stopped:
             return True
-        done = ramp_step(self.params, t_s) - 1        # the last step that has finished
+        done = ramp_step(self.params, t_s) - 1  # the last step that has finished
         if not self.active or started_at is None or done <= self.checked:
             return False
         self.checked = done
@@ -52,6 +54,10 @@ class RampStop:
         if self.err_limit is not None and errors is not None and errors > float(self.err_limit):
             why.append(f"errors {errors:.2%} > {float(self.err_limit):.2%}")
         if why:
-            self.stopped = {"after_step": done, "p99_ms": p99_ms, "error_ratio": errors,
-                            "reason": f"step {done}: " + ", ".join(why)}
+            self.stopped = {
+                "after_step": done,
+                "p99_ms": p99_ms,
+                "error_ratio": errors,
+                "reason": f"step {done}: " + ", ".join(why),
+            }
         return bool(why)

@@ -13,6 +13,7 @@ the open model's pools.
 - the master writes ``locust_extra.json`` at exit and ``progress.json`` every second into
   $HONGBAO_STORM_OUT, when set.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,28 +25,33 @@ import gevent
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
-from hongbao.loadtests.storm.grabber import RECORDED
-from hongbao.loadtests.storm.outcomes import GRAB_NAMES
 from hongbao.loadtests.adapters import NewEnvelope
 from hongbao.loadtests.adapters.http import BlockingHttp
+from hongbao.loadtests.storm.grabber import RECORDED
+from hongbao.loadtests.storm.outcomes import GRAB_NAMES
 from hongbao.loadtests.users import ADAPTER, POOL, RECORDING, SCENARIO, start_open_pool
 
 OUT_ENV = "HONGBAO_STORM_OUT"
 
 #: how the master creates hot envelopes (set below); loadtests/redis_user.py swaps in Redis
 HOT_FACTORY: list = []
-STATE: dict = {"hot_ids": [], "release_at": None, "started_at": None, "run_tag": None,
-               "workers": set(), "last_report": {}, "open_pool": None}
+STATE: dict = {
+    "hot_ids": [],
+    "release_at": None,
+    "started_at": None,
+    "run_tag": None,
+    "workers": set(),
+    "last_report": {},
+    "open_pool": None,
+}
 RUN_TAG_ENV = "HONGBAO_RUN_TAG"
 
 
 @events.request.add_listener
-def _on_request(request_type, name, response_time, response_length, exception=None, context=None,
-                **kwargs):
+def _on_request(request_type, name, response_time, response_length, exception=None, context=None, **kwargs):
     if context is RECORDED:
         return
-    RECORDING.add(name, float(response_time or 0.0), exception is not None,
-                  (context or {}).get("user_id"), context)
+    RECORDING.add(name, float(response_time or 0.0), exception is not None, (context or {}).get("user_id"), context)
 
 
 @events.report_to_master.add_listener
@@ -66,9 +72,14 @@ def create_hot_http(environment) -> list:
     http = BlockingHttp(environment.host, timeout_s=10)
     ids = []
     for i in range(SCENARIO.hot_envelopes):
-        spec = NewEnvelope(sender=f"hot-sender-{i}", total_cents=SCENARIO.hot_total_cents,
-                           count=SCENARIO.hot_count, algorithm=SCENARIO.algorithm,
-                           mode=SCENARIO.mode, expires_in_s=SCENARIO.expires_in_s)
+        spec = NewEnvelope(
+            sender=f"hot-sender-{i}",
+            total_cents=SCENARIO.hot_total_cents,
+            count=SCENARIO.hot_count,
+            algorithm=SCENARIO.algorithm,
+            mode=SCENARIO.mode,
+            expires_in_s=SCENARIO.expires_in_s,
+        )
         ids.append(ADAPTER.create_envelope(http, spec))
         RECORDING.add_envelope(ids[-1], spec.total_cents, spec.count, spec.min_cents)
     return ids
@@ -90,18 +101,22 @@ def _on_test_start(environment, **kwargs):
         body = e.read().decode(errors="replace")[:300] if hasattr(e, "read") else ""
         STATE["setup_error"] = f"creating the hot envelopes failed: {type(e).__name__}: {e} {body}".strip()
         STATE["hot_ids"] = []
-        gevent.spawn_later(0.1, environment.runner.quit)   # no point storming a broken setup
+        gevent.spawn_later(0.1, environment.runner.quit)  # no point storming a broken setup
     STATE["release_at"] = STATE["started_at"] + SCENARIO.hot_release_s
     POOL.set_hot(STATE["hot_ids"], STATE["release_at"])
     if isinstance(environment.runner, MasterRunner):
-        clients = sorted(environment.runner.clients.values(),
-                         key=lambda c: environment.runner.get_worker_index(c.id))
-        environment.runner.send_message("hongbao_hot", {"ids": STATE["hot_ids"],
-                                                        "release_at": STATE["release_at"],
-                                                        "run_tag": STATE["run_tag"],
-                                                        "started_at": STATE["started_at"],
-                                                        "host": environment.host,
-                                                        "shares": {c.id: i for i, c in enumerate(clients)}})
+        clients = sorted(environment.runner.clients.values(), key=lambda c: environment.runner.get_worker_index(c.id))
+        environment.runner.send_message(
+            "hongbao_hot",
+            {
+                "ids": STATE["hot_ids"],
+                "release_at": STATE["release_at"],
+                "run_tag": STATE["run_tag"],
+                "started_at": STATE["started_at"],
+                "host": environment.host,
+                "shares": {c.id: i for i, c in enumerate(clients)},
+            },
+        )
     elif SCENARIO.model == "open" and "setup_error" not in STATE:
         STATE["open_pool"] = start_open_pool(environment, STATE["started_at"], 0, 1)
 
@@ -134,8 +149,9 @@ def _on_hot_message(environment, msg, **kwargs):
     shares = msg.data.get("shares", {})
     me = environment.runner.client_id
     if SCENARIO.model == "open" and me in shares and STATE["open_pool"] is None:
-        STATE["open_pool"] = start_open_pool(environment, msg.data["started_at"], shares[me], len(shares),
-                                             msg.data.get("host"))
+        STATE["open_pool"] = start_open_pool(
+            environment, msg.data["started_at"], shares[me], len(shares), msg.data.get("host")
+        )
 
 
 def _write(path: Path, data: dict) -> None:
@@ -147,14 +163,19 @@ def _write(path: Path, data: dict) -> None:
 def _progress_loop(environment, out: Path) -> None:
     while True:
         runner = environment.runner
-        _write(out / "progress.json", {
-            "time": time.time(), "started_at": STATE["started_at"],
-            "users": getattr(runner, "user_count", 0),
-            "grab_requests": sum(h.total for n, h in RECORDING.hist.items() if n in GRAB_NAMES),
-            "grabs_ok": sum(n - f for names in RECORDING.timeline.values()
-                            for name, (n, f) in names.items() if name == "grab"),
-            "timeline_tail": {str(s): v for s, v in sorted(RECORDING.timeline.items())[-8:]},
-        })
+        _write(
+            out / "progress.json",
+            {
+                "time": time.time(),
+                "started_at": STATE["started_at"],
+                "users": getattr(runner, "user_count", 0),
+                "grab_requests": sum(h.total for n, h in RECORDING.hist.items() if n in GRAB_NAMES),
+                "grabs_ok": sum(
+                    n - f for names in RECORDING.timeline.values() for name, (n, f) in names.items() if name == "grab"
+                ),
+                "timeline_tail": {str(s): v for s, v in sorted(RECORDING.timeline.items())[-8:]},
+            },
+        )
         gevent.sleep(1.0)
 
 
@@ -176,16 +197,24 @@ def _on_quitting(environment, **kwargs):
     if isinstance(runner, WorkerRunner) or not os.environ.get(OUT_ENV):
         return
     extra = RECORDING.to_json()
-    extra.update({
-        "scenario": SCENARIO.name, "seed": SCENARIO.seed, "model": SCENARIO.model,
-        "tolerance_ms": SCENARIO.tolerance_ms if SCENARIO.model == "open" else None,
-        "run_tag": STATE["run_tag"], "setup_error": STATE.get("setup_error"),
-        "hot_envelope_ids": STATE["hot_ids"], "hot_release_at": STATE["release_at"],
-        "stopped_early": STATE.get("stopped_early"),   # a ramp past its SLO (loadtests/shapes.py)
-        "started_at": STATE["started_at"], "ended_at": time.time(),
-        "runner": type(runner).__name__,
-        "workers": len(STATE["workers"]),   # workers that reported during the run
-        "cpu_warning": bool(getattr(runner, "cpu_warning_emitted", False)
-                            or getattr(runner, "worker_cpu_warning_emitted", False)),
-    })
+    extra.update(
+        {
+            "scenario": SCENARIO.name,
+            "seed": SCENARIO.seed,
+            "model": SCENARIO.model,
+            "tolerance_ms": SCENARIO.tolerance_ms if SCENARIO.model == "open" else None,
+            "run_tag": STATE["run_tag"],
+            "setup_error": STATE.get("setup_error"),
+            "hot_envelope_ids": STATE["hot_ids"],
+            "hot_release_at": STATE["release_at"],
+            "stopped_early": STATE.get("stopped_early"),  # a ramp past its SLO (loadtests/shapes.py)
+            "started_at": STATE["started_at"],
+            "ended_at": time.time(),
+            "runner": type(runner).__name__,
+            "workers": len(STATE["workers"]),  # workers that reported during the run
+            "cpu_warning": bool(
+                getattr(runner, "cpu_warning_emitted", False) or getattr(runner, "worker_cpu_warning_emitted", False)
+            ),
+        }
+    )
     _write(Path(os.environ[OUT_ENV]) / "locust_extra.json", extra)

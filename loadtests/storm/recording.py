@@ -4,6 +4,7 @@ per-second grab latencies, per-user grab counts, dropped grabs per second, the c
 (double taps, retries, re-taps) with the answers each got. No Locust import here, so the step-ramp
 stop rule (loadtests/storm/ramp_stop.py) and tests can use it in-process; the grabbers
 (loadtests/storm/grabber.py) record into it directly, recorder.py feeds it other users' events."""
+
 from __future__ import annotations
 
 import os
@@ -20,18 +21,18 @@ class Recording:
 
     def __init__(self) -> None:
         self.hist: dict[str, Histogram] = {}
-        self.service = Histogram()                            # grabs: actual send -> answer
-        self.timeline: dict[int, dict[str, list[int]]] = {}   # epoch second -> name -> [n, failures]
-        self.grab_hist: dict[int, Histogram] = {}             # epoch second -> grab latencies
-        self.attempts: dict[str, int] = {}                    # user -> grab requests sent
-        self.grabbed: dict[str, int] = {}                     # user -> new grabs acknowledged
-        self.grants: list[list] = []                          # [envelope id, user, amount_cents] per grant
-        self.envelopes: dict[str, list[int]] = {}             # envelope id -> [total, count, min] (created)
-        self.dropped: dict[int, int] = {}                     # epoch second (intended) -> grabs not started
-        self.idle = 0                                         # arrivals that found nothing to grab
-        self.behaviours: dict[str, int] = {}                  # behaviour -> times it was played
-        self.answers: list[list] = []                         # [envelope, user, behaviour, [[outcome, cents]..]]
-        self.pool_peak: dict[str, int] = {}                   # process -> most open-model grabbers at once
+        self.service = Histogram()  # grabs: actual send -> answer
+        self.timeline: dict[int, dict[str, list[int]]] = {}  # epoch second -> name -> [n, failures]
+        self.grab_hist: dict[int, Histogram] = {}  # epoch second -> grab latencies
+        self.attempts: dict[str, int] = {}  # user -> grab requests sent
+        self.grabbed: dict[str, int] = {}  # user -> new grabs acknowledged
+        self.grants: list[list] = []  # [envelope id, user, amount_cents] per grant
+        self.envelopes: dict[str, list[int]] = {}  # envelope id -> [total, count, min] (created)
+        self.dropped: dict[int, int] = {}  # epoch second (intended) -> grabs not started
+        self.idle = 0  # arrivals that found nothing to grab
+        self.behaviours: dict[str, int] = {}  # behaviour -> times it was played
+        self.answers: list[list] = []  # [envelope, user, behaviour, [[outcome, cents]..]]
+        self.pool_peak: dict[str, int] = {}  # process -> most open-model grabbers at once
         self._sec = -1
         self._row: dict[str, list[int]] = {}
         self._sec_hist = Histogram()
@@ -41,8 +42,17 @@ class Recording:
         self._row = self.timeline.setdefault(sec, {})
         self._sec_hist = self.grab_hist.setdefault(sec, Histogram())
 
-    def add_grab(self, name: str, now: float, latency_us: float, service_us: float, user_id: str,
-                 failed: bool, grant: list | None, first: bool = True) -> None:
+    def add_grab(
+        self,
+        name: str,
+        now: float,
+        latency_us: float,
+        service_us: float,
+        user_id: str,
+        failed: bool,
+        grant: list | None,
+        first: bool = True,
+    ) -> None:
         """One grab request (the grabbers' path: no dicts built per request). ``latency_us`` from the
         intended start (open model) or the send (closed); ``first``: not a client's repeat."""
         h = self.hist.get(name)
@@ -67,8 +77,9 @@ class Recording:
         if grant is not None:
             self.grants.append(grant)
 
-    def add(self, name: str, response_time_ms: float, failed: bool, user_id: str | None,
-            context: dict | None = None) -> None:
+    def add(
+        self, name: str, response_time_ms: float, failed: bool, user_id: str | None, context: dict | None = None
+    ) -> None:
         """One request from a Locust event; ``context`` may carry what the adapter said: ``grant``
         [envelope id, amount_cents] or ``envelope`` [id, total_cents, count, min_cents]."""
         self.hist.setdefault(name, Histogram()).record(response_time_ms)
@@ -81,7 +92,7 @@ class Recording:
         if name in GRAB_NAMES:
             self._sec_hist.record(response_time_ms)
             self.service.record(response_time_ms)
-            if user_id and name != REPEAT:    # a client retry is not a new attempt
+            if user_id and name != REPEAT:  # a client retry is not a new attempt
                 self.attempts[user_id] = self.attempts.get(user_id, 0) + 1
                 if name == GRAB and not failed:
                     self.grabbed[user_id] = self.grabbed.get(user_id, 0) + 1

@@ -4,6 +4,7 @@ Inputs: locust_extra.json (exact microsecond histograms and per-second timeline,
 workers by the master) and locust_stats.csv (Locust's own aggregated totals, kept for
 cross-checking: Locust rounds latencies below 100 ms to whole milliseconds, we do not).
 """
+
 from __future__ import annotations
 
 import csv
@@ -67,14 +68,18 @@ def totals(extra: dict, active_s: float) -> dict:
     grabs_ok = per_name["grab"][0] - per_name["grab"][1]
     span = max(active_s, 1e-9)
     return {
-        "requests": requests, "failures": failures,
+        "requests": requests,
+        "failures": failures,
         "error_ratio": failures / requests if requests else None,
-        "grabs_ok": grabs_ok, "grab_failures": per_name["grab"][1],
-        "sold_out": per_name["grab sold_out"][0], "expired": per_name["grab expired"][0],
+        "grabs_ok": grabs_ok,
+        "grab_failures": per_name["grab"][1],
+        "sold_out": per_name["grab sold_out"][0],
+        "expired": per_name["grab expired"][0],
         "repeat": per_name["grab repeat"][0],
         "envelopes_created": per_name["create envelope"][0] - per_name["create envelope"][1],
         "active_s": round(active_s, 3),
-        "grabs_per_s": round(grabs_ok / span, 1), "requests_per_s": round(requests / span, 1),
+        "grabs_per_s": round(grabs_ok / span, 1),
+        "requests_per_s": round(requests / span, 1),
         "by_name": {k: {"requests": v[0], "failures": v[1]} for k, v in per_name.items()},
     }
 
@@ -91,15 +96,17 @@ def timeline(extra: dict) -> list[dict]:
         names = extra["timeline"].get(str(s), {})
         h = Histogram.from_json(hists.get(str(s), {}))
         p50, p99 = h.percentile_us(50), h.percentile_us(99)
-        rows.append({
-            "t_s": s - t0,
-            "grabs_ok": names.get("grab", [0, 0])[0] - names.get("grab", [0, 0])[1],
-            "sold_out": names.get("grab sold_out", [0, 0])[0],
-            "requests": sum(v[0] for v in names.values()),
-            "failures": sum(v[1] for v in names.values()),
-            "grab_p50_ms": None if p50 is None else p50 / 1000,
-            "grab_p99_ms": None if p99 is None else p99 / 1000,
-        })
+        rows.append(
+            {
+                "t_s": s - t0,
+                "grabs_ok": names.get("grab", [0, 0])[0] - names.get("grab", [0, 0])[1],
+                "sold_out": names.get("grab sold_out", [0, 0])[0],
+                "requests": sum(v[0] for v in names.values()),
+                "failures": sum(v[1] for v in names.values()),
+                "grab_p50_ms": None if p50 is None else p50 / 1000,
+                "grab_p99_ms": None if p99 is None else p99 / 1000,
+            }
+        )
     return rows
 
 
@@ -122,7 +129,8 @@ def latency(extra: dict) -> dict:
 def clients(sc, extra: dict) -> dict:
     """The client behaviours the storm played, counted by name, with the shares the scenario set."""
     played = extra.get("behaviours", {})
-    return {"double_tap": {"share": sc.double_tap_share, "played": played.get("double_tap", 0)},
-            "retry": {"share": sc.retry_share, "played": played.get("retry", 0),
-                      "after_ms": sc.retry_after_ms},
-            "re_tap": {"share": sc.re_tap_share, "played": played.get("re_tap", 0)}}
+    return {
+        "double_tap": {"share": sc.double_tap_share, "played": played.get("double_tap", 0)},
+        "retry": {"share": sc.retry_share, "played": played.get("retry", 0), "after_ms": sc.retry_after_ms},
+        "re_tap": {"share": sc.re_tap_share, "played": played.get("re_tap", 0)},
+    }

@@ -12,6 +12,7 @@ Parameters (the ``[shape]`` table of a scenario):
              envelopes.hot_release_s, then they all grab it at once (the thundering herd)
 - ramp:      start_users, step_users, step_s, spawn_rate (saturation search, one step per step_s)
 """
+
 from __future__ import annotations
 
 from hongbao.loadtests.storm.scenario import Scenario
@@ -70,7 +71,7 @@ def users_at(scenario: Scenario, t_s: float) -> tuple[int, float] | None:
     """(users, spawn rate) at ``t_s`` seconds into the storm, None once the storm is over."""
     if t_s >= scenario.duration_s:
         return None
-    if scenario.model == "open":     # the grabbers are the open pool's (loadtests/storm/open_pool.py)
+    if scenario.model == "open":  # the grabbers are the open pool's (loadtests/storm/open_pool.py)
         return scenario.senders, float(max(scenario.senders, 1))
     users, rate = SHAPE_FUNCTIONS[scenario.shape](scenario.shape_params, t_s)
     # sender users are fixed-count and come first: always leave room for at least one grabber

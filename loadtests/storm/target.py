@@ -1,6 +1,7 @@
 """Which targets a storm may hit: loopback (127.0.0.0/8, ::1, localhost) freely, anything else
 only when asked explicitly (``--allow-remote-target``): a storm is a denial of service for
 whoever did not expect it."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -33,6 +34,8 @@ def check_target(url: str, allow_remote: bool, flag: str = "--host") -> str:
     except ValueError:
         raise ValueError(f"{flag}: bad port in {url!r}") from None
     if not allow_remote and not is_loopback(url):
-        raise ValueError(f"{flag} {url} is not a loopback address (127.0.0.0/8, ::1, localhost): storming it "
-                         "needs --allow-remote-target (make sure you own it and its operators expect the load)")
+        raise ValueError(
+            f"{flag} {url} is not a loopback address (127.0.0.0/8, ::1, localhost): storming it "
+            "needs --allow-remote-target (make sure you own it and its operators expect the load)"
+        )
     return url.rstrip("/")

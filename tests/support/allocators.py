@@ -2,6 +2,7 @@
 
 Each draws from Python's ``random`` module, which the audit seeds, as production code would.
 """
+
 from __future__ import annotations
 
 import random

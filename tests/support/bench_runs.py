@@ -1,5 +1,6 @@
 """Real, small ``hongbao bench`` runs for the harness tests (subprocess, so the suites' pytest
 session is separate from the test session)."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,9 @@ GOLDEN = REPO / "tests" / "golden"
 
 def hongbao(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     """Run ``python -m hongbao.harness.cli ARGS`` from the repository root (so tests.support imports)."""
-    return subprocess.run([sys.executable, "-m", "hongbao.harness.cli", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "hongbao.harness.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def bench_run(out: Path, filter_expr: str, *extra: str) -> Path:

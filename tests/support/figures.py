@@ -6,6 +6,7 @@
 The lines appear under a "hongbao figures" heading at the end of the run, without ``-s``: a
 small plugin object is registered on first use and implements ``pytest_terminal_summary``.
 """
+
 from __future__ import annotations
 
 import pytest

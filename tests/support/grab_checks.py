@@ -5,16 +5,17 @@ the same request_id, and the same user with a new request_id - and ``check_outco
 ``check_ledger`` assert: at most one grab per user (repeats return the very same grab), never more
 grabs than ``count``, and sum(grabbed) + remaining + refunded == total to the cent.
 """
+
 from __future__ import annotations
 
 import asyncio
 import random
 from collections import defaultdict
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from hongbao import kernels
 
-Grab = Callable[[str, str], Awaitable[dict]]   # (user, request_id) -> grab answer, raises on rejection
+Grab = Callable[[str, str], Awaitable[dict]]  # (user, request_id) -> grab answer, raises on rejection
 
 
 def requests_for(users: int, seed: int) -> list[tuple[str, str]]:
@@ -42,18 +43,21 @@ def race_over_http(url: str, requests: list[tuple[str, str]]) -> list[dict | Bas
     async def main():
         limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
         async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
             async def grab(user, request_id):
                 r = await client.post(url, json={"user": user, "request_id": request_id})
                 if r.status_code != 200:
                     raise ApiError(r.status_code, r.json()["error"], r.json()["detail"])
                 return r.json()
+
             return await race(grab, requests)
 
     return asyncio.run(main())
 
 
-def check_outcomes(results: list, requests: list[tuple[str, str]], count: int,
-                   allowed_errors: tuple[str, ...] = ("sold_out",)) -> dict[str, dict]:
+def check_outcomes(
+    results: list, requests: list[tuple[str, str]], count: int, allowed_errors: tuple[str, ...] = ("sold_out",)
+) -> dict[str, dict]:
     """Per-user grabs are unique and stable; returns user -> grab."""
     by_user: dict[str, list[dict]] = defaultdict(list)
     for (user, _), res in zip(requests, results):
@@ -98,8 +102,13 @@ def check_ledger(ledger: dict, envelope_id: int) -> dict:
 
 def expected_shares(envelope: dict, seed: int) -> list[int]:
     """pre_split: kernels.split(...); on_grab: kernels.next_share chained grab after grab."""
-    args = dict(algorithm=envelope["algorithm"], min_cents=envelope["min_cents"],
-                max_cents=envelope["max_cents"], seed=seed, envelope_id=envelope["id"])
+    args = dict(
+        algorithm=envelope["algorithm"],
+        min_cents=envelope["min_cents"],
+        max_cents=envelope["max_cents"],
+        seed=seed,
+        envelope_id=envelope["id"],
+    )
     if envelope["mode"] == "pre_split":
         return kernels.split(envelope["total_cents"], envelope["count"], **args).tolist()
     out, remaining = [], envelope["total_cents"]

@@ -13,14 +13,15 @@ neither routes into the bridge nor out of it; one veth pair per host with an add
 stays between the namespaces. Everything started through ``popen`` is ended by PID at exit, then
 the namespaces and the bridge are removed.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from hongbao.loadtests.storm import procs
 
@@ -31,8 +32,10 @@ def _ip(*args: str) -> None:
 
 def _free_subnet() -> str:
     """10.213.N (no trailing dot) that no address or route of this machine mentions."""
-    used = subprocess.run(["ip", "-4", "addr"], capture_output=True, text=True).stdout + \
-        subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
+    used = (
+        subprocess.run(["ip", "-4", "addr"], capture_output=True, text=True).stdout
+        + subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
+    )
     start = os.getpid() % 200 + 20
     for n in list(range(start, 255)) + list(range(1, start)):
         if f"10.213.{n}." not in used:
@@ -44,7 +47,7 @@ class Hosts:
     def __init__(self, names: list[str]) -> None:
         self.names = names
         self.tag = f"hb{os.getpid() % 100000}"
-        forced = os.environ.get("HONGBAO_TEST_HOSTS")      # "loopback": try the fallback as root too
+        forced = os.environ.get("HONGBAO_TEST_HOSTS")  # "loopback": try the fallback as root too
         self.mode = "netns" if os.geteuid() == 0 and shutil.which("ip") and forced != "loopback" else "loopback"
         self.addresses: dict[str, str] = {}
         self.started: list[subprocess.Popen] = []
@@ -73,11 +76,11 @@ class Hosts:
             _ip("netns", "exec", ns, "ip", "link", "set", "lo", "up")
             self.addresses[name] = addr
 
-    def __enter__(self) -> "Hosts":
+    def __enter__(self) -> Hosts:
         if self.mode == "netns":
             try:
                 self._make_netns()
-            except (subprocess.CalledProcessError, OSError):   # no CAP_NET_ADMIN here: loopback instead
+            except (subprocess.CalledProcessError, OSError):  # no CAP_NET_ADMIN here: loopback instead
                 self._remove_netns()
                 self.mode = "loopback"
         if self.mode == "loopback":
@@ -91,8 +94,9 @@ class Hosts:
         """``cmd`` as run on host ``name`` (inside its namespace)."""
         return (["ip", "netns", "exec", self.netns(name)] if self.mode == "netns" else []) + cmd
 
-    def popen(self, name: str, cmd: list[str], log_path: Path, env: dict | None = None,
-              cwd: Path | None = None) -> subprocess.Popen:
+    def popen(
+        self, name: str, cmd: list[str], log_path: Path, env: dict | None = None, cwd: Path | None = None
+    ) -> subprocess.Popen:
         """``cmd`` on host ``name``, output to ``log_path``; ended by PID at exit."""
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(self.command(name, cmd), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)

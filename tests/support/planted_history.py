@@ -6,6 +6,7 @@ commit on, ``split_batch`` also re-splits the first ``SLOWDOWN`` share of each b
 the full split then overwrites, as tests/support/slowed_kernel.py plants a slowdown: the result is
 the real split, the extra time scales with the batch like a slower kernel's.
 """
+
 from __future__ import annotations
 
 import subprocess

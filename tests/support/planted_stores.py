@@ -1,6 +1,7 @@
 """Test-only defective stores for the post-storm audit: plugged into the real service with
 ``hongbao serve --store python:tests.support.planted_stores:CLASS`` (or ``hongbao storm --store``).
 Each one breaks exactly one invariant that a correct store keeps; the audit must catch it."""
+
 from __future__ import annotations
 
 from hongbao.loadtests.service.stores.memory import MemoryStore
@@ -53,8 +54,15 @@ class PhantomAckStore(MemoryStore):
         if self._calls % 200:
             return await super().grab(envelope_id, user, request_id)
         self._find(envelope_id)
-        return {"envelope_id": envelope_id, "user": user, "request_id": request_id, "amount_cents": 1,
-                "seq": 10**6, "remaining_count": 0, "repeat": False}
+        return {
+            "envelope_id": envelope_id,
+            "user": user,
+            "request_id": request_id,
+            "amount_cents": 1,
+            "seq": 10**6,
+            "remaining_count": 0,
+            "repeat": False,
+        }
 
 
 class SilentRefundStore(MemoryStore):
@@ -68,5 +76,9 @@ class SilentRefundStore(MemoryStore):
 
     async def refund(self, envelope_id: int, request_id: str | None) -> dict:
         meta = self._find(envelope_id).meta
-        return {"envelope_id": envelope_id, "sender": meta["sender"], "request_id": request_id or "",
-                "refunded_cents": meta["remaining_cents"]}
+        return {
+            "envelope_id": envelope_id,
+            "sender": meta["sender"],
+            "request_id": request_id or "",
+            "refunded_cents": meta["remaining_cents"],
+        }

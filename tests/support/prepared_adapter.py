@@ -1,6 +1,7 @@
 """An adapter for a service whose envelopes are prepared beforehand (no create during the storm):
 ``create_envelope`` hands out the ids listed in $PREPARED_ENVELOPES ("total:count:id,...") for the
 size the kit asks, each once. Grabs and the export are the example yuan adapter's."""
+
 from __future__ import annotations
 
 import os

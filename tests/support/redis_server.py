@@ -11,15 +11,16 @@ Options are passed as ``--name value`` to redis-server (underscores become dashe
 fixtures at the bottom: import them into a test module (``from tests.support.redis_server import
 redis_url``) to use them. Only processes started here are ever signalled, by their PID.
 """
+
 from __future__ import annotations
 
 import contextlib
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import redis
@@ -39,8 +40,13 @@ class RedisServer(RedisProc):
 
     def client(self, **kwargs) -> redis.Redis:
         """A synchronous client (decode_responses=True unless overridden)."""
-        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=kwargs.pop("decode_responses", True),
-                           socket_timeout=5, **kwargs)
+        return redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            decode_responses=kwargs.pop("decode_responses", True),
+            socket_timeout=5,
+            **kwargs,
+        )
 
 
 @contextlib.contextmanager
@@ -65,6 +71,7 @@ def redis_server(port: int | None = None, **options: str) -> Iterator[RedisServe
 @dataclass
 class RedisClusterProcs:
     """A local Redis Cluster of ``masters`` master nodes (no replicas)."""
+
     nodes: list[RedisServer]
 
     @property
@@ -83,14 +90,20 @@ def redis_cluster(masters: int = 3, timeout_s: float = 20.0) -> Iterator[RedisCl
         nodes = []
         for _ in range(masters):
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hb-rcluster-")))
-            node = RedisServer(free_port(cluster_bus=True), tmp,
-                               {"cluster-enabled": "yes", "cluster-config-file": "nodes.conf",
-                                "cluster-node-timeout": "5000"})
+            node = RedisServer(
+                free_port(cluster_bus=True),
+                tmp,
+                {"cluster-enabled": "yes", "cluster-config-file": "nodes.conf", "cluster-node-timeout": "5000"},
+            )
             stack.callback(node.kill)
             nodes.append(node.start())
         addresses = [f"127.0.0.1:{n.port}" for n in nodes]
-        done = subprocess.run([REDIS_CLI, "--cluster", "create", *addresses, "--cluster-replicas", "0",
-                               "--cluster-yes"], capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [REDIS_CLI, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout[-800:]} {done.stderr[-800:]}")
         deadline = time.monotonic() + timeout_s
@@ -102,6 +115,7 @@ def redis_cluster(masters: int = 3, timeout_s: float = 20.0) -> Iterator[RedisCl
 
 
 # ---- pytest fixtures (import into the test module that uses them) ----
+
 
 @pytest.fixture(scope="module")
 def redis_proc() -> Iterator[RedisServer]:

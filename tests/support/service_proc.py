@@ -9,12 +9,13 @@ A thin user of hongbao.loadtests.procs (ServiceProc): a temp log, and its tail i
 Startup waits for GET /healthz; a service that fails to start raises with its log tail. Only the
 processes started here (the server and its uvicorn workers) are ever signalled, by PID.
 """
+
 from __future__ import annotations
 
 import contextlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -24,8 +25,15 @@ from hongbao.loadtests import procs
 class ServiceProcess(procs.ServiceProc):
     """One ``hongbao serve`` process (plus its uvicorn workers when workers > 1), logging to a temp file."""
 
-    def __init__(self, store: str = "memory", port: int = 0, seed: int = 0, workers: int = 1,
-                 extra_args: list[str] | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        store: str = "memory",
+        port: int = 0,
+        seed: int = 0,
+        workers: int = 1,
+        extra_args: list[str] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
         log_path = log_path or Path(tempfile.mkstemp(prefix="hb-serve-", suffix=".log")[1])
         super().__init__(store, log_path, seed=seed, port=port or None, workers=workers, extra_args=extra_args)
         self.log_path = log_path
@@ -34,7 +42,7 @@ class ServiceProcess(procs.ServiceProc):
         """The server PID and its worker PIDs (for CPU sampling with psutil)."""
         return [p.pid for p in reversed(procs.family(self.proc))]
 
-    def start(self) -> "ServiceProcess":
+    def start(self) -> ServiceProcess:
         try:
             return super().start()
         except RuntimeError as exc:
@@ -47,8 +55,14 @@ class ServiceProcess(procs.ServiceProc):
 
 
 @contextlib.contextmanager
-def service_process(store: str = "memory", *, seed: int = 0, workers: int = 1, port: int | None = None,
-                    extra_args: list[str] | None = None) -> Iterator[ServiceProcess]:
+def service_process(
+    store: str = "memory",
+    *,
+    seed: int = 0,
+    workers: int = 1,
+    port: int | None = None,
+    extra_args: list[str] | None = None,
+) -> Iterator[ServiceProcess]:
     """A started service; stopped on exit (SIGTERM, then SIGKILL)."""
     svc = ServiceProcess(store=store, port=port or 0, seed=seed, workers=workers, extra_args=extra_args)
     svc.start()

@@ -8,9 +8,10 @@ splitting the first ``fraction`` of the batch once more with the same kernel, in
 caller's ``out`` that the full split then overwrites with the same shares, so the slowdown scales
 with the batch like a genuinely slower kernel would (plus one call's fixed cost).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -21,6 +22,7 @@ SLOWDOWN = 0.30
 
 def slowed(fraction: float) -> Callable:
     """A ``split_batch`` that also re-splits the first ``fraction`` of each batch (at least one envelope)."""
+
     def split_batch(totals, counts, **kwargs):
         """Same signature and result as ``kernels.split_batch``; slower by about ``fraction``."""
         totals = np.asarray(totals)
@@ -31,6 +33,7 @@ def slowed(fraction: float) -> Callable:
             more["out"] = given[:extra]  # the same rows the full split writes next: no allocation in the way
         kernels.split_batch(totals[:extra], counts if np.ndim(counts) == 0 else np.asarray(counts)[:extra], **more)
         return kernels.split_batch(totals, counts, **kwargs)
+
     return split_batch
 
 

@@ -1,4 +1,5 @@
 """Test-only slowed kernel planting about 5% (tests/support/slowed_kernel.py; the calibration measures its real size)."""
+
 from __future__ import annotations
 
 from tests.support.slowed_kernel import slowed

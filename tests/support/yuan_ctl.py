@@ -7,6 +7,7 @@ STATE_DIR holds ``args`` (the service's arguments, one per line, written by the 
 ``service.log``. Only the PID in ``pid`` is ever signalled. ``start`` returns at once: readiness is
 the adapter's ``ready``, as for any service.
 """
+
 from __future__ import annotations
 
 import signal
@@ -41,9 +42,13 @@ def _gone(proc: psutil.Process, timeout_s: float = 15.0) -> None:
 def start(state: Path) -> None:
     args = (state / "args").read_text().split("\n")
     with open(state / "service.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "hongbao.loadtests.examples.yuan_service",
-                                 *[a for a in args if a]], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hongbao.loadtests.examples.yuan_service", *[a for a in args if a]],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     (state / "pid").write_text(str(proc.pid))
 
 

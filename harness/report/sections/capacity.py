@@ -1,4 +1,5 @@
 """Report section for capacity.json: the knees, the projection table, every assumption, the plot."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,26 +21,36 @@ def _fmt(value) -> str:
 
 
 def _knee_table(ramps: list[dict]) -> list[str]:
-    lines = ["| ramp | knee: offered grabs/s | answered grabs/s | dropped | p99 at knee (ms) | stopped because | "
-             "limited by | bound |", "|---|---:|---:|---:|---:|---|---|---|"]
+    lines = [
+        "| ramp | knee: offered grabs/s | answered grabs/s | dropped | p99 at knee (ms) | stopped because | "
+        "limited by | bound |",
+        "|---|---:|---:|---:|---:|---|---|---|",
+    ]
     for ramp in ramps:
         knee = ramp.get("knee") or {}
         rate = knee.get("grabs_per_second")
         offered = knee.get("offered_per_second")
         knee_cell = "none" if not rate else _fmt(offered) if offered else "— (closed model)"
-        lines.append(f"| {ramp['label']} | {knee_cell} | {_fmt(rate) if rate else 'none'} | "
-                     f"{_fmt(knee.get('dropped'))} | {_fmt(knee.get('p99_ms'))} | "
-                     f"{knee.get('stop_reason', '')} | {LIMIT_NAMES.get(knee.get('limiting'), knee.get('limiting'))} | "
-                     f"{'lower bound' if knee.get('lower_bound') else 'measured'} |")
+        lines.append(
+            f"| {ramp['label']} | {knee_cell} | {_fmt(rate) if rate else 'none'} | "
+            f"{_fmt(knee.get('dropped'))} | {_fmt(knee.get('p99_ms'))} | "
+            f"{knee.get('stop_reason', '')} | {LIMIT_NAMES.get(knee.get('limiting'), knee.get('limiting'))} | "
+            f"{'lower bound' if knee.get('lower_bound') else 'measured'} |"
+        )
     return lines
 
 
 def markdown(capacity: dict) -> str:
     """The section's markdown from a capacity.json document."""
     target, slo = capacity["target"], capacity.get("slo", {})
-    out = [f"Target: **{target['title']}** — {target['grabs_per_second']:,.0f} {target.get('metric', 'grabs/s')}; "
-           f"p99 SLO {slo.get('p99_ms', 0):g} ms, error budget {slo.get('error_budget', 0):.2%}, "
-           f"headroom {capacity.get('headroom', 0):.0%}.", "", f"Source: {target.get('source', '')}", ""]
+    out = [
+        f"Target: **{target['title']}** — {target['grabs_per_second']:,.0f} {target.get('metric', 'grabs/s')}; "
+        f"p99 SLO {slo.get('p99_ms', 0):g} ms, error budget {slo.get('error_budget', 0):.2%}, "
+        f"headroom {capacity.get('headroom', 0):.0%}.",
+        "",
+        f"Source: {target.get('source', '')}",
+        "",
+    ]
     ramps = capacity.get("ramps", [])
     if ramps:
         out += ["### Saturation search", ""] + _knee_table(ramps) + [""]
@@ -47,8 +58,9 @@ def markdown(capacity: dict) -> str:
     rows = capacity.get("projection", [])
     if rows:
         out += ["### Projection", "", "| quantity | value | unit | how | from |", "|---|---:|---|---|---|"]
-        out += [f"| {r['quantity']} | {_fmt(r['value'])} | {r['unit']} | `{r['formula']}` | {r['from']} |"
-                for r in rows]
+        out += [
+            f"| {r['quantity']} | {_fmt(r['value'])} | {r['unit']} | `{r['formula']}` | {r['from']} |" for r in rows
+        ]
         out.append("")
     notes = capacity.get("notes", [])
     if notes:
@@ -68,5 +80,6 @@ def render(run_dir: Path) -> Section | None:
     plot = plot_ramps(capacity, run_dir)
     if plot is not None:
         figures.append(plot)
-    return Section(title="How much hardware survives the storm? (capacity)", markdown=markdown(capacity),
-                   figures=figures)
+    return Section(
+        title="How much hardware survives the storm? (capacity)", markdown=markdown(capacity), figures=figures
+    )

@@ -6,6 +6,7 @@ on. The runs are the report's own folder, the runs beside it (results/*/) and a 
 (RUN_DIR/steps/*/); their commits are put in history order with git (ancestor count, where the
 repository holding the report's folder knows them). The commit a bisection named (bisect.json) is marked.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,10 +42,13 @@ def commit_of(doc: dict) -> str | None:
 def history_order(commits: list[str], where: Path) -> list[str]:
     """Commits oldest first: by how many ancestors the git repository holding ``where`` counts
     (commits it does not know go last)."""
+
     def depth(sha: str) -> int:
-        done = subprocess.run(["git", "-C", str(where), "rev-list", "--count", sha], capture_output=True, text=True,
-                              timeout=30)
+        done = subprocess.run(
+            ["git", "-C", str(where), "rev-list", "--count", sha], capture_output=True, text=True, timeout=30
+        )
         return int(done.stdout) if done.returncode == 0 and done.stdout.strip().isdigit() else 1 << 30
+
     return sorted(commits, key=depth)
 
 
@@ -93,14 +97,21 @@ def render(run_dir: Path) -> Section | None:
     if len(commits) < 2:
         return None
     short = [c[:12] for c in commits]
-    series = {case: [(commits.index(c), *v) for c, v in sorted(per.items(), key=lambda kv: commits.index(kv[0]))]
-              for case, per in by_case.items() if len(per) >= 2}
+    series = {
+        case: [(commits.index(c), *v) for c, v in sorted(per.items(), key=lambda kv: commits.index(kv[0]))]
+        for case, per in by_case.items()
+        if len(per) >= 2
+    }
     figure = plots.ratio_history(series, short, run_dir / "history_by_commit.png", marked[:12] if marked else None)
-    lines = [f"{len(series)} gated case(s) timed beside a base commit's kernels at {len(commits)} commits (oldest "
-             "first): each point is the ratio `hongbao compare` judges (time / the base commit's, geometric mean "
-             "over processes) with its interval."
-             + (f" Marked: **{marked[:12]}**, the first slower commit `hongbao bisect` named." if marked else ""), "",
-             "| case | " + " | ".join(short) + " |", "|---|" + "---:|" * len(short)]
+    lines = [
+        f"{len(series)} gated case(s) timed beside a base commit's kernels at {len(commits)} commits (oldest "
+        "first): each point is the ratio `hongbao compare` judges (time / the base commit's, geometric mean "
+        "over processes) with its interval."
+        + (f" Marked: **{marked[:12]}**, the first slower commit `hongbao bisect` named." if marked else ""),
+        "",
+        "| case | " + " | ".join(short) + " |",
+        "|---|" + "---:|" * len(short),
+    ]
     for case in sorted(series):
         cells = [f"{v[0]:.3f} ({v[1]:.2f}-{v[2]:.2f})" if (v := by_case[case].get(c)) else "" for c in commits]
         lines.append(f"| {case} | " + " | ".join(cells) + " |")

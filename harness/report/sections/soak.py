@@ -15,8 +15,14 @@ from hongbao.harness.report.plots import save  # noqa: E402
 from hongbao.harness.report.section import Section  # noqa: E402
 
 TITLE = "Soak under a nemesis"
-KIND_COLORS = {"kill-redis": "tab:red", "kill-service": "tab:orange", "pause-redis": "tab:purple",
-               "pause-service": "tab:blue", "restart-redis": "tab:brown", "restart-service": "tab:olive"}
+KIND_COLORS = {
+    "kill-redis": "tab:red",
+    "kill-service": "tab:orange",
+    "pause-redis": "tab:purple",
+    "pause-service": "tab:blue",
+    "restart-redis": "tab:brown",
+    "restart-service": "tab:olive",
+}
 
 
 def plot_grabs(doc: dict, path: Path) -> Path | None:
@@ -57,18 +63,26 @@ def plot_grabs(doc: dict, path: Path) -> Path | None:
 
 def markdown(doc: dict) -> str:
     verdict = "clean" if doc["audit_ok"] else "**FAILED**"
-    lines = [f"{doc['acknowledged']:,} grabs acknowledged in {doc['duration_s']:g} s "
-             f"({doc['acks_per_s']:,} /s on average through the faults, {doc.get('cpus')} CPUs, load average "
-             f"{', '.join(f'{x:.1f}' for x in doc.get('load_average') or [])}); store: {doc['store']}"
-             + (f"; service {doc['host']} through {doc.get('adapter')}, nemesis {doc.get('nemesis')}"
-                if doc.get("host") else "") + ".",
-             "",
-             f"Checker ({len(doc.get('checks') or [])} runs, after every fault and at the end): {verdict}. "
-             f"Lost acknowledgements: {doc['lost_acks']} ({doc['lost_acks_beyond_promise']} beyond the promise: "
-             f"{doc.get('promise', 'durable')}); index entries without their envelope: "
-             f"{doc.get('partial_index_entries')}; refunds: "
-             f"{doc.get('refund_outcomes')}; money: {doc.get('money')}.",
-             "", "| fault | at (s) | down (s) | recovered after (s) | check |", "|---|---:|---:|---:|---|"]
+    lines = [
+        f"{doc['acknowledged']:,} grabs acknowledged in {doc['duration_s']:g} s "
+        f"({doc['acks_per_s']:,} /s on average through the faults, {doc.get('cpus')} CPUs, load average "
+        f"{', '.join(f'{x:.1f}' for x in doc.get('load_average') or [])}); store: {doc['store']}"
+        + (
+            f"; service {doc['host']} through {doc.get('adapter')}, nemesis {doc.get('nemesis')}"
+            if doc.get("host")
+            else ""
+        )
+        + ".",
+        "",
+        f"Checker ({len(doc.get('checks') or [])} runs, after every fault and at the end): {verdict}. "
+        f"Lost acknowledgements: {doc['lost_acks']} ({doc['lost_acks_beyond_promise']} beyond the promise: "
+        f"{doc.get('promise', 'durable')}); index entries without their envelope: "
+        f"{doc.get('partial_index_entries')}; refunds: "
+        f"{doc.get('refund_outcomes')}; money: {doc.get('money')}.",
+        "",
+        "| fault | at (s) | down (s) | recovered after (s) | check |",
+        "|---|---:|---:|---:|---|",
+    ]
     for f in doc.get("faults") or []:
         at = "-" if f.get("time_s") is None else f"{f['time_s']:.1f}"
         lines.append(
