@@ -90,7 +90,8 @@ def test_run_records_its_time_per_benchmark(doc):
 def test_max_time_out_of_range_is_unusable(tmp_path, value):
     res = hongbao("bench", "--max-time", value, "--out", str(tmp_path / "x"))
     assert res.returncode == 2
-    assert "--max-time must be > 0 and <= 600 seconds" in res.stderr
+    assert "--max-time must be > 0" in res.stderr  # the duration parser's words, or bench's own range check
+    assert value != "601" or "<= 600 seconds" in res.stderr
     assert not (tmp_path / "x").exists()
 
 
