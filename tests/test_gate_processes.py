@@ -75,7 +75,7 @@ def test_across_processes_is_a_t_test_of_the_log_ratios():
 def test_merge_keeps_every_process_figure_and_the_side_that_went_first(tmp_path):
     a = json.loads(with_processes(tmp_path / "a.json", {SERIAL: [1.0]}).read_text())
     docs = []
-    for k, (vs, first) in enumerate([(1.02, "base"), (0.97, "new"), (1.00, "base")]):
+    for vs, first in [(1.02, "base"), (0.97, "new"), (1.00, "base")]:
         doc = json.loads(json.dumps(a))
         doc["hongbao"]["first"] = first
         for b in doc["benchmarks"]:

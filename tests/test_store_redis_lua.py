@@ -10,7 +10,6 @@ import pytest
 from hongbao.loadtests.service.stores.batcher import call_args
 from hongbao.loadtests.service.stores.redis_store import LUA_DIR, RedisStore, keys
 from hongbao.loadtests.service.validation import EnvelopeSpec
-from tests.support.redis_server import redis_proc, redis_url  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.redis
 

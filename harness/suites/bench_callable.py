@@ -55,7 +55,7 @@ def bench_user_allocator(benchmark, user_case: bench.Case, profile: bench.Profil
     def target():
         return [FUNC(t, case.count) for t in totals]
 
-    for e, (total, shares) in enumerate(zip(totals, target())):
+    for e, (total, shares) in enumerate(zip(totals, target(), strict=True)):
         problem = _problem(shares, total, case.count, 1, None)
         if problem:
             raise AssertionError(

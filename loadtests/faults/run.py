@@ -191,7 +191,8 @@ def _storm(
     http = KeepAliveHttp(base, timeout_s=30)
     try:
         ids = [
-            until_done(lambda: adapter.create_envelope(http, e), 30, "create envelope") for e in _envelopes(cfg, rng)
+            until_done(lambda: adapter.create_envelope(http, e), 30, "create envelope")  # noqa: B023 (called before the next e)
+            for e in _envelopes(cfg, rng)
         ]
     finally:
         http.close()
@@ -244,7 +245,8 @@ def _storm(
         from hongbao.loadtests import audit_client
 
         envs = {
-            str(i): [e.total_cents, e.count, e.min_cents] for i, e in zip(ids, _envelopes(cfg, random.Random(cfg.seed)))
+            str(i): [e.total_cents, e.count, e.min_cents]
+            for i, e in zip(ids, _envelopes(cfg, random.Random(cfg.seed)), strict=True)
         }
         audit = audit_client.audit_grants(
             [[o.job.envelope_id, o.job.user, o.amount_cents] for o in outcomes if o.status == "ack"], envs

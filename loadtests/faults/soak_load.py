@@ -117,7 +117,8 @@ class Load:
                 algorithm=algo,
                 mode=mode,
             )
-            eid = self._until(lambda: self.adapter.create_envelope(http, env), http, end)
+            # _until calls the lambda before returning, so it always sees this turn's env
+            eid = self._until(lambda: self.adapter.create_envelope(http, env), http, end)  # noqa: B023
             if eid is None:
                 continue  # an unanswered create may still exist: the checker adopts such orphans
             users = cfg.count + (-cfg.count // 4, 0, cfg.count // 8)[n % 3]

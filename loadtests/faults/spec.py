@@ -9,6 +9,7 @@ by a restart on the same port (and, for Redis, the same data dir) after ``down_s
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ def parse_nemesis(text: str) -> list[Fault]:
     )
     if not faults:
         raise ValueError("--nemesis needs at least one fault, e.g. kill-redis@20s,pause-service@45s")
-    for a, b in zip(faults, faults[1:]):
+    for a, b in itertools.pairwise(faults):
         if b.at_s < a.at_s + a.down_s + 1.0:
             raise ValueError(f"--nemesis: {b} starts before {a} is undone and recovered (keep 1 s apart)")
     return faults

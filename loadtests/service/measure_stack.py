@@ -3,11 +3,12 @@
     python -m hongbao.loadtests.service.measure_stack [--duration-s 8] [--connections 50] [--rounds 2]
 
 Each target runs in its own uvicorn process (uvloop + httptools, one worker) on a free loopback
-port; wrk (apt-get install wrk) drives it with one thread, bounded by --duration-s. Targets:
-bare echo POST, the same echo behind Starlette, service GET /healthz, service POST grab (--store, default memory; pre_split and on_grab,
-a fresh user per request). Prints requests/s and the server's CPU time per request (psutil), each as a ratio to the bare
-app: on a shared machine the CPU cost per request is the steadier of the two. With a Redis store,
-each service row also notes Redis's CPU per request (INFO cpu before and after the run).
+port; wrk (apt-get install wrk) drives it with one thread, bounded by --duration-s. Targets: bare
+echo POST, the same echo behind Starlette, service GET /healthz, service POST grab (--store, default
+memory; pre_split and on_grab, a fresh user per request). Prints requests/s and the server's CPU
+time per request (psutil), each as a ratio to the bare app: on a shared machine the CPU cost per
+request is the steadier of the two. With a Redis store, each service row also notes Redis's CPU per
+request (INFO cpu before and after the run).
 """
 
 from __future__ import annotations
