@@ -98,7 +98,9 @@ def extract(sha: str, repo: Path | None = None, cache: Path | None = None) -> Pa
                 continue
             target = staging / member.name[len(FOLDER) + 1 :]
             target.parent.mkdir(parents=True, exist_ok=True)
-            data = tar.extractfile(member).read()
+            source = tar.extractfile(member)
+            assert source is not None  # a regular file (member.isfile() above) always has contents
+            data = source.read()
             if target.suffix == ".py":
                 data = repoint_imports(data.decode(), name).encode()
             target.write_bytes(data)
@@ -118,7 +120,7 @@ def kernels_at(ref: str, repo: Path | None = None, cache: Path | None = None) ->
     module = importlib.import_module(alias(sha))
     if not callable(getattr(module, "split_batch", None)):
         raise UnusableInput(f"--base-ref {ref}: {FOLDER} at {sha[:12]} has no split_batch")
-    module.BASE_COMMIT = sha
+    vars(module)["BASE_COMMIT"] = sha
     return module
 
 

@@ -171,7 +171,7 @@ def per_case(records: list[dict], sizes: dict[str, float]) -> Table:
     t = Table(title="planted slowdown by case (first pass, before --confirm)")
     for col in ("case", "planted (measured)", "REGRESSION in", "gate read (median)"):
         t.add_column(col)
-    for name in sorted(sizes, key=sizes.get):
+    for name in sorted(sizes, key=sizes.__getitem__):
         rows = [r["rows"][name] for r in records if name in r["rows"]]
         if not rows:
             continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -69,7 +70,7 @@ def bench_user_allocator(benchmark, user_case: bench.Case, profile: bench.Profil
     benchmark.pedantic(
         target, setup=control.measure, rounds=bench.rounds_for(clock() - t0, profile), warmup_rounds=1, iterations=1
     )
-    extra = {
+    extra: dict[str, Any] = {
         "algorithm": case.algorithm,
         "impl": IMPL,
         "callable": SPEC,

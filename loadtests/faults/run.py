@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from hongbao.loadtests import audit as audit_mod
 from hongbao.loadtests.adapters import BaseAdapter, NewEnvelope, load_adapter
@@ -36,7 +37,7 @@ class FaultRunConfig:
 
     fault: Fault
     store: str = "redis"  # "redis" (a redis-server started here) or "memory"
-    fsync: str = "everysec"  # appendfsync of that redis-server: always | everysec | no
+    fsync: str | None = "everysec"  # appendfsync of that redis-server: always | everysec | no; None: no AOF
     envelopes: int = 12
     count: int = 30
     users: int = 36
@@ -217,7 +218,7 @@ def _storm(
         http.close()
     acked = Counter(o.job.user for o in outcomes if o.status == "ack")
     statuses = Counter(o.status for o in outcomes)
-    data = {
+    data: dict[str, Any] = {
         "fault": str(cfg.fault),
         "store": cfg.store if not cfg.host else "external",
         "fsync": cfg.fsync if cfg.store == "redis" and not cfg.host else None,

@@ -88,7 +88,8 @@ def default_nemesis(
 ) -> list[Fault]:
     """The default soak schedule: every 20-30 s (seeded) the next of ``kinds``, in turn,
     while there are at least 8 s of load left after it."""
-    rng, faults, at = random.Random(seed), [], first_s
+    rng, at = random.Random(seed), first_s
+    faults: list[Fault] = []
     while kinds and at + PAUSE_S + 8.0 <= duration_s:
         action, target = kinds[len(faults) % len(kinds)].split("-")
         faults.append(Fault(target, round(at, 1), PAUSE_S if action == "pause" else 0.5, action))
