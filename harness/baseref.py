@@ -5,17 +5,16 @@ same process (``hongbao bench --base-ref REF``), so a slow or fast spell of a sh
 both sides of each ratio. To import two versions of one package at once, the base commit's
 ``kernels/`` is extracted with ``git archive`` under another package name, ``kernels_at_<sha12>``,
 and its own ``from kernels...`` imports are pointed at that name: the code is otherwise the
-commit's, byte for byte (the kernels import each other relatively since the move into ``hongbao``;
-older commits' absolute ``kernels`` imports are repointed). The commit is looked up in the git
+commit's, byte for byte (kernels that import each other relatively need nothing; absolute
+``kernels`` or ``hongbao.kernels`` imports are repointed). The commit is looked up in the git
 repository of the current folder, and the copy lives in ``./results/.base-kernels/<sha>/``
 (git-ignored), so Numba's on-disk cache serves later runs against the same commit.
 
 Both sides must reach the timing process the same way. A kernel JIT-compiled in the process and the
-same kernel loaded from Numba's cache do not run at the same speed: with identical code, a freshly
-compiled base read double_mean 5-10% faster and naive 10-17% slower than the cache-loaded working
-kernels, run after run, where two cache loads agreed within 2.3% (six runs). :func:`prime_caches` therefore
-compiles every batch kernel of both packages in a child process first, and the benchmark process
-loads both from the cache.
+same kernel loaded from Numba's cache do not run at the same speed: identical code compiled fresh
+differs from its cache-loaded copy by several percent, in either direction, far more than two cache
+loads differ from each other. :func:`prime_caches` therefore compiles every batch kernel of both
+packages in a child process first, and the benchmark process loads both from the cache.
 """
 
 from __future__ import annotations
@@ -98,7 +97,9 @@ def extract(sha: str, repo: Path | None = None, cache: Path | None = None) -> Pa
                 continue
             target = staging / member.name[len(FOLDER) + 1 :]
             target.parent.mkdir(parents=True, exist_ok=True)
-            data = tar.extractfile(member).read()
+            source = tar.extractfile(member)
+            assert source is not None  # a regular file (member.isfile() above) always has contents
+            data = source.read()
             if target.suffix == ".py":
                 data = repoint_imports(data.decode(), name).encode()
             target.write_bytes(data)
@@ -118,7 +119,7 @@ def kernels_at(ref: str, repo: Path | None = None, cache: Path | None = None) ->
     module = importlib.import_module(alias(sha))
     if not callable(getattr(module, "split_batch", None)):
         raise UnusableInput(f"--base-ref {ref}: {FOLDER} at {sha[:12]} has no split_batch")
-    module.BASE_COMMIT = sha
+    vars(module)["BASE_COMMIT"] = sha
     return module
 
 

@@ -205,7 +205,7 @@ def paired_ratios(numerators: list[float], denominators: list[float]) -> list[fl
     """The per-round ratios numerator_i / denominator_i (pairs taken in order)."""
     if len(numerators) != len(denominators) or not numerators:
         raise ValueError(f"paired samples differ in length: {len(numerators)} vs {len(denominators)}")
-    return [a / b for a, b in zip(numerators, denominators)]
+    return [a / b for a, b in zip(numerators, denominators, strict=True)]
 
 
 def ratio_quartiles(numerators: list[float], denominators: list[float]) -> tuple[float, float, float]:

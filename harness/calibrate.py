@@ -22,6 +22,7 @@ is the median of the per-round ratios.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import os
@@ -55,8 +56,15 @@ def measure_planted(module_name: str, profile: str = "quick", rounds: int = 31, 
         totals = bench.batch_totals_cents(case.count, case.envelopes, seed)
         buf = np.empty((case.envelopes, case.count), dtype=np.int64)
         sides = [
-            lambda m=m: m.split_batch(
-                totals, case.count, algorithm=case.algorithm, min_cents=1, seed=seed, parallel=False, out=buf
+            functools.partial(
+                m.split_batch,
+                totals,
+                case.count,
+                algorithm=case.algorithm,
+                min_cents=1,
+                seed=seed,
+                parallel=False,
+                out=buf,
             )
             for m in (kernels, slowed)
         ]
@@ -147,7 +155,8 @@ def summary(records: dict[str, list[dict]], planted: dict[str, dict[str, float]]
         spread = f"{np.median(per_run):+.1%} ({min(changes):+.1%}..{max(changes):+.1%})" if changes else ""
         sizes = planted.get(series)
         size = (
-            f"{np.median(list(sizes.values())) - 1:+.1%} ({min(sizes.values()) - 1:+.1%}..{max(sizes.values()) - 1:+.1%})"
+            f"{np.median(list(sizes.values())) - 1:+.1%} "
+            f"({min(sizes.values()) - 1:+.1%}..{max(sizes.values()) - 1:+.1%})"
             if sizes
             else ""
         )
@@ -162,7 +171,7 @@ def per_case(records: list[dict], sizes: dict[str, float]) -> Table:
     t = Table(title="planted slowdown by case (first pass, before --confirm)")
     for col in ("case", "planted (measured)", "REGRESSION in", "gate read (median)"):
         t.add_column(col)
-    for name in sorted(sizes, key=sizes.get):
+    for name in sorted(sizes, key=sizes.__getitem__):
         rows = [r["rows"][name] for r in records if name in r["rows"]]
         if not rows:
             continue

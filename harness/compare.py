@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fnmatch
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -176,7 +177,7 @@ def base_thresholds(file_defaults: dict) -> Thresholds:
     return Thresholds(**{k: v for k, v in file_defaults.items() if k in ("max_regression", "min_effect", "alpha")})
 
 
-def thresholds_for(name: str, base: Thresholds, rules: list[Rule], judged: str = CROSS_RUN) -> Thresholds:
+def thresholds_for(name: str, base: Thresholds, rules: Sequence[Rule], judged: str = CROSS_RUN) -> Thresholds:
     for rule in rules:
         if judged not in rule.judged:
             continue
@@ -223,7 +224,7 @@ def _cross_run(name: str, b, n, t: Thresholds, spreads: dict, family: int) -> Ro
 
 
 def compare_runs(
-    base: Run, new: Run, defaults: Thresholds, rules: list[Rule] = (), family: int | None = None
+    base: Run, new: Run, defaults: Thresholds, rules: Sequence[Rule] = (), family: int | None = None
 ) -> Comparison:
     """Compare every benchmark present in both runs, plus fairness when both folders have it.
     ``family``: how many gated cross-run benchmarks share alpha (default: those of this comparison)."""
@@ -329,7 +330,7 @@ def confirm(
     result: Comparison,
     base: Run,
     reruns: list[Run],
-    rules: list[Rule] = (),
+    rules: Sequence[Rule] = (),
     defaults: Thresholds = Thresholds(),
     family: int | None = None,
 ) -> None:

@@ -42,6 +42,7 @@ class Benchmark:
         if not self.normalised:
             return self.samples_s
         paired = self.extra.get("rng_fill_seconds_per_value_samples")
+        per_value: np.ndarray | float
         if isinstance(paired, list) and len(paired) == len(self.samples_s):
             per_value = np.asarray(paired, dtype=np.float64)  # one control per round, same moment
         else:
@@ -64,7 +65,9 @@ class Benchmark:
         if not isinstance(ratios, list) or len(ratios) < 2:
             return None
         base = np.asarray(self.extra.get("base_seconds_samples"), dtype=np.float64)
-        return np.asarray(ratios, dtype=np.float64), base, self.base_pairs()[1]
+        pairs = self.base_pairs()
+        assert pairs is not None  # a run that timed the base code in processes kept each round's pair
+        return np.asarray(ratios, dtype=np.float64), base, pairs[1]
 
     @property
     def short_name(self) -> str:

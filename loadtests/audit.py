@@ -94,7 +94,7 @@ def jain_index(values) -> float | None:
 
 
 def fairness_by_order(
-    envelopes: dict[int, dict], grabs: list[dict], max_positions: int = 20, min_samples: int = 5
+    envelopes: dict[int | str, dict], grabs: list[dict], max_positions: int = 20, min_samples: int = 5
 ) -> dict:
     """Per grab position (seq order within an envelope): mean/std of amount / (total/count),
     over fully grabbed envelopes; Kruskal-Wallis across the positions with enough samples."""
@@ -138,11 +138,11 @@ def fairness_by_order(
 
 
 def scorecard_by_size(
-    envelopes: dict[int, dict], grabs: list[dict], min_envelopes: int = 30, max_groups: int = 3
+    envelopes: dict[int | str, dict], grabs: list[dict], min_envelopes: int = 30, max_groups: int = 3
 ) -> list[dict]:
     """The fairness scorecard (harness.fairness.score_matrix) of the most common envelope sizes
     (total_cents, count) that have at least ``min_envelopes`` fully grabbed envelopes."""
-    rows: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    rows: dict[int | str, list[tuple[int, int]]] = defaultdict(list)
     for g in grabs:
         rows[envelope_key(g["envelope_id"])].append((g["seq"], int(g["amount_cents"])))
     groups: dict[tuple[int, int], list[list[int]]] = defaultdict(list)
@@ -200,9 +200,11 @@ def audit_ledger(
         Check("count never exceeded", True),
     )
     positive, unknown = Check("every grab >= 1 cent", True), Check("entries name known envelopes", True)
-    grabbed = defaultdict(int)
-    refunded = defaultdict(int)
-    n_grabs, n_refunds, seqs = Counter(), Counter(), defaultdict(list)
+    grabbed: defaultdict[int | str, int] = defaultdict(int)
+    refunded: defaultdict[int | str, int] = defaultdict(int)
+    n_grabs: Counter[int | str] = Counter()
+    n_refunds: Counter[int | str] = Counter()
+    seqs: defaultdict[int | str, list[int]] = defaultdict(list)
     seen: Counter = Counter()
     for g in grabs:
         eid = envelope_key(g["envelope_id"])
@@ -256,17 +258,16 @@ def audit_ledger(
         checks.append(lost)
         recon["acknowledged_grabs"] = sum(acknowledged.values())
         recon["unacknowledged_ledger_grabs"] = recon["ledger_grabs_this_run"] - recon["acknowledged_grabs"]
-    users = set(attempts or {}) | set(ledger_per_user)
-    tried = [u for u in (attempts or {}) if attempts[u] > 0]
+    sent = attempts or {}
+    users = set(sent) | set(ledger_per_user)
+    tried = [u for u in sent if sent[u] > 0]
     access = {
         "users": len(users),
         "users_with_a_grab": sum(1 for u in users if ledger_per_user.get(u, 0) > 0),
         "jain_index": jain_index(ledger_per_user.get(u, 0) for u in users),
         "basis": "users who sent a grab" if attempts else "users in the ledger",
         # users joining late in a shape send fewer grabs: their success rate is comparable
-        "jain_index_success_rate": jain_index(ledger_per_user.get(u, 0) / attempts[u] for u in tried)
-        if tried
-        else None,
+        "jain_index_success_rate": jain_index(ledger_per_user.get(u, 0) / sent[u] for u in tried) if tried else None,
     }
     return AuditResult(
         checks=checks,

@@ -40,7 +40,8 @@ def audit_grants(
     over_total, minimum = Check("grants within total", True), Check("every grant >= min_cents", True)
     complete = Check("a fully granted envelope paid exactly its total", True)
     per_user: Counter = Counter()
-    n, paid = Counter(), defaultdict(int)
+    n: Counter[str] = Counter()
+    paid: defaultdict[str, int] = defaultdict(int)
     for eid, user, amount in grants:
         eid = str(eid)
         per_user[(eid, user)] += 1

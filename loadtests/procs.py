@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import psutil
 
@@ -48,12 +49,10 @@ def start(
     cmd: Sequence[str], *, log: Path | None = None, env: dict | None = None, cwd: Path | str | None = None
 ) -> subprocess.Popen:
     """Start ``cmd``; its stdout and stderr go to ``log`` (appended) or nowhere."""
-    out = open(log, "ab") if log is not None else subprocess.DEVNULL
-    try:
+    if log is None:
+        return subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-    finally:
-        if log is not None:
-            out.close()
 
 
 def wait_until(
@@ -117,6 +116,7 @@ def stop(proc: subprocess.Popen | None, timeout_s: float = 10.0) -> None:
     procs = family(proc)
     if not procs:
         return
+    assert proc is not None  # family(None) is empty
     _send(procs, signal.SIGCONT)
     with contextlib.suppress(psutil.Error):
         procs[-1].send_signal(signal.SIGTERM)
@@ -141,7 +141,7 @@ class Restartable:
     timeout_s: float = 30.0
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
-    def start(self) -> Restartable:
+    def start(self) -> Self:
         self.proc = start(self.command, log=self.log, env=self.env)
         try:
             wait_until(self.ready, proc=self.proc, what=self.what, timeout_s=self.timeout_s)
@@ -225,7 +225,7 @@ class RedisProc(Restartable):
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisProc:
+    def start(self) -> Self:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not on PATH (Debian: apt-get install redis-server)")
         try:

@@ -102,6 +102,7 @@ def _plan(envelope_id: int) -> OnlinePlan:
         algorithm, m, mx, count = client().hmget(
             rs.keys(envelope_id)["meta"], "algorithm", "min_cents", "max_cents", "count"
         )
+        assert m is not None and count is not None  # RedisStore.create writes both into the meta hash
         config = {
             "id": envelope_id,
             "algorithm": algorithm,
@@ -149,9 +150,17 @@ class RedisSender(User):
         self.user_id, self.rng = _identity(self, "s")
 
     def create(self) -> None:
-        from hongbao.loadtests.users import SenderUser
+        from hongbao.loadtests.users import cold_envelope
 
-        body = SenderUser.envelope_body(self)
+        spec = cold_envelope(self.user_id, self.rng)
+        body = {
+            "sender": spec.sender,
+            "total_cents": spec.total_cents,
+            "count": spec.count,
+            "algorithm": spec.algorithm,
+            "mode": spec.mode,
+            "expires_in_s": spec.expires_in_s,
+        }
         start = time.perf_counter()
         try:
             (eid,) = create_envelopes([body])
@@ -178,6 +187,7 @@ class RedisGrabber(User):
         if eid is None:
             gevent.sleep(POOL.idle_s(now))
             return
+        assert isinstance(eid, int)  # RedisStore's envelope ids: the pool holds only those here
         self.tried.add(eid)
         name = self.grab_one(eid)
         if name == outcomes.GRAB and SCENARIO.retry_share and self.rng.random() < SCENARIO.retry_share:

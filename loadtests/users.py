@@ -57,6 +57,24 @@ def _identity(user, role: str) -> tuple[str, random.Random]:
     return identity(getattr(user.environment.runner, "worker_index", 0), role)
 
 
+def cold_envelope(sender: str, rng: random.Random) -> NewEnvelope:
+    """The next cold envelope a sender makes: the scenario's menu or ranges, drawn from ``rng``."""
+    if SCENARIO.cold_menu:
+        total, count = rng.choice(SCENARIO.cold_menu)
+    else:
+        count = rng.randint(*SCENARIO.cold_count)
+        lo, hi = SCENARIO.cold_total_cents
+        total = rng.randint(max(lo, count), hi)
+    return NewEnvelope(
+        sender=sender,
+        total_cents=total,
+        count=count,
+        algorithm=SCENARIO.algorithm,
+        mode=SCENARIO.mode,
+        expires_in_s=SCENARIO.expires_in_s,
+    )
+
+
 def grabber_wait_time():
     """Closed model: think time between grabs."""
     lo, hi = SCENARIO.think_time_s
@@ -105,26 +123,14 @@ class SenderUser(User):
 
     def on_start(self) -> None:
         self.user_id, self.rng = _identity(self, "s")
+        assert self.host is not None  # the storm always gives Locust --host
         self.timed = TimedHttp(KeepAliveHttp(self.host))
 
     def on_stop(self) -> None:
         self.timed.http.close()
 
     def new_envelope(self) -> NewEnvelope:
-        if SCENARIO.cold_menu:
-            total, count = self.rng.choice(SCENARIO.cold_menu)
-        else:
-            count = self.rng.randint(*SCENARIO.cold_count)
-            lo, hi = SCENARIO.cold_total_cents
-            total = self.rng.randint(max(lo, count), hi)
-        return NewEnvelope(
-            sender=self.user_id,
-            total_cents=total,
-            count=count,
-            algorithm=SCENARIO.algorithm,
-            mode=SCENARIO.mode,
-            expires_in_s=SCENARIO.expires_in_s,
-        )
+        return cold_envelope(self.user_id, self.rng)
 
     def create(self) -> None:
         spec, timed = self.new_envelope(), self.timed

@@ -7,6 +7,7 @@ by path, and a user's own TOML files work the same way.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -25,7 +26,7 @@ def shipped_names(kind: str) -> list[str]:
     return sorted(p.stem for p in (seeds_dir() / kind).glob("*.toml"))
 
 
-def find_toml(name_or_path: str | Path, kind: str, flag: str) -> Path:
+def find_toml(name_or_path: str | os.PathLike[str], kind: str, flag: str) -> Path:
     """A path as given when it names a file, else the shipped ``seeds/<kind>/<name>.toml``.
 
     FileNotFoundError names ``flag`` and the shipped names when neither exists."""

@@ -1,4 +1,5 @@
-"""Shared pytest configuration. Fixtures that start real servers live in tests/support/.
+"""Shared pytest configuration. Fixtures that start real servers live in tests/support/ and are
+registered here as plugins, so every test module can ask for them by name.
 
 Under pytest-xdist (``python3 bootstrap.py test`` runs the suite that way) the controller compiles
 every kernel into Numba's keyed on-disk cache before the workers start, so the workers' services,
@@ -15,6 +16,9 @@ import warnings
 from pathlib import Path
 
 import pytest
+
+#: support modules whose fixtures (redis_proc, redis_url, redis_cluster_procs, memory_service) every test may use
+pytest_plugins = ["tests.support.redis_server", "tests.support.service_proc"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: where ``hongbao bench --base-ref`` run from the repository extracts a commit's kernels

@@ -20,7 +20,7 @@ def test_median_of_repeats_takes_each_benchmark_whole_from_the_middle_repeat():
     merged = repeats.merge(docs)
     assert merged["hongbao"]["repeats"] == 3
     assert len(merged["benchmarks"]) == len(real["benchmarks"])
-    for got, orig in zip(merged["benchmarks"], real["benchmarks"]):
+    for got, orig in zip(merged["benchmarks"], real["benchmarks"], strict=True):
         assert got["extra_info"]["picked_from_repeat"] == 3  # the x2 document
         assert got["stats"]["data"] == [x * 2.0 for x in orig["stats"]["data"]]
 

@@ -65,7 +65,7 @@ def test_extra_info_figures_are_consistent_ratios(doc):
     for name in ("parallel-t2", "parallel-t1"):
         data, e = b[name]["stats"]["data"], b[name]["extra_info"]
         assert len(e["paired_serial_seconds_samples"]) == len(data)
-        ratios = [s / p for s, p in zip(e["paired_serial_seconds_samples"], data)]
+        ratios = [s / p for s, p in zip(e["paired_serial_seconds_samples"], data, strict=True)]
         assert e["parallel_speedup"] == pytest.approx(bench.median(ratios))
     assert "paired_serial_seconds_samples" not in serial
     for name in ("parallel-t2", "parallel-t1"):

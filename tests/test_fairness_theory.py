@@ -14,7 +14,7 @@ from hongbao.harness.fairness import theory
 def _pmf(algorithm, total, count, m):
     _, lo, hi, cdf = theory.first_share_law(algorithm, total, count, m)
     xs = np.arange(lo - 2, hi + 3)
-    return dict(zip(xs.tolist(), np.diff(cdf(np.concatenate([[xs[0] - 1], xs]))).tolist()))
+    return dict(zip(xs.tolist(), np.diff(cdf(np.concatenate([[xs[0] - 1], xs]))).tolist(), strict=True))
 
 
 @pytest.mark.parametrize("total,count,m", [(12, 4, 1), (15, 3, 2), (9, 5, 0), (7, 2, 1)])

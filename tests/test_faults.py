@@ -1,4 +1,4 @@
-"""Fault runs (issue 8): SIGKILL redis-server or the service mid-storm, restart it on the same port
+"""Fault runs: SIGKILL redis-server or the service mid-storm, restart it on the same port
 (Redis: same data dir, AOF replayed), clients retry with the same request ids; then the ledger
 audit must hold and every acknowledged grab must be in the ledger as the README promises
 (loadtests/faults/promises.py). Real redis-server and ``hongbao serve`` processes on 127.0.0.1,

@@ -1,4 +1,4 @@
-"""Hand-written hostile requests and the service's protections (issue 8), against a real
+"""Hand-written hostile requests and the service's protections, against a real
 ``hongbao serve`` process on 127.0.0.1 (memory store).
 
 Every hostile request must get a 4xx JSON answer ``{"error", "detail"}`` (never a 5xx, never a

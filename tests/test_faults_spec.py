@@ -3,6 +3,8 @@ against the README's durability promises (loadtests/faults/promises.py)."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from hongbao.loadtests.faults import Fault, parse_fault, promise
@@ -185,6 +187,6 @@ def test_nemesis_schedules():
         parse_nemesis(" , ")
     plan = default_nemesis(600, seed=3)
     assert [f.kind for f in plan[:5]] == list(DEFAULT_KINDS)
-    gaps = [b.at_s - a.at_s for a, b in zip(plan, plan[1:])]
+    gaps = [b.at_s - a.at_s for a, b in itertools.pairwise(plan)]
     assert len(plan) >= 20 and all(19.9 <= g <= 30.1 for g in gaps)
     assert plan[-1].at_s + plan[-1].down_s + 8 <= 600 and default_nemesis(600, seed=3) == plan

@@ -1,4 +1,4 @@
-"""The gate across processes and across runs (issue 14), on constructed figures and the golden A/A runs.
+"""The gate across processes and across runs, on constructed figures and the golden A/A runs.
 
 Per-process figures are constructed (as ``hongbao bench --processes K --base-ref`` records them);
 the between-run spread is recorded by merging the two real golden A/A runs as repeats.
@@ -75,7 +75,7 @@ def test_across_processes_is_a_t_test_of_the_log_ratios():
 def test_merge_keeps_every_process_figure_and_the_side_that_went_first(tmp_path):
     a = json.loads(with_processes(tmp_path / "a.json", {SERIAL: [1.0]}).read_text())
     docs = []
-    for k, (vs, first) in enumerate([(1.02, "base"), (0.97, "new"), (1.00, "base")]):
+    for vs, first in [(1.02, "base"), (0.97, "new"), (1.00, "base")]:
         doc = json.loads(json.dumps(a))
         doc["hongbao"]["first"] = first
         for b in doc["benchmarks"]:
@@ -138,9 +138,9 @@ def test_significant_but_undecidable_is_inconclusive_exit_5(capsys, tmp_path, re
     assert code == 5 and "Inconclusive" in out
 
 
-def test_two_plain_runs_reading_the_issues_aa_shift_are_not_a_regression(capsys, tmp_path):
-    """Two plain runs of unchanged code read +12.6% to +17.9% on serial cases (issue 14): with no
-    recorded spread the shipped thresholds assume 10% per run, and that is no significant change."""
+def test_two_plain_runs_of_unchanged_code_17_9_percent_apart_are_not_a_regression(capsys, tmp_path):
+    """Plain runs of unchanged code can sit +12.6% to +17.9% apart on serial cases; with no recorded
+    spread the shipped thresholds assume 10% per run, so +17.9% is no significant change."""
     moved = scaled_copy(GOLDEN / "aa_run1.json", tmp_path / "moved.json", 1.179, match="-serial-")
     code, out = compare(capsys, str(GOLDEN / "aa_run1.json"), str(moved), "--thresholds", THRESHOLDS)
     assert code == 0, out

@@ -10,7 +10,6 @@ import pytest
 
 from hongbao.loadtests.adapters.keepalive import KeepAliveHttp, TransportError
 from tests.support.redis_server import free_port
-from tests.support.service_proc import memory_service  # noqa: F401  (fixture)
 
 
 def test_one_connection_carries_create_grab_repeat_and_errors(memory_service):  # noqa: F811

@@ -57,7 +57,7 @@ def test_batch_equals_single_for_every_envelope(envs, seed):
     ids = np.arange(7, 7 + len(totals)) * 1000
     single = [
         kernels.split(t, count, algorithm=algorithm, min_cents=m, max_cents=M, seed=seed, envelope_id=int(i))
-        for t, i in zip(totals, ids)
+        for t, i in zip(totals, ids, strict=True)
     ]
     for parallel in (False, True):
         fixed = kernels.split_batch(
@@ -67,7 +67,7 @@ def test_batch_equals_single_for_every_envelope(envs, seed):
     counts = [c for (_, _, c, _, _) in envs]
     totals = [max(t, c * m) if M is None else min(max(t, c * m), c * M) for (_, t, c, _, _) in envs]
     flat, offsets = kernels.split_batch(totals, counts, algorithm=algorithm, min_cents=m, max_cents=M, seed=seed)
-    for e, (t, c) in enumerate(zip(totals, counts)):
+    for e, (t, c) in enumerate(zip(totals, counts, strict=True)):
         assert list(flat[offsets[e] : offsets[e + 1]]) == list(
             kernels.split(t, c, algorithm=algorithm, min_cents=m, max_cents=M, seed=seed, envelope_id=e)
         )

@@ -1,4 +1,4 @@
-"""``hongbao soak`` (issue 16): a 60 s soak through five faults on a real redis-server and service
+"""``hongbao soak``: a 60 s soak through five faults on a real redis-server and service
 audits clean; planted defects (a lost acknowledgement, a refund that never happens, a lost cent)
 make the checker fail it with exit 4; bad schedules are refused before anything starts."""
 

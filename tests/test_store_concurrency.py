@@ -11,7 +11,6 @@ from hongbao.loadtests.service.errors import ApiError
 from hongbao.loadtests.service.stores import open_store
 from hongbao.loadtests.service.validation import EnvelopeSpec
 from tests.support.grab_checks import check_ledger, check_outcomes, check_shares, race, requests_for
-from tests.support.redis_server import redis_proc, redis_url  # noqa: F401 - fixtures
 
 SEED = 11
 CASES = [("pre_split", "double_mean"), ("pre_split", "line_cut"), ("on_grab", "double_mean"), ("on_grab", "beta")]

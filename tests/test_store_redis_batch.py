@@ -12,7 +12,6 @@ from hongbao.loadtests.service.errors import ApiError
 from hongbao.loadtests.service.stores.redis_store import RedisStore, keys
 from hongbao.loadtests.service.validation import EnvelopeSpec
 from tests.support.grab_checks import check_ledger, expected_shares
-from tests.support.redis_server import redis_proc, redis_url  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.redis
 SEED = 11
@@ -183,7 +182,7 @@ def test_many_fresh_on_grab_envelopes_at_once_from_two_workers(redis_url):
             results = await asyncio.gather(*tasks, return_exceptions=True)
             ledger = await stores[1].ledger()
             for n, env in enumerate(envs):
-                mine = [(user, r) for (m, _, user), r in zip(jobs, results) if m == n]
+                mine = [(user, r) for (m, _, user), r in zip(jobs, results, strict=True) if m == n]
                 firsts = check_outcomes([r for _, r in mine], [(u, "r") for u, _ in mine], count=8)
                 assert len(firsts) == 8
                 check_shares(firsts, env, SEED)

@@ -13,7 +13,6 @@ from hongbao.loadtests.service.stores import open_store
 from hongbao.loadtests.service.stores.redis_store import keys
 from hongbao.loadtests.service.validation import EnvelopeSpec
 from tests.support.grab_checks import check_ledger, check_outcomes, check_shares, race, requests_for
-from tests.support.redis_server import redis_cluster_procs  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.redis
 SEED = 3

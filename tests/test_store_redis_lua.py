@@ -10,7 +10,6 @@ import pytest
 from hongbao.loadtests.service.stores.batcher import call_args
 from hongbao.loadtests.service.stores.redis_store import LUA_DIR, RedisStore, keys
 from hongbao.loadtests.service.validation import EnvelopeSpec
-from tests.support.redis_server import redis_proc, redis_url  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.redis
 
@@ -109,8 +108,8 @@ def test_batched_scripts_survive_script_flush_and_report_a_dead_server():
 
 
 def test_health_pings_at_most_once_a_ttl_and_sees_a_dead_server():
-    """/healthz answers from a PING at most HEALTH_TTL_S old (wrk polling it no longer costs a
-    round trip per call), yet a dead server is reported: at once after any failed call, else
+    """/healthz answers from a PING at most HEALTH_TTL_S old (so a poller such as wrk does not cost a
+    Redis round trip per call), yet a dead server is reported: at once after any failed call, else
     within the TTL."""
     import time
 

@@ -83,8 +83,9 @@ def _redis_client(url: str):
     return redis.Redis.from_url(url)
 
 
-def _redis_cpu_seconds(client) -> tuple[float | None, int | None]:
-    """CPU seconds used so far by the redis-server process (None when it is not on this machine)."""
+def _redis_cpu_seconds(client) -> tuple[float, int | None]:
+    """CPU seconds used so far by the redis-server process, and its PID (None when it is not on this
+    machine: then the seconds are Redis's own accounting)."""
     import psutil
 
     pid = int(client.info("server").get("process_id", 0))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from hongbao.harness.capacity import model
 from hongbao.harness.capacity.presets import Target
@@ -55,7 +56,7 @@ def measure_ramps(opts: Options, work: Path, progress: Progress = _quiet) -> lis
     """Run one ramp per store and service worker count (the memory store allows one worker only)."""
     from hongbao.harness.capacity.ramp import run_ramp
 
-    common = dict(
+    common: dict[str, Any] = dict(  # the arguments every ramp shares
         processes=opts.processes,
         steps=opts.steps,
         step_s=opts.step_s,
@@ -150,10 +151,10 @@ def build(opts: Options, out: Path, progress: Progress = _quiet) -> dict:
         from hongbao.harness.capacity.ramp import ramp_from_storm
 
         stormed = ramp_from_storm(opts.from_dir)
-    if earlier and earlier.get("ramps"):
+    if opts.from_dir and earlier and earlier.get("ramps"):
         ramps = earlier["ramps"]
         notes.append(f"Ramps read from {opts.from_dir / 'capacity.json'} (not re-measured).")
-    elif stormed:
+    elif opts.from_dir and stormed:
         ramps = [stormed]
         notes.append(f"Ramp read from the step-ramp storm in {opts.from_dir / 'storm.json'} (not re-measured).")
     else:

@@ -101,7 +101,7 @@ def plot_ramps(capacity: dict, out: Path) -> Path | None:
     lat.legend(fontsize=8)
     thr.set_xlabel(xlabel)
     thr.set_ylabel("grab requests answered per second")
-    if open_model:
+    if drops is not None:  # the open model's twin axis
         top = max(_x(s) for r in ramps for s in r["steps"])
         thr.plot([0, top], [0, top], ":", color="grey", label="answered = offered")
         drops.set_ylabel("dropped grabs per step (bars)")

@@ -16,6 +16,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -188,9 +189,10 @@ def ramp_from_storm(run_dir: Path) -> dict | None:
         return None
     shape = {k: v for k, v in shape.items() if k != "kind"}
     sc = storm["scenario"]
-    scenario = Scenario(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in sc.items() if k in Scenario.__dataclass_fields__}
-    )
+    known: dict[str, Any] = {  # the stored scenario's fields, JSON lists back as tuples
+        k: tuple(v) if isinstance(v, list) else v for k, v in sc.items() if k in Scenario.__dataclass_fields__
+    }
+    scenario = Scenario(**known)
     steps = max(1, int(float(sc["duration_s"]) // float(shape.get("step_s", 5))))
     kind = "redis" if str(storm.get("store") or "").startswith("redis") else "memory"
     workers = int(storm.get("service_workers") or 1)

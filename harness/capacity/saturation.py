@@ -149,8 +149,8 @@ def _limiting(steps: list[RampStep]) -> tuple[str, dict[str, float | None]]:
         worst["load_generator"] = max(worst["load_generator"] or 0.0, 1.0)  # Locust said so itself
     machine = [u for s in steps if (u := s.utilisation("machine")) is not None]
     worst["machine"] = max(machine) if machine else None
-    known = {c: worst[c] for c in COMPONENTS if worst[c] is not None}
-    name = max(known, key=known.get) if known else "none"
+    known = {c: v for c in COMPONENTS if (v := worst[c]) is not None}
+    name = max(known, key=known.__getitem__) if known else "none"
     if name != "none" and known[name] >= SATURATED:
         return name, worst
     if machine and max(machine) >= SATURATED:

@@ -17,7 +17,8 @@ def kernel_rate(benchmark_json: Path, algorithm: str = "double_mean", count: int
         data = json.loads(Path(benchmark_json).read_text())
     except (OSError, ValueError):
         return None
-    serial, python = [], []
+    serial: list[dict] = []
+    python: list[dict] = []
     for bench in data.get("benchmarks", []):
         extra = bench.get("extra_info") or {}
         rate = extra.get("shares_per_second")

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hongbao.harness.capacity.saturation import LIMIT_NAMES
@@ -25,7 +25,7 @@ def progress(console: Console):
         console=console,
         transient=False,
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def update(stage: str, done: float, total: float) -> None:
         for name, tid in tasks.items():  # a new stage finishes the ones before it
@@ -87,8 +87,8 @@ def write_report(run_dir: Path, console: Console) -> list[Path]:
     from hongbao.harness.report.builder import write_report as build
 
     md_path, html_path, _sections, problems = build(run_dir)
-    for p in problems:
-        console.print(f"[yellow]{p}[/yellow]")
+    for problem in problems:
+        console.print(f"[yellow]{problem}[/yellow]")
     for p in (md_path, html_path):
         console.print(f"wrote {p}")
     return [md_path, html_path]

@@ -311,6 +311,7 @@ def run(args: argparse.Namespace) -> int:
     record.seconds = time.perf_counter() - t0
     console.print(_table(steps))
     if result == FOUND:
+        assert first is not None  # bisect() names the first slower commit whenever it FOUND one
         found = commits[first - 1]
         first_step = next(s for s in steps if s.commit == found["commit"])
         record.first_slower = {**found, "index": first, "ratio_ci": list(first_step.ratio_ci)}

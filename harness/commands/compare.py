@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from hongbao.harness import compare as cmp
@@ -161,6 +161,7 @@ def deciding_commands(base, new, rows: list[cmp.Row], thresholds: Path | None) -
     where = new.folder or new.source.parent
     out = where.parent / f"{where.name}-processes"
     flt = " or ".join(short_name(r.name) for r in rows)
+    assert rows[0].base_commit is not None  # suspects are judged against a base commit timed beside them
     bench = [
         "hongbao bench",
         f"--profile {meta.get('profile', 'quick')}",
@@ -190,7 +191,7 @@ def _fmt(value: float) -> str:
 def table(result: cmp.Comparison, changes_only: bool) -> Table:
     same_run = any(r.base_commit for r in result.rows)
     t = Table(title="hongbao compare", show_lines=False)
-    columns = [
+    columns: list[tuple[str, JustifyMethod]] = [
         ("benchmark", "left"),
         ("base", "right"),
         ("new", "right"),
@@ -222,7 +223,7 @@ def table(result: cmp.Comparison, changes_only: bool) -> Table:
         else:
             cells.append(f"BASE run{', ' + row.basis if row.basis else ''}")
         if same_run:
-            cells.append(f"[dim]{row.drift.change:+.1%}[/]" if row.base_commit else "")
+            cells.append(f"[dim]{row.drift.change:+.1%}[/]" if row.base_commit and row.drift else "")
         t.add_row(*cells)
     return t
 
@@ -237,6 +238,7 @@ def explain(row: cmp.Row) -> str:
         else ""
     )
     if row.judged == cmp.PROCESSES:
+        assert row.base_commit is not None  # judged across processes against a base commit timed beside it
         return (
             f"{short_name(row.name)}: {d.change:+.1%} slower than the code at {row.base_commit[:12]} timed beside it "
             f"in each of {row.basis} (geometric mean of the per-process median ratios new / base); the "

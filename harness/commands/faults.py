@@ -1,4 +1,4 @@
-"""``hongbao faults``: one bounded fault run (issue 8) - SIGKILL redis-server or the service
+"""``hongbao faults``: one bounded fault run - SIGKILL redis-server or the service
 mid-storm, restart it, clients retry with the same request ids, then audit the ledger against
 every acknowledged grab. Exit codes: 0 the promise held, 2 UNUSABLE setup, 4 AUDIT_FAILED."""
 

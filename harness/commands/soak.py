@@ -118,12 +118,14 @@ def breaker_and_schedule(args: argparse.Namespace):
     args.host = check_target(args.host, allow_remote=False)
     if args.nemesis_cmd and nemesis_class:
         raise ValueError("give --nemesis-cmd or --nemesis MODULE:CLASS, not both")
-    if not (args.nemesis_cmd or nemesis_class):
+    if args.nemesis_cmd:
+        return parse_commands(args.nemesis_cmd), schedule
+    if not nemesis_class:
         raise ValueError(
             "--host needs a nemesis: --nemesis-cmd kill='...' --nemesis-cmd restart='...' "
             "(and pause=, resume=) or --nemesis MODULE:CLASS"
         )
-    return (parse_commands(args.nemesis_cmd) if args.nemesis_cmd else load_nemesis(nemesis_class)), schedule
+    return load_nemesis(nemesis_class), schedule
 
 
 def _config(args: argparse.Namespace):

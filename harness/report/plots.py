@@ -203,7 +203,8 @@ def ratio_history(
     )
     for ax in axes.flat[len(cases) :]:
         ax.set_visible(False)
-    for ax, case in zip(axes.flat, cases):
+    # the grid may hold more axes than cases (the spares are hidden above)
+    for ax, case in zip(axes.flat, cases, strict=False):
         pts = series[case]
         xs = [p[0] for p in pts]
         ys = [p[1] for p in pts]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -55,7 +56,7 @@ def bench_user_allocator(benchmark, user_case: bench.Case, profile: bench.Profil
     def target():
         return [FUNC(t, case.count) for t in totals]
 
-    for e, (total, shares) in enumerate(zip(totals, target())):
+    for e, (total, shares) in enumerate(zip(totals, target(), strict=True)):
         problem = _problem(shares, total, case.count, 1, None)
         if problem:
             raise AssertionError(
@@ -69,7 +70,7 @@ def bench_user_allocator(benchmark, user_case: bench.Case, profile: bench.Profil
     benchmark.pedantic(
         target, setup=control.measure, rounds=bench.rounds_for(clock() - t0, profile), warmup_rounds=1, iterations=1
     )
-    extra = {
+    extra: dict[str, Any] = {
         "algorithm": case.algorithm,
         "impl": IMPL,
         "callable": SPEC,

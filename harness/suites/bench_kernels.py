@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import random
 import time
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -33,6 +34,11 @@ import numpy as np
 from hongbao.harness import bench
 
 _FIRST_CALL_SECONDS: dict[tuple, tuple[float, float]] = {}
+
+
+def _numba_threads() -> int:
+    """Numba's thread pool size (NUMBA_NUM_THREADS, read from the environment when numba loads)."""
+    return numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined] # numba.config sets it at run time
 
 
 def _numba_target(
@@ -133,8 +139,8 @@ def bench_split(
         extra["compile_seconds"], extra["compile_cpu_seconds"] = _first_call_seconds(impl_module, case, seed)
         extra["jit_cache_hits"] = _jit_cache_hits()
         extra["impl_module"] = impl_module.__name__
-        threads = min(case.threads, numba.config.NUMBA_NUM_THREADS)
-        numba.set_num_threads(threads if case.impl == "parallel" else numba.config.NUMBA_NUM_THREADS)
+        threads = min(case.threads, _numba_threads())
+        numba.set_num_threads(threads if case.impl == "parallel" else _numba_threads())
         extra["threads"] = threads
         out = np.empty((case.envelopes, case.count), dtype=np.int64)  # shared with the base commit's kernel
         target = _numba_target(impl_module, case, totals, seed, parallel=case.impl == "parallel", out=out)
@@ -147,7 +153,7 @@ def bench_split(
     target()
     round_s = clock() - t0
     control = bench.PairedControl(case.shares, clock, seed)
-    steps = [control.measure]  # pytest-benchmark's setup hook: these, in order, before every round
+    steps: list[Callable[[], object]] = [control.measure]  # the setup hook: these, in order, before every round
     serial = pair = None
     if case.impl == "parallel":
         # the serial kernel on the same batch just before each parallel round, on the same wall clock
@@ -177,7 +183,7 @@ def bench_split(
     try:
         benchmark.pedantic(target, setup=setup, rounds=rounds, warmup_rounds=1, iterations=1)
     finally:
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(_numba_threads())
     if pair is not None:  # the warm-up round had its pair too
         extra.update(
             bench.base_pair_figures(base_module.BASE_COMMIT, pair.samples[1:], pair.order[1:], pair.new_samples[1:])

@@ -1,8 +1,8 @@
 """Fixtures and hooks for the kernel benchmark suites (pytest-benchmark).
 
 Options: ``--hongbao-profile quick|full``, ``--hongbao-seed N``, ``--hongbao-impl-module MOD``
-(a module exposing ``split_batch`` with the kernels' signature; default ``hongbao.kernels``; ``kernels``, as recorded by runs before the
-kit became one ``hongbao`` package, means the same) and
+(a module exposing ``split_batch`` with the kernels' signature; default ``hongbao.kernels``; the
+name ``kernels``, found in older run records, means the same) and
 ``--hongbao-base-ref REF`` (time that git commit's kernels beside each serial case, harness.baseref),
 ``--hongbao-first base|new`` (with a base ref: which side this process loads first and times first
 in its first round; ``hongbao bench --processes K`` alternates it from one process to the next).

@@ -2,9 +2,10 @@
 
 A storm, its audit and the capacity search speak only to a ``BaseAdapter``; they never ask which
 service is behind it. The kit does the HTTP (its keep-alive client, ``KeepAliveHttp``; during a
-storm every request is timed and reported to Locust) and hands the adapter an ``Http``; the adapter owns everything service-specific: paths, field names, units, headers and
-tokens, error conventions. ``ReferenceAdapter`` (the default) speaks the reference service's
-contract; ``hongbao.loadtests.examples.yuan_adapter`` shows one for a differently shaped API.
+storm every request is timed and reported to Locust) and hands the adapter an ``Http``; the adapter
+owns everything service-specific: paths, field names, units, headers and tokens, error conventions.
+``ReferenceAdapter`` (the default) speaks the reference service's contract;
+``hongbao.loadtests.examples.yuan_adapter`` shows one for a differently shaped API.
 
     hongbao storm --scenario smoke --host http://127.0.0.1:9000 --adapter mypkg.hb:MyAdapter
 """
@@ -21,7 +22,7 @@ import orjson
 ADAPTER_ENV = "HONGBAO_ADAPTER"  # how the storm tells its Locust processes which adapter to load
 
 
-class Outcome(str, Enum):
+class Outcome(str, Enum):  # noqa: UP042 (a StrEnum would change str(member) from 'Outcome.GRANTED' to 'granted')
     """What one grab came to, as the kit counts it."""
 
     GRANTED = "granted"  # a new grant of amount_cents to this user

@@ -164,7 +164,7 @@ class KeepAliveHttp:
         if at >= 0:
             return self._take(int(head[at + 17 : head.index(b"\r\n", at + 2)]))
         if b"\r\ntransfer-encoding: chunked" in head:
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int(self._line().split(b";")[0], 16)
                 if size == 0:

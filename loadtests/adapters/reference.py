@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hongbao.loadtests.adapters import BaseAdapter, Grab, Http, NewEnvelope, Outcome
 
-_NO = {(409, "sold_out"): Outcome.SOLD_OUT, (410, "expired"): Outcome.EXPIRED}
+#: (status, error field or None) -> the expected "no"
+_NO: dict[tuple[int, str | None], Outcome] = {(409, "sold_out"): Outcome.SOLD_OUT, (410, "expired"): Outcome.EXPIRED}
 
 
 class ReferenceAdapter(BaseAdapter):

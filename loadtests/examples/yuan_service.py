@@ -70,7 +70,8 @@ class Journal:
     ``lazy``, at once (the planted lose-acks bug: a thread writes every LAZY_FLUSH_S)."""
 
     def __init__(self, path: str, lazy: bool = False) -> None:
-        self.path, self.lazy, self._pending, self._lock = path, lazy, [], threading.Lock()
+        self.path, self.lazy, self._lock = path, lazy, threading.Lock()
+        self._pending: list[bytes] = []  # lazy: lines the flusher has not written yet
         self._file = open(path, "ab")
         if lazy:
             threading.Thread(target=self._flusher, name="journal flusher", daemon=True).start()
@@ -113,7 +114,10 @@ class Packets:
     ``journal`` (when given) before an answer goes out, and rebuilt from it at start."""
 
     def __init__(self, seed: int, bug: str | None, journal: Journal | None = None) -> None:
-        self.seed, self.bug, self.packets, self.records, self.journal = seed, bug, {}, [], None
+        self.seed, self.bug = seed, bug
+        self.packets: dict[str, dict] = {}  # packetId -> the packet
+        self.records: list[dict] = []  # one per open, in order
+        self.journal: Journal | None = None
         if journal is not None:
             for record in journal.replay():
                 self._apply(record)

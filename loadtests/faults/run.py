@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from hongbao.loadtests import audit as audit_mod
 from hongbao.loadtests.adapters import BaseAdapter, NewEnvelope, load_adapter
@@ -36,7 +37,7 @@ class FaultRunConfig:
 
     fault: Fault
     store: str = "redis"  # "redis" (a redis-server started here) or "memory"
-    fsync: str = "everysec"  # appendfsync of that redis-server: always | everysec | no
+    fsync: str | None = "everysec"  # appendfsync of that redis-server: always | everysec | no; None: no AOF
     envelopes: int = 12
     count: int = 30
     users: int = 36
@@ -191,7 +192,8 @@ def _storm(
     http = KeepAliveHttp(base, timeout_s=30)
     try:
         ids = [
-            until_done(lambda: adapter.create_envelope(http, e), 30, "create envelope") for e in _envelopes(cfg, rng)
+            until_done(lambda: adapter.create_envelope(http, e), 30, "create envelope")  # noqa: B023 (called before the next e)
+            for e in _envelopes(cfg, rng)
         ]
     finally:
         http.close()
@@ -216,7 +218,7 @@ def _storm(
         http.close()
     acked = Counter(o.job.user for o in outcomes if o.status == "ack")
     statuses = Counter(o.status for o in outcomes)
-    data = {
+    data: dict[str, Any] = {
         "fault": str(cfg.fault),
         "store": cfg.store if not cfg.host else "external",
         "fsync": cfg.fsync if cfg.store == "redis" and not cfg.host else None,
@@ -244,7 +246,8 @@ def _storm(
         from hongbao.loadtests import audit_client
 
         envs = {
-            str(i): [e.total_cents, e.count, e.min_cents] for i, e in zip(ids, _envelopes(cfg, random.Random(cfg.seed)))
+            str(i): [e.total_cents, e.count, e.min_cents]
+            for i, e in zip(ids, _envelopes(cfg, random.Random(cfg.seed)), strict=True)
         }
         audit = audit_client.audit_grants(
             [[o.job.envelope_id, o.job.user, o.amount_cents] for o in outcomes if o.status == "ack"], envs

@@ -123,6 +123,7 @@ def run_soak(cfg: SoakConfig, progress=None) -> dict:
         service = None
         try:
             store_url = redis_proc.start().url if redis_proc else cfg.store
+            assert store_url is not None  # cfg.store, or the redis-server started here when it is None
             service = ServiceProc(store_url, work / "service.log", seed=cfg.seed).start()
             nemesis = KitNemesis({"redis": redis_proc, "service": service})
             doc = _soak(cfg, faults, adapter, service.base_url, nemesis, redis_proc, store_url, progress)
@@ -213,7 +214,7 @@ class _Ticker(threading.Thread):
 
 def _document(cfg, faults, load: Load, checker: Checker, nemesis: Schedule, end_checks: list[dict]) -> dict:
     st = load.state
-    ack_times = sorted(o.acked_at_s for o in st.outcomes if o.status == "ack")
+    ack_times = sorted(o.acked_at_s for o in st.outcomes if o.status == "ack" and o.acked_at_s is not None)
     for r in nemesis.records:
         undone = r.get("undone_at_s")
         first = bisect.bisect_left(ack_times, undone) if undone is not None else len(ack_times)

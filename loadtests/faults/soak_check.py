@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from typing import cast
 
 from hongbao.loadtests import audit as audit_mod
 from hongbao.loadtests import audit_client
@@ -53,9 +54,10 @@ class Checker:
     def _fetch(self, after_id: int) -> dict | None:
         http = KeepAliveHttp(self.load.base_url, timeout_s=60)
         try:
-            if self.windowed:
-                return until_done(lambda: self.adapter.export_ledger(http, after_id=after_id), 60, "GET /ledger")
-            return until_done(lambda: self.adapter.export_ledger(http), 60, "the ledger export")
+            adapter = self.adapter
+            if isinstance(adapter, ReferenceAdapter):  # self.windowed
+                return until_done(lambda: adapter.export_ledger(http, after_id=after_id), 60, "GET /ledger")
+            return until_done(lambda: adapter.export_ledger(http), 60, "the ledger export")
         finally:
             http.close()
 
@@ -71,11 +73,15 @@ class Checker:
         """Check the unsettled envelopes (``final``: all of them); a dict of figures and failures."""
         st, t0 = self.load.state, self.load.t0
         started = time.monotonic()
-        after = max(st.first_id or 1, 1 if final else self.settled_below) - 1 if self.windowed else 0
+        after = 0
+        if self.windowed:  # the reference service's envelope ids are ints
+            first = st.first_id or 1
+            assert isinstance(first, int)
+            after = max(first, 1 if final else self.settled_below) - 1
         refunded = dict(st.refunded)  # snapshots BEFORE the ledger is read:
         acks = [
             o
-            for eid in [e for e in list(st.acks_by_env) if not self.windowed or e > after]
+            for eid in [e for e in list(st.acks_by_env) if not self.windowed or (isinstance(e, int) and e > after)]
             for o in list(st.acks_by_env[eid])
         ]  # all of these must be in it
         ledger = self._fetch(after)
@@ -183,6 +189,7 @@ class Checker:
 
         client = redis.Redis.from_url(self.redis_url, decode_responses=True)
         try:
-            return sorted(set(int(i) for i in client.zrange(INDEX_KEY, 0, -1)) - set(ids))
+            members = cast("list[str]", client.zrange(INDEX_KEY, 0, -1))  # decode_responses: str members
+            return sorted(set(int(i) for i in members) - set(ids))
         finally:
             client.close()

@@ -117,7 +117,8 @@ class Load:
                 algorithm=algo,
                 mode=mode,
             )
-            eid = self._until(lambda: self.adapter.create_envelope(http, env), http, end)
+            # _until calls the lambda before returning, so it always sees this turn's env
+            eid = self._until(lambda: self.adapter.create_envelope(http, env), http, end)  # noqa: B023
             if eid is None:
                 continue  # an unanswered create may still exist: the checker adopts such orphans
             users = cfg.count + (-cfg.count // 4, 0, cfg.count // 8)[n % 3]
@@ -236,7 +237,7 @@ class Load:
         """Acknowledged new grabs per second of the run (repeats counted once, when acknowledged)."""
         per_s: dict[int, int] = defaultdict(int)
         for o in self.state.outcomes:
-            if o.status == "ack":
+            if o.status == "ack" and o.acked_at_s is not None:  # an ack always carries its time
                 per_s[int(o.acked_at_s)] += 1
         last = max(per_s, default=0)
         return [{"t_s": s, "acks": per_s.get(s, 0)} for s in range(last + 1)]

@@ -9,6 +9,7 @@ by a restart on the same port (and, for Redis, the same data dir) after ``down_s
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ def parse_nemesis(text: str) -> list[Fault]:
     )
     if not faults:
         raise ValueError("--nemesis needs at least one fault, e.g. kill-redis@20s,pause-service@45s")
-    for a, b in zip(faults, faults[1:]):
+    for a, b in itertools.pairwise(faults):
         if b.at_s < a.at_s + a.down_s + 1.0:
             raise ValueError(f"--nemesis: {b} starts before {a} is undone and recovered (keep 1 s apart)")
     return faults
@@ -87,7 +88,8 @@ def default_nemesis(
 ) -> list[Fault]:
     """The default soak schedule: every 20-30 s (seeded) the next of ``kinds``, in turn,
     while there are at least 8 s of load left after it."""
-    rng, faults, at = random.Random(seed), [], first_s
+    rng, at = random.Random(seed), first_s
+    faults: list[Fault] = []
     while kinds and at + PAUSE_S + 8.0 <= duration_s:
         action, target = kinds[len(faults) % len(kinds)].split("-")
         faults.append(Fault(target, round(at, 1), PAUSE_S if action == "pause" else 0.5, action))

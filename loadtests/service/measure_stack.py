@@ -3,11 +3,12 @@
     python -m hongbao.loadtests.service.measure_stack [--duration-s 8] [--connections 50] [--rounds 2]
 
 Each target runs in its own uvicorn process (uvloop + httptools, one worker) on a free loopback
-port; wrk (apt-get install wrk) drives it with one thread, bounded by --duration-s. Targets:
-bare echo POST, the same echo behind Starlette, service GET /healthz, service POST grab (--store, default memory; pre_split and on_grab,
-a fresh user per request). Prints requests/s and the server's CPU time per request (psutil), each as a ratio to the bare
-app: on a shared machine the CPU cost per request is the steadier of the two. With a Redis store,
-each service row also notes Redis's CPU per request (INFO cpu before and after the run).
+port; wrk (apt-get install wrk) drives it with one thread, bounded by --duration-s. Targets: bare
+echo POST, the same echo behind Starlette, service GET /healthz, service POST grab (--store, default
+memory; pre_split and on_grab, a fresh user per request). Prints requests/s and the server's CPU
+time per request (psutil), each as a ratio to the bare app: on a shared machine the CPU cost per
+request is the steadier of the two. With a Redis store, each service row also notes Redis's CPU per
+request (INFO cpu before and after the run).
 """
 
 from __future__ import annotations
@@ -75,13 +76,22 @@ def _redis_cpu_s(store: str) -> float | None:
     from redis.cluster import RedisCluster
 
     if store.startswith("redis+cluster://"):
-        client = RedisCluster.from_url("redis://" + store.split("://", 1)[1])
-        infos = list(client.info("cpu", target_nodes=RedisCluster.ALL_NODES).values())
+        cluster = RedisCluster.from_url("redis://" + store.split("://", 1)[1])
+        infos = list(cluster.info("cpu", target_nodes=RedisCluster.ALL_NODES).values())
+        cluster.close()
     else:
         client = redis.Redis.from_url(store)
         infos = [client.info("cpu")]
-    client.close()
+        client.close()
     return sum(float(i["used_cpu_user"]) + float(i["used_cpu_sys"]) for i in infos)
+
+
+def _found(pattern: str, text: str, flags: int = 0) -> str:
+    """The first group of ``pattern`` in wrk's output; RuntimeError naming it when wrk printed no such line."""
+    m = re.search(pattern, text, flags)
+    if m is None:
+        raise RuntimeError(f"wrk output has no match for {pattern!r}:\n{text[-2000:]}")
+    return m.group(1)
 
 
 def _wrk(
@@ -102,13 +112,14 @@ def _wrk(
     ).stdout
     cpu_s = sum(server.cpu_times()[:2]) - cpu0
     Path(f.name).unlink()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)  # the latency distribution line, not a "...99%" stdev
+    rps = float(_found(r"Requests/sec:\s+([\d.]+)", out))
+    total = int(_found(r"(\d+) requests in", out))
+    p99 = _found(r"^\s*99%\s+(\S+)", out, re.M)  # the latency distribution line, not a "...99%" stdev
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     notes = f"p99 {p99}" + (f", {non2xx.group(1)} non-2xx" if non2xx else "")
-    if redis0 is not None:
-        notes += f", redis {(_redis_cpu_s(store) - redis0) / total * 1e6:.1f}us/req"
+    redis1 = _redis_cpu_s(store) if redis0 is not None else None
+    if redis0 is not None and redis1 is not None:
+        notes += f", redis {(redis1 - redis0) / total * 1e6:.1f}us/req"
     return rps, cpu_s / total * 1e6, notes
 
 
@@ -137,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2
-    results: dict[str, list[tuple[float, str]]] = {}
+    results: dict[str, list[tuple[float, float, str]]] = {}
     for _ in range(args.rounds):
         for name, app in (
             ("bare echo POST", "hongbao.loadtests.service.bare_echo:app"),

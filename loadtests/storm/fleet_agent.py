@@ -19,6 +19,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import gevent
 from locust import events
@@ -54,7 +55,8 @@ def refuse(message: str) -> None:
     from locust.argument_parser import parse_locustfile_option
     from locust.rpc import Message, zmqrpc
 
-    opts = parse_locustfile_option()
+    # locust annotates a (Namespace, list) tuple but returns the Namespace itself
+    opts: Any = parse_locustfile_option()
     if not opts.worker:
         return
     client_id = f"{worker_name()}_refused_{os.getpid()}"

@@ -103,6 +103,8 @@ def run_arm(kind: str, host: str, seconds: float, users: int, work: Path, scenar
     if kind == "plain":
         cmd += ["-f", f"{PLAIN},{PROBE}", "-u", str(users), "-r", str(users), "--run-time", f"{int(seconds)}s"]
     else:
+        if scenario is None:
+            raise ValueError(f"arm {kind!r}: the kit's storm needs a scenario")
         sc = load(scenario)
         env.update(procs.locust_env(sc.path, seconds, sc.seed, work, f"m{int(time.time() * 1000):x}"))
         env[PROBE_ENV] = str(probe)
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         service, host = procs.start_service("memory", 1, work / "service.log")
         try:
             for r in range(args.rounds):
-                arms = [("plain", None)]
+                arms: list[tuple[str, tuple[str, str] | None]] = [("plain", None)]
                 for name in scenarios:
                     arms += [(f"kit closed {name}", ("closed", name)), (f"kit open {name}", ("open", name))]
                 rate = 0.0

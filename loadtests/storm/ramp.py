@@ -71,7 +71,7 @@ def per_step(
             "cpu_percent": cpu_mean,
             "load_generator_saturated": lg is not None and lg > 90 * min(lg_procs, cores),
         }
-        if open_model and secs:
+        if plan is not None and secs:  # the open model
             a, b = min(secs), max(secs) + 1  # the whole seconds measured, as the grabs are
             row.update(
                 {

@@ -139,7 +139,7 @@ class Recording:
         """What was recorded since the last take, as JSON; the recording starts over in place
         (the grabbers keep their reference to it)."""
         data = self.to_json()
-        self.__init__()
+        Recording.__init__(self)
         return data
 
     def merge_json(self, data: dict) -> None:

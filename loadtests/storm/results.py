@@ -23,7 +23,7 @@ def locust_stats(out_dir: Path) -> list[dict]:
     rows = []
     with path.open(newline="") as f:
         for row in csv.DictReader(f):
-            clean = {}
+            clean: dict[str, float | int | str] = {}
             for k, v in row.items():
                 try:
                     clean[k] = float(v) if "." in v else int(v)
@@ -86,7 +86,7 @@ def totals(extra: dict, active_s: float) -> dict:
 
 def timeline(extra: dict) -> list[dict]:
     """One row per second of the storm: outcome counts and grab p50/p99 (exact, in ms)."""
-    rows = []
+    rows: list[dict] = []
     seconds = sorted(int(s) for s in extra.get("timeline", {}))
     if not seconds:
         return rows

@@ -30,7 +30,7 @@ def check_target(url: str, allow_remote: bool, flag: str = "--host") -> str:
     if u.scheme not in ("http", "https") or not u.hostname:
         raise ValueError(f"{flag} must be an http:// or https:// URL with a host (got {url!r})")
     try:
-        u.port
+        _ = u.port  # parsing the port is the check
     except ValueError:
         raise ValueError(f"{flag}: bad port in {url!r}") from None
     if not allow_remote and not is_loopback(url):

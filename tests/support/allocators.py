@@ -5,6 +5,7 @@ Each draws from Python's ``random`` module, which the audit seeds, as production
 
 from __future__ import annotations
 
+import itertools
 import random
 
 
@@ -12,7 +13,7 @@ def fair_cuts(total: int, count: int) -> list[int]:
     """Correct and exchangeable: count-1 distinct random cuts of the line 1..total-1."""
     cuts = sorted(random.sample(range(1, total), count - 1))
     edges = [0, *cuts, total]
-    return [b - a for a, b in zip(edges, edges[1:])]
+    return [b - a for a, b in itertools.pairwise(edges)]
 
 
 def loses_a_cent(total: int, count: int) -> list[int]:

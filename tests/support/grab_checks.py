@@ -60,7 +60,7 @@ def check_outcomes(
 ) -> dict[str, dict]:
     """Per-user grabs are unique and stable; returns user -> grab."""
     by_user: dict[str, list[dict]] = defaultdict(list)
-    for (user, _), res in zip(requests, results):
+    for (user, _), res in zip(requests, results, strict=True):
         if isinstance(res, BaseException):
             code = getattr(res, "code", None)
             assert code in allowed_errors, f"{user}: unexpected {res!r}"

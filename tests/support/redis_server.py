@@ -7,9 +7,9 @@
     with redis_cluster(masters=3) as cluster:
         cluster.url                        # "redis+cluster://127.0.0.1:PORT" (any node)
 
-Options are passed as ``--name value`` to redis-server (underscores become dashes). Pytest
-fixtures at the bottom: import them into a test module (``from tests.support.redis_server import
-redis_url``) to use them. Only processes started here are ever signalled, by their PID.
+Options are passed as ``--name value`` to redis-server (underscores become dashes). The pytest
+fixtures at the bottom reach every test through ``pytest_plugins`` in tests/conftest.py: a test asks
+for ``redis_url`` by name. Only processes started here are ever signalled, by their PID.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def redis_cluster(masters: int = 3, timeout_s: float = 20.0) -> Iterator[RedisCl
         yield RedisClusterProcs(nodes)
 
 
-# ---- pytest fixtures (import into the test module that uses them) ----
+# ---- pytest fixtures (registered as a plugin by tests/conftest.py) ----
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,7 @@
-"""Test-only slowed kernel planting about 5% (tests/support/slowed_kernel.py; the calibration measures its real size)."""
+"""Test-only slowed kernel planting about 5% (tests/support/slowed_kernel.py).
+
+The calibration measures its real size.
+"""
 
 from __future__ import annotations
 

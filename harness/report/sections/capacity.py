@@ -31,10 +31,12 @@ def _knee_table(ramps: list[dict]) -> list[str]:
         rate = knee.get("grabs_per_second")
         offered = knee.get("offered_per_second")
         knee_cell = "none" if not rate else _fmt(offered) if offered else "— (closed model)"
+        limiting = knee.get("limiting")
+        limited_by = LIMIT_NAMES.get(limiting, limiting) if isinstance(limiting, str) else limiting
         lines.append(
             f"| {ramp['label']} | {knee_cell} | {_fmt(rate) if rate else 'none'} | "
             f"{_fmt(knee.get('dropped'))} | {_fmt(knee.get('p99_ms'))} | "
-            f"{knee.get('stop_reason', '')} | {LIMIT_NAMES.get(knee.get('limiting'), knee.get('limiting'))} | "
+            f"{knee.get('stop_reason', '')} | {limited_by} | "
             f"{'lower bound' if knee.get('lower_bound') else 'measured'} |"
         )
     return lines

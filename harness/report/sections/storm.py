@@ -91,6 +91,8 @@ def plot_cpu(doc: dict, path: Path) -> Path | None:
 
 
 def _claim(algorithm: str | None) -> bool | None:
+    if algorithm is None:
+        return None
     try:
         from hongbao.kernels import ALGORITHMS
 
