@@ -86,6 +86,9 @@ def check() -> int:
     ]
     site = VENV / "types-site"
     shutil.rmtree(site, ignore_errors=True)
+    # setuptools keeps modules in build/lib across builds: a module deleted from the tree would
+    # still be installed (and type-checked) from there, so the install starts from the sources alone
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(pip + ["install", "--no-deps", "--target", str(site), str(ROOT)], check=True)
     mypy = [str(BIN / "mypy"), "--config-file", str(ROOT / "pyproject.toml"), "--cache-dir", str(VENV / "mypy-cache")]

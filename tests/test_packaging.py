@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -40,6 +41,9 @@ def test_pyproject_lists_every_package_folder():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # setuptools keeps modules in build/lib across builds, and a module deleted from the tree
+    # would still ship from there: every build starts from the sources alone
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
         check=True,
@@ -174,6 +178,11 @@ def test_installed_kit_runs_every_command_from_an_empty_folder(installed, tmp_pa
         "--out",
         "results/run",
     )
+    _fleet_storm(installed, work, env, tmp_path)
+    ran.append("worker --master 127.0.0.1:PORT (from another empty folder, for the fleet storm below)")
+    ran.append("storm --scenario smoke --duration 4s --master --bind 127.0.0.1:PORT --expect-workers 1")
+    _bisect_without_kernel_changes(installed, env, tmp_path)
+    ran.append("bisect GOOD BAD --filter double_mean-serial-c10- (a range that leaves kernels/ alone)")
     _serve_once(installed, work, env)
     ran.append("serve --port PORT (until /healthz answers, then stopped)")
     print("\nsubcommands run from the wheel:\n  hongbao " + "\n  hongbao ".join(ran))
@@ -193,6 +202,60 @@ def test_installed_kit_runs_every_command_from_an_empty_folder(installed, tmp_pa
     added = {p for p in _site_files(installed) - before if p.suffix != ".pyc"}
     assert not added, sorted(map(str, added))
     assert any((tmp_path / "numba-cache").rglob("*.nbi")), "the kernels were cached outside the package"
+
+
+def _fleet_storm(installed: Path, work: Path, env: dict, tmp_path: Path) -> None:
+    """A fleet storm from the wheel: ``hongbao worker`` in a folder of its own gets the scenario
+    from the master; the master's storm.json names the worker and the audit is clean."""
+    from hongbao.loadtests import procs
+
+    port = procs.free_port()
+    elsewhere = tmp_path / "worker-machine"
+    elsewhere.mkdir()
+    worker = subprocess.Popen(
+        [str(installed / "hongbao"), "worker", "--master", f"127.0.0.1:{port}"],
+        cwd=elsewhere,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        done = subprocess.run(
+            [str(installed / "hongbao"), "storm", "--scenario", "smoke", "--duration", "4s", "--no-progress",
+             "--master", "--bind", f"127.0.0.1:{port}", "--expect-workers", "1", "--out", "results/fleet"],
+            cwd=work, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        worker_out, _ = worker.communicate(timeout=60)
+    finally:
+        procs.stop(worker)
+    assert done.returncode == 0, f"fleet storm: exit {done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    storm = json.loads((work / "results" / "fleet" / "storm.json").read_text())
+    assert storm["audit"]["ok"] is True
+    hosts = storm["fleet"]["hosts"]
+    assert len(hosts) == 1 and hosts[0]["grabs"] == storm["totals"]["grabs_ok"] > 0, (hosts, worker_out[-2000:])
+
+
+def _bisect_without_kernel_changes(installed: Path, env: dict, tmp_path: Path) -> None:
+    """``hongbao bisect`` from the wheel in a git repository whose range leaves kernels/ alone:
+    nothing to time, "No slowdown", exit 0, bisect.json written."""
+    repo = tmp_path / "repo"
+    (repo / "kernels").mkdir(parents=True)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    commits = []
+    for i in range(3):
+        (repo / ("kernels/k.py" if i == 0 else "notes.txt")).write_text(f"{i}\n")
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-q", "-m", f"c{i}"], check=True)
+        commits.append(subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip())
+    done = subprocess.run(
+        [str(installed / "hongbao"), "bisect", commits[0], commits[2], "--filter", "double_mean-serial-c10-",
+         "--out", str(tmp_path / "bisect")],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert json.loads((tmp_path / "bisect" / "bisect.json").read_text())["result"] == "no slowdown"
 
 
 @pytest.mark.slow
