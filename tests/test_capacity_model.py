@@ -235,3 +235,36 @@ def test_a_ramp_whose_audit_failed_is_never_projected_from():
     lossy = {"store": "redis", "audit_ok": False, "knee": {"grabs_per_second": 5000}}
     assert _pick([good, lossy]) is good
     assert _pick([lossy]) is None
+
+
+def _open_step(rate: float, dropped: int, p99_ms: float, gen: float, svc: float) -> RampStep:
+    return RampStep(
+        users=0,
+        duration_s=3,
+        requests=int(rate * 3),
+        failures=0,
+        grabs_per_second=rate,
+        p50_ms=0.5,
+        p99_ms=p99_ms,
+        cpu_cores={"load_generator": gen, "service": svc, "machine": gen + svc},
+        cores={"load_generator": 1, "service": 1, "machine": 2},
+        offered_per_second=rate,
+        answered_per_second=rate,
+        offered=rate * 3,
+        dropped=dropped,
+    )
+
+
+def test_grabs_dropped_before_any_cpu_saturated_name_the_load_generator_and_a_lower_bound():
+    """The figures of a one-process ramp on 2 cores: the step at 10,000/s dropped 1% of its grabs
+    with the generator at 0.8 of its core (a second process moved that knee to 12,000/s)."""
+    steps = [_open_step(6000, 0, 2.0, 0.48, 0.42), _open_step(8000, 0, 5.9, 0.70, 0.65),
+             _open_step(10000, 295, 104.0, 0.80, 0.78)]  # fmt: skip
+    knee = find_knee(steps, p99_slo_ms=200, error_budget=0.001)
+    assert knee.offered_per_second == 8000
+    assert knee.limiting == "load_generator" and knee.lower_bound
+    assert "could not start every grab on time" in knee.advice
+    # the same ramp broken by latency alone names no component: the slow part is elsewhere
+    steps[-1] = _open_step(10000, 0, 404.0, 0.80, 0.78)
+    slow = find_knee(steps, p99_slo_ms=200, error_budget=0.001)
+    assert slow.limiting == "none" and not slow.lower_bound

@@ -215,6 +215,19 @@ def find_knee(steps: list[RampStep], p99_slo_ms: float, error_budget: float) -> 
                 "machines (--master --expect-workers N, `hongbao worker` on each)."
             ),
         )
+    elif limiting == "none" and broken is not None and broken.dropped_ratio >= DROPPED_BUDGET:
+        # grabs the generator could not start on time, with no CPU saturated: one Locust process's
+        # event loop falls behind before its core is full (a second process moves such a knee up)
+        limiting, lower, advice = (
+            "load_generator",
+            True,
+            (
+                "The load generator could not start every grab on time (dropped grabs) before any "
+                "CPU saturated: one Locust process's event loop falls behind before its core is "
+                "full, so this knee is a LOWER BOUND on the service. Add load generators: "
+                "--processes N, or a fleet (--master --expect-workers N, `hongbao worker` on each)."
+            ),
+        )
     elif limiting == "none" and broken is None:
         lower, advice = (
             True,

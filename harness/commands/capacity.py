@@ -107,16 +107,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start-rate",
         type=float,
-        default=200.0,
+        default=2000.0,
         metavar="GRABS/S",
-        help="offered grabs per second in the first step (default 200)",
+        help="offered grabs per second in the first step (default 2000)",
     )
     parser.add_argument(
         "--step-rate",
         type=float,
-        default=400.0,
+        default=2000.0,
         metavar="GRABS/S",
-        help="offered grabs per second added every step (default 400)",
+        help="offered grabs per second added every step (default 2000)",
     )
     parser.add_argument(
         "--seed", type=int, default=3, metavar="S", help="seed of the ramp's storm and stores (default 3)"
