@@ -90,13 +90,11 @@ class Grabber:
     def grab(self, intended: float | None = None) -> bool:
         now = time.time()
         if len(self.tried) >= ENVELOPES_PER_USER:
-            self.user_id, self.rng = self.identity()
-            self.tried = set()
+            self._new_user()
         envelope_id = self.pool.pick(self.rng, self.tried, self.sc.hot_share, now)
         if envelope_id is None and self.tried:
             # this user has tried every envelope it can see: it leaves, a new user takes its place
-            self.user_id, self.rng = self.identity()
-            self.tried = set()
+            self._new_user()
             envelope_id = self.pool.pick(self.rng, self.tried, self.sc.hot_share, now)
         if envelope_id is None:
             return False
@@ -119,6 +117,10 @@ class Grabber:
             again = self.once(envelope_id, f"{request_id}:again", None, self.timed, first=False)
         self.rec.behaviour(behaviour, envelope_id, self.user_id, [_answer(first), _answer(again)])
         return True
+
+    def _new_user(self) -> None:
+        self.user_id, self.rng = self.identity()
+        self.tried = set()
 
     def double_tap(self, envelope_id, request_id: str, intended: float | None) -> None:
         if self.second is None:
