@@ -103,6 +103,7 @@ def start_open_pool(environment, origin: float, index: int, count: int, host: st
         index,
         count,
         tolerance_s=SCENARIO.tolerance_ms / 1000.0,
+        tick_s=SCENARIO.tick_ms / 1000.0,
         pre_allocated=SCENARIO.pre_allocated_users,
         max_users=SCENARIO.max_users,
         recording=RECORDING,

@@ -101,8 +101,13 @@ def test_a_service_stall_shows_in_the_open_models_p99_from_intended_start(tmp_pa
         f"\n1 s stall: open-model p99 from intended start {open_p99:.1f} ms "
         f"(service time p99 {o['service_time_ms']['p99_ms']:.1f} ms); closed-model p99 {closed_p99:.1f} ms; "
         f"open model with a fixed pool of 10: p95 from intended start {f['latency_ms']['grab']['p95_ms']} ms, "
-        f"service time p95 {f['service_time_ms']['p95_ms']} ms"
+        f"service time p95 {f['service_time_ms']['p95_ms']} ms, sent p95 {f['send_lateness_ms']['p95_ms']} ms late"
     )
+    # a grab is sent within the tolerance of its intended start or not at all (then it is dropped)
+    assert o["send_lateness_ms"]["max_ms"] <= open_sc.tolerance_ms + 5
+    # the fixed pool sent the stalled grabs late, and says so: lateness + service time = latency
+    assert f["send_lateness_ms"]["p95_ms"] >= 0.25 * STALL_S * 1000
+    assert c["send_lateness_ms"] is None  # the closed model has no intended start
     assert f["latency_ms"]["grab (all outcomes)"]["p95_ms"] >= 0.25 * STALL_S * 1000
     assert f["service_time_ms"]["p95_ms"] < 0.1 * STALL_S * 1000  # what a closed-loop clock reads
     # about a fifth of the open model's grabs were meant to start during the stall: they waited for it

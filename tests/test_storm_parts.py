@@ -129,6 +129,8 @@ def test_ramp_steps():
         ({"load": {"model": "open", "grabs_per_user_per_s": 5}}, "load.grabs_per_user_per_s is not a field"),
         ({"shape": {"kind": "constant", "rate": 5}}, "is an arrival-rate shape"),
         ({"users": {"double_tap_share": 0.6, "re_tap_share": 0.6}}, "must be <= 1"),
+        ({"load": {"model": "open", "tick_ms": 60}, "shape": {"rate": 1}}, "load.tick_ms must be >= 0 and below"),
+        ({"load": {"model": "open", "tick_ms": -1}, "shape": {"rate": 1}}, "load.tick_ms must be >= 0"),
     ],
 )
 def test_bad_scenarios_name_the_field(patch, needle):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from hongbao.loadtests.storm.histogram import Histogram
+from hongbao.loadtests.storm.histogram import Histogram, bucket_us
 from hongbao.loadtests.storm.outcomes import GRAB, GRAB_NAMES, REPEAT
 
 BEHAVIOURS = ("double_tap", "retry", "re_tap")
@@ -22,6 +22,7 @@ class Recording:
     def __init__(self) -> None:
         self.hist: dict[str, Histogram] = {}
         self.service = Histogram()  # grabs: actual send -> answer
+        self.lateness = Histogram()  # first grabs: intended start -> actual send (0 in the closed model)
         self.timeline: dict[int, dict[str, list[int]]] = {}  # epoch second -> name -> [n, failures]
         self.grab_hist: dict[int, Histogram] = {}  # epoch second -> grab latencies
         self.attempts: dict[str, int] = {}  # user -> grab requests sent
@@ -58,7 +59,9 @@ class Recording:
         h = self.hist.get(name)
         if h is None:
             h = self.hist[name] = Histogram()
-        h.record_us(latency_us)
+        b = bucket_us(latency_us)  # one bucket for the name's and the second's histogram
+        counts = h.counts
+        counts[b] = counts.get(b, 0) + 1
         self.service.record_us(service_us)
         sec = int(now)
         if sec != self._sec:
@@ -69,8 +72,10 @@ class Recording:
         row[0] += 1
         if failed:
             row[1] += 1
-        self._sec_hist.record_us(latency_us)
+        counts = self._sec_hist.counts
+        counts[b] = counts.get(b, 0) + 1
         if first and name != REPEAT:
+            self.lateness.record_us(latency_us - service_us)
             self.attempts[user_id] = self.attempts.get(user_id, 0) + 1
         if name == GRAB and not failed:
             self.grabbed[user_id] = self.grabbed.get(user_id, 0) + 1
@@ -122,6 +127,7 @@ class Recording:
         return {
             "hist": {k: h.to_json() for k, h in self.hist.items()},
             "service": self.service.to_json(),
+            "lateness": self.lateness.to_json(),
             "timeline": {str(s): v for s, v in self.timeline.items()},
             "grab_hist": {str(s): h.to_json() for s, h in self.grab_hist.items()},
             "attempts": self.attempts,
@@ -146,6 +152,7 @@ class Recording:
         for k, h in data.get("hist", {}).items():
             self.hist.setdefault(k, Histogram()).merge({int(b): c for b, c in h.items()})
         self.service.merge({int(b): c for b, c in data.get("service", {}).items()})
+        self.lateness.merge({int(b): c for b, c in data.get("lateness", {}).items()})
         for s, names in data.get("timeline", {}).items():
             dst = self.timeline.setdefault(int(s), {})
             for name, (n, f) in names.items():

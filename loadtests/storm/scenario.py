@@ -5,7 +5,8 @@ Load models (``[load] model``): ``closed`` (Locust users grab in a loop, ``think
 ``[shape]`` gives user counts, loadtests/storm/shape_plan.py) and ``open`` (grabs arrive at a rate
 whatever the answers; the ``[shape]`` gives rates per ``time_unit_s``, loadtests/storm/arrivals.py,
 taken by a pool of ``pre_allocated_users`` that grows to ``max_users``; a grab not started within
-``tolerance_ms`` of its intended time is dropped and counted). Docs: docs/open-model.md.
+``tolerance_ms`` of its intended time is dropped and counted; the grabs due within one ``tick_ms``
+go out together). Docs: docs/open-model.md.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Scenario:
     pre_allocated_users: int = 20  # open model: grabbers started at once (split over processes)
     max_users: int = 1000  # open model: the pool grows to this when no grabber is free
     tolerance_ms: float = 50.0  # open model: a grab not started this late is dropped
+    tick_ms: float = 1.0  # open model: the dispatcher wakes at most once per tick (0: at every arrival)
     # shape
     shape: str = "steady"
     shape_params: dict = field(default_factory=dict)
@@ -152,6 +154,7 @@ def parse(data: dict, path: str = "<scenario>") -> Scenario:
         pre_allocated_users=_get(load, "pre_allocated_users", int, 20, f"{w}: load"),
         max_users=_get(load, "max_users", int, 1000, f"{w}: load"),
         tolerance_ms=_get(load, "tolerance_ms", float, 50.0, f"{w}: load"),
+        tick_ms=_get(load, "tick_ms", float, 1.0, f"{w}: load"),
         shape=kind,
         shape_params=shape,
         path=str(path),
@@ -218,6 +221,10 @@ def _check(sc: Scenario) -> None:
             f"load.max_users must be >= pre_allocated_users (got {sc.max_users} < {sc.pre_allocated_users})",
         ),
         (sc.tolerance_ms > 0, f"load.tolerance_ms must be > 0 (got {sc.tolerance_ms})"),
+        (
+            0 <= sc.tick_ms < sc.tolerance_ms,
+            f"load.tick_ms must be >= 0 and below tolerance_ms (got {sc.tick_ms} with tolerance_ms {sc.tolerance_ms})",
+        ),
         (
             sc.hot_envelopes > 0 or sc.senders > 0,
             "nothing to grab: set envelopes.hot_envelopes or users.senders above 0",

@@ -140,11 +140,14 @@ def markdown(doc: dict) -> str:
     ]
     if lm.get("open"):
         svc = doc.get("service_time_ms") or {}
+        sent = doc.get("send_lateness_ms") or {}
         late = ", ".join(f"{n:,} at {s} s" for s, n in list(lm.get("dropped_by_second", {}).items())[:8])
         lines += [
             f"- service time (from the actual send): p50 {_fmt(svc.get('p50_ms'), '.3g')} ms, "
             f"p99 {_fmt(svc.get('p99_ms'), '.3g')} ms; grabbers at most {_fmt(lm.get('grabbers_peak'))} "
             f"of {lm.get('max_users')}",
+            f"- sent after the intended start (the generator's own lateness, part of the latency above): "
+            f"p50 {_fmt(sent.get('p50_ms'), '.3g')} ms, p99 {_fmt(sent.get('p99_ms'), '.3g')} ms",
             f"- dropped grabs (not started within {lm.get('tolerance_ms'):g} ms of their intended start): "
             f"**{lm.get('dropped_grabs', 0):,}** ({_fmt((lm.get('dropped_ratio') or 0) * 100, '.2f')}% of "
             f"those offered){': ' + late if late else ''}",
