@@ -41,7 +41,7 @@ class KeepAliveHttp:
     """``Http`` over one keep-alive connection to ``base_url`` (http or https). 4xx and 5xx come
     back as a ``Reply``; only a missing answer raises (``TransportError``)."""
 
-    def __init__(self, base_url: str, timeout_s: float = 60.0) -> None:
+    def __init__(self, base_url: str, timeout_s: float | None = 60.0) -> None:
         u = urlsplit(base_url.rstrip("/"))
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ValueError(f"host must look like http://HOST:PORT (got {base_url!r})")
@@ -62,16 +62,15 @@ class KeepAliveHttp:
         self._status, self._head = 0, b""
 
     def request(self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None) -> Reply:
-        payload = b"" if json is None else orjson.dumps(json)
-        lines = [
-            f"{method} {self.prefix}{path} HTTP/1.1",
-            f"Host: {self.host_header}",
-            f"Content-Length: {len(payload)}",
-        ]
-        if json is not None:
-            lines.append("Content-Type: application/json")
-        lines.extend(f"{k}: {v}" for k, v in (headers or {}).items())
-        wire = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items()) if headers else ""
+        if json is None:
+            payload, kind = b"", ""
+        else:
+            payload, kind = orjson.dumps(json), "Content-Type: application/json\r\n"
+        wire = (
+            f"{method} {self.prefix}{path} HTTP/1.1\r\nHost: {self.host_header}\r\n"
+            f"Content-Length: {len(payload)}\r\n{kind}{extra}\r\n"
+        ).encode("latin-1") + payload
         try:
             reused = self._sock is not None
             if not reused:

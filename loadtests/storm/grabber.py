@@ -32,6 +32,10 @@ RECORDED: dict = {"recorded": True}
 #: a user grabs at most this many envelopes, then a new user takes its place (people grab a handful
 #: of envelopes in a storm; it also keeps finding an untried envelope cheap)
 ENVELOPES_PER_USER = 16
+#: a grab's connection has no timeout: gevent would start and cancel a timer on every read, and a
+#: grab the service never answers is ended by the storm's own end (the open pool's stop, Locust's
+#: stop of its users), which is how long a real client's grab can hang in a storm anyway
+GRAB_TIMEOUT_S = None
 
 
 class TimedHttp:
@@ -72,7 +76,7 @@ class Grabber:
         self.user_id, self.rng = identity()
         self.adapter, self.pool, self.rec, self.fire = adapter, pool, recording, fire
         self.host = host
-        self.timed = TimedHttp(KeepAliveHttp(host))
+        self.timed = TimedHttp(KeepAliveHttp(host, timeout_s=GRAB_TIMEOUT_S))
         self.second: TimedHttp | None = None  # a double tap's other connection
         self.tried: set = set()
         sc = scenario
@@ -124,7 +128,7 @@ class Grabber:
 
     def double_tap(self, envelope_id, request_id: str, intended: float | None) -> None:
         if self.second is None:
-            self.second = TimedHttp(KeepAliveHttp(self.host))
+            self.second = TimedHttp(KeepAliveHttp(self.host, timeout_s=GRAB_TIMEOUT_S))
         other = gevent.spawn(self.once, envelope_id, request_id, intended, self.second, first=False)
         mine = self.once(envelope_id, request_id, intended, self.timed)
         other.join()

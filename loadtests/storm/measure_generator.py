@@ -2,7 +2,8 @@
 in one run, against one reference service (``hongbao serve``, memory store) started here.
 
     python -m hongbao.loadtests.storm.measure_generator [--scenario countdown --scenario steady]
-        [--seconds 10] [--rounds 2] [--users 50] [--json out.json]
+        [--seconds 10] [--rounds 2] [--users 50] [--open-factor 1 --open-factor 2] [--tick-ms MS]
+        [--json out.json]
 
 The arms, each one Locust process against the same service:
 - ``plain``: a FastHttpUser posting the grab in a closed loop, ``--users`` users;
@@ -10,7 +11,10 @@ The arms, each one Locust process against the same service:
   names, histograms, envelope pool, hot envelopes, senders, double taps/retries/re-taps), its load
   turned into the same closed loop (``--users`` grabbers, no think time);
 - ``kit open S``: the same storm in the open model at the rate the plain arm reached this round
-  (a steady arrival curve), so both arms answer the same grabs/s.
+  (a steady arrival curve), so both arms answer the same grabs/s; ``--open-factor F`` adds an arm
+  at F times that rate (``kit open S xF``).
+Every arm's hot envelopes open at once and are as large as the plain arm's envelope, so no arm runs
+out of envelopes to grab: CPU per grab measures grabbing, not grabbers idling over a sold-out pool.
 A probe in the process (``cpu_probe.py``) samples its CPU (psutil) and grab-request count at the
 same instant every half second, so CPU per grab is read over the storm's middle (Locust's start-up
 and the first 2 s are left out). Arms alternate for ``--rounds`` rounds so drift on a shared machine
@@ -31,11 +35,14 @@ from pathlib import Path
 
 from hongbao.loadtests.storm import procs
 from hongbao.loadtests.storm.cpu_probe import PROBE_ENV
+from hongbao.loadtests.storm.histogram import Histogram
 from hongbao.loadtests.storm.scenario import load, to_toml
 
 HERE = Path(__file__).resolve().parent
 PLAIN = HERE / "plain_user.py"
 PROBE = HERE / "cpu_probe.py"
+#: the envelope each plain user grabs from (plain_user.py), the size of every kit arm's hot envelopes
+PLAIN_COUNT, PLAIN_TOTAL_CENTS = 100_000, 10_000_000
 
 
 def per_grab_us(samples: list[dict], warm_s: float) -> dict:
@@ -59,21 +66,26 @@ def per_grab_us(samples: list[dict], warm_s: float) -> dict:
     }
 
 
-def arm_scenario(name: str, model: str, users: int, rate: float, work: Path) -> Path:
+def arm_scenario(name: str, model: str, users: int, rate: float, work: Path, tick_ms: float | None = None) -> Path:
     """Scenario ``name`` with its load turned into ``users`` looping grabbers (closed) or a steady
-    ``rate`` grabs/s (open); everything else as shipped."""
+    ``rate`` grabs/s (open, with the dispatcher's ``tick_ms`` if given); everything else as shipped."""
     data = tomllib.loads(Path(load(name).path).read_text())
     data["load"] = {
         k: v for k, v in data.get("load", {}).items() if k in ("pre_allocated_users", "max_users", "tolerance_ms")
     }
     data["load"]["model"] = model
+    if tick_ms is not None:
+        data["load"]["tick_ms"] = tick_ms
     senders = data.get("users", {}).get("senders", 1)
     data["shape"] = (
         {"kind": "steady", "users": users + senders, "spawn_rate": users + senders}
         if model == "closed"
         else {"kind": "steady", "rate": rate}
     )
-    data["envelopes"]["hot_release_s"] = 0
+    # the hot envelopes open at once and are as large as the plain arm's envelope, so that no arm
+    # runs out of envelopes: every grab request of every arm is a grab of an open envelope, and
+    # CPU per grab measures grabbing, not grabbers idling over a sold-out pool
+    data["envelopes"].update(hot_release_s=0, hot_count=PLAIN_COUNT, hot_total_cents=PLAIN_TOTAL_CENTS)
     path = work / f"{name}-{model}.toml"
     path.write_text(to_toml(data))
     return path
@@ -116,7 +128,16 @@ def run_arm(kind: str, host: str, seconds: float, users: int, work: Path, scenar
         finally:
             procs.stop(proc)
     samples = [json.loads(line) for line in probe.read_text().splitlines() if line.strip()]
-    return {"arm": kind, **per_grab_us(samples, 2.0)}
+    row = {"arm": kind, **per_grab_us(samples, 2.0)}
+    extra = work / "locust_extra.json"
+    if " open " in f" {kind} " and extra.exists():  # the open model's own lateness: intended start -> send
+        late = Histogram.from_json(json.loads(extra.read_text()).get("lateness", {})).summary_ms()
+        row["late_p50_ms"], row["late_p99_ms"] = late["p50_ms"], late["p99_ms"]
+    return row
+
+
+def _times(factor: float) -> str:
+    return "" if factor == 1 else f" x{factor:g}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,33 +145,51 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m hongbao.loadtests.storm.measure_generator", description=__doc__.split("\n\n")[0]
     )
     ap.add_argument("--scenario", action="append", help="kit scenario(s) to measure (default: countdown, steady)")
-    ap.add_argument("--seconds", type=float, default=10.0, help="each arm's storm length")
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=10.0, help="each arm's storm length (default 10)")
+    ap.add_argument("--rounds", type=int, default=2, help="the arms run in turn this many times (default 2)")
     ap.add_argument("--users", type=int, default=50, help="plain arm's users")
+    ap.add_argument(
+        "--open-factor",
+        type=float,
+        action="append",
+        help="open-model arms at this multiple of the plain arm's grabs/s (default: 1; repeat for more)",
+    )
+    ap.add_argument("--tick-ms", type=float, help="the open arms' dispatcher tick (default: the scenario's)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
     scenarios = args.scenario or ["countdown", "steady"]
+    factors = args.open_factor or [1.0]
+    if any(f <= 0 for f in factors):
+        ap.error("--open-factor must be > 0")
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="hb-gen-") as tmp:
         work = Path(tmp)
         service, host = procs.start_service("memory", 1, work / "service.log")
         try:
             for r in range(args.rounds):
-                arms: list[tuple[str, tuple[str, str] | None]] = [("plain", None)]
+                arms: list[tuple[str, tuple[str, str, float] | None]] = [("plain", None)]
                 for name in scenarios:
-                    arms += [(f"kit closed {name}", ("closed", name)), (f"kit open {name}", ("open", name))]
+                    arms.append((f"kit closed {name}", ("closed", name, 1.0)))
+                    arms += [(f"kit open {name}{_times(f)}", ("open", name, f)) for f in factors]
                 rate = 0.0
                 for label, spec in arms:
                     folder = work / f"{label.replace(' ', '-')}-{r}"
                     folder.mkdir(parents=True, exist_ok=True)
-                    path = None if spec is None else arm_scenario(spec[1], spec[0], args.users, rate, folder)
+                    path = None
+                    if spec is not None:
+                        path = arm_scenario(spec[1], spec[0], args.users, rate * spec[2], folder, args.tick_ms)
                     row = run_arm(label, host, args.seconds, args.users, folder, None if path is None else str(path))
                     rate = rate or row["grabs_per_s"]
                     row["round"] = r
                     rows.append(row)
+                    late = (
+                        f"  sent {row['late_p50_ms']:.2f}/{row['late_p99_ms']:.2f} ms late (p50/p99)"
+                        if "late_p50_ms" in row
+                        else ""
+                    )
                     print(
                         f"{label:<24} round {r}: {row['cpu_us_per_grab']:>7.1f} µs CPU/grab  "
-                        f"{row['grabs_per_s']:>8.1f} grabs/s  {row['cpu_percent']:>5.1f}% CPU",
+                        f"{row['grabs_per_s']:>8.1f} grabs/s  {row['cpu_percent']:>5.1f}% CPU{late}",
                         flush=True,
                     )
         finally:

@@ -11,6 +11,8 @@ import itertools
 
 from locust.contrib.fasthttp import FastHttpUser
 
+from hongbao.loadtests.storm.measure_generator import PLAIN_COUNT, PLAIN_TOTAL_CENTS
+
 _numbers = itertools.count(1)
 
 
@@ -24,8 +26,8 @@ class PlainGrabber(FastHttpUser):
             "/envelopes",
             json={
                 "sender": f"plain-s{self.n}",
-                "total_cents": 10_000_000,
-                "count": 100_000,
+                "total_cents": PLAIN_TOTAL_CENTS,
+                "count": PLAIN_COUNT,
                 "algorithm": "double_mean",
                 "mode": "on_grab",
             },
