@@ -115,6 +115,7 @@ def test_a_service_stall_shows_in_the_open_models_p99_from_intended_start(tmp_pa
     lm = o["load_model"]
     assert lm["open"] and lm["offered_grabs"] == 200 * 5
     assert lm["dropped_grabs"] <= 0.05 * lm["offered_grabs"]  # the pool grew instead of dropping
+    assert lm["generator_gc_longest_pause_ms"] > 0  # the generator's collector was watched
     hist = o["latency_ms"]["grab (all outcomes)"]
     assert (
         hist["max_ms"] >= 0.8 * STALL_S * 1000

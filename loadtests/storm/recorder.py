@@ -27,6 +27,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from hongbao.loadtests.adapters import NewEnvelope
 from hongbao.loadtests.adapters.http import BlockingHttp
+from hongbao.loadtests.storm.gc_pauses import Freezer
 from hongbao.loadtests.storm.grabber import RECORDED
 from hongbao.loadtests.storm.outcomes import GRAB_NAMES
 from hongbao.loadtests.users import ADAPTER, POOL, RECORDING, SCENARIO, start_open_pool
@@ -45,6 +46,8 @@ STATE: dict = {
     "open_pool": None,
 }
 RUN_TAG_ENV = "HONGBAO_RUN_TAG"
+#: this process's collector, kept out of the storm's way while it runs (loadtests/storm/gc_pauses.py)
+FREEZER = Freezer()
 
 
 @events.request.add_listener
@@ -54,8 +57,14 @@ def _on_request(request_type, name, response_time, response_length, exception=No
     RECORDING.add(name, float(response_time or 0.0), exception is not None, (context or {}).get("user_id"), context)
 
 
+@events.test_start.add_listener
+def _freeze_while_storming(environment, **kwargs):
+    FREEZER.start()  # every process: the local runner, the master and each worker
+
+
 @events.report_to_master.add_listener
 def _on_report_to_master(client_id, data):
+    RECORDING.gc_pause(FREEZER.longest_pause_ms)
     data["hongbao"] = RECORDING.take()
 
 
@@ -126,6 +135,12 @@ def _on_test_stopping(environment, **kwargs):
     pool, STATE["open_pool"] = STATE["open_pool"], None
     if pool is not None:
         pool.stop()
+
+
+@events.test_stop.add_listener
+def _unfreeze(environment, **kwargs):
+    RECORDING.gc_pause(FREEZER.longest_pause_ms)
+    FREEZER.stop()
 
 
 @events.test_stop.add_listener

@@ -34,6 +34,7 @@ class Recording:
         self.behaviours: dict[str, int] = {}  # behaviour -> times it was played
         self.answers: list[list] = []  # [envelope, user, behaviour, [[outcome, cents]..]]
         self.pool_peak: dict[str, int] = {}  # process -> most open-model grabbers at once
+        self.gc_pause_ms: dict[str, float] = {}  # process -> its longest garbage-collector pause
         self._sec = -1
         self._row: dict[str, list[int]] = {}
         self._sec_hist = Histogram()
@@ -123,6 +124,11 @@ class Recording:
         if n > self.pool_peak.get(key, 0):
             self.pool_peak[key] = n
 
+    def gc_pause(self, ms: float) -> None:
+        key = str(os.getpid())
+        if ms > self.gc_pause_ms.get(key, 0.0):
+            self.gc_pause_ms[key] = round(ms, 2)
+
     def to_json(self) -> dict:
         return {
             "hist": {k: h.to_json() for k, h in self.hist.items()},
@@ -139,6 +145,7 @@ class Recording:
             "behaviours": self.behaviours,
             "answers": self.answers,
             "pool_peak": self.pool_peak,
+            "gc_pause_ms": self.gc_pause_ms,
         }
 
     def take(self) -> dict:
@@ -169,6 +176,8 @@ class Recording:
             self.dropped[int(s)] = self.dropped.get(int(s), 0) + n
         for p, n in data.get("pool_peak", {}).items():
             self.pool_peak[p] = max(self.pool_peak.get(p, 0), n)
+        for p, ms in data.get("gc_pause_ms", {}).items():
+            self.gc_pause_ms[p] = max(self.gc_pause_ms.get(p, 0.0), ms)
         self.idle += data.get("idle", 0)
         self.grants += data.get("grants", [])
         self.answers += data.get("answers", [])

@@ -315,6 +315,7 @@ def _load_model(sc: Scenario, shape_overrides: dict, tot: dict, extra: dict | No
         "pre_allocated_users": sc.pre_allocated_users,
         "max_users": sc.max_users,
         "grabbers_peak": sum(extra.get("pool_peak", {}).values()) or None,
+        "generator_gc_longest_pause_ms": max(extra.get("gc_pause_ms", {}).values(), default=None),
         "tolerance_ms": sc.tolerance_ms,
         "tick_ms": sc.tick_ms,
         "latency_from": "the intended start (service time beside it)",

@@ -147,7 +147,8 @@ def markdown(doc: dict) -> str:
             f"p99 {_fmt(svc.get('p99_ms'), '.3g')} ms; grabbers at most {_fmt(lm.get('grabbers_peak'))} "
             f"of {lm.get('max_users')}",
             f"- sent after the intended start (the generator's own lateness, part of the latency above): "
-            f"p50 {_fmt(sent.get('p50_ms'), '.3g')} ms, p99 {_fmt(sent.get('p99_ms'), '.3g')} ms",
+            f"p50 {_fmt(sent.get('p50_ms'), '.3g')} ms, p99 {_fmt(sent.get('p99_ms'), '.3g')} ms; the generator's "
+            f"longest garbage-collector pause {_fmt(lm.get('generator_gc_longest_pause_ms'), '.3g')} ms",
             f"- dropped grabs (not started within {lm.get('tolerance_ms'):g} ms of their intended start): "
             f"**{lm.get('dropped_grabs', 0):,}** ({_fmt((lm.get('dropped_ratio') or 0) * 100, '.2f')}% of "
             f"those offered){': ' + late if late else ''}",
