@@ -12,6 +12,7 @@ from typing import Any
 
 from hongbao.harness.capacity import model
 from hongbao.harness.capacity.presets import Target
+from hongbao.harness.capacity.ramp import DEFAULT_STEPS
 from hongbao.harness.capacity.saturation import RampStep, find_knee
 from hongbao.harness.capacity.sources import kernel_rate, load_capacity
 
@@ -30,7 +31,7 @@ class Options:
     stores: list[str] = field(default_factory=lambda: ["memory"])
     workers: list[int] = field(default_factory=lambda: [1])
     processes: int = 1
-    steps: int = 6
+    steps: int = DEFAULT_STEPS
     step_s: float = 5.0
     start_rate: float = 200.0  # offered grabs/s of the ramp's first step (open model)
     step_rate: float = 400.0  # grabs/s added every step

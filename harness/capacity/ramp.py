@@ -23,6 +23,10 @@ import psutil
 from hongbao.harness.capacity.saturation import RampStep
 from hongbao.seeds import seed_file
 
+#: ramp steps by default: the ramp stops by itself at the knee (past the SLO or dropping grabs), so a
+#: slower service never runs the steps beyond it, and a fast one gets far enough to saturate something
+DEFAULT_STEPS = 12
+
 RAMP = seed_file("storms", "ramp.toml")  # an open-model step ramp of offered grabs/s
 
 
@@ -216,7 +220,7 @@ def run_ramp(
     store: str = "memory",
     workers: int = 1,
     processes: int = 1,
-    steps: int = 6,
+    steps: int = DEFAULT_STEPS,
     step_s: float = 5.0,
     start_rate: float = 200.0,
     step_rate: float = 400.0,

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 from hongbao.harness import durations
+from hongbao.harness.capacity.ramp import DEFAULT_STEPS
 from hongbao.harness.rundirs import default_run_dir
 from hongbao.loadtests.exitcodes import Exit
 
@@ -96,7 +97,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from hongbao.harness.commands.storm import add_fleet_arguments
 
     add_fleet_arguments(parser)
-    parser.add_argument("--steps", type=int, default=6, metavar="N", help="ramp steps (default 6)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=DEFAULT_STEPS,
+        metavar="N",
+        help=f"ramp steps (default {DEFAULT_STEPS}; the ramp stops by itself at the knee)",
+    )
     parser.add_argument(
         "--step-seconds",
         type=durations.flag("--step-seconds"),

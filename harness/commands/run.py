@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hongbao.harness import durations
+from hongbao.harness.capacity.ramp import DEFAULT_STEPS
 from hongbao.harness.rundirs import default_run_dir
 from hongbao.loadtests.exitcodes import Exit
 
@@ -101,7 +102,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="EXPR",
         help="pytest -k expression to run only some benchmarks (default: the whole quick profile)",
     )
-    parser.add_argument("--ramp-steps", type=int, default=6, metavar="N", help="saturation ramp steps (default 6)")
+    parser.add_argument(
+        "--ramp-steps",
+        type=int,
+        default=DEFAULT_STEPS,
+        metavar="N",
+        help=f"saturation ramp steps (default {DEFAULT_STEPS}; the ramp stops by itself at the knee)",
+    )
     parser.add_argument(
         "--step-seconds",
         type=durations.flag("--step-seconds"),
