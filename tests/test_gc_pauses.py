@@ -11,7 +11,7 @@ from hongbao.loadtests.storm.gc_pauses import Freezer
 
 
 def test_survivors_are_frozen_each_period_and_unfrozen_at_the_stop():
-    assert gc.get_freeze_count() == 0
+    gc.unfreeze()  # this test process may have frozen its heap before (the service app does, in-process)
     freezer = Freezer(every_s=0.05)
     freezer.start()
     try:

@@ -8,9 +8,10 @@ dropped and the ramp stopped at a knee the service never had.
 
 While a storm runs, ``Freezer`` moves every object that has survived so far into the collector's
 permanent generation once a second (``gc.freeze()``), so a full collection only walks what the last
-second made. The heap is unfrozen when the storm stops. What the storm's objects reference is
-freed by reference counting as always; only garbage in reference cycles that was made before a
-freeze waits for the unfreeze. The longest pause seen is kept for the storm's results.
+second made. The whole heap is unfrozen when the storm stops (a Locust process freezes nothing
+else). What the storm's objects reference is freed by reference counting as always; only garbage in
+reference cycles that was made before a freeze waits for the unfreeze. The longest pause seen is
+kept for the storm's results.
 """
 
 from __future__ import annotations
