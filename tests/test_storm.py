@@ -4,6 +4,9 @@ Redis stores; single process and master + 2 workers). Each storm runs about 5 s.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from hongbao.harness.cli import main
 from hongbao.harness.report.sections.storm import render as render_storm
 from hongbao.loadtests.exitcodes import Exit
 from hongbao.loadtests.storm import scenario as scen
+from hongbao.loadtests.storm.procs import LOCUSTFILE
 from hongbao.loadtests.storm.run import StormConfig, run_storm
 from tests.support.redis_server import redis_server
 
@@ -126,3 +130,25 @@ def test_a_scenario_the_service_rejects_is_unusable_with_its_reason(tmp_path):
     code, d = _storm(tmp_path, bad)
     assert code == Exit.UNUSABLE
     assert "algorithm must be one of" in d["exit"]["reasons"][0]
+
+
+def test_a_bare_locust_run_of_the_kits_locustfile_storms_in_the_open_model(tmp_path, memory_service):
+    """`HONGBAO_SCENARIO=... locust -f loadtests/locustfile.py --headless --host URL`, no `hongbao`
+    around it: the scenario's shape ends the run and Locust's own final statistics count every grab
+    the kit recorded (its CSV is rewritten once a second, so it can miss the last second's)."""
+    env = {
+        **os.environ,
+        scen.SCENARIO_ENV: str(SMOKE.with_name("steady.toml")),
+        "HONGBAO_DURATION_S": "3",
+        "HONGBAO_STORM_OUT": str(tmp_path),
+    }
+    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", memory_service.base_url]
+    cmd += ["--run-time", "30s", "--json", "--only-summary", "--loglevel", "WARNING"]
+    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    grabs = sum(e["num_requests"] for e in json.loads(proc.stdout) if e["name"].startswith("grab"))
+    extra = json.loads((tmp_path / "locust_extra.json").read_text())
+    assert extra["model"] == "open" and grabs > 0
+    assert grabs == sum(
+        n for sec in extra["timeline"].values() for name, (n, _) in sec.items() if name.startswith("grab")
+    )

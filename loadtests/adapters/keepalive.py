@@ -39,7 +39,9 @@ class _NoAnswer(Exception):
 
 class KeepAliveHttp:
     """``Http`` over one keep-alive connection to ``base_url`` (http or https). 4xx and 5xx come
-    back as a ``Reply``; only a missing answer raises (``TransportError``)."""
+    back as a ``Reply``; only a missing answer raises (``TransportError``). ``timeout_s`` bounds each
+    connect and read; None waits as long as it takes (the storm's grabbers, which the storm's end
+    stops)."""
 
     def __init__(self, base_url: str, timeout_s: float | None = 60.0) -> None:
         u = urlsplit(base_url.rstrip("/"))
