@@ -13,7 +13,7 @@ import gevent
 import psutil
 from locust import events
 
-PROBE_ENV = "HONGBAO_CPU_PROBE"
+from hongbao.loadtests.storm.measure_generator import PROBE_ENV
 
 
 def _loop(environment, path: str, every_s: float) -> None:

@@ -34,13 +34,15 @@ import tomllib
 from pathlib import Path
 
 from hongbao.loadtests.storm import procs
-from hongbao.loadtests.storm.cpu_probe import PROBE_ENV
 from hongbao.loadtests.storm.histogram import Histogram
 from hongbao.loadtests.storm.scenario import load, to_toml
 
 HERE = Path(__file__).resolve().parent
 PLAIN = HERE / "plain_user.py"
 PROBE = HERE / "cpu_probe.py"
+#: where the probe in each arm's Locust process (cpu_probe.py) appends its samples; the probe imports
+#: this name from here, so that this module imports no Locust (which would monkey-patch the caller)
+PROBE_ENV = "HONGBAO_CPU_PROBE"
 #: the envelope each plain user grabs from (plain_user.py), the size of every kit arm's hot envelopes
 PLAIN_COUNT, PLAIN_TOTAL_CENTS = 100_000, 10_000_000
 
