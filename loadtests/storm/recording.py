@@ -120,14 +120,10 @@ class Recording:
         self.answers.append([str(envelope_id), user_id, name, answers])
 
     def pool_size(self, n: int) -> None:
-        key = str(os.getpid())
-        if n > self.pool_peak.get(key, 0):
-            self.pool_peak[key] = n
+        _keep_peak(self.pool_peak, n)
 
     def gc_pause(self, ms: float) -> None:
-        key = str(os.getpid())
-        if ms > self.gc_pause_ms.get(key, 0.0):
-            self.gc_pause_ms[key] = round(ms, 2)
+        _keep_peak(self.gc_pause_ms, round(ms, 2))
 
     def to_json(self) -> dict:
         return {
@@ -183,3 +179,10 @@ class Recording:
         self.answers += data.get("answers", [])
         self.envelopes.update(data.get("envelopes", {}))
         self._sec = -1
+
+
+def _keep_peak(by_process: dict, value: float) -> None:
+    """The largest ``value`` this process has reported, under its pid."""
+    key = str(os.getpid())
+    if value > by_process.get(key, 0):
+        by_process[key] = value
